@@ -1,0 +1,48 @@
+# The two commands a user needs: `make run` runs the cases, `make test` runs
+# the tests. Both install what is missing first (Debian or Ubuntu, as root or
+# with sudo): QEMU, a kernel image with its headers, a static busybox.
+
+GO ?= go
+KMODCHECK_FLAGS ?=
+TESTFLAGS ?=
+
+# command-or-file=package pairs: what kmodcheck needs on the host.
+NEEDS = qemu-system-x86_64=qemu-system-x86 busybox=busybox-static \
+	/bin/busybox=busybox-static lsmod=kmod ps=procps dmesg=util-linux \
+	xz=xz-utils zstd=zstd make=make gcc=gcc
+
+.PHONY: setup run test bench build clean
+
+setup:
+	@missing=""; \
+	for pair in $(NEEDS); do \
+		what=$${pair%%=*}; pkg=$${pair#*=}; \
+		case $$what in \
+		/*) [ -e $$what ] || missing="$$missing $$pkg";; \
+		*) command -v $$what >/dev/null 2>&1 || PATH=$$PATH:/sbin:/usr/sbin command -v $$what >/dev/null 2>&1 || missing="$$missing $$pkg";; \
+		esac; \
+	done; \
+	ls /boot/vmlinuz-* >/dev/null 2>&1 || missing="$$missing linux-image-amd64"; \
+	ls -d /lib/modules/*/build/Makefile >/dev/null 2>&1 || missing="$$missing linux-headers-amd64"; \
+	missing=$$(printf '%s\n' $$missing | sort -u | xargs); \
+	if [ -n "$$missing" ]; then \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		echo "setup: installing$$missing"; \
+		$$sudo apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+build:
+	$(GO) build -o kmodcheck .
+
+run: setup build
+	./kmodcheck run $(KMODCHECK_FLAGS) cases/
+
+test: setup
+	$(GO) test -timeout 60m $(TESTFLAGS) ./...
+
+bench: setup
+	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./...
+
+clean:
+	rm -f kmodcheck

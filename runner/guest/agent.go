@@ -1,0 +1,314 @@
+package guest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+)
+
+// Environment variables the host passes to the guest on the kernel command
+// line (the kernel hands name=value words without a dot to init).
+const (
+	EnvWork  = "KMODCHECK_WORK"  // the case's work directory, shared read-write
+	EnvRole  = "KMODCHECK_GUEST" // set: this process is the guest side
+	roleInit = "init"
+	roleServ = "serve"
+)
+
+// IsGuest reports whether this process was started as kmodcheck's guest side.
+// The kmodcheck command (and the test binary) call Main first thing when it is.
+func IsGuest() bool { return os.Getenv(EnvRole) != "" }
+
+// Main runs the guest side and never returns: as PID 1 it sets the machine up,
+// runs the agent as its child and powers off when the agent exits.
+func Main() {
+	if os.Getenv(EnvRole) == roleServ {
+		err := serve()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "kmodcheck-agent: %v\n", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	if err := setUp(); err != nil {
+		// The agent still starts, and says so in its Hello.
+		fmt.Fprintf(os.Stderr, "kmodcheck-init: %v\n", err)
+		os.Setenv("KMODCHECK_SETUP_ERROR", err.Error())
+	}
+	agent := exec.Command("/proc/self/exe")
+	agent.Env = append(os.Environ(), EnvRole+"="+roleServ)
+	agent.Stdout, agent.Stderr = os.Stdout, os.Stderr
+	if err := agent.Start(); err != nil {
+		fmt.Fprintf(os.Stderr, "kmodcheck-init: start agent: %v\n", err)
+		powerOff()
+	}
+	// As PID 1 we inherit every orphan; reap them all, and stop with the agent.
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, 0, nil)
+		if err == unix.ECHILD || pid == agent.Process.Pid {
+			if ws.ExitStatus() != 0 {
+				fmt.Fprintf(os.Stderr, "kmodcheck-init: agent exited: %v\n", ws.ExitStatus())
+			}
+			powerOff()
+		}
+	}
+}
+
+func powerOff() {
+	unix.Sync()
+	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	os.Exit(1) // not reached
+}
+
+// writableDirs get a tmpfs each: the host's root is shared read-only.
+var writableDirs = []string{"/tmp", "/run", "/root", "/home", "/var/tmp", "/var/log", "/var/cache", "/var/lib", "/mnt", "/dev/shm"}
+
+func setUp() error {
+	mounts := []struct{ source, target, fstype, data string }{
+		{"proc", "/proc", "proc", ""},
+		{"sysfs", "/sys", "sysfs", ""},
+		{"devpts", "/dev/pts", "devpts", "ptmxmode=0666,mode=0620"},
+		{"debugfs", "/sys/kernel/debug", "debugfs", ""},
+	}
+	for _, d := range writableDirs {
+		mounts = append(mounts, struct{ source, target, fstype, data string }{"tmpfs", d, "tmpfs", "mode=0755"})
+	}
+	var errs []error
+	for _, m := range mounts {
+		os.MkdirAll(m.target, 0o755) // fails harmlessly on the read-only root
+		if err := unix.Mount(m.source, m.target, m.fstype, 0, m.data); err != nil {
+			errs = append(errs, fmt.Errorf("mount %s on %s: %w", m.fstype, m.target, err))
+		}
+	}
+	if work := os.Getenv(EnvWork); work != "" {
+		os.MkdirAll(work, 0o755)
+		opts := "trans=virtio,version=9p2000.L,msize=512000,cache=none"
+		if err := unix.Mount("work", work, "9p", 0, opts); err != nil {
+			errs = append(errs, fmt.Errorf("mount work directory %s: %w", work, err))
+		}
+	}
+	unix.Sethostname([]byte("kmodcheck"))
+	return errors.Join(errs...)
+}
+
+type agent struct {
+	log      *kmsgReader
+	steps    int
+	lastMark uint64 // sequence number of the last marker written
+}
+
+func serve() error {
+	port, err := openPort(10 * time.Second)
+	if err != nil {
+		return err
+	}
+	defer port.Close()
+	enc := json.NewEncoder(port)
+	dec := json.NewDecoder(bufio.NewReader(port))
+
+	hello := Hello{Release: release(), Tainted: tainted(), Error: os.Getenv("KMODCHECK_SETUP_ERROR")}
+	log, err := newKmsgReader()
+	if err != nil {
+		hello.Error = strings.TrimPrefix(hello.Error+"; ", "; ") + err.Error()
+	}
+	a := &agent{log: log}
+	if log != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		seq, err := log.mark(ctx, "kmodcheck: agent ready")
+		cancel()
+		if err != nil {
+			return err
+		}
+		hello.NextSeq = seq + 1
+		a.lastMark = seq
+	}
+	if err := enc.Encode(hello); err != nil {
+		return fmt.Errorf("send hello: %w", err)
+	}
+	for {
+		var req Request
+		if err := dec.Decode(&req); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("read request: %w", err)
+		}
+		if req.Op == OpPoweroff {
+			return nil
+		}
+		if err := enc.Encode(a.handle(req)); err != nil {
+			return fmt.Errorf("send response: %w", err)
+		}
+	}
+}
+
+func (a *agent) handle(req Request) Response {
+	switch req.Op {
+	case OpClock:
+		tv := unix.NsecToTimeval(req.UnixNano)
+		if err := unix.Settimeofday(&tv); err != nil {
+			return Response{Error: fmt.Sprintf("set clock: %v", err)}
+		}
+		return Response{}
+	case OpRun:
+		return a.run(req)
+	case OpLog:
+		recs, dropped := a.log.since(req.Since)
+		return Response{Records: recs, Dropped: dropped, Tainted: tainted()}
+	case OpSysrq:
+		err := os.WriteFile("/proc/sysrq-trigger", []byte(req.Line), 0)
+		if err != nil {
+			return Response{Error: fmt.Sprintf("sysrq %s: %v", req.Line, err)}
+		}
+		return Response{}
+	}
+	return Response{Error: fmt.Sprintf("unknown request %q", req.Op)}
+}
+
+// run runs one step and then writes a marker to the kernel log. The records
+// between the previous marker and this one are the step's: a marker both
+// flushes a message still waiting for its newline and proves that everything
+// before it has been read. Markers name the step, so that the console log
+// and dmesg read as a transcript.
+func (a *agent) run(req Request) Response {
+	a.steps++
+	resp := runOnPty(req)
+	markCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	end, err := a.log.mark(markCtx, fmt.Sprintf("kmodcheck: step %d done: %s", a.steps, oneLine(req.Line)))
+	if err != nil {
+		resp.Error = err.Error()
+	}
+	recs, dropped := a.log.since(a.lastMark + 1)
+	for i, r := range recs {
+		if end != 0 && r.Seq >= end {
+			recs = recs[:i]
+			break
+		}
+	}
+	if end != 0 {
+		a.lastMark = end
+	}
+	resp.Records, resp.Dropped, resp.Tainted = recs, dropped, tainted()
+	return resp
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}
+
+// baseEnv is a root login shell's environment, with colour off.
+var baseEnv = []string{
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"HOME=/root", "USER=root", "LOGNAME=root", "SHELL=/bin/sh",
+	"TERM=dumb", "NO_COLOR=1", "LANG=C.UTF-8",
+}
+
+// runOnPty runs the line with a pseudo-terminal as its controlling terminal
+// and standard input, as in a reader's terminal (ps -N selects by terminal),
+// while standard output and error stay separate.
+func runOnPty(req Request) Response {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		return Response{Exit: -1, Error: fmt.Sprintf("open pty: %v", err)}
+	}
+	defer ptmx.Close()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command("/bin/sh", "-c", req.Line)
+	cmd.Dir = req.Dir
+	cmd.Env = append(append(append([]string(nil), baseEnv...), "PWD="+req.Dir), req.Env...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, &stdout, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	cmd.WaitDelay = time.Second
+	err = cmd.Start()
+	tty.Close()
+	if err != nil {
+		return Response{Exit: -1, Error: fmt.Sprintf("start: %v", err)}
+	}
+	go io.Copy(io.Discard, ptmx)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var timeout <-chan time.Time
+	if req.TimeoutMs > 0 {
+		timeout = time.After(time.Duration(req.TimeoutMs) * time.Millisecond)
+	}
+	var resp Response
+	select {
+	case err = <-done:
+	case <-timeout:
+		resp.TimedOut = true
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		select {
+		case err = <-done:
+		case <-time.After(2 * time.Second):
+			// Killed but not gone: stuck in the kernel, uninterruptible.
+			resp.Stuck = true
+		}
+	}
+	resp.Stdout, resp.Stderr = stdout.Bytes(), stderr.Bytes()
+	resp.Exit = cmd.ProcessState.ExitCode()
+	if resp.Stuck {
+		resp.Exit = -1
+	}
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) && !resp.Stuck {
+		resp.Error = err.Error()
+	}
+	return resp
+}
+
+// openPort finds the agent's virtio-serial port by name: there is no udev to
+// make the /dev/virtio-ports link.
+func openPort(wait time.Duration) (*os.File, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		names, _ := filepath.Glob("/sys/class/virtio-ports/*/name")
+		for _, n := range names {
+			b, err := os.ReadFile(n)
+			if err == nil && strings.TrimSpace(string(b)) == PortName {
+				dev := "/dev/" + filepath.Base(filepath.Dir(n))
+				return os.OpenFile(dev, os.O_RDWR, 0)
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("no virtio-serial port named %s after %v", PortName, wait)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func release() string {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+func tainted() uint64 {
+	b, err := os.ReadFile("/proc/sys/kernel/tainted")
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	return n
+}

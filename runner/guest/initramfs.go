@@ -1,0 +1,196 @@
+package guest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/cavaliergopher/cpio"
+
+	"github.com/kmodcheck/kmodcheck/runner/cache"
+	"github.com/kmodcheck/kmodcheck/runner/kernel"
+)
+
+// initScript is the initramfs's /init: load what 9p needs, mount the host's
+// root read-only and hand over to the agent on it. busybox is the only
+// program in the initramfs; everything else comes from the host.
+const initScript = `#!/bin/busybox sh
+bb=/bin/busybox
+fail() { echo "kmodcheck-init: $*"; $bb poweroff -f; }
+$bb mount -t proc proc /proc
+$bb mount -t devtmpfs dev /dev
+for m in $($bb cat /modules/order); do
+	$bb insmod /modules/$m || fail "insmod $m failed"
+done
+$bb mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /newroot || fail "mount host root over 9p failed"
+$bb umount /proc
+$bb mount --move /dev /newroot/dev
+[ -x "/newroot$KMODCHECK_AGENT" ] || fail "agent $KMODCHECK_AGENT not found on the host root"
+export KMODCHECK_GUEST=init
+exec $bb switch_root /newroot "$KMODCHECK_AGENT"
+`
+
+// EnvAgent names the program the initramfs hands over to.
+const EnvAgent = "KMODCHECK_AGENT"
+
+// BootModules are the modules the guest needs before the host root is
+// mounted, unless the kernel has them built in. pvpanic-pci lets QEMU see a
+// panic; it is optional.
+var bootModules = []struct {
+	name     string
+	optional bool
+}{
+	{"virtio_pci", false},
+	{"virtio_console", false},
+	{"9pnet_virtio", false},
+	{"9p", false},
+	{"pvpanic_pci", true},
+}
+
+// Initramfs returns the path of an initramfs for the kernel whose modules
+// live in modulesDir, building it into the cache unless an identical one is
+// there already. Its name is a hash of everything that goes into it.
+func Initramfs(ctx context.Context, modulesDir, busybox string, c cache.Dir) (string, error) {
+	mods, err := bootModuleFiles(modulesDir)
+	if err != nil {
+		return "", err
+	}
+	parts := []string{initScript}
+	for _, f := range append([]string{busybox}, mods...) {
+		k, err := cache.StatKey(f)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, k)
+	}
+	out := c.Path("initramfs", cache.Key(parts...)+".cpio")
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+
+	var buf bytes.Buffer
+	w := cpio.NewWriter(&buf)
+	add := func(name string, mode cpio.FileMode, data []byte) error {
+		if err := w.WriteHeader(&cpio.Header{Name: name, Mode: mode, Size: int64(len(data))}); err != nil {
+			return err
+		}
+		_, err := w.Write(data)
+		return err
+	}
+	for _, d := range []string{"bin", "dev", "proc", "newroot", "modules"} {
+		if err := add(d, cpio.TypeDir|0o755, nil); err != nil {
+			return "", err
+		}
+	}
+	bb, err := os.ReadFile(busybox)
+	if err != nil {
+		return "", fmt.Errorf("read busybox: %w", err)
+	}
+	if err := add("bin/busybox", cpio.TypeReg|0o755, bb); err != nil {
+		return "", err
+	}
+	if err := add("init", cpio.TypeReg|0o755, []byte(initScript)); err != nil {
+		return "", err
+	}
+	var order strings.Builder
+	for _, m := range mods {
+		data, err := kernel.ReadModule(ctx, m)
+		if err != nil {
+			return "", err
+		}
+		name := moduleBase(m) + ".ko"
+		if err := add("modules/"+name, cpio.TypeReg|0o644, data); err != nil {
+			return "", err
+		}
+		order.WriteString(name + "\n")
+	}
+	if err := add("modules/order", cpio.TypeReg|0o644, []byte(order.String())); err != nil {
+		return "", err
+	}
+	if err := w.Close(); err != nil {
+		return "", err
+	}
+	if err := cache.WriteFile(out, buf.Bytes()); err != nil {
+		return "", fmt.Errorf("write initramfs: %w", err)
+	}
+	return out, nil
+}
+
+// bootModuleFiles resolves bootModules and their dependencies to module
+// files in load order, from modules.dep; built-in modules need no file.
+func bootModuleFiles(modulesDir string) ([]string, error) {
+	deps, err := readModulesDep(filepath.Join(modulesDir, "modules.dep"))
+	if err != nil {
+		return nil, err
+	}
+	builtin, _ := os.ReadFile(filepath.Join(modulesDir, "modules.builtin"))
+	isBuiltin := func(name string) bool {
+		for _, l := range strings.Split(string(builtin), "\n") {
+			if moduleBase(l) == name {
+				return true
+			}
+		}
+		return false
+	}
+	byName := map[string]string{}
+	for file := range deps {
+		byName[moduleBase(file)] = file
+	}
+	var order []string
+	seen := map[string]bool{}
+	var visit func(file string)
+	visit = func(file string) {
+		if seen[file] {
+			return
+		}
+		seen[file] = true
+		for _, d := range deps[file] {
+			visit(d)
+		}
+		order = append(order, filepath.Join(modulesDir, file))
+	}
+	for _, m := range bootModules {
+		file, ok := byName[m.name]
+		switch {
+		case ok:
+			visit(file)
+		case isBuiltin(m.name) || m.optional:
+		default:
+			return nil, fmt.Errorf("kernel modules in %s: %s is neither built in nor a module", modulesDir, m.name)
+		}
+	}
+	return order, nil
+}
+
+func readModulesDep(file string) (map[string][]string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	deps := map[string][]string{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		mod, rest, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		deps[mod] = strings.Fields(rest)
+	}
+	return deps, sc.Err()
+}
+
+// moduleBase turns "kernel/fs/9p/9p.ko.xz" into "9p", with - and _ alike.
+func moduleBase(file string) string {
+	b := path.Base(strings.TrimSpace(file))
+	if i := strings.Index(b, ".ko"); i >= 0 {
+		b = b[:i]
+	}
+	return strings.ReplaceAll(b, "-", "_")
+}

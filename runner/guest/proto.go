@@ -1,0 +1,56 @@
+// Package guest is kmodcheck's side inside the virtual machine: the tiny
+// initramfs that mounts the host's root over 9p, and the agent that runs each
+// step on a pseudo-terminal and reports the kernel log it produced.
+//
+// The host talks to the agent over a virtio-serial port with one JSON object
+// per line: the agent announces itself with a Hello, then answers each Request
+// with one Response, in order.
+package guest
+
+import (
+	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+)
+
+// PortName is the virtio-serial port name the agent listens on.
+const PortName = "kmodcheck.agent"
+
+// Hello is the agent's first message, sent once it is ready for commands.
+type Hello struct {
+	Release string // uname -r
+	Tainted uint64
+	NextSeq uint64 // sequence number the next kernel record will carry
+	Error   string // set when the guest could not set itself up
+}
+
+// Request operations.
+const (
+	OpClock    = "clock"    // set the guest clock from Request.UnixNano
+	OpRun      = "run"      // run Request.Line
+	OpLog      = "log"      // return records from Request.Since on
+	OpPoweroff = "poweroff" // sync and power off; no Response follows
+	OpSysrq    = "sysrq"    // write Request.Line to /proc/sysrq-trigger
+)
+
+// A Request asks the agent for one thing.
+type Request struct {
+	Op        string
+	Line      string   // OpRun: shell command line; OpSysrq: keys
+	Dir       string   // OpRun: working directory
+	Env       []string // OpRun: extra environment
+	TimeoutMs int64    // OpRun: kill the command after this long (0: never)
+	Since     uint64   // OpLog
+	UnixNano  int64    // OpClock
+}
+
+// A Response answers one Request.
+type Response struct {
+	Exit     int
+	Stdout   []byte
+	Stderr   []byte
+	TimedOut bool
+	Stuck    bool // the command ignored SIGKILL (uninterruptible sleep)
+	Records  []kmsg.Record
+	Dropped  uint64 // records the agent could not keep (log flood)
+	Tainted  uint64
+	Error    string // the agent could not do what was asked
+}

@@ -1,0 +1,177 @@
+// Package host is the target for privileged runners: steps run on the
+// machine's own kernel, modules load into it. It is never the default, since
+// a faulty module can take the machine down with it.
+package host
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/target"
+)
+
+// Target runs steps on the running kernel.
+type Target struct {
+	StepTimeout time.Duration
+}
+
+func (t *Target) Name() string { return "host" }
+
+// Check refuses to run without root or without headers for this kernel.
+func (t *Target) Check() error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("the host target loads modules into this machine's kernel and needs root")
+	}
+	rel := release()
+	if _, err := os.Stat("/lib/modules/" + rel + "/build/Makefile"); err != nil {
+		return fmt.Errorf("no headers for the running kernel %s: install linux-headers-%s", rel, rel)
+	}
+	return nil
+}
+
+// Start opens the kernel log; it boots nothing.
+func (t *Target) Start(ctx context.Context, workDir string) (target.Session, error) {
+	s := &session{before: loadedModules()}
+	recs, err := readKmsg()
+	if err != nil {
+		return nil, err
+	}
+	s.info = target.Info{Target: "host", Release: release()}
+	if len(recs) > 0 {
+		s.info.LogStart = recs[len(recs)-1].Seq + 1
+	}
+	s.timeout = t.StepTimeout
+	return s, nil
+}
+
+type session struct {
+	mu      sync.Mutex
+	info    target.Info
+	timeout time.Duration
+	before  map[string]bool // modules loaded before the case
+}
+
+func (s *session) Describe() target.Info { return s.info }
+
+func (s *session) Run(ctx context.Context, step target.Step) (target.Result, error) {
+	if step.Timeout == 0 {
+		step.Timeout = s.timeout
+	}
+	start := s.mark(fmt.Sprintf("kmodcheck: step begin %d", time.Now().UnixNano()))
+	res := target.RunLocal(ctx, step, os.Environ())
+	s.mark("kmodcheck: step end")
+	recs, _ := readKmsg()
+	for _, r := range recs {
+		if r.Seq > start && !(r.Facility == 1 && strings.HasPrefix(r.Text, "kmodcheck: step end")) {
+			res.Log = append(res.Log, r)
+		}
+	}
+	res.Tainted = tainted()
+	return res, nil
+}
+
+func (s *session) Log(ctx context.Context, since uint64) ([]kmsg.Record, error) {
+	recs, err := readKmsg()
+	if err != nil {
+		return nil, err
+	}
+	var out []kmsg.Record
+	for _, r := range recs {
+		if r.Seq >= since {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// Close unloads the modules the case loaded and left, so that a failed case
+// does not leave the machine changed.
+func (s *session) Close(ctx context.Context) error {
+	var errs []string
+	for m := range loadedModules() {
+		if !s.before[m] {
+			if err := unix.DeleteModule(m, unix.O_NONBLOCK); err != nil {
+				errs = append(errs, fmt.Sprintf("rmmod %s: %v", m, err))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// mark writes a marker to the kernel log and returns its sequence number.
+func (s *session) mark(text string) uint64 {
+	if f, err := os.OpenFile("/dev/kmsg", os.O_WRONLY, 0); err == nil {
+		f.WriteString("<14>" + text + "\n")
+		f.Close()
+	}
+	recs, _ := readKmsg()
+	for i := len(recs) - 1; i >= 0; i-- {
+		if recs[i].Text == text {
+			return recs[i].Seq
+		}
+	}
+	return 0
+}
+
+// readKmsg reads every record the kernel still holds, without blocking.
+func readKmsg() ([]kmsg.Record, error) {
+	fd, err := unix.Open("/dev/kmsg", unix.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open /dev/kmsg: %w", err)
+	}
+	defer unix.Close(fd)
+	var recs []kmsg.Record
+	buf := make([]byte, 8192)
+	for {
+		n, err := unix.Read(fd, buf)
+		if err == unix.EPIPE {
+			continue
+		}
+		if err != nil || n <= 0 {
+			return recs, nil
+		}
+		if r, err := kmsg.ParseRecord(strings.TrimRight(string(buf[:n]), "\n")); err == nil {
+			recs = append(recs, r)
+		}
+	}
+}
+
+func loadedModules() map[string]bool {
+	mods := map[string]bool{}
+	f, err := os.Open("/proc/modules")
+	if err != nil {
+		return mods
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if name, _, ok := strings.Cut(sc.Text(), " "); ok {
+			mods[name] = true
+		}
+	}
+	return mods
+}
+
+func release() string {
+	var u unix.Utsname
+	unix.Uname(&u)
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+func tainted() uint64 {
+	b, _ := os.ReadFile("/proc/sys/kernel/tainted")
+	var n uint64
+	fmt.Sscan(strings.TrimSpace(string(b)), &n)
+	return n
+}

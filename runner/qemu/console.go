@@ -1,0 +1,58 @@
+package qemu
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"strings"
+	"sync"
+)
+
+// console keeps the kernel's serial console: all of it in a file, the last
+// lines in memory for error messages.
+type console struct {
+	f    *os.File
+	mu   sync.Mutex
+	last []string
+}
+
+const consoleTailLines = 200
+
+func newConsole(path string) (*console, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	return &console{f: f}, nil
+}
+
+func (c *console) copy(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		c.mu.Lock()
+		c.f.WriteString(line + "\n")
+		c.last = append(c.last, line)
+		if len(c.last) > consoleTailLines {
+			c.last = c.last[len(c.last)-consoleTailLines:]
+		}
+		c.mu.Unlock()
+	}
+}
+
+func (c *console) tail(n int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := c.last
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return "  " + strings.Join(l, "\n  ")
+}
+
+func (c *console) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.f.Close()
+}

@@ -1,0 +1,429 @@
+// Package qemu is the default target: it boots a real distribution kernel
+// under qemu-system-x86_64, one fresh virtual machine per case, with the
+// host's root filesystem shared read-only over 9p and the case's work
+// directory shared read-write at the same path.
+//
+// Commands reach the guest agent (package guest) over a virtio-serial port;
+// the kernel console goes to a log file kept for every case. Builds run on the
+// host against the target kernel's headers, where they take a second instead
+// of half a minute under TCG.
+package qemu
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kmodcheck/kmodcheck/runner/cache"
+	"github.com/kmodcheck/kmodcheck/runner/guest"
+	"github.com/kmodcheck/kmodcheck/runner/kernel"
+	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/target"
+)
+
+// Target boots Kernel under QEMU.
+type Target struct {
+	Kernel  *kernel.Kernel
+	Cache   cache.Dir
+	Accel   string // auto, kvm or tcg
+	CPUs    int
+	Memory  string // QEMU -m, e.g. 1G
+	Agent   string // the program the guest runs as its agent: this one
+	Busybox string // a static busybox for the initramfs
+	QEMU    string // qemu-system-x86_64; empty: found on PATH
+
+	// ConsoleDir keeps each session's kernel console log; empty: the
+	// session's temporary directory (removed on Close).
+	ConsoleDir string
+	// BootTimeout bounds boot to the agent's hello.
+	BootTimeout time.Duration
+	// StepTimeout is the default bound for one step.
+	StepTimeout time.Duration
+
+	mu    sync.Mutex
+	accel string // the probe's verdict, once made
+	note  string
+}
+
+func (t *Target) Name() string { return "qemu" }
+
+func (t *Target) qemuPath() string {
+	if t.QEMU != "" {
+		return t.QEMU
+	}
+	if p, err := exec.LookPath("qemu-system-x86_64"); err == nil {
+		return p
+	}
+	return "qemu-system-x86_64"
+}
+
+// Check reports what the target lacks on this machine, naming the package.
+func (t *Target) Check() error {
+	if _, err := exec.LookPath(t.qemuPath()); err != nil {
+		return fmt.Errorf("qemu-system-x86_64 not found: install the qemu-system-x86 package (make setup)")
+	}
+	if _, err := os.Stat(t.Busybox); err != nil {
+		return fmt.Errorf("static busybox %s not found: install the busybox-static package (make setup)", t.Busybox)
+	}
+	if !t.Kernel.Complete() {
+		return fmt.Errorf("kernel %s is incomplete: missing %s", t.Kernel.Release, strings.Join(t.Kernel.Missing, ", "))
+	}
+	return nil
+}
+
+// Prepare does the per-kernel work once: extract the kernel, build the
+// initramfs and decide the accelerator.
+func (t *Target) prepare(ctx context.Context) (vmlinux, initrd, accel, note string, pvh bool, err error) {
+	vmlinux, pvh, err = kernel.Vmlinux(ctx, t.Kernel, t.Cache)
+	if err != nil {
+		return
+	}
+	if !pvh {
+		vmlinux = t.Kernel.Image
+	}
+	initrd, err = guest.Initramfs(ctx, t.Kernel.Modules, t.Busybox, t.Cache)
+	if err != nil {
+		err = fmt.Errorf("initramfs for %s: %w", t.Kernel.Release, err)
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.accel == "" {
+		t.accel, t.note, err = t.chooseAccel(ctx, vmlinux)
+		if err != nil {
+			return
+		}
+	}
+	return vmlinux, initrd, t.accel, t.note, pvh, nil
+}
+
+// Start boots a VM for one case.
+func (t *Target) Start(ctx context.Context, workDir string) (target.Session, error) {
+	if err := t.Check(); err != nil {
+		return nil, err
+	}
+	if strings.ContainsAny(workDir, " \t\n\"'") {
+		return nil, fmt.Errorf("work directory %q: the kernel command line cannot carry spaces or quotes", workDir)
+	}
+	begin := time.Now()
+	vmlinux, initrd, accel, note, pvh, err := t.prepare(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "kmodcheck-vm-")
+	if err != nil {
+		return nil, err
+	}
+	vm := &VM{t: t, tmp: tmp, work: workDir, info: target.Info{Target: "qemu", Release: t.Kernel.Release, Accel: accel}}
+	if note != "" {
+		vm.info.Notes = append(vm.info.Notes, note)
+	}
+	if !pvh {
+		vm.info.Notes = append(vm.info.Notes, "no PVH entry in the kernel: booting the bzImage")
+	}
+	if err := vm.boot(ctx, vmlinux, initrd, accel); err != nil {
+		vm.Close(context.Background())
+		return nil, fmt.Errorf("boot %s: %w", t.Kernel.Release, err)
+	}
+	vm.info.Boot = time.Since(begin)
+	return vm, nil
+}
+
+// A VM is one booted guest serving one case.
+type VM struct {
+	t    *Target
+	tmp  string
+	work string
+	info target.Info
+
+	cmd      *exec.Cmd
+	exited   chan struct{} // closed when QEMU exits
+	exitErr  error
+	console  *console
+	conn     net.Conn
+	dec      *json.Decoder
+	reqMu    sync.Mutex
+	unameDir string
+	stderr   bytes.Buffer
+}
+
+func (vm *VM) Describe() target.Info { return vm.info }
+
+func (vm *VM) boot(ctx context.Context, vmlinux, initrd, accel string) error {
+	t := vm.t
+	consolePath := filepath.Join(vm.tmp, "console.log")
+	if t.ConsoleDir != "" {
+		if err := os.MkdirAll(t.ConsoleDir, 0o755); err != nil {
+			return err
+		}
+		consolePath = filepath.Join(t.ConsoleDir, "console.log")
+	}
+	vm.info.Console = consolePath
+	con, err := newConsole(consolePath)
+	if err != nil {
+		return err
+	}
+	vm.console = con
+
+	sock := filepath.Join(vm.tmp, "agent.sock")
+	cpus := t.CPUs
+	if cpus == 0 {
+		cpus = 2
+	}
+	mem := t.Memory
+	if mem == "" {
+		mem = "1G"
+	}
+	cpu := "max"
+	if accel == "kvm" {
+		cpu = "host"
+	}
+	cmdline := []string{
+		"console=ttyS0", "loglevel=7", "panic=-1", "tsc=reliable", "8250.nr_uarts=1",
+		guest.EnvAgent + "=" + t.Agent, guest.EnvWork + "=" + vm.work,
+	}
+	args := []string{
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-machine", "pc", "-accel", accel, "-cpu", cpu, "-smp", fmt.Sprint(cpus), "-m", mem,
+		"-kernel", vmlinux, "-initrd", initrd, "-append", strings.Join(cmdline, " "),
+		"-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
+		"-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
+		"-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
+		"-fsdev", "local,id=work,path=" + vm.work + ",security_model=none,multidevs=remap",
+		"-device", "virtio-9p-pci,fsdev=work,mount_tag=work",
+		"-device", "virtio-serial-pci",
+		"-chardev", "socket,id=agent,path=" + sock + ",server=on,wait=off",
+		"-device", "virtserialport,chardev=agent,name=" + guest.PortName,
+		"-device", "pvpanic-pci", "-action", "panic=exit-failure",
+	}
+	vm.cmd = exec.Command(t.qemuPath(), args...)
+	vm.cmd.Stdin = nil
+	stdout, err := vm.cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	vm.cmd.Stderr = &vm.stderr
+	if err := vm.cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", t.qemuPath(), err)
+	}
+	vm.exited = make(chan struct{})
+	go func() {
+		con.copy(stdout)
+		vm.exitErr = vm.cmd.Wait()
+		close(vm.exited)
+	}()
+
+	timeout := t.BootTimeout
+	if timeout == 0 {
+		timeout = 90 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := vm.dial(ctx, sock)
+	if err != nil {
+		return vm.failure("connect to the guest agent", err)
+	}
+	vm.conn = conn
+	vm.dec = json.NewDecoder(bufio.NewReader(conn))
+	var hello guest.Hello
+	if err := vm.receive(ctx, &hello); err != nil {
+		return vm.failure("wait for the guest agent", err)
+	}
+	if hello.Error != "" {
+		return vm.failure("guest set-up", errors.New(hello.Error))
+	}
+	if hello.Release != t.Kernel.Release {
+		return fmt.Errorf("guest runs %s, not %s", hello.Release, t.Kernel.Release)
+	}
+	vm.info.Release = hello.Release
+	vm.info.LogStart = hello.NextSeq
+	var resp guest.Response
+	if err := vm.call(ctx, guest.Request{Op: guest.OpClock, UnixNano: time.Now().UnixNano()}, &resp); err != nil {
+		return err
+	}
+	return vm.makeUname()
+}
+
+// failure explains a boot that did not reach the agent with the console's
+// last lines: the kernel's own words for what went wrong.
+func (vm *VM) failure(what string, err error) error {
+	select {
+	case <-vm.exited:
+		err = fmt.Errorf("QEMU exited (%v) %s", vm.exitErr, strings.TrimSpace(vm.stderr.String()))
+	default:
+	}
+	return fmt.Errorf("%s: %w\nlast console lines:\n%s", what, err, vm.console.tail(20))
+}
+
+func (vm *VM) dial(ctx context.Context, sock string) (net.Conn, error) {
+	for {
+		conn, err := net.Dial("unix", sock)
+		if err == nil {
+			return conn, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-vm.exited:
+			return nil, errors.New("QEMU exited")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// receive decodes the agent's next message, giving up at ctx's deadline or
+// when QEMU exits.
+func (vm *VM) receive(ctx context.Context, v any) error {
+	done := make(chan error, 1)
+	go func() { done <- vm.dec.Decode(v) }()
+	select {
+	case err := <-done:
+		if errors.Is(err, io.EOF) {
+			<-vm.exitedOrTimeout(2 * time.Second)
+			return fmt.Errorf("the guest closed its channel: %s", vm.exitState())
+		}
+		return err
+	case <-ctx.Done():
+		vm.conn.SetReadDeadline(time.Now()) // unblock the decoder
+		<-done
+		return fmt.Errorf("no answer from the guest: %w", ctx.Err())
+	}
+}
+
+func (vm *VM) exitedOrTimeout(d time.Duration) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		select {
+		case <-vm.exited:
+		case <-time.After(d):
+		}
+		close(ch)
+	}()
+	return ch
+}
+
+func (vm *VM) exitState() string {
+	select {
+	case <-vm.exited:
+		if vm.exitErr != nil {
+			return fmt.Sprintf("QEMU exited: %v (the kernel panicked)", vm.exitErr)
+		}
+		return "QEMU exited: the guest powered off"
+	default:
+		return "QEMU still running"
+	}
+}
+
+// call sends one request and waits for its response.
+func (vm *VM) call(ctx context.Context, req guest.Request, resp *guest.Response) error {
+	vm.reqMu.Lock()
+	defer vm.reqMu.Unlock()
+	if vm.conn == nil {
+		return errors.New("no guest agent")
+	}
+	b, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	if _, err := vm.conn.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("send %s: %w", req.Op, err)
+	}
+	if err := vm.receive(ctx, resp); err != nil {
+		return fmt.Errorf("%s: %w", req.Op, err)
+	}
+	if resp.Error != "" {
+		return fmt.Errorf("guest %s: %s", req.Op, resp.Error)
+	}
+	return nil
+}
+
+// makeUname writes the uname that builds see first on PATH: it reports the
+// target's release for -r, so the tutorial's unchanged Makefile
+// (make -C /lib/modules/$(shell uname -r)/build) builds for the target.
+func (vm *VM) makeUname() error {
+	real, err := exec.LookPath("uname")
+	if err != nil {
+		return err
+	}
+	vm.unameDir = filepath.Join(vm.tmp, "bin")
+	script := fmt.Sprintf("#!/bin/sh\n# kmodcheck: the kernel under test is %s\n[ \"$*\" = -r ] && { echo %s; exit 0; }\nexec %s \"$@\"\n",
+		vm.t.Kernel.Release, vm.t.Kernel.Release, real)
+	if err := os.MkdirAll(vm.unameDir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(vm.unameDir, "uname"), []byte(script), 0o755)
+}
+
+// Run runs a step in the guest, or for builds on the host.
+func (vm *VM) Run(ctx context.Context, step target.Step) (target.Result, error) {
+	if step.Timeout == 0 {
+		step.Timeout = vm.t.StepTimeout
+	}
+	if step.Where == target.OnBuild {
+		env := append(os.Environ(), "PATH="+vm.unameDir+":"+os.Getenv("PATH"))
+		return target.RunLocal(ctx, step, env), nil
+	}
+	start := time.Now()
+	req := guest.Request{Op: guest.OpRun, Line: step.Line, Dir: step.Dir, Env: step.Env, TimeoutMs: step.Timeout.Milliseconds()}
+	// The agent enforces the step's timeout; allow it time to report.
+	ctx, cancel := context.WithTimeout(ctx, step.Timeout+60*time.Second)
+	defer cancel()
+	var resp guest.Response
+	err := vm.call(ctx, req, &resp)
+	res := target.Result{
+		Step: step, Exit: resp.Exit, Stdout: resp.Stdout, Stderr: resp.Stderr,
+		Duration: time.Since(start), Log: resp.Records, TimedOut: resp.TimedOut, Tainted: resp.Tainted,
+	}
+	if err != nil {
+		return res, fmt.Errorf("%w\nlast console lines:\n%s", err, vm.console.tail(30))
+	}
+	return res, nil
+}
+
+// Log returns the kernel records from since on.
+func (vm *VM) Log(ctx context.Context, since uint64) ([]kmsg.Record, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var resp guest.Response
+	if err := vm.call(ctx, guest.Request{Op: guest.OpLog, Since: since}, &resp); err != nil {
+		return nil, err
+	}
+	return resp.Records, nil
+}
+
+// Close powers the guest off, or kills QEMU when it does not go.
+func (vm *VM) Close(ctx context.Context) error {
+	if vm.cmd != nil && vm.cmd.Process != nil {
+		if vm.conn != nil {
+			b, _ := json.Marshal(guest.Request{Op: guest.OpPoweroff})
+			vm.conn.Write(append(b, '\n'))
+		}
+		select {
+		case <-vm.exited:
+		case <-time.After(10 * time.Second):
+			vm.cmd.Process.Kill()
+			<-vm.exited
+		case <-ctx.Done():
+			vm.cmd.Process.Kill()
+			<-vm.exited
+		}
+	}
+	if vm.conn != nil {
+		vm.conn.Close()
+	}
+	if vm.console != nil {
+		vm.console.close()
+	}
+	return os.RemoveAll(vm.tmp)
+}

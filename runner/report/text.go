@@ -1,0 +1,56 @@
+// Package report turns case results into what people and CI systems read:
+// a line per case, the failing step with its diff, and a summary.
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/kmodcheck/kmodcheck/runner/suite"
+)
+
+// Line prints one case's outcome; for a failure, or with verbose, its
+// transcript follows, indented.
+func Line(w io.Writer, r suite.Result, verbose bool) {
+	kernel := ""
+	for _, e := range r.Events {
+		if e.Kind == "boot" && e.Info != nil {
+			kernel = fmt.Sprintf(" [%s %s]", e.Info.Release, accel(e.Info.Accel))
+		}
+	}
+	fmt.Fprintf(w, "%s\t%s%s\t%.1fs\n", r.Status, r.Case, kernel, r.Duration.Seconds())
+	if r.Status == "FAIL" || verbose {
+		for _, l := range strings.Split(strings.TrimRight(r.Log, "\n"), "\n") {
+			fmt.Fprintf(w, "    %s\n", l)
+		}
+	}
+}
+
+func accel(a string) string {
+	if a == "" {
+		return "host"
+	}
+	return a
+}
+
+// Summary prints the goldens an update rewrote, then the counts and the
+// total time.
+func Summary(w io.Writer, rs []suite.Result, took time.Duration) {
+	counts := map[string]int{}
+	for _, r := range rs {
+		counts[r.Status]++
+		for _, e := range r.Events {
+			if e.Compare != nil && e.Compare.Updated {
+				fmt.Fprintf(w, "updated %s\n", e.Compare.Golden)
+			}
+		}
+	}
+	status := "ok"
+	if counts["FAIL"] > 0 {
+		status = "FAIL"
+	}
+	fmt.Fprintf(w, "total %.1fs\n", took.Seconds())
+	fmt.Fprintf(w, "%s: %d passed, %d failed, %d skipped\n", status, counts["PASS"], counts["FAIL"], counts["SKIP"])
+}

@@ -1,0 +1,114 @@
+package script
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/rogpeppe/go-internal/txtar"
+)
+
+// builtins are testscript's own commands (go-internal v1.16). They run on
+// the host, where the script runs, and cannot be redefined by a case.
+var builtins = []string{
+	"cd", "chmod", "cmp", "cmpenv", "cp", "env", "exec", "exists", "grep", "kill",
+	"mkdir", "mv", "rm", "skip", "stderr", "stdin", "stdout", "ttyin", "ttyout",
+	"stop", "symlink", "unquote", "wait",
+}
+
+// Check reads a case and reports, before anything runs, what testscript
+// would only find when it reached the line: a quote left open, a condition
+// without a command, a command nobody defines. Errors are "file:line: what".
+func (cfg *Config) Check(file string, extra ...string) error {
+	a, err := txtar.ParseFile(file)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	known := map[string]bool{}
+	for _, c := range builtins {
+		known[c] = true
+	}
+	for c := range cfg.Params().Cmds {
+		known[c] = true
+	}
+	for _, c := range extra {
+		known[c] = true
+	}
+	var errs []string
+	for i, line := range strings.Split(string(a.Comment), "\n") {
+		args, err := words(line)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s:%d: %v", file, i+1, err))
+			continue
+		}
+		for len(args) > 0 && strings.HasPrefix(args[0], "[") {
+			if !strings.HasSuffix(args[0], "]") {
+				errs = append(errs, fmt.Sprintf("%s:%d: condition %s: missing ]", file, i+1, args[0]))
+			}
+			args = args[1:]
+			if len(args) == 0 {
+				errs = append(errs, fmt.Sprintf("%s:%d: missing command after condition", file, i+1))
+			}
+		}
+		if len(args) > 0 && args[0] == "!" {
+			args = args[1:]
+			if len(args) == 0 {
+				errs = append(errs, fmt.Sprintf("%s:%d: ! on line by itself", file, i+1))
+			}
+		}
+		if len(args) > 0 && !known[args[0]] {
+			errs = append(errs, fmt.Sprintf("%s:%d: unknown command %q", file, i+1, args[0]))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "\n"))
+	}
+	return nil
+}
+
+// words splits a script line as testscript does: spaces separate words,
+// single quotes group them, # starts a comment outside quotes.
+func words(line string) ([]string, error) {
+	var (
+		args   []string
+		cur    strings.Builder
+		inWord bool
+		quoted bool
+	)
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quoted && c == '\'':
+			if i+1 < len(line) && line[i+1] == '\'' {
+				cur.WriteByte('\'')
+				i++
+				continue
+			}
+			quoted = false
+		case quoted:
+			cur.WriteByte(c)
+		case c == '\'':
+			quoted, inWord = true, true
+		case c == '#':
+			if inWord {
+				args = append(args, cur.String())
+			}
+			return args, nil
+		case c == ' ' || c == '\t' || c == '\r':
+			if inWord {
+				args = append(args, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if quoted {
+		return nil, fmt.Errorf("unterminated quoted argument")
+	}
+	if inWord {
+		args = append(args, cur.String())
+	}
+	return args, nil
+}

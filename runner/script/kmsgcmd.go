@@ -1,0 +1,229 @@
+package script
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	gocmp "github.com/google/go-cmp/cmp"
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/kmodcheck/kmodcheck/runner/cache"
+	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+)
+
+// GoldenExt is the extension of kernel-log golden files.
+const GoldenExt = ".kmsg"
+
+// kmsgPoll is how often kmsg asks the kernel for more lines while waiting.
+const kmsgPoll = 100 * time.Millisecond
+
+// updateSettle is how long the golden an update would write must stay the
+// same before it is written: new lines that its repeat items absorb do not
+// change it, a module still printing its sequence does.
+const updateSettle = 2 * time.Second
+
+// kmsgCmd compares the kernel messages since the last kmsg command (or the
+// case's start) with a golden file. It waits, up to its timeout, for the
+// lines the golden still needs: a module's threads keep printing after the
+// step that started them returned. The comparison ends at the longest
+// stretch of the log that the golden accepts; later lines are left for the
+// next kmsg.
+func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
+	fset := flag.NewFlagSet("kmsg", flag.ContinueOnError)
+	timeout := fset.Duration("timeout", cfg.kmsgTimeout(), "how long to wait for the golden's lines")
+	keep := fset.String("keep", "", "comma-separated named filters not to apply")
+	var usage bytes.Buffer
+	fset.SetOutput(&usage)
+	if err := fset.Parse(args); err != nil || fset.NArg() != 1 || neg {
+		ts.Fatalf("usage: kmsg [-timeout d] [-keep filter,...] name\n%s", usage.String())
+	}
+	name := fset.Arg(0)
+	filters, err := selectFilters(*keep)
+	if err != nil {
+		ts.Fatalf("kmsg: %v", err)
+	}
+	goldenPath := filepath.Join(cfg.Golden, ts.Name(), name+GoldenExt)
+	data, err := os.ReadFile(goldenPath)
+	missing := errors.Is(err, fs.ErrNotExist)
+	if err != nil && !missing {
+		ts.Fatalf("kmsg: %v", err)
+	}
+	var golden *kmsg.Golden
+	if !missing {
+		if golden, err = kmsg.ParseGolden(goldenPath, data); err != nil {
+			ts.Fatalf("%v", err)
+		}
+	} else if !cfg.Update {
+		ts.Fatalf("kmsg: golden file %s does not exist; run with -update to create it from this run's kernel log", goldenPath)
+	}
+
+	st := cfg.session(ts)
+	norm := kmsg.Normalizer{Work: st.work}
+	deadline := time.Now().Add(*timeout)
+	var (
+		lines   []string
+		kept    []kmsg.Record
+		dropped map[string][]kmsg.Record
+		m       kmsg.Match
+		// In an update, the rewritten golden must see everything the
+		// module prints: wait until the rewrite stops changing.
+		candidate   []byte
+		stableSince time.Time
+	)
+	for {
+		recs, err := st.session.Log(context.Background(), st.next)
+		if err != nil {
+			ts.Fatalf("kmsg %s: %v", name, err)
+		}
+		kept, dropped = kmsg.Apply(filters, recs)
+		lines = lines[:0]
+		for _, r := range kept {
+			lines = append(lines, norm.Line(r.Text))
+		}
+		now := time.Now()
+		if golden != nil {
+			m = golden.Match(lines)
+			if m.Accepted >= 0 || (!cfg.Update && !m.Alive) {
+				break
+			}
+		}
+		if now.After(deadline) {
+			break
+		}
+		if cfg.Update {
+			next := rewrite(golden, lines)
+			if !bytes.Equal(next, candidate) {
+				candidate, stableSince = next, now
+			} else if now.Sub(stableSince) >= updateSettle {
+				break
+			}
+		}
+		time.Sleep(kmsgPoll)
+	}
+
+	cmp := &Comparison{Golden: goldenPath, Filtered: map[string]int{}}
+	for f, rs := range dropped {
+		cmp.Filtered[f] = len(rs)
+		for _, r := range rs {
+			ts.Logf("[kmsg filter %s] %s", f, norm.Line(r.Text))
+		}
+	}
+	if golden != nil && m.Accepted >= 0 && equalAligned(golden, lines[:m.Accepted]) {
+		cmp.OK = true
+		st.next = nextAfter(kept, m.Accepted, st.next, dropped)
+		ts.Logf("[kmsg %s: %d lines match%s]", name, m.Accepted, filteredNote(cmp.Filtered))
+		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp})
+		return
+	}
+	if len(kept) > 0 {
+		st.next = kept[len(kept)-1].Seq + 1
+	}
+	if cfg.Update {
+		text := rewrite(golden, lines)
+		cmp.OK = true
+		if !bytes.Equal(text, data) {
+			if err := cache.WriteFile(goldenPath, text); err != nil {
+				ts.Fatalf("kmsg: update %s: %v", goldenPath, err)
+			}
+			cmp.Updated = true
+			ts.Logf("[kmsg %s: updated %s]", name, goldenPath)
+		}
+		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp})
+		return
+	}
+	cmp.Mismatch, cmp.Diff = m.Mismatch, m.Diff(goldenPath)
+	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp})
+	ts.Fatalf("kmsg %s: kernel log differs from %s\n%s\n%s", name, goldenPath, m.Mismatch, m.Diff(goldenPath))
+}
+
+// rewrite is the golden file that -update writes for lines.
+func rewrite(g *kmsg.Golden, lines []string) []byte {
+	if g == nil {
+		return kmsg.New(lines)
+	}
+	return g.Update(lines)
+}
+
+// equalAligned decides with go-cmp whether the window equals what the golden
+// expects once the matcher has aligned the golden to it (repeats expanded,
+// interleavings resolved).
+func equalAligned(g *kmsg.Golden, window []string) bool {
+	m := g.Match(window)
+	return gocmp.Equal(m.Want, m.Got)
+}
+
+// nextAfter is the sequence number after the n-th kept record: where the
+// next comparison starts. Filtered records before it are consumed too.
+func nextAfter(kept []kmsg.Record, n int, cur uint64, dropped map[string][]kmsg.Record) uint64 {
+	if n > 0 {
+		return kept[n-1].Seq + 1
+	}
+	// Nothing matched: skip only filtered records that precede every kept one.
+	limit := ^uint64(0)
+	if len(kept) > 0 {
+		limit = kept[0].Seq
+	}
+	next := cur
+	for _, rs := range dropped {
+		for _, r := range rs {
+			if r.Seq < limit && r.Seq+1 > next {
+				next = r.Seq + 1
+			}
+		}
+	}
+	return next
+}
+
+func filteredNote(f map[string]int) string {
+	if len(f) == 0 {
+		return ""
+	}
+	var parts []string
+	for name, n := range f {
+		parts = append(parts, fmt.Sprintf("%s %d", name, n))
+	}
+	sort.Strings(parts)
+	return "; filtered: " + strings.Join(parts, ", ")
+}
+
+// selectFilters returns the default filters less those named in keep.
+func selectFilters(keep string) ([]kmsg.Filter, error) {
+	all := kmsg.DefaultFilters()
+	skip := map[string]bool{}
+	for _, name := range strings.Split(keep, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		found := false
+		for _, f := range all {
+			found = found || f.Name == name
+		}
+		if !found {
+			return nil, fmt.Errorf("unknown filter %q", name)
+		}
+		skip[name] = true
+	}
+	var fs []kmsg.Filter
+	for _, f := range all {
+		if !skip[f.Name] {
+			fs = append(fs, f)
+		}
+	}
+	return fs, nil
+}
+
+func (cfg *Config) kmsgTimeout() time.Duration {
+	if cfg.KmsgTimeout > 0 {
+		return cfg.KmsgTimeout
+	}
+	return 15 * time.Second
+}

@@ -1,0 +1,238 @@
+// Package script is kmodcheck's case language: testscript, with commands
+// that run a tutorial's steps on a target kernel and compare the kernel log
+// with golden files.
+//
+// A case is a .txtar file. Its script runs on the host, where testscript's
+// builtins (cp, exists, grep, stdout, cmp, exec...) also run; the tutorial's
+// own commands are script commands that run on the target:
+//
+//	make [args]              build, where building is fast, for the target kernel
+//	ls, modinfo, insmod, lsmod, ps, dmesg, rmmod [args]
+//	                         the tool of that name, run on the target kernel
+//	sh word...               a shell line on the target, e.g. sh lsmod | grep kthread
+//	module name              copy modules/name/ into the work directory
+//	kmsg [-timeout d] [-keep filter,...] name
+//	                         compare the kernel messages since the last kmsg
+//	                         with golden/<case>/<name>.kmsg
+//
+// Each target command's stdout and stderr are what testscript's stdout and
+// stderr assertions see; a non-zero exit fails the step unless it is negated.
+package script
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/target"
+)
+
+// Config says where cases find their target, modules and goldens.
+type Config struct {
+	Target      target.Target
+	Golden      string        // directory of golden files, one subdirectory per case
+	Modules     string        // directory of module sources, one subdirectory per module
+	Update      bool          // rewrite goldens that differ from what the kernel printed
+	StepTimeout time.Duration // default bound for one step
+	KmsgTimeout time.Duration // how long kmsg waits for the golden's lines
+	// ArtifactDir, if set, keeps per case the console log and the step results.
+	ArtifactDir string
+	// Observe, if set, is told about every step, for progress and reports.
+	Observe func(Event)
+}
+
+// An Event is something a case did.
+type Event struct {
+	Case    string
+	Kind    string // "boot", "step", "kmsg"
+	Info    *target.Info
+	Result  *target.Result
+	Compare *Comparison
+	Err     error
+}
+
+// A Comparison is the outcome of one kmsg command.
+type Comparison struct {
+	Golden   string
+	OK       bool
+	Mismatch string
+	Diff     string
+	Filtered map[string]int // lines dropped by each named filter
+	Updated  bool
+}
+
+// stateKey finds a case's state in testscript's per-script values.
+type stateKey struct{}
+
+// caseState is one case's session and position in the kernel log.
+type caseState struct {
+	mu      sync.Mutex
+	work    string
+	session target.Session
+	next    uint64 // first kernel record the next kmsg compares
+	steps   int
+}
+
+// Params returns the testscript parameters that run cases with cfg.
+func (cfg *Config) Params() testscript.Params {
+	cmds := map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"make":   cfg.stepCmd("make", target.OnBuild),
+		"sh":     cfg.shCmd,
+		"module": cfg.moduleCmd,
+		"kmsg":   cfg.kmsgCmd,
+	}
+	for _, tool := range TargetTools {
+		cmds[tool] = cfg.stepCmd(tool, target.OnKernel)
+	}
+	return testscript.Params{
+		Setup: func(env *testscript.Env) error {
+			env.Values[stateKey{}] = &caseState{work: env.WorkDir}
+			env.Setenv("KMODCHECK_TARGET", cfg.Target.Name())
+			return nil
+		},
+		Cmds: cmds,
+	}
+}
+
+// TargetTools are the tutorial commands that run on the kernel under test.
+var TargetTools = []string{"ls", "modinfo", "insmod", "lsmod", "ps", "dmesg", "rmmod"}
+
+// session returns the case's session, starting the kernel on first use so
+// that a case pays for a boot only once it needs one.
+func (cfg *Config) session(ts *testscript.TestScript) *caseState {
+	st := ts.Value(stateKey{}).(*caseState)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.session != nil {
+		return st
+	}
+	ctx := context.Background()
+	s, err := cfg.Target.Start(ctx, st.work)
+	if err != nil {
+		cfg.observe(Event{Case: ts.Name(), Kind: "boot", Err: err})
+		ts.Fatalf("start %s target: %v", cfg.Target.Name(), err)
+	}
+	info := s.Describe()
+	ts.Logf("[%s %s, %s: ready in %.1fs]", info.Target, info.Release, accelName(info), info.Boot.Seconds())
+	for _, n := range info.Notes {
+		ts.Logf("[%s]", n)
+	}
+	st.session = s
+	st.next = info.LogStart
+	ts.Defer(func() {
+		if cfg.ArtifactDir != "" && info.Console != "" {
+			keepConsole(info.Console, filepath.Join(cfg.ArtifactDir, ts.Name(), "console.log"))
+		}
+		s.Close(context.Background())
+	})
+	cfg.observe(Event{Case: ts.Name(), Kind: "boot", Info: &info})
+	return st
+}
+
+func accelName(info target.Info) string {
+	if info.Accel == "" {
+		return "host kernel"
+	}
+	return info.Accel
+}
+
+func (cfg *Config) observe(e Event) {
+	if cfg.Observe != nil {
+		cfg.Observe(e)
+	}
+}
+
+// keepConsole copies the console log out of the session before it goes away.
+func keepConsole(from, to string) {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return
+	}
+	os.MkdirAll(filepath.Dir(to), 0o755)
+	os.WriteFile(to, b, 0o644)
+}
+
+func (cfg *Config) stepCmd(tool, where string) func(ts *testscript.TestScript, neg bool, args []string) {
+	return func(ts *testscript.TestScript, neg bool, args []string) {
+		words := append([]string{tool}, args...)
+		for i, w := range words {
+			words[i] = shellQuote(w)
+		}
+		cfg.runStep(ts, neg, strings.Join(words, " "), where)
+	}
+}
+
+// shCmd runs a shell line on the target. A single argument is the line as it
+// is; several are joined with spaces, so that a tutorial's pipeline can be
+// written as the tutorial shows it: sh lsmod | grep kthread.
+func (cfg *Config) shCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) == 0 {
+		ts.Fatalf("usage: sh command-line")
+	}
+	cfg.runStep(ts, neg, strings.Join(args, " "), target.OnKernel)
+}
+
+func (cfg *Config) runStep(ts *testscript.TestScript, neg bool, line, where string) {
+	st := cfg.session(ts)
+	st.steps++
+	step := target.Step{Line: line, Dir: ts.MkAbs("."), Where: where, Timeout: cfg.StepTimeout}
+	res, err := st.session.Run(context.Background(), step)
+	cfg.observe(Event{Case: ts.Name(), Kind: "step", Result: &res, Err: err})
+	ts.Stdout().Write(res.Stdout)
+	ts.Stderr().Write(res.Stderr)
+	norm := kmsg.Normalizer{Work: st.work}
+	for _, r := range res.Log {
+		if r.Facility == 0 {
+			ts.Logf("[kernel] %s", norm.Line(r.Text))
+		}
+	}
+	switch {
+	case err != nil:
+		ts.Fatalf("%s: %v", line, err)
+	case res.TimedOut:
+		ts.Fatalf("%s: timed out after %v", line, step.Timeout)
+	case neg && res.Exit == 0:
+		ts.Fatalf("%s: unexpected success", line)
+	case !neg && res.Exit != 0:
+		ts.Fatalf("%s: exit status %d", line, res.Exit)
+	}
+}
+
+// moduleCmd copies a module's sources from the modules directory into the
+// work directory, refusing to overwrite a file the case's archive holds.
+func (cfg *Config) moduleCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: module name")
+	}
+	src := filepath.Join(cfg.Modules, args[0])
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		ts.Fatalf("module %s: %v", args[0], err)
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		ts.Check(err)
+		dst := ts.MkAbs(e.Name())
+		if _, err := os.Stat(dst); err == nil {
+			ts.Fatalf("module %s: %s is also in the case's archive", args[0], e.Name())
+		}
+		ts.Check(os.WriteFile(dst, data, 0o644))
+	}
+}
+
+// shellQuote quotes a word for /bin/sh unless it needs no quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

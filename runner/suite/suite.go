@@ -1,0 +1,183 @@
+// Package suite runs cases outside go test: it chooses the target from
+// options, runs each case through testscript with its own T, and collects
+// one result per case for the reports.
+package suite
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/kmodcheck/kmodcheck/runner/cache"
+	"github.com/kmodcheck/kmodcheck/runner/host"
+	"github.com/kmodcheck/kmodcheck/runner/kernel"
+	"github.com/kmodcheck/kmodcheck/runner/qemu"
+	"github.com/kmodcheck/kmodcheck/runner/script"
+	"github.com/kmodcheck/kmodcheck/runner/target"
+)
+
+// Options choose a target.
+type Options struct {
+	Target      string // qemu (default) or host
+	Kernel      string // kernel name or pattern for qemu; empty: newest complete
+	Accel       string // auto, kvm, tcg
+	StepTimeout time.Duration
+}
+
+// SetupError is an error in the set-up rather than in a case: the CLI exits 2.
+type SetupError struct{ Err error }
+
+func (e *SetupError) Error() string { return e.Err.Error() }
+func (e *SetupError) Unwrap() error { return e.Err }
+
+// NewTarget builds the target the options ask for, checking that this
+// machine has what it needs.
+func (o Options) NewTarget() (target.Target, error) {
+	switch o.Target {
+	case "host":
+		t := &host.Target{StepTimeout: o.StepTimeout}
+		if err := t.Check(); err != nil {
+			return nil, &SetupError{err}
+		}
+		return t, nil
+	case "", "qemu":
+	default:
+		return nil, &SetupError{fmt.Errorf("unknown target %q (want qemu or host)", o.Target)}
+	}
+	c, err := cache.Default()
+	if err != nil {
+		return nil, &SetupError{err}
+	}
+	ks, err := Kernels(c)
+	if err != nil {
+		return nil, &SetupError{err}
+	}
+	k, err := kernel.Select(ks, o.Kernel)
+	if err != nil {
+		return nil, &SetupError{err}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, &SetupError{err}
+	}
+	self, _ = filepath.EvalSymlinks(self)
+	t := &qemu.Target{
+		Kernel: k, Cache: c, Accel: o.Accel, Agent: self,
+		Busybox: "/bin/busybox", StepTimeout: o.StepTimeout,
+	}
+	if err := t.Check(); err != nil {
+		return nil, &SetupError{err}
+	}
+	return t, nil
+}
+
+// Kernels lists the system's kernels and those unpacked in the cache.
+func Kernels(c cache.Dir) ([]*kernel.Kernel, error) {
+	ks, err := kernel.Scan("/")
+	if err != nil {
+		return nil, err
+	}
+	roots, _ := filepath.Glob(c.Path("kernels", "*"))
+	for _, r := range roots {
+		more, err := kernel.Scan(r)
+		if err != nil {
+			return nil, err
+		}
+		ks = append(ks, more...)
+	}
+	return ks, nil
+}
+
+// Cases expands the arguments (directories and .txtar files) into case
+// files, keeping those whose name matches run.
+func Cases(args []string, run *regexp.Regexp) ([]string, error) {
+	var files []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, &SetupError{err}
+		}
+		if !st.IsDir() {
+			files = append(files, a)
+			continue
+		}
+		m, _ := filepath.Glob(filepath.Join(a, "*.txtar"))
+		if len(m) == 0 {
+			return nil, &SetupError{fmt.Errorf("%s: no .txtar cases", a)}
+		}
+		files = append(files, m...)
+	}
+	sort.Strings(files)
+	var out []string
+	for _, f := range files {
+		if run == nil || run.MatchString(CaseName(f)) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// CaseName is a case's name: its file name without .txtar.
+func CaseName(file string) string {
+	return strings.TrimSuffix(filepath.Base(file), ".txtar")
+}
+
+// A Result is one case's outcome.
+type Result struct {
+	Case     string
+	File     string
+	Kernel   string
+	Status   string // PASS, FAIL or SKIP
+	Duration time.Duration
+	Log      string // testscript's transcript
+	Events   []script.Event
+}
+
+// Run runs the case files with cfg, jobs at a time, calling done after each.
+// With verbose, transcripts keep the steps of phases that passed.
+func Run(cfg script.Config, files []string, jobs int, verbose bool, done func(Result)) []Result {
+	if jobs <= 0 {
+		jobs = runtime.NumCPU()
+	}
+	var mu sync.Mutex
+	events := map[string][]script.Event{}
+	observe := cfg.Observe
+	cfg.Observe = func(e script.Event) {
+		mu.Lock()
+		events[e.Case] = append(events[e.Case], e)
+		mu.Unlock()
+		if observe != nil {
+			observe(e)
+		}
+	}
+	p := cfg.Params()
+	p.Files = files
+	p.WorkdirRoot = ""
+	r := &runner{sem: make(chan struct{}, jobs), verbose: verbose}
+	testscript.RunT(r, p)
+	r.wg.Wait()
+	results := r.results
+	sort.Slice(results, func(i, j int) bool { return results[i].Case < results[j].Case })
+	byName := map[string]string{}
+	for _, f := range files {
+		byName[CaseName(f)] = f
+	}
+	for i := range results {
+		results[i].File = byName[results[i].Case]
+		results[i].Events = events[results[i].Case]
+	}
+	if done != nil {
+		for _, res := range results {
+			done(res)
+		}
+	}
+	return results
+}

@@ -1,0 +1,82 @@
+package suite
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// runner is the testscript.T at the top: testscript calls Run once per case.
+type runner struct {
+	verbose bool
+	sem     chan struct{}
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	results []Result
+}
+
+func (r *runner) Run(name string, f func(testscript.T)) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.sem <- struct{}{}
+		defer func() { <-r.sem }()
+		c := &caseT{name: name, start: time.Now(), verbose: r.verbose}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			f(c)
+		}()
+		<-done
+		res := Result{Case: name, Duration: time.Since(c.start), Log: c.log.String(), Status: "PASS"}
+		switch {
+		case c.failed:
+			res.Status = "FAIL"
+		case c.skipped:
+			res.Status = "SKIP"
+		}
+		r.mu.Lock()
+		r.results = append(r.results, res)
+		r.mu.Unlock()
+	}()
+}
+
+func (r *runner) Skip(args ...any)  { panic("suite: Skip at top level") }
+func (r *runner) Fatal(args ...any) { panic(fmt.Sprint(args...)) }
+func (r *runner) Parallel()         {}
+func (r *runner) Log(args ...any)   {}
+func (r *runner) FailNow()          { panic("suite: FailNow at top level") }
+func (r *runner) Verbose() bool     { return false }
+
+// caseT is the testscript.T of one case. FailNow and Skip end the case's
+// goroutine, as testing.T does.
+type caseT struct {
+	name    string
+	start   time.Time
+	log     strings.Builder
+	failed  bool
+	skipped bool
+	verbose bool
+}
+
+func (c *caseT) Skip(args ...any) {
+	c.skipped = true
+	c.log.WriteString(fmt.Sprintln(args...))
+	runtime.Goexit()
+}
+func (c *caseT) Fatal(args ...any) {
+	c.log.WriteString(fmt.Sprintln(args...))
+	c.FailNow()
+}
+func (c *caseT) Parallel()       {}
+func (c *caseT) Log(args ...any) { c.log.WriteString(fmt.Sprintln(args...)) }
+func (c *caseT) FailNow() {
+	c.failed = true
+	runtime.Goexit()
+}
+func (c *caseT) Run(name string, f func(testscript.T)) { f(c) }
+func (c *caseT) Verbose() bool                         { return c.verbose }

@@ -1,0 +1,75 @@
+// Package target defines what a case runs on: a kernel that can build, load
+// and exercise a module, whether booted under QEMU or the machine's own.
+//
+// Data flows one way: the case language asks a Session to run a Step, the
+// Session returns a Result, and comparison and reports read Results.
+package target
+
+import (
+	"context"
+	"time"
+
+	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+)
+
+// A Target starts sessions: one fresh kernel per case.
+type Target interface {
+	// Name is "qemu" or "host".
+	Name() string
+	// Start prepares a kernel for one case whose files live in workDir.
+	// The session sees workDir at the same path.
+	Start(ctx context.Context, workDir string) (Session, error)
+}
+
+// A Session is one kernel serving one case.
+type Session interface {
+	// Describe says what the session runs on, for reports: kernel release,
+	// accelerator, boot time.
+	Describe() Info
+	// Run runs one step and waits for it, its kernel log included.
+	Run(ctx context.Context, step Step) (Result, error)
+	// Log returns the kernel records with sequence numbers >= since that the
+	// kernel has logged so far, without running anything.
+	Log(ctx context.Context, since uint64) ([]kmsg.Record, error)
+	// Close stops the kernel (or, on the host, unloads what the case loaded)
+	// and releases everything the session holds.
+	Close(ctx context.Context) error
+}
+
+// Info describes a running session.
+type Info struct {
+	Target   string        // "qemu" or "host"
+	Release  string        // uname -r of the kernel under test
+	Accel    string        // "kvm", "tcg", or "" on the host
+	Boot     time.Duration // from start to the first guest command
+	Console  string        // path of the full kernel console log, if kept
+	LogStart uint64        // first kernel record logged after the session started
+	Notes    []string      // what the session noticed while starting (probe results)
+}
+
+// Where a step runs.
+const (
+	OnKernel = "kernel" // on the kernel under test
+	OnBuild  = "build"  // where building is fast, with uname -r reporting the kernel under test
+)
+
+// A Step is one command of a tutorial.
+type Step struct {
+	Line    string        // a shell command line, run by /bin/sh -c
+	Dir     string        // working directory (the case's work directory)
+	Env     []string      // extra environment, KEY=VALUE
+	Where   string        // OnKernel or OnBuild
+	Timeout time.Duration // 0 means the session's default
+}
+
+// A Result is what one Step did.
+type Result struct {
+	Step     Step
+	Exit     int // exit status; -1 when killed
+	Stdout   []byte
+	Stderr   []byte
+	Duration time.Duration
+	Log      []kmsg.Record // kernel records logged while the step ran
+	TimedOut bool
+	Tainted  uint64 // /proc/sys/kernel/tainted after the step
+}

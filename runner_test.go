@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/kmodcheck/kmodcheck/runner/guest"
+	"github.com/kmodcheck/kmodcheck/runner/script"
+	"github.com/kmodcheck/kmodcheck/runner/suite"
+)
+
+var (
+	update      = flag.Bool("update", false, "rewrite golden files that differ from what the kernel printed")
+	targetName  = flag.String("target", "qemu", "where steps run: qemu or host")
+	kernelName  = flag.String("kernel", "", "kernel release or pattern for the qemu target")
+	accel       = flag.String("accel", "auto", "qemu accelerator: auto, kvm or tcg")
+	stepTimeout = flag.Duration("step-timeout", 2*time.Minute, "bound for one step")
+)
+
+func TestMain(m *testing.M) {
+	if guest.IsGuest() {
+		guest.Main() // this binary is also the guest's agent
+	}
+	testscript.Main(m, map[string]func(){
+		"kmodcheck": func() { os.Exit(kmodcheck(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) },
+	})
+}
+
+func options() suite.Options {
+	return suite.Options{Target: *targetName, Kernel: *kernelName, Accel: *accel, StepTimeout: *stepTimeout}
+}
+
+// TestCases runs every case in cases/ on the target, each as a subtest.
+func TestCases(t *testing.T) {
+	tg, err := options().NewTarget()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := script.Config{Target: tg, Golden: "golden", Modules: "modules", Update: *update, StepTimeout: *stepTimeout}
+	files, err := suite.Cases([]string{"cases"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if err := cfg.Check(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := cfg.Params()
+	p.Dir = "cases"
+	testscript.Run(t, p)
+}
+
+// TestCLI checks the kmodcheck command itself: errors for bad input, a
+// golden mismatch, -update. Its scripts are in testdata/cli.
+func TestCLI(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/cli",
+		Setup: func(env *testscript.Env) error {
+			wd, err := os.Getwd()
+			if err != nil {
+				return err
+			}
+			env.Setenv("ROOT", wd)
+			env.Setenv("KMODCHECK_ACCEL", *accel)
+			return nil
+		},
+	})
+}

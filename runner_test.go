@@ -41,7 +41,12 @@ func TestCases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := script.Config{Target: tg, Golden: "golden", Modules: "modules", Update: *update, StepTimeout: *stepTimeout}
+	out, err := suite.RunDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kernel console logs: %s", out)
+	cfg := script.Config{Target: tg, Golden: "golden", Modules: "modules", Update: *update, StepTimeout: *stepTimeout, ArtifactDir: out}
 	files, err := suite.Cases([]string{"cases"}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -38,7 +38,7 @@ func (t *Target) Check() error {
 }
 
 // Start opens the kernel log; it boots nothing.
-func (t *Target) Start(ctx context.Context, workDir string) (target.Session, error) {
+func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, error) {
 	s := &session{before: loadedModules()}
 	recs, err := readKmsg()
 	if err != nil {

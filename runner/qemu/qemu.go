@@ -43,9 +43,6 @@ type Target struct {
 	Busybox string // a static busybox for the initramfs
 	QEMU    string // qemu-system-x86_64; empty: found on PATH
 
-	// ConsoleDir keeps each session's kernel console log; empty: the
-	// session's temporary directory (removed on Close).
-	ConsoleDir string
 	// BootTimeout bounds boot to the agent's hello.
 	BootTimeout time.Duration
 	// StepTimeout is the default bound for one step.
@@ -109,7 +106,8 @@ func (t *Target) prepare(ctx context.Context) (vmlinux, initrd, accel, note stri
 }
 
 // Start boots a VM for one case.
-func (t *Target) Start(ctx context.Context, workDir string) (target.Session, error) {
+func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, error) {
+	workDir := c.WorkDir
 	if err := t.Check(); err != nil {
 		return nil, err
 	}
@@ -125,7 +123,7 @@ func (t *Target) Start(ctx context.Context, workDir string) (target.Session, err
 	if err != nil {
 		return nil, err
 	}
-	vm := &VM{t: t, tmp: tmp, work: workDir, info: target.Info{Target: "qemu", Release: t.Kernel.Release, Accel: accel}}
+	vm := &VM{t: t, tmp: tmp, work: workDir, logDir: c.LogDir, info: target.Info{Target: "qemu", Release: t.Kernel.Release, Accel: accel}}
 	if note != "" {
 		vm.info.Notes = append(vm.info.Notes, note)
 	}
@@ -142,10 +140,11 @@ func (t *Target) Start(ctx context.Context, workDir string) (target.Session, err
 
 // A VM is one booted guest serving one case.
 type VM struct {
-	t    *Target
-	tmp  string
-	work string
-	info target.Info
+	t      *Target
+	tmp    string
+	work   string
+	logDir string
+	info   target.Info
 
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when QEMU exits
@@ -163,11 +162,11 @@ func (vm *VM) Describe() target.Info { return vm.info }
 func (vm *VM) boot(ctx context.Context, vmlinux, initrd, accel string) error {
 	t := vm.t
 	consolePath := filepath.Join(vm.tmp, "console.log")
-	if t.ConsoleDir != "" {
-		if err := os.MkdirAll(t.ConsoleDir, 0o755); err != nil {
+	if vm.logDir != "" {
+		if err := os.MkdirAll(vm.logDir, 0o755); err != nil {
 			return err
 		}
-		consolePath = filepath.Join(t.ConsoleDir, "console.log")
+		consolePath = filepath.Join(vm.logDir, "console.log")
 	}
 	vm.info.Console = consolePath
 	con, err := newConsole(consolePath)

@@ -41,7 +41,8 @@ type Config struct {
 	Update      bool          // rewrite goldens that differ from what the kernel printed
 	StepTimeout time.Duration // default bound for one step
 	KmsgTimeout time.Duration // how long kmsg waits for the golden's lines
-	// ArtifactDir, if set, keeps per case the console log and the step results.
+	// ArtifactDir, if set, keeps per case (in a subdirectory named after
+	// it) the kernel console log, boot to power-off.
 	ArtifactDir string
 	// Observe, if set, is told about every step, for progress and reports.
 	Observe func(Event)
@@ -113,7 +114,11 @@ func (cfg *Config) session(ts *testscript.TestScript) *caseState {
 		return st
 	}
 	ctx := context.Background()
-	s, err := cfg.Target.Start(ctx, st.work)
+	c := target.Case{Name: ts.Name(), WorkDir: st.work}
+	if cfg.ArtifactDir != "" {
+		c.LogDir = filepath.Join(cfg.ArtifactDir, ts.Name())
+	}
+	s, err := cfg.Target.Start(ctx, c)
 	if err != nil {
 		cfg.observe(Event{Case: ts.Name(), Kind: "boot", Err: err})
 		ts.Fatalf("start %s target: %v", cfg.Target.Name(), err)
@@ -125,12 +130,7 @@ func (cfg *Config) session(ts *testscript.TestScript) *caseState {
 	}
 	st.session = s
 	st.next = info.LogStart
-	ts.Defer(func() {
-		if cfg.ArtifactDir != "" && info.Console != "" {
-			keepConsole(info.Console, filepath.Join(cfg.ArtifactDir, ts.Name(), "console.log"))
-		}
-		s.Close(context.Background())
-	})
+	ts.Defer(func() { s.Close(context.Background()) })
 	cfg.observe(Event{Case: ts.Name(), Kind: "boot", Info: &info})
 	return st
 }
@@ -146,16 +146,6 @@ func (cfg *Config) observe(e Event) {
 	if cfg.Observe != nil {
 		cfg.Observe(e)
 	}
-}
-
-// keepConsole copies the console log out of the session before it goes away.
-func keepConsole(from, to string) {
-	b, err := os.ReadFile(from)
-	if err != nil {
-		return
-	}
-	os.MkdirAll(filepath.Dir(to), 0o755)
-	os.WriteFile(to, b, 0o644)
 }
 
 func (cfg *Config) stepCmd(tool, where string) func(ts *testscript.TestScript, neg bool, args []string) {

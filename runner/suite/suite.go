@@ -181,3 +181,24 @@ func Run(cfg script.Config, files []string, jobs int, verbose bool, done func(Re
 	}
 	return results
 }
+
+// keptRuns is how many runs' output directories RunDir keeps.
+const keptRuns = 20
+
+// RunDir makes a new directory for a run's output under the cache's runs
+// directory, removing the oldest beyond the last keptRuns.
+func RunDir() (string, error) {
+	c, err := cache.Default()
+	if err != nil {
+		return "", err
+	}
+	runs := c.Path("runs", "")
+	old, _ := filepath.Glob(filepath.Join(runs, "*"))
+	sort.Strings(old)
+	for len(old) >= keptRuns {
+		os.RemoveAll(old[0])
+		old = old[1:]
+	}
+	dir := filepath.Join(runs, fmt.Sprintf("%s-%d", time.Now().Format("20060102-150405"), os.Getpid()))
+	return dir, os.MkdirAll(dir, 0o755)
+}

@@ -16,9 +16,15 @@ import (
 type Target interface {
 	// Name is "qemu" or "host".
 	Name() string
-	// Start prepares a kernel for one case whose files live in workDir.
-	// The session sees workDir at the same path.
-	Start(ctx context.Context, workDir string) (Session, error)
+	// Start prepares a kernel for one case.
+	Start(ctx context.Context, c Case) (Session, error)
+}
+
+// A Case is what a target needs to know of the case it serves.
+type Case struct {
+	Name    string
+	WorkDir string // the case's files; the session sees them at the same path
+	LogDir  string // where to keep the kernel console log; empty: not kept
 }
 
 // A Session is one kernel serving one case.

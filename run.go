@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"time"
+
+	"github.com/kmodcheck/kmodcheck/runner/report"
+	"github.com/kmodcheck/kmodcheck/runner/script"
+	"github.com/kmodcheck/kmodcheck/runner/suite"
+)
+
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var opts suite.Options
+	fs.StringVar(&opts.Target, "target", "qemu", "where steps run: qemu (a VM per case) or host (this machine's kernel; root)")
+	fs.StringVar(&opts.Kernel, "kernel", "", "kernel `release` or pattern for the qemu target (default: newest complete)")
+	fs.StringVar(&opts.Accel, "accel", "auto", "qemu accelerator: auto (probe KVM, else TCG), kvm or tcg")
+	fs.DurationVar(&opts.StepTimeout, "step-timeout", 2*time.Minute, "bound for one step")
+	update := fs.Bool("update", false, "rewrite golden files that differ from what the kernel printed")
+	runRE := fs.String("run", "", "run only cases whose name matches `regexp`")
+	jobs := fs.Int("j", runtime.NumCPU(), "cases to run at once")
+	golden := fs.String("golden", "", "golden `dir` (default: golden beside the cases directory)")
+	modules := fs.String("modules", "", "module sources `dir` (default: modules beside the cases directory)")
+	out := fs.String("out", "", "keep per case the kernel console log in `dir` (default: a new directory under the cache)")
+	verbose := fs.Bool("v", false, "print every case's transcript")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: kmodcheck run [flags] cases/ | case.txtar ...\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	var re *regexp.Regexp
+	if *runRE != "" {
+		var err error
+		if re, err = regexp.Compile(*runRE); err != nil {
+			fmt.Fprintf(stderr, "kmodcheck: -run: %v\n", err)
+			return 2
+		}
+	}
+	files, err := suite.Cases(fs.Args(), re)
+	if err != nil {
+		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
+		return 2
+	}
+	root := filepath.Dir(filepath.Clean(fs.Arg(0)))
+	if st, err := os.Stat(fs.Arg(0)); err == nil && !st.IsDir() {
+		root = filepath.Dir(filepath.Dir(filepath.Clean(fs.Arg(0))))
+	}
+	if *golden == "" {
+		*golden = filepath.Join(root, "golden")
+	}
+	if *modules == "" {
+		*modules = filepath.Join(root, "modules")
+	}
+	if *out == "" {
+		if *out, err = suite.RunDir(); err != nil {
+			fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
+			return 2
+		}
+	}
+	cfg := script.Config{
+		Golden: *golden, Modules: *modules, Update: *update,
+		StepTimeout: opts.StepTimeout, ArtifactDir: *out,
+	}
+	bad := false
+	for _, f := range files {
+		if err := cfg.Check(f); err != nil {
+			fmt.Fprintln(stderr, err)
+			bad = true
+		}
+	}
+	if bad {
+		return 2
+	}
+	if cfg.Target, err = opts.NewTarget(); err != nil {
+		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
+		return 2
+	}
+	start := time.Now()
+	results := suite.Run(cfg, files, *jobs, *verbose, func(r suite.Result) {
+		report.Line(stdout, r, *verbose)
+	})
+	fmt.Fprintf(stdout, "kernel console logs: %s\n", *out)
+	report.Summary(stdout, results, time.Since(start))
+	for _, r := range results {
+		if r.Status == "FAIL" {
+			return 1
+		}
+	}
+	return 0
+}

@@ -347,31 +347,13 @@ func (vm *VM) call(ctx context.Context, req guest.Request, resp *guest.Response)
 	return nil
 }
 
-// makeUname writes the uname that builds see first on PATH: it reports the
-// target's release for -r, so the tutorial's unchanged Makefile
-// (make -C /lib/modules/$(shell uname -r)/build) builds for the target.
-func (vm *VM) makeUname() error {
-	real, err := exec.LookPath("uname")
-	if err != nil {
-		return err
-	}
-	vm.unameDir = filepath.Join(vm.tmp, "bin")
-	script := fmt.Sprintf("#!/bin/sh\n# kmodcheck: the kernel under test is %s\n[ \"$*\" = -r ] && { echo %s; exit 0; }\nexec %s \"$@\"\n",
-		vm.t.Kernel.Release, vm.t.Kernel.Release, real)
-	if err := os.MkdirAll(vm.unameDir, 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(vm.unameDir, "uname"), []byte(script), 0o755)
-}
-
 // Run runs a step in the guest, or for builds on the host.
 func (vm *VM) Run(ctx context.Context, step target.Step) (target.Result, error) {
 	if step.Timeout == 0 {
 		step.Timeout = vm.t.StepTimeout
 	}
 	if step.Where == target.OnBuild {
-		env := append(os.Environ(), "PATH="+vm.unameDir+":"+os.Getenv("PATH"))
-		return target.RunLocal(ctx, step, env), nil
+		return vm.build(ctx, step)
 	}
 	start := time.Now()
 	req := guest.Request{Op: guest.OpRun, Line: step.Line, Dir: step.Dir, Env: step.Env, TimeoutMs: step.Timeout.Milliseconds()}

@@ -51,7 +51,7 @@ static int def_thread_fun(void *data)
 		if (kthread_queue_work(worker, &my_def_work.my_kthread_work))
 			pr_info("Queue the work to worker\n");
 		else
-			pr_info("Work is in pending state\n");
+			pr_info("Work is in pending state"); /* no newline, as in the tutorial */
 	}
 	while (!kthread_should_stop()) {
 		pr_info("thread execution\n");
@@ -81,6 +81,8 @@ static void __exit kthread_cancel_work_sync_exit(void)
 	kthread_stop(my_thread);
 	if (worker)
 		kthread_destroy_worker(worker);
+	/* No newline, as in the tutorial: the kernel holds this line back
+	 * until it prints again. */
 	pr_info("Destroyed kthread and worker");
 }
 

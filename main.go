@@ -30,6 +30,7 @@ const usage = `kmodcheck proves kernel-module tutorials still work.
 Usage:
 	kmodcheck run [flags] cases/ | case.txtar ...   run cases (kmodcheck run -h for flags)
 	kmodcheck kernels                               list the kernels it can boot and build for
+	kmodcheck kernels fetch NAME...                 get a Debian kernel and its headers into the cache
 	kmodcheck help                                  this text
 
 Exit status: 0 all cases passed, 1 a case failed, 2 usage or set-up error.

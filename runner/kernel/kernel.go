@@ -4,6 +4,8 @@
 package kernel
 
 import (
+	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"path"
@@ -16,30 +18,49 @@ import (
 
 // A Kernel is one release with what it takes to boot it and build for it.
 type Kernel struct {
-	Release string   // uname -r, e.g. 6.1.0-56-amd64
-	Flavour string   // e.g. amd64, rt-amd64
-	Root    string   // "/" for the system's kernels, else the unpacked packages' root
-	Image   string   // the bootable image (bzImage)
-	Modules string   // the modules directory, with modules.dep
-	Headers string   // the build directory the Makefile's `make -C` uses
-	Missing []string // what is absent, as the package that provides it
+	Release  string   // uname -r, e.g. 6.1.0-56-amd64
+	Flavour  string   // e.g. amd64, rt-amd64
+	Root     string   // "/" for the system's kernels, else the unpacked packages' root
+	Image    string   // the bootable image (bzImage)
+	Modules  string   // the modules directory, with modules.dep
+	Headers  string   // the build directory the Makefile's `make -C` uses, resolved within Root
+	Missing  []string // what is absent, as the package that provides it
+	Mismatch []string // parts that are present but of another release
 }
 
-// Complete reports whether the kernel can be booted and built for.
-func (k *Kernel) Complete() bool { return len(k.Missing) == 0 }
+// Complete reports whether the kernel can be booted and built for: nothing
+// is missing and image, modules and headers are all of its release.
+func (k *Kernel) Complete() bool { return len(k.Missing) == 0 && len(k.Mismatch) == 0 }
+
+// System reports whether the kernel is installed on this machine, as opposed
+// to unpacked under a root of its own (kmodcheck kernels fetch).
+func (k *Kernel) System() bool { return k.Root == "/" || k.Root == "" }
 
 // Source says where the kernel came from, for listings.
 func (k *Kernel) Source() string {
-	if k.Root == "/" {
+	if k.System() {
 		return "system"
 	}
 	return k.Root
+}
+
+// Problem says why an incomplete kernel cannot be used; "" when it can.
+func (k *Kernel) Problem() string {
+	var parts []string
+	if len(k.Missing) > 0 {
+		parts = append(parts, "missing "+strings.Join(k.Missing, ", "))
+	}
+	if len(k.Mismatch) > 0 {
+		parts = append(parts, "parts of another release: "+strings.Join(k.Mismatch, "; "))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func (k *Kernel) String() string { return k.Release }
 
 // Scan lists the kernels under root, complete or not, newest first.
 func Scan(root string) ([]*Kernel, error) {
+	root = filepath.Clean(root)
 	releases := map[string]bool{}
 	images, _ := filepath.Glob(filepath.Join(root, "boot", "vmlinuz-*"))
 	for _, img := range images {
@@ -57,6 +78,10 @@ func Scan(root string) ([]*Kernel, error) {
 	return ks, nil
 }
 
+// inspect looks at release rel under root: what is missing, then whether
+// what is there belongs together. Paths inside a root other than "/" are
+// resolved as if it were "/" (InRoot), since Debian's packages link with
+// absolute paths (/lib/modules/REL/build -> /usr/src/linux-headers-REL).
 func inspect(root, rel string) *Kernel {
 	k := &Kernel{
 		Release: rel,
@@ -64,20 +89,87 @@ func inspect(root, rel string) *Kernel {
 		Root:    root,
 		Image:   filepath.Join(root, "boot", "vmlinuz-"+rel),
 		Modules: filepath.Join(root, "lib", "modules", rel),
-		Headers: filepath.Join(root, "lib", "modules", rel, "build"),
+		Headers: InRoot(root, "/lib/modules/"+rel+"/build"),
 	}
+	if root == "/" {
+		k.Headers = filepath.Join(k.Modules, "build")
+	}
+	where := func(p string) string { return p }
+	if !k.System() {
+		where = func(p string) string { return "/" + strings.TrimPrefix(strings.TrimPrefix(p, root), "/") }
+	}
+	haveImage, haveModules, haveHeaders := true, true, true
 	if _, err := os.Stat(k.Image); err != nil {
-		k.Missing = append(k.Missing, "linux-image-"+rel+" (no "+k.Image+")")
+		haveImage = false
+		k.Missing = append(k.Missing, "linux-image-"+rel+" (no "+where(k.Image)+")")
 	}
 	if _, err := os.Stat(filepath.Join(k.Modules, "modules.dep")); err != nil {
-		if len(k.Missing) == 0 {
-			k.Missing = append(k.Missing, "linux-image-"+rel+" (no "+k.Modules+"/modules.dep)")
+		haveModules = false
+		_, derr := os.Stat(k.Modules)
+		switch {
+		case derr == nil && !k.System():
+			k.Missing = append(k.Missing, "modules.dep (run depmod -b "+root+" "+rel+")")
+		case haveImage:
+			k.Missing = append(k.Missing, "linux-image-"+rel+" (no "+where(k.Modules)+"/modules.dep)")
 		}
 	}
 	if _, err := os.Stat(filepath.Join(k.Headers, "Makefile")); err != nil {
-		k.Missing = append(k.Missing, "linux-headers-"+rel+" (no "+k.Headers+"/Makefile)")
+		haveHeaders = false
+		k.Missing = append(k.Missing, "linux-headers-"+rel+" (no "+where(k.Modules)+"/build/Makefile)")
+	} else {
+		for _, m := range headersMissing(root, k.Headers) {
+			haveHeaders = false
+			k.Missing = append(k.Missing, m)
+		}
 	}
+	verify(context.Background(), k, haveImage, haveModules, haveHeaders)
 	return k
+}
+
+// headersMissing checks the packages a Debian headers directory leans on:
+// the -common headers its Makefile includes by absolute path, and the
+// linux-kbuild scripts its scripts link points at.
+func headersMissing(root, headers string) []string {
+	var missing []string
+	f, err := os.Open(filepath.Join(headers, "Makefile"))
+	if err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			inc, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "include ")
+			if !ok || !filepath.IsAbs(inc) {
+				continue
+			}
+			if _, err := os.Stat(InRoot(root, inc)); err != nil {
+				pkg := filepath.Base(filepath.Dir(inc))
+				if !strings.HasPrefix(pkg, "linux-headers-") {
+					pkg = "headers"
+				}
+				missing = append(missing, pkg+" (no "+inc+")")
+			}
+		}
+		f.Close()
+	}
+	scripts := filepath.Join(headers, "scripts")
+	if _, err := os.Lstat(scripts); err != nil {
+		return missing // not a Debian split: scripts are built in place
+	}
+	fixdep := filepath.Join(headers, "scripts", "basic", "fixdep")
+	if root != "/" {
+		rel := strings.TrimPrefix(headers, filepath.Clean(root))
+		fixdep = InRoot(root, rel+"/scripts/basic/fixdep")
+	}
+	if _, err := os.Stat(fixdep); err != nil {
+		pkg := "linux-kbuild"
+		if target, err := os.Readlink(scripts); err == nil {
+			for _, c := range strings.Split(target, "/") {
+				if strings.HasPrefix(c, "linux-kbuild-") {
+					pkg = c
+				}
+			}
+		}
+		missing = append(missing, pkg+" (no scripts/basic/fixdep in "+scripts+")")
+	}
+	return missing
 }
 
 var flavourRE = regexp.MustCompile(`^[0-9][^-]*-(?:[0-9][^-]*-)?(.*)$`)
@@ -92,17 +184,42 @@ func Flavour(release string) string {
 }
 
 // Match reports whether a kernel name given by a user selects release: a
-// glob (6.12.*-rt-amd64), an exact release, or a version prefix that ends at
-// a dot or dash (6.1 selects 6.1.0-56-amd64, not 6.12.57+deb13-amd64).
+// glob (6.12.*-rt-amd64), an exact release, a version prefix that ends at a
+// dot or dash (6.1 selects 6.1.0-56-amd64, not 6.12.57+deb13-amd64), or a
+// version prefix and a flavour prefix (6.12-rt selects 6.12.57+deb13-rt-amd64,
+// 6.12-amd64 only the plain flavour).
 func Match(pattern, release string) bool {
 	if strings.ContainsAny(pattern, "*?[") {
 		ok, _ := path.Match(pattern, release)
 		return ok
 	}
-	if !strings.HasPrefix(release, pattern) {
+	if versionPrefix(pattern, release) {
+		return true
+	}
+	fl := Flavour(release)
+	if fl == "" || !strings.HasSuffix(release, "-"+fl) {
 		return false
 	}
-	rest := release[len(pattern):]
+	version := strings.TrimSuffix(release, "-"+fl)
+	for i := 0; i < len(pattern); i++ {
+		if pattern[i] != '-' {
+			continue
+		}
+		pv, pf := pattern[:i], pattern[i+1:]
+		if pv != "" && pf != "" && versionPrefix(pv, version) && versionPrefix(pf, fl) {
+			return true
+		}
+	}
+	return false
+}
+
+// versionPrefix reports whether s starts with prefix, ending at a dot, dash
+// or plus in s (or at its end).
+func versionPrefix(prefix, s string) bool {
+	if !strings.HasPrefix(s, prefix) {
+		return false
+	}
+	rest := s[len(prefix):]
 	return rest == "" || rest[0] == '.' || rest[0] == '-' || rest[0] == '+'
 }
 
@@ -129,18 +246,38 @@ func Select(ks []*Kernel, pattern string) (*Kernel, error) {
 		}
 		if len(incomplete) > 0 {
 			k := incomplete[0]
-			return nil, fmt.Errorf("kernel %s (%s) is incomplete: missing %s", k.Release, k.Source(), strings.Join(k.Missing, ", "))
+			fix := "install linux-image-" + k.Release + " and linux-headers-" + k.Release
+			if !k.System() {
+				fix = "fetch it again: kmodcheck kernels fetch " + k.Release
+			}
+			return nil, fmt.Errorf("kernel %s (%s) cannot be used: %s (%s)", k.Release, k.Source(), k.Problem(), fix)
 		}
-		return nil, fmt.Errorf("no kernel matches %q: install linux-image-amd64 and linux-headers-amd64 (make setup), or see `kmodcheck kernels`", name)
+		return nil, fmt.Errorf("no kernel matches %q: install linux-image-amd64 and linux-headers-amd64 (make setup), fetch one into the cache (kmodcheck kernels fetch %s), or see `kmodcheck kernels`", name, fetchHint(pattern))
 	}
-	sort.SliceStable(matched, func(i, j int) bool {
-		pi, pj := matched[i].Flavour == "amd64", matched[j].Flavour == "amd64"
+	best := sortPreferred(matched, func(k *Kernel) string { return k.Release })
+	return best[0], nil
+}
+
+func fetchHint(pattern string) string {
+	if pattern == "" {
+		return "6.12"
+	}
+	return pattern
+}
+
+// sortPreferred orders items by their releases as Select prefers them: the
+// plain amd64 flavour first, then the newest, system kernels before others
+// of the same release.
+func sortPreferred[T any](items []T, release func(T) string) []T {
+	sort.SliceStable(items, func(i, j int) bool {
+		ri, rj := release(items[i]), release(items[j])
+		pi, pj := Flavour(ri) == "amd64", Flavour(rj) == "amd64"
 		if pi != pj {
 			return pi
 		}
-		return newer(matched[i].Release, matched[j].Release)
+		return newer(ri, rj)
 	})
-	return matched[0], nil
+	return items
 }
 
 // newer orders releases by their numbers, newest first.

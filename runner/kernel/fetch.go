@@ -1,0 +1,594 @@
+package kernel
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kmodcheck/kmodcheck/runner/cache"
+)
+
+// A Package is one Debian package of a kernel, as apt-cache shows its
+// candidate version.
+type Package struct {
+	Name     string
+	Version  string
+	Size     int64  // of the .deb, in bytes
+	Filename string // in the archive's pool; its base is the downloaded file's name
+	Depends  string
+}
+
+// DebName is the file name apt-get download gives the package.
+func (p Package) DebName() string {
+	if p.Filename != "" {
+		return filepath.Base(p.Filename)
+	}
+	return p.Name + "_" + strings.ReplaceAll(p.Version, ":", "%3a") + "_amd64.deb"
+}
+
+// A Plan is what fetching one release takes.
+type Plan struct {
+	Release  string
+	Packages []Package // the image first, then the headers and the kernel packages they depend on
+	// HostNeeds are packages the headers depend on that are not kernel
+	// packages and are not installed here (gcc-12, pahole): builds may need
+	// them, and kmodcheck does not install anything system-wide.
+	HostNeeds []string
+}
+
+// Size is the plan's download size in bytes.
+func (p *Plan) Size() int64 {
+	var n int64
+	for _, pkg := range p.Packages {
+		n += pkg.Size
+	}
+	return n
+}
+
+// A Fetcher gets a Debian kernel and its headers from the machine's package
+// manager into the cache: apt-cache resolves the name, apt-get download
+// fetches the .debs as any user may, and dpkg-deb -x unpacks them into
+// cache.Path("kernels", RELEASE), a root of its own. Nothing is installed.
+type Fetcher struct {
+	Cache cache.Dir
+	Out   io.Writer // progress; nil discards it
+
+	// Run runs a program in dir, its standard output to stdout; nil runs
+	// it for real. Tests answer apt-cache with fixtures through it.
+	Run func(ctx context.Context, dir string, stdout io.Writer, name string, args ...string) error
+}
+
+func (f *Fetcher) out() io.Writer {
+	if f.Out == nil {
+		return io.Discard
+	}
+	return f.Out
+}
+
+func (f *Fetcher) run(ctx context.Context, dir string, stdout io.Writer, name string, args ...string) error {
+	if f.Run != nil {
+		return f.Run(ctx, dir, stdout, name, args...)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, stdout, &stderr
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			return fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
+		}
+		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, msg)
+	}
+	return nil
+}
+
+func (f *Fetcher) output(ctx context.Context, name string, args ...string) ([]byte, error) {
+	var buf bytes.Buffer
+	err := f.run(ctx, "", &buf, name, args...)
+	return buf.Bytes(), err
+}
+
+// Root is where release is unpacked.
+func (f *Fetcher) Root(release string) string { return f.Cache.Path("kernels", release) }
+
+// fullReleaseRE tells a release (6.1.0-56-amd64, 6.12.111+deb12-rt-amd64)
+// from the name of a meta-package (linux-image-6.12-amd64, linux-image-amd64).
+var fullReleaseRE = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+[^-]*-[a-z0-9]`)
+
+// imageReleases maps the releases among linux-image-* package names to the
+// image package to fetch: the signed linux-image-REL, which Debian
+// installs, else linux-image-REL-unsigned.
+func imageReleases(names []string) map[string]string {
+	rels := map[string]string{}
+	for _, n := range names {
+		rel, ok := strings.CutPrefix(n, "linux-image-")
+		if !ok || strings.HasSuffix(rel, "-dbg") || strings.HasSuffix(rel, "-template") {
+			continue
+		}
+		unsigned := strings.HasSuffix(rel, "-unsigned")
+		rel = strings.TrimSuffix(rel, "-unsigned")
+		if !fullReleaseRE.MatchString(rel) || Flavour(rel) == "" {
+			continue
+		}
+		if _, have := rels[rel]; !have || !unsigned {
+			rels[rel] = n
+		}
+	}
+	return rels
+}
+
+// Resolve turns a kernel name (6.12, 6.12-rt, 6.12.*-rt-amd64, or a
+// release) into the packages of the newest matching release that has both
+// an image and headers, preferring the plain amd64 flavour unless the name
+// says otherwise, as Select does.
+func (f *Fetcher) Resolve(ctx context.Context, name string) (*Plan, error) {
+	if name == "" {
+		return nil, errors.New("no kernel name")
+	}
+	out, err := f.output(ctx, "apt-cache", "pkgnames", "linux-image-")
+	if err != nil {
+		return nil, err
+	}
+	images := imageReleases(strings.Fields(string(out)))
+	out, err = f.output(ctx, "apt-cache", "pkgnames", "linux-headers-")
+	if err != nil {
+		return nil, err
+	}
+	headers := map[string]bool{}
+	for _, n := range strings.Fields(string(out)) {
+		headers[n] = true
+	}
+	var matched, all, headerless []string
+	for rel := range images {
+		if !headers["linux-headers-"+rel] {
+			if Match(name, rel) {
+				headerless = append(headerless, rel)
+			}
+			continue
+		}
+		all = append(all, rel)
+		if Match(name, rel) {
+			matched = append(matched, rel)
+		}
+	}
+	id := func(s string) string { return s }
+	if len(matched) == 0 {
+		if len(images) == 0 {
+			return nil, fmt.Errorf("apt-cache knows no linux-image packages: run apt-get update (as root) first")
+		}
+		if len(headerless) > 0 {
+			return nil, fmt.Errorf("no headers package for %s in apt-cache", strings.Join(sortPreferred(headerless, id), ", "))
+		}
+		avail := sortPreferred(all, id)
+		if len(avail) > 12 {
+			avail = avail[:12]
+		}
+		return nil, fmt.Errorf("no Debian kernel package matches %q; apt-cache has %s", name, strings.Join(avail, ", "))
+	}
+	rel := sortPreferred(matched, id)[0]
+	plan := &Plan{Release: rel}
+
+	pkgs, err := f.show(ctx, images[rel], "linux-headers-"+rel)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, p := range pkgs {
+		seen[p.Name] = true
+	}
+	plan.Packages = pkgs
+	var hostDeps []string
+	for i := 1; i < len(plan.Packages); i++ { // the headers and what they pull in
+		var more []string
+		for _, group := range strings.Split(plan.Packages[i].Depends, ",") {
+			alts := dependAlternatives(group)
+			if len(alts) == 0 || anyPrefix(alts, "linux-image-") {
+				continue
+			}
+			switch n := alts[0]; {
+			case strings.HasPrefix(n, "linux-headers-") || strings.HasPrefix(n, "linux-kbuild-"):
+				if !seen[n] {
+					seen[n] = true
+					more = append(more, n)
+				}
+			case n != "linux-base" && !seen[n]:
+				seen[n] = true
+				hostDeps = append(hostDeps, n)
+			}
+		}
+		if len(more) > 0 {
+			ps, err := f.show(ctx, more...)
+			if err != nil {
+				return nil, err
+			}
+			plan.Packages = append(plan.Packages, ps...)
+		}
+	}
+	plan.HostNeeds = f.notInstalled(ctx, hostDeps)
+	return plan, nil
+}
+
+// dependAlternatives returns the package names of one Depends group,
+// "a (>= 1) | b:any" giving a and b.
+func dependAlternatives(group string) []string {
+	var names []string
+	for _, alt := range strings.Split(group, "|") {
+		fields := strings.Fields(alt)
+		if len(fields) == 0 {
+			continue
+		}
+		n, _, _ := strings.Cut(fields[0], ":")
+		names = append(names, n)
+	}
+	return names
+}
+
+func anyPrefix(names []string, prefix string) bool {
+	for _, n := range names {
+		if strings.HasPrefix(n, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// show runs apt-cache show for the candidate versions of names.
+func (f *Fetcher) show(ctx context.Context, names ...string) ([]Package, error) {
+	args := append([]string{"show", "--no-all-versions"}, names...)
+	out, err := f.output(ctx, "apt-cache", args...)
+	pkgs := parseShow(out)
+	byName := map[string]Package{}
+	for _, p := range pkgs {
+		if _, dup := byName[p.Name]; !dup {
+			byName[p.Name] = p
+		}
+	}
+	var res []Package
+	for _, n := range names {
+		p, ok := byName[n]
+		if !ok {
+			if err != nil {
+				return nil, err
+			}
+			return nil, fmt.Errorf("apt-cache show %s: no such package", n)
+		}
+		res = append(res, p)
+	}
+	return res, nil
+}
+
+// parseShow reads apt-cache show's stanzas.
+func parseShow(out []byte) []Package {
+	var pkgs []Package
+	var cur *Package
+	var last string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.TrimSpace(line) == "" {
+			cur = nil
+			continue
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if cur != nil && last == "Depends" {
+				cur.Depends += " " + strings.TrimSpace(line)
+			}
+			continue
+		}
+		key, val, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		val = strings.TrimSpace(val)
+		last = key
+		if key == "Package" {
+			pkgs = append(pkgs, Package{Name: val})
+			cur = &pkgs[len(pkgs)-1]
+			continue
+		}
+		if cur == nil {
+			continue
+		}
+		switch key {
+		case "Version":
+			cur.Version = val
+		case "Size":
+			cur.Size, _ = strconv.ParseInt(val, 10, 64)
+		case "Filename":
+			cur.Filename = val
+		case "Depends":
+			cur.Depends = val
+		}
+	}
+	return pkgs
+}
+
+// notInstalled returns those of names dpkg does not have installed.
+func (f *Fetcher) notInstalled(ctx context.Context, names []string) []string {
+	if len(names) == 0 {
+		return nil
+	}
+	args := append([]string{"-W", "-f", "${Package} ${db:Status-Abbrev}\n"}, names...)
+	out, _ := f.output(ctx, "dpkg-query", args...) // exit 1 when some are unknown
+	installed := map[string]bool{}
+	for _, l := range strings.Split(string(out), "\n") {
+		fields := strings.Fields(l)
+		if len(fields) >= 2 && strings.HasPrefix(fields[1], "ii") {
+			n, _, _ := strings.Cut(fields[0], ":")
+			installed[n] = true
+		}
+	}
+	var missing []string
+	for _, n := range names {
+		if !installed[n] {
+			missing = append(missing, n)
+		}
+	}
+	return missing
+}
+
+// Cached returns the complete kernel of release already unpacked in the
+// cache, or nil.
+func (f *Fetcher) Cached(release string) *Kernel {
+	ks, _ := Scan(f.Root(release))
+	for _, k := range ks {
+		if k.Release == release && k.Complete() {
+			return k
+		}
+	}
+	return nil
+}
+
+// Fetch obtains the kernel name selects, unless the cache has it complete
+// already, and returns it. dryRun stops after printing the plan.
+func (f *Fetcher) Fetch(ctx context.Context, name string, dryRun bool) (*Kernel, error) {
+	w := f.out()
+	if fullReleaseRE.MatchString(name) && !strings.ContainsAny(name, "*?[") {
+		if k := f.Cached(name); k != nil {
+			fmt.Fprintf(w, "%s is already complete in %s: nothing to fetch\n", name, k.Root)
+			return k, nil
+		}
+	}
+	plan, err := f.Resolve(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	rel := plan.Release
+	if k := f.Cached(rel); k != nil {
+		fmt.Fprintf(w, "%s is already complete in %s: nothing to fetch\n", rel, k.Root)
+		return k, nil
+	}
+	if f.Run == nil {
+		sys, _ := Scan("/")
+		for _, k := range sys {
+			if k.Release == rel && k.Complete() {
+				fmt.Fprintf(w, "%s is installed on this system, complete: nothing to fetch\n", rel)
+				return k, nil
+			}
+		}
+	}
+	root := f.Root(rel)
+	fmt.Fprintf(w, "fetching %s into %s\n", rel, root)
+	for _, p := range plan.Packages {
+		fmt.Fprintf(w, "  %-44s %-22s %10s\n", p.Name, p.Version, Size(p.Size))
+	}
+	fmt.Fprintf(w, "  %-44s %-22s %10s\n", "total", "", Size(plan.Size()))
+	if len(plan.HostNeeds) > 0 {
+		fmt.Fprintf(w, "note: the headers depend on %s, not installed on this machine; builds may fail without them (apt-get install %s)\n",
+			strings.Join(plan.HostNeeds, ", "), strings.Join(plan.HostNeeds, " "))
+	}
+	if dryRun {
+		return nil, nil
+	}
+	start := time.Now()
+	debs, err := f.download(ctx, plan)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.unpack(ctx, plan, debs, root); err != nil {
+		return nil, err
+	}
+	k := f.Cached(rel)
+	if k == nil {
+		return nil, fmt.Errorf("%s: unpacked into %s but not complete", rel, root)
+	}
+	os.RemoveAll(f.Cache.Path("debs", rel))
+	fmt.Fprintf(w, "%s complete in %s (%s unpacked) in %s\n", rel, root, Size(dirSize(root)), time.Since(start).Round(100*time.Millisecond))
+	return k, nil
+}
+
+// download gets the plan's packages into the cache's debs directory with
+// apt-get download, keeping any whole .deb from an earlier attempt.
+func (f *Fetcher) download(ctx context.Context, plan *Plan) ([]string, error) {
+	w := f.out()
+	dir := f.Cache.Path("debs", plan.Release)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var files, args []string
+	var size int64
+	for _, p := range plan.Packages {
+		file := filepath.Join(dir, p.DebName())
+		files = append(files, file)
+		if st, err := os.Stat(file); err == nil && (p.Size == 0 || st.Size() == p.Size) {
+			fmt.Fprintf(w, "have %s (%s)\n", filepath.Base(file), Size(st.Size()))
+			continue
+		}
+		args = append(args, p.Name+"="+p.Version)
+		size += p.Size
+	}
+	if len(args) > 0 {
+		fmt.Fprintf(w, "downloading %d packages, %s, with apt-get download into %s\n", len(args), Size(size), dir)
+		start := time.Now()
+		cmd := []string{"download"}
+		if os.Geteuid() == 0 {
+			// apt's _apt user cannot write a root-owned cache directory;
+			// say so rather than have apt warn about it.
+			cmd = append([]string{"-o", "APT::Sandbox::User=root"}, cmd...)
+		}
+		pw := &prefixWriter{w: w, prefix: "  "}
+		err := f.run(ctx, dir, pw, "apt-get", append(cmd, args...)...)
+		pw.Flush()
+		if err != nil {
+			return nil, err
+		}
+		d := time.Since(start)
+		fmt.Fprintf(w, "downloaded %s in %s (%s/s)\n", Size(size), d.Round(100*time.Millisecond), Size(int64(float64(size)/d.Seconds())))
+	}
+	for i, p := range plan.Packages {
+		st, err := os.Stat(files[i])
+		if err != nil {
+			return nil, fmt.Errorf("apt-get download %s: %s did not appear", p.Name, files[i])
+		}
+		if p.Size != 0 && st.Size() != p.Size {
+			return nil, fmt.Errorf("apt-get download %s: %s has %d bytes, apt-cache says %d", p.Name, files[i], st.Size(), p.Size)
+		}
+	}
+	return files, nil
+}
+
+// unpack extracts the .debs into a staging directory, completes it
+// (modules.dep), checks that it is one complete release and moves it to
+// root, replacing an incomplete one.
+func (f *Fetcher) unpack(ctx context.Context, plan *Plan, debs []string, root string) error {
+	w := f.out()
+	parent := f.Cache.Path("unpack", "")
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
+	stage, err := os.MkdirTemp(parent, plan.Release+"-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(stage)
+	for i, deb := range debs {
+		start := time.Now()
+		fmt.Fprintf(w, "unpacking %s (%s)", plan.Packages[i].Name, Size(plan.Packages[i].Size))
+		if err := f.run(ctx, "", io.Discard, "dpkg-deb", "-x", deb, stage); err != nil {
+			fmt.Fprintln(w)
+			return err
+		}
+		fmt.Fprintf(w, " in %s\n", time.Since(start).Round(100*time.Millisecond))
+	}
+	// A root like the merged-/usr systems it comes from: packages that
+	// ship usr/lib/modules are found at lib/modules too.
+	if _, err := os.Lstat(filepath.Join(stage, "lib")); err != nil {
+		if _, err := os.Stat(filepath.Join(stage, "usr", "lib", "modules")); err == nil {
+			if err := os.Symlink("usr/lib", filepath.Join(stage, "lib")); err != nil {
+				return err
+			}
+		}
+	}
+	// Debian's image package leaves modules.dep to its postinst.
+	depmod := "depmod"
+	for _, p := range []string{"depmod", "/usr/sbin/depmod", "/sbin/depmod"} {
+		if lp, err := exec.LookPath(p); err == nil {
+			depmod = lp
+			break
+		}
+	}
+	start := time.Now()
+	fmt.Fprintf(w, "depmod %s (the image package leaves modules.dep to its postinst)", plan.Release)
+	if err := f.run(ctx, "", io.Discard, depmod, "-b", stage, plan.Release); err != nil {
+		fmt.Fprintln(w)
+		return fmt.Errorf("%w (install kmod)", err)
+	}
+	fmt.Fprintf(w, " in %s\n", time.Since(start).Round(100*time.Millisecond))
+	start = time.Now()
+	ks, _ := Scan(stage)
+	var k *Kernel
+	for _, x := range ks {
+		if x.Release == plan.Release {
+			k = x
+		}
+	}
+	if k == nil {
+		return fmt.Errorf("the packages of %s hold no kernel of that release", plan.Release)
+	}
+	if !k.Complete() {
+		return fmt.Errorf("the packages of %s do not make a usable kernel: %s", plan.Release, k.Problem())
+	}
+	fmt.Fprintf(w, "verified in %s: image, modules (vermagic) and headers are all %s\n", time.Since(start).Round(100*time.Millisecond), plan.Release)
+	if err := os.MkdirAll(filepath.Dir(root), 0o755); err != nil {
+		return err
+	}
+	if _, err := os.Lstat(root); err == nil {
+		fmt.Fprintf(w, "replacing the incomplete %s\n", root)
+		if err := os.RemoveAll(root); err != nil {
+			return err
+		}
+	}
+	return os.Rename(stage, root)
+}
+
+// Size formats a byte count for people.
+func Size(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// prefixWriter indents each line written through it.
+type prefixWriter struct {
+	w      io.Writer
+	prefix string
+	buf    []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexByte(p.buf, '\n')
+		if i < 0 {
+			break
+		}
+		line := bytes.TrimRight(p.buf[:i], "\r")
+		// apt redraws its progress line with \r: keep the last state.
+		if j := bytes.LastIndexByte(line, '\r'); j >= 0 {
+			line = line[j+1:]
+		}
+		fmt.Fprintf(p.w, "%s%s\n", p.prefix, line)
+		p.buf = p.buf[i+1:]
+	}
+	return len(b), nil
+}
+
+// Flush writes what is left of a last line without a newline.
+func (p *prefixWriter) Flush() {
+	if len(p.buf) > 0 {
+		fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.buf)
+		p.buf = nil
+	}
+}

@@ -56,7 +56,7 @@ func rules() []normalizeRule {
 	}, {
 		Rule{"timestamp", "a leading dmesg timestamp such as `[  835.288192] ` is removed"},
 		func(_ Normalizer, s string) string {
-			return dmesgTimestamp.ReplaceAllLiteralString(s, "")
+			return StripTimestamp(s)
 		},
 	}, {
 		// Before "pointer": the size after the slash can have six hex digits.
@@ -99,4 +99,18 @@ func (n Normalizer) Line(s string) string {
 		s = r.apply(n, s)
 	}
 	return s
+}
+
+// Lines normalises each of lines.
+func (n Normalizer) Lines(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = n.Line(l)
+	}
+	return out
+}
+
+// StripTimestamp removes a leading dmesg timestamp, as the console prints it.
+func StripTimestamp(line string) string {
+	return dmesgTimestamp.ReplaceAllLiteralString(line, "")
 }

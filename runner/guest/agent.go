@@ -11,13 +11,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
 // Environment variables the host passes to the guest on the kernel command
@@ -109,24 +111,31 @@ func setUp() error {
 type agent struct {
 	log      *kmsgReader
 	steps    int
-	lastMark uint64 // sequence number of the last marker written
+	lastMark uint64                   // sequence number of the last marker written
+	seen     map[string]*loadedModule // every module seen loaded, by name
 }
 
 func serve() error {
-	port, err := openPort(10 * time.Second)
+	port, err := openPort(PortName, 10*time.Second)
 	if err != nil {
 		return err
 	}
 	defer port.Close()
+	logPort, err := openPort(LogPortName, time.Second)
+	if err != nil {
+		return err
+	}
+	defer logPort.Close()
 	enc := json.NewEncoder(port)
 	dec := json.NewDecoder(bufio.NewReader(port))
 
-	hello := Hello{Release: release(), Tainted: tainted(), Error: os.Getenv("KMODCHECK_SETUP_ERROR")}
-	log, err := newKmsgReader()
+	hello := Hello{Release: release(), Tainted: target.ProcTainted(), Error: os.Getenv("KMODCHECK_SETUP_ERROR")}
+	log, err := newKmsgReader(logPort)
 	if err != nil {
 		hello.Error = strings.TrimPrefix(hello.Error+"; ", "; ") + err.Error()
 	}
-	a := &agent{log: log}
+	a := &agent{log: log, seen: map[string]*loadedModule{}}
+	a.noteModules()
 	if log != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		seq, err := log.mark(ctx, "kmodcheck: agent ready")
@@ -169,7 +178,20 @@ func (a *agent) handle(req Request) Response {
 		return a.run(req)
 	case OpLog:
 		recs, dropped := a.log.since(req.Since)
-		return Response{Records: recs, Dropped: dropped, Tainted: tainted()}
+		return Response{Records: recs, Dropped: dropped, Tainted: target.ProcTainted()}
+	case OpInspect:
+		a.noteModules()
+		mods, err := target.ProcModules()
+		if err != nil {
+			return Response{Error: err.Error()}
+		}
+		st := &target.State{Kthreads: target.ProcKthreads(), Tainted: target.ProcTainted()}
+		for _, m := range mods {
+			st.Modules = append(st.Modules, m.Name)
+		}
+		sort.Strings(st.Modules)
+		st.Leaks, st.LeakNote = a.leaks()
+		return Response{State: st}
 	case OpSysrq:
 		err := os.WriteFile("/proc/sysrq-trigger", []byte(req.Line), 0)
 		if err != nil {
@@ -188,7 +210,8 @@ func (a *agent) handle(req Request) Response {
 func (a *agent) run(req Request) Response {
 	a.steps++
 	resp := runOnPty(req)
-	markCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	a.noteModules()
+	markCtx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	end, err := a.log.mark(markCtx, fmt.Sprintf("kmodcheck: step %d done: %s", a.steps, oneLine(req.Line)))
 	if err != nil {
@@ -204,7 +227,7 @@ func (a *agent) run(req Request) Response {
 	if end != 0 {
 		a.lastMark = end
 	}
-	resp.Records, resp.Dropped, resp.Tainted = recs, dropped, tainted()
+	resp.Records, resp.Dropped, resp.Tainted = recs, dropped, target.ProcTainted()
 	return resp
 }
 
@@ -278,19 +301,19 @@ func runOnPty(req Request) Response {
 
 // openPort finds the agent's virtio-serial port by name: there is no udev to
 // make the /dev/virtio-ports link.
-func openPort(wait time.Duration) (*os.File, error) {
+func openPort(name string, wait time.Duration) (*os.File, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		names, _ := filepath.Glob("/sys/class/virtio-ports/*/name")
 		for _, n := range names {
 			b, err := os.ReadFile(n)
-			if err == nil && strings.TrimSpace(string(b)) == PortName {
+			if err == nil && strings.TrimSpace(string(b)) == name {
 				dev := "/dev/" + filepath.Base(filepath.Dir(n))
 				return os.OpenFile(dev, os.O_RDWR, 0)
 			}
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("no virtio-serial port named %s after %v", PortName, wait)
+			return nil, fmt.Errorf("no virtio-serial port named %s after %v", name, wait)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -302,13 +325,4 @@ func release() string {
 		return ""
 	}
 	return unix.ByteSliceToString(u.Release[:])
-}
-
-func tainted() uint64 {
-	b, err := os.ReadFile("/proc/sys/kernel/tainted")
-	if err != nil {
-		return 0
-	}
-	n, _ := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-	return n
 }

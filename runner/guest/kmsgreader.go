@@ -1,54 +1,86 @@
 package guest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
+	"io"
 	"os"
+	"sort"
+	"strconv"
 	"sync"
-	"syscall"
+	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"golang.org/x/sys/unix"
 )
 
 // maxRecords bounds the records the agent keeps, so that a module flooding
-// the log cannot exhaust the guest's memory. Older records go first; the
-// host fetches records after every step, so only a flood within one step
-// loses any, and the count lost is reported.
-const maxRecords = 200_000
+// the log cannot exhaust the guest's memory. When it is reached, records go
+// from the middle of the step in progress: its first keepHead records (what
+// started it) and its latest (how it ended, a fault) stay. The count lost is
+// reported, and every record still reaches the host's kernel.log.
+const (
+	maxRecords = 200_000
+	keepHead   = 20_000
+)
 
 // kmsgReader follows /dev/kmsg and keeps what it read.
 type kmsgReader struct {
 	mu      sync.Mutex
+	sink    *bufio.Writer // every record, in dmesg's format, for the host's kernel.log
+	protect uint64        // the last marker's sequence number: the step in progress starts after it
 	changed chan struct{} // closed and replaced whenever records arrive
 	recs    []kmsg.Record
 	dropped uint64 // records lost: overwritten in the kernel or over maxRecords
 	err     error
 }
 
-func newKmsgReader() (*kmsgReader, error) {
-	f, err := os.Open("/dev/kmsg")
+func newKmsgReader(sink io.Writer) (*kmsgReader, error) {
+	fd, err := unix.Open("/dev/kmsg", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open /dev/kmsg: %w", err)
 	}
 	r := &kmsgReader{changed: make(chan struct{})}
-	go r.loop(f)
+	if sink != nil {
+		r.sink = bufio.NewWriterSize(sink, 256<<10)
+		go r.flushLoop()
+	}
+	go r.loop(fd)
 	return r, nil
 }
 
-func (r *kmsgReader) loop(f *os.File) {
-	buf := make([]byte, 8192) // one read returns exactly one record
+// flushLoop sends what the sink holds to the host every few milliseconds.
+func (r *kmsgReader) flushLoop() {
+	for range time.Tick(50 * time.Millisecond) {
+		r.mu.Lock()
+		r.sink.Flush()
+		r.mu.Unlock()
+	}
+}
+
+// loop reads records as they come, in batches: one read returns one record,
+// and a flooding module writes them faster than a lock per record allows.
+func (r *kmsgReader) loop(fd int) {
+	buf := make([]byte, 8192)
+	var batch []kmsg.Record
+	var lost uint64
 	for {
-		n, err := f.Read(buf)
-		if errors.Is(err, syscall.EPIPE) {
-			// The kernel overwrote records before we read them.
-			r.mu.Lock()
-			r.dropped++
-			r.mu.Unlock()
+		n, err := unix.Read(fd, buf)
+		switch {
+		case err == unix.EPIPE:
+			lost++ // the kernel overwrote records before we read them
 			continue
-		}
-		if err != nil {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			r.add(batch, lost)
+			batch, lost = batch[:0], 0
+			unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, -1)
+			continue
+		case err != nil:
+			r.add(batch, lost)
 			r.mu.Lock()
 			r.err = fmt.Errorf("read /dev/kmsg: %w", err)
 			r.notifyLocked()
@@ -56,19 +88,73 @@ func (r *kmsgReader) loop(f *os.File) {
 			return
 		}
 		rec, perr := kmsg.ParseRecord(string(bytes.TrimRight(buf[:n], "\n")))
-		if perr != nil {
-			continue
+		if perr == nil {
+			batch = append(batch, rec)
 		}
-		r.mu.Lock()
+		if len(batch) >= 4096 {
+			r.add(batch, lost)
+			batch, lost = batch[:0], 0
+		}
+	}
+}
+
+// add keeps a batch of records and wakes whoever waits for them.
+func (r *kmsgReader) add(batch []kmsg.Record, lost uint64) {
+	if len(batch) == 0 && lost == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dropped += lost
+	var line []byte
+	for _, rec := range batch {
+		if r.sink != nil {
+			line = appendDmesgLine(line[:0], rec)
+			r.sink.Write(line)
+		}
 		if len(r.recs) >= maxRecords {
-			drop := len(r.recs) - maxRecords + 1
-			r.recs = append(r.recs[:0], r.recs[drop:]...)
-			r.dropped += uint64(drop)
+			r.dropMiddle()
 		}
 		r.recs = append(r.recs, rec)
-		r.notifyLocked()
-		r.mu.Unlock()
 	}
+	r.notifyLocked()
+}
+
+// appendDmesgLine formats a record as dmesg does: [    5.123456] text.
+func appendDmesgLine(b []byte, rec kmsg.Record) []byte {
+	sec := int64(rec.Time / time.Second)
+	usec := int64(rec.Time % time.Second / time.Microsecond)
+	b = append(b, '[')
+	for w := len(strconv.FormatInt(sec, 10)); w < 5; w++ {
+		b = append(b, ' ')
+	}
+	b = strconv.AppendInt(b, sec, 10)
+	b = append(b, '.')
+	u := strconv.FormatInt(usec, 10)
+	for w := len(u); w < 6; w++ {
+		b = append(b, '0')
+	}
+	b = append(b, u...)
+	b = append(b, "] "...)
+	b = append(b, rec.Text...)
+	return append(b, '\n')
+}
+
+// markStall is how long mark waits for the kernel log to move at all.
+const markStall = 15 * time.Second
+
+// dropMiddle makes room for one record: from the middle of the step in
+// progress if it is long, else the oldest.
+func (r *kmsgReader) dropMiddle() {
+	start := sort.Search(len(r.recs), func(i int) bool { return r.recs[i].Seq > r.protect })
+	at := start + keepHead
+	if at >= len(r.recs)-1 {
+		at = 0
+	}
+	const chunk = 1000 // drop in chunks: copying 200k records per record is slow
+	n := min(chunk, len(r.recs)-at-1)
+	r.recs = append(r.recs[:at], r.recs[at+n:]...)
+	r.dropped += uint64(n)
 }
 
 func (r *kmsgReader) notifyLocked() {
@@ -111,6 +197,7 @@ func (r *kmsgReader) mark(ctx context.Context, text string) (uint64, error) {
 		r.mu.Lock()
 		for i := len(r.recs) - 1; i >= 0 && r.recs[i].Seq > before; i-- {
 			if rec := r.recs[i]; rec.Facility == 1 && rec.Text == text {
+				r.protect = rec.Seq
 				r.mu.Unlock()
 				return rec.Seq, nil
 			}
@@ -121,7 +208,9 @@ func (r *kmsgReader) mark(ctx context.Context, text string) (uint64, error) {
 			return 0, rerr
 		}
 		select {
-		case <-ch:
+		case <-ch: // progress: a flood may take long, a stall may not
+		case <-time.After(markStall):
+			return 0, fmt.Errorf("kernel log marker %q not read back within %v", text, markStall)
 		case <-ctx.Done():
 			return 0, fmt.Errorf("wait for kernel log marker %q: %w", text, ctx.Err())
 		}

@@ -9,10 +9,16 @@ package guest
 
 import (
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
-// PortName is the virtio-serial port name the agent listens on.
-const PortName = "kmodcheck.agent"
+// PortName is the virtio-serial port name the agent listens on; on
+// LogPortName it writes every kernel record, in dmesg's format, as it reads
+// them: the host keeps them as the case's kernel.log.
+const (
+	PortName    = "kmodcheck.agent"
+	LogPortName = "kmodcheck.kmsg"
+)
 
 // Hello is the agent's first message, sent once it is ready for commands.
 type Hello struct {
@@ -29,6 +35,7 @@ const (
 	OpLog      = "log"      // return records from Request.Since on
 	OpPoweroff = "poweroff" // sync and power off; no Response follows
 	OpSysrq    = "sysrq"    // write Request.Line to /proc/sysrq-trigger
+	OpInspect  = "inspect"  // report loaded modules, kernel threads, leaks
 )
 
 // A Request asks the agent for one thing.
@@ -50,7 +57,8 @@ type Response struct {
 	TimedOut bool
 	Stuck    bool // the command ignored SIGKILL (uninterruptible sleep)
 	Records  []kmsg.Record
-	Dropped  uint64 // records the agent could not keep (log flood)
+	Dropped  uint64 // records the agent could not keep (log flood), since boot
 	Tainted  uint64
-	Error    string // the agent could not do what was asked
+	State    *target.State // OpInspect
+	Error    string        // the agent could not do what was asked
 }

@@ -4,10 +4,10 @@
 package host
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -74,7 +74,7 @@ func (s *session) Run(ctx context.Context, step target.Step) (target.Result, err
 			res.Log = append(res.Log, r)
 		}
 	}
-	res.Tainted = tainted()
+	res.Tainted = target.ProcTainted()
 	return res, nil
 }
 
@@ -90,6 +90,28 @@ func (s *session) Log(ctx context.Context, since uint64) ([]kmsg.Record, error) 
 		}
 	}
 	return out, nil
+}
+
+// Inspect reports the loaded modules and kernel threads. Leaks are not
+// looked for on the host: that needs slub_debug on the kernel command line.
+func (s *session) Inspect(ctx context.Context) (target.State, error) {
+	st := target.State{Tainted: target.ProcTainted(), LeakNote: "leaks are looked for on the qemu target only"}
+	for m := range loadedModules() {
+		st.Modules = append(st.Modules, m)
+	}
+	sort.Strings(st.Modules)
+	st.Kthreads = target.ProcKthreads()
+	return st, nil
+}
+
+// BlockedTasks writes SysRq w and returns what the kernel printed.
+func (s *session) BlockedTasks(ctx context.Context) ([]kmsg.Record, error) {
+	start := s.mark("kmodcheck: blocked tasks")
+	if err := os.WriteFile("/proc/sysrq-trigger", []byte("w"), 0); err != nil {
+		return nil, err
+	}
+	time.Sleep(500 * time.Millisecond)
+	return s.Log(ctx, start+1)
 }
 
 // Close unloads the modules the case loaded and left, so that a failed case
@@ -149,16 +171,9 @@ func readKmsg() ([]kmsg.Record, error) {
 
 func loadedModules() map[string]bool {
 	mods := map[string]bool{}
-	f, err := os.Open("/proc/modules")
-	if err != nil {
-		return mods
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if name, _, ok := strings.Cut(sc.Text(), " "); ok {
-			mods[name] = true
-		}
+	list, _ := target.ProcModules()
+	for _, m := range list {
+		mods[m.Name] = true
 	}
 	return mods
 }
@@ -167,11 +182,4 @@ func release() string {
 	var u unix.Utsname
 	unix.Uname(&u)
 	return unix.ByteSliceToString(u.Release[:])
-}
-
-func tainted() uint64 {
-	b, _ := os.ReadFile("/proc/sys/kernel/tainted")
-	var n uint64
-	fmt.Sscan(strings.TrimSpace(string(b)), &n)
-	return n
 }

@@ -41,14 +41,20 @@ func (c *console) copy(r io.Reader) {
 	}
 }
 
-func (c *console) tail(n int) string {
+// lines returns the last n lines.
+func (c *console) lines(n int) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	l := c.last
 	if len(l) > n {
 		l = l[len(l)-n:]
 	}
-	return "  " + strings.Join(l, "\n  ")
+	return append([]string(nil), l...)
+}
+
+// tail returns the last n lines, indented, for an error message.
+func (c *console) tail(n int) string {
+	return "  " + strings.Join(c.lines(n), "\n  ")
 }
 
 func (c *console) close() {

@@ -41,7 +41,7 @@ type Target struct {
 	Memory  string // QEMU -m, e.g. 1G
 	Agent   string // the program the guest runs as its agent: this one
 	Busybox string // a static busybox for the initramfs
-	QEMU    string // qemu-system-x86_64; empty: found on PATH
+	QEMU    string // qemu-system-x86_64; empty: found on PATH ($KMODCHECK_QEMU overrides)
 
 	// BootTimeout bounds boot to the agent's hello.
 	BootTimeout time.Duration
@@ -68,7 +68,7 @@ func (t *Target) qemuPath() string {
 // Check reports what the target lacks on this machine, naming the package.
 func (t *Target) Check() error {
 	if _, err := exec.LookPath(t.qemuPath()); err != nil {
-		return fmt.Errorf("qemu-system-x86_64 not found: install the qemu-system-x86 package (make setup)")
+		return fmt.Errorf("%s not found: install the qemu-system-x86 package (make setup)", t.qemuPath())
 	}
 	if _, err := os.Stat(t.Busybox); err != nil {
 		return fmt.Errorf("static busybox %s not found: install the busybox-static package (make setup)", t.Busybox)
@@ -151,6 +151,9 @@ type VM struct {
 	exitErr  error
 	console  *console
 	conn     net.Conn
+	kmsgConn net.Conn      // the guest's kernel records, copied to kernel.log
+	kmsgDone chan struct{} // closed when kernel.log is complete
+	dropped  uint64        // records the agent had dropped by the last step
 	dec      *json.Decoder
 	reqMu    sync.Mutex
 	unameDir string
@@ -176,6 +179,7 @@ func (vm *VM) boot(ctx context.Context, vmlinux, initrd, accel string) error {
 	vm.console = con
 
 	sock := filepath.Join(vm.tmp, "agent.sock")
+	kmsgSock := filepath.Join(vm.tmp, "kmsg.sock")
 	cpus := t.CPUs
 	if cpus == 0 {
 		cpus = 2
@@ -188,8 +192,13 @@ func (vm *VM) boot(ctx context.Context, vmlinux, initrd, accel string) error {
 	if accel == "kvm" {
 		cpu = "host"
 	}
+	// The serial console gets warnings and worse (oopses and panics raise
+	// the level themselves): at 0.4 MB/s it would slow a chatty module down.
+	// Every record reaches kernel.log through the agent instead.
 	cmdline := []string{
-		"console=ttyS0", "loglevel=7", "panic=-1", "tsc=reliable", "8250.nr_uarts=1",
+		"console=ttyS0", "loglevel=5", "log_buf_len=32M", "panic=-1", "tsc=reliable", "8250.nr_uarts=1",
+		// Track slab allocation sites, to find what a module never freed.
+		"slub_debug=U,kmalloc-*",
 		guest.EnvAgent + "=" + t.Agent, guest.EnvWork + "=" + vm.work,
 	}
 	args := []string{
@@ -204,6 +213,8 @@ func (vm *VM) boot(ctx context.Context, vmlinux, initrd, accel string) error {
 		"-device", "virtio-serial-pci",
 		"-chardev", "socket,id=agent,path=" + sock + ",server=on,wait=off",
 		"-device", "virtserialport,chardev=agent,name=" + guest.PortName,
+		"-chardev", "socket,id=kmsg,path=" + kmsgSock + ",server=on,wait=off",
+		"-device", "virtserialport,chardev=kmsg,name=" + guest.LogPortName,
 		"-device", "pvpanic-pci", "-action", "panic=exit-failure",
 	}
 	vm.cmd = exec.Command(t.qemuPath(), args...)
@@ -233,6 +244,21 @@ func (vm *VM) boot(ctx context.Context, vmlinux, initrd, accel string) error {
 	if err != nil {
 		return vm.failure("connect to the guest agent", err)
 	}
+	kmsgConn, err := vm.dial(ctx, kmsgSock)
+	if err != nil {
+		return vm.failure("connect to the guest's kernel log port", err)
+	}
+	kernelLog, err := os.Create(filepath.Join(filepath.Dir(consolePath), "kernel.log"))
+	if err != nil {
+		return err
+	}
+	vm.kmsgDone = make(chan struct{})
+	go func() {
+		io.Copy(kernelLog, kmsgConn)
+		kernelLog.Close()
+		close(vm.kmsgDone)
+	}()
+	vm.kmsgConn = kmsgConn
 	vm.conn = conn
 	vm.dec = json.NewDecoder(bufio.NewReader(conn))
 	var hello guest.Hello
@@ -366,10 +392,31 @@ func (vm *VM) Run(ctx context.Context, step target.Step) (target.Result, error) 
 		Step: step, Exit: resp.Exit, Stdout: resp.Stdout, Stderr: resp.Stderr,
 		Duration: time.Since(start), Log: resp.Records, TimedOut: resp.TimedOut, Tainted: resp.Tainted,
 	}
+	if resp.Dropped > vm.dropped {
+		res.Dropped, vm.dropped = resp.Dropped-vm.dropped, resp.Dropped
+	}
 	if err != nil {
-		return res, fmt.Errorf("%w\nlast console lines:\n%s", err, vm.console.tail(30))
+		return res, vm.explain(err)
 	}
 	return res, nil
+}
+
+// explain adds to a failed request what the kernel console says: the
+// kernel's own report when it died, else the console's last lines.
+func (vm *VM) explain(err error) error {
+	var lines []string
+	for _, l := range vm.console.lines(consoleTailLines) {
+		lines = append(lines, kmsg.StripTimestamp(l))
+	}
+	faults := kmsg.Faults(lines)
+	if len(faults) == 0 {
+		return fmt.Errorf("%w\nlast console lines:\n%s", err, vm.console.tail(30))
+	}
+	var b strings.Builder
+	for _, f := range faults {
+		fmt.Fprintf(&b, "\nthe kernel reported a %s (from the console):\n    %s", f.Kind, strings.Join(f.Summary(), "\n    "))
+	}
+	return fmt.Errorf("%w%s", err, b.String())
 }
 
 // Log returns the kernel records from since on.
@@ -403,8 +450,51 @@ func (vm *VM) Close(ctx context.Context) error {
 	if vm.conn != nil {
 		vm.conn.Close()
 	}
+	if vm.kmsgConn != nil {
+		select { // QEMU has exited: the rest is in the socket already
+		case <-vm.kmsgDone:
+		case <-time.After(5 * time.Second):
+			vm.kmsgConn.Close()
+			<-vm.kmsgDone
+		}
+	}
 	if vm.console != nil {
 		vm.console.close()
 	}
 	return os.RemoveAll(vm.tmp)
+}
+
+// Inspect reports the guest's modules, kernel threads and leaks.
+func (vm *VM) Inspect(ctx context.Context) (target.State, error) {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	var resp guest.Response
+	if err := vm.call(ctx, guest.Request{Op: guest.OpInspect}, &resp); err != nil {
+		return target.State{}, err
+	}
+	if resp.State == nil {
+		return target.State{}, errors.New("inspect: empty answer")
+	}
+	return *resp.State, nil
+}
+
+// BlockedTasks has the guest kernel list its blocked tasks (SysRq w) and
+// returns what it printed.
+func (vm *VM) BlockedTasks(ctx context.Context) ([]kmsg.Record, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	recs, err := vm.Log(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	var next uint64
+	if len(recs) > 0 {
+		next = recs[len(recs)-1].Seq + 1
+	}
+	var resp guest.Response
+	if err := vm.call(ctx, guest.Request{Op: guest.OpSysrq, Line: "w"}, &resp); err != nil {
+		return nil, err
+	}
+	time.Sleep(500 * time.Millisecond) // the dump is printed asynchronously
+	return vm.Log(ctx, next)
 }

@@ -60,7 +60,7 @@ func (o Options) NewTarget() (target.Target, error) {
 	if err != nil {
 		return nil, &SetupError{err}
 	}
-	k, err := kernel.Select(ks, o.Kernel)
+	k, err := selectKernel(ks, o.Kernel)
 	if err != nil {
 		return nil, &SetupError{err}
 	}
@@ -70,13 +70,31 @@ func (o Options) NewTarget() (target.Target, error) {
 	}
 	self, _ = filepath.EvalSymlinks(self)
 	t := &qemu.Target{
-		Kernel: k, Cache: c, Accel: o.Accel, Agent: self,
+		Kernel: k, Cache: c, Accel: o.Accel, Agent: self, QEMU: os.Getenv("KMODCHECK_QEMU"),
 		Busybox: "/bin/busybox", StepTimeout: o.StepTimeout,
 	}
 	if err := t.Check(); err != nil {
 		return nil, &SetupError{err}
 	}
 	return t, nil
+}
+
+// selectKernel picks the kernel a pattern names; with no pattern, the
+// system's own newest kernel (what linux-image-amd64 installed) before any
+// fetched into the cache.
+func selectKernel(ks []*kernel.Kernel, pattern string) (*kernel.Kernel, error) {
+	if pattern == "" {
+		var system []*kernel.Kernel
+		for _, k := range ks {
+			if k.Root == "/" {
+				system = append(system, k)
+			}
+		}
+		if k, err := kernel.Select(system, ""); err == nil {
+			return k, nil
+		}
+	}
+	return kernel.Select(ks, pattern)
 }
 
 // Kernels lists the system's kernels and those unpacked in the cache.

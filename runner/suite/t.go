@@ -79,4 +79,6 @@ func (c *caseT) FailNow() {
 	runtime.Goexit()
 }
 func (c *caseT) Run(name string, f func(testscript.T)) { f(c) }
+func (c *caseT) Fail()                                 { c.failed = true }
+func (c *caseT) Failed() bool                          { return c.failed }
 func (c *caseT) Verbose() bool                         { return c.verbose }

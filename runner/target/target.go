@@ -37,9 +37,36 @@ type Session interface {
 	// Log returns the kernel records with sequence numbers >= since that the
 	// kernel has logged so far, without running anything.
 	Log(ctx context.Context, since uint64) ([]kmsg.Record, error)
+	// Inspect reports what is loaded and running in the kernel now.
+	Inspect(ctx context.Context) (State, error)
+	// BlockedTasks asks the kernel to list its blocked tasks (SysRq w) and
+	// returns what it printed, for a step that hung.
+	BlockedTasks(ctx context.Context) ([]kmsg.Record, error)
 	// Close stops the kernel (or, on the host, unloads what the case loaded)
 	// and releases everything the session holds.
 	Close(ctx context.Context) error
+}
+
+// State is what a kernel has loaded and running, for finding what a case
+// left behind.
+type State struct {
+	Modules  []string // loaded modules, by name
+	Kthreads []string // kernel threads' names (children of kthreadd)
+	Tainted  uint64
+	// Leaks are slab objects still allocated from code of modules that are
+	// no longer loaded, when the kernel tracks allocation sites.
+	Leaks    []Leak
+	LeakNote string // why leaks could not be looked for, if they could not
+}
+
+// A Leak is a group of slab objects allocated at one site in code of a
+// module that has since been unloaded.
+type Leak struct {
+	Cache  string   // e.g. kmalloc-8
+	Count  int      // objects still allocated
+	Site   string   // the allocating code, symbolised if the module was seen loaded
+	Module string   // the module that allocated them
+	Stack  []string // the allocation's call stack, as the kernel printed it
 }
 
 // Info describes a running session.
@@ -48,7 +75,7 @@ type Info struct {
 	Release  string        // uname -r of the kernel under test
 	Accel    string        // "kvm", "tcg", or "" on the host
 	Boot     time.Duration // from start to the first guest command
-	Console  string        // path of the full kernel console log, if kept
+	Console  string        // path of the kernel console log, if kept
 	LogStart uint64        // first kernel record logged after the session started
 	Notes    []string      // what the session noticed while starting (probe results)
 }
@@ -76,6 +103,7 @@ type Result struct {
 	Stderr   []byte
 	Duration time.Duration
 	Log      []kmsg.Record // kernel records logged while the step ran
+	Dropped  uint64        // records of the step lost to a log flood (kernel.log has them)
 	TimedOut bool
 	Tainted  uint64 // /proc/sys/kernel/tainted after the step
 }

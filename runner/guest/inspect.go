@@ -1,0 +1,157 @@
+package guest
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/kmodcheck/kmodcheck/runner/target"
+)
+
+// A loadedModule is a module as /proc/modules shows it, with the symbols
+// /proc/kallsyms gave for it while it was loaded: after it is unloaded,
+// the kernel can no longer name its code, but we still can.
+type loadedModule struct {
+	name string
+	base uint64
+	size uint64
+	syms []symbol // sorted by address
+}
+
+type symbol struct {
+	addr uint64
+	name string
+}
+
+// noteModules records modules loaded since the last call, with their
+// symbols, so that leaks can be named after they are unloaded.
+func (a *agent) noteModules() {
+	mods, err := target.ProcModules()
+	if err != nil {
+		return
+	}
+	var fresh []*loadedModule
+	for _, m := range mods {
+		if old, ok := a.seen[m.Name]; !ok || old.base != m.Base {
+			fresh = append(fresh, &loadedModule{name: m.Name, base: m.Base, size: m.Size})
+		}
+	}
+	if len(fresh) == 0 {
+		return
+	}
+	byName := map[string]*loadedModule{}
+	for _, m := range fresh {
+		byName[m.name] = m
+		a.seen[m.name] = m
+	}
+	f, err := os.Open("/proc/kallsyms")
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasSuffix(line, "]") {
+			continue
+		}
+		i := strings.LastIndexByte(line, '[')
+		m := byName[line[i+1:len(line)-1]]
+		if m == nil {
+			continue
+		}
+		fs := strings.Fields(line[:i])
+		if len(fs) < 3 {
+			continue
+		}
+		addr, err := strconv.ParseUint(fs[0], 16, 64)
+		if err == nil {
+			m.syms = append(m.syms, symbol{addr, fs[2]})
+		}
+	}
+	for _, m := range fresh {
+		sort.Slice(m.syms, func(i, j int) bool { return m.syms[i].addr < m.syms[j].addr })
+	}
+}
+
+// symbolise names an address in a module seen loaded: "leak_it+0x1b [leak]".
+func (a *agent) symbolise(addr uint64) (module, site string, ok bool) {
+	for _, m := range a.seen {
+		var best *symbol
+		for i := range m.syms {
+			if m.syms[i].addr <= addr {
+				best = &m.syms[i]
+			}
+		}
+		inCore := addr >= m.base && addr < m.base+m.size
+		if best != nil && (inCore || addr-best.addr < 0x1000) {
+			return m.name, fmt.Sprintf("%s+%#x [%s]", best.name, addr-best.addr, m.name), true
+		}
+		if inCore {
+			return m.name, fmt.Sprintf("%#x [%s]", addr, m.name), true
+		}
+	}
+	return "", "", false
+}
+
+var (
+	traceHeader = regexp.MustCompile(`^\s*(\d+) (\S+)`)
+	moduleAddr  = regexp.MustCompile(`^0x(ffffffffc[0-9a-f]{7}|fffffffff[0-9a-f]{7})$`)
+)
+
+// leaks reads the slab allocation traces (slub_debug=U on the kmalloc
+// caches, debugfs mounted) and returns the objects whose allocating code
+// lies in module space but no longer has a symbol: code of an unloaded
+// module.
+func (a *agent) leaks() ([]target.Leak, string) {
+	files, _ := filepath.Glob("/sys/kernel/debug/slab/kmalloc-*/alloc_traces")
+	if len(files) == 0 {
+		return nil, "the kernel does not track slab allocations (boot with slub_debug=U and debugfs)"
+	}
+	var leaks []target.Leak
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			continue
+		}
+		cache := filepath.Base(filepath.Dir(file))
+		var cur *target.Leak
+		for _, line := range strings.Split(string(data), "\n") {
+			if m := traceHeader.FindStringSubmatch(line); m != nil && !strings.HasPrefix(line, "        ") {
+				cur = nil
+				if !moduleAddr.MatchString(m[2]) {
+					continue
+				}
+				n, _ := strconv.Atoi(m[1])
+				addr, _ := strconv.ParseUint(strings.TrimPrefix(m[2], "0x"), 16, 64)
+				l := target.Leak{Cache: cache, Count: n, Site: m[2], Module: "an unloaded module"}
+				if mod, site, ok := a.symbolise(addr); ok {
+					l.Module, l.Site = mod, site
+				}
+				leaks = append(leaks, l)
+				cur = &leaks[len(leaks)-1]
+				continue
+			}
+			if cur == nil || strings.TrimSpace(line) == "" {
+				continue
+			}
+			frame := strings.TrimSpace(line)
+			if moduleAddr.MatchString(frame) {
+				addr, _ := strconv.ParseUint(strings.TrimPrefix(frame, "0x"), 16, 64)
+				if mod, site, ok := a.symbolise(addr); ok {
+					frame = site
+					if cur.Module == "an unloaded module" {
+						cur.Module = mod
+					}
+				}
+			}
+			cur.Stack = append(cur.Stack, frame)
+		}
+	}
+	return leaks, ""
+}

@@ -23,7 +23,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.Target, "target", "qemu", "where steps run: qemu (a VM per case) or host (this machine's kernel; root)")
 	fs.StringVar(&opts.Kernel, "kernel", "", "kernel `release` or pattern for the qemu target (default: newest complete)")
 	fs.StringVar(&opts.Accel, "accel", "auto", "qemu accelerator: auto (probe KVM, else TCG), kvm or tcg")
-	fs.DurationVar(&opts.StepTimeout, "step-timeout", 2*time.Minute, "bound for one step")
+	fs.DurationVar(&opts.StepTimeout, "step-timeout", time.Minute, "bound for one step (a case's timeout command overrides it)")
+	caseTimeout := fs.Duration("case-timeout", 10*time.Minute, "bound for a whole case")
 	update := fs.Bool("update", false, "rewrite golden files that differ from what the kernel printed")
 	runRE := fs.String("run", "", "run only cases whose name matches `regexp`")
 	jobs := fs.Int("j", runtime.NumCPU(), "cases to run at once")
@@ -73,7 +74,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := script.Config{
 		Golden: *golden, Modules: *modules, Update: *update,
-		StepTimeout: opts.StepTimeout, ArtifactDir: *out,
+		StepTimeout: opts.StepTimeout, CaseTimeout: *caseTimeout, ArtifactDir: *out,
 	}
 	bad := false
 	for _, f := range files {

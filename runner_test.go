@@ -19,7 +19,7 @@ var (
 	targetName  = flag.String("target", "qemu", "where steps run: qemu or host")
 	kernelName  = flag.String("kernel", "", "kernel release or pattern for the qemu target")
 	accel       = flag.String("accel", "auto", "qemu accelerator: auto, kvm or tcg")
-	stepTimeout = flag.Duration("step-timeout", 2*time.Minute, "bound for one step")
+	stepTimeout = flag.Duration("step-timeout", time.Minute, "bound for one step")
 )
 
 func TestMain(m *testing.M) {

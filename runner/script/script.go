@@ -40,6 +40,7 @@ type Config struct {
 	Modules     string        // directory of module sources, one subdirectory per module
 	Update      bool          // rewrite goldens that differ from what the kernel printed
 	StepTimeout time.Duration // default bound for one step
+	CaseTimeout time.Duration // bound for a whole case; 0: none
 	KmsgTimeout time.Duration // how long kmsg waits for the golden's lines
 	// ArtifactDir, if set, keeps per case (in a subdirectory named after
 	// it) the kernel console log, boot to power-off.
@@ -74,26 +75,43 @@ type stateKey struct{}
 // caseState is one case's session and position in the kernel log.
 type caseState struct {
 	mu      sync.Mutex
+	t       testscript.T // the case's T, to fail it from its end-of-case checks
 	work    string
 	session target.Session
 	next    uint64 // first kernel record the next kmsg compares
 	steps   int
+
+	start       target.State  // what the kernel had loaded and running at the start
+	taint       uint64        // /proc/sys/kernel/tainted after the last step
+	lastSeq     uint64        // the kernel record after the last step's
+	expect      *expectation  // what the next step is expected to provoke
+	expectLeak  *expectation  // leaks the case expects at its end
+	stepTimeout time.Duration // set by the timeout command
+	deadline    time.Time     // the whole case's
+	dead        string        // why the kernel can run no more steps
+	faulted     bool          // the kernel reported a fault the case expected
 }
 
 // Params returns the testscript parameters that run cases with cfg.
 func (cfg *Config) Params() testscript.Params {
 	cmds := map[string]func(ts *testscript.TestScript, neg bool, args []string){
-		"make":   cfg.stepCmd("make", target.OnBuild),
-		"sh":     cfg.shCmd,
-		"module": cfg.moduleCmd,
-		"kmsg":   cfg.kmsgCmd,
+		"make":    cfg.stepCmd("make", target.OnBuild),
+		"sh":      cfg.shCmd,
+		"module":  cfg.moduleCmd,
+		"kmsg":    cfg.kmsgCmd,
+		"expect":  cfg.expectCmd,
+		"timeout": cfg.timeoutCmd,
 	}
 	for _, tool := range TargetTools {
 		cmds[tool] = cfg.stepCmd(tool, target.OnKernel)
 	}
 	return testscript.Params{
 		Setup: func(env *testscript.Env) error {
-			env.Values[stateKey{}] = &caseState{work: env.WorkDir}
+			st := &caseState{t: env.T(), work: env.WorkDir}
+			if cfg.CaseTimeout > 0 {
+				st.deadline = time.Now().Add(cfg.CaseTimeout)
+			}
+			env.Values[stateKey{}] = st
 			env.Setenv("KMODCHECK_TARGET", cfg.Target.Name())
 			return nil
 		},
@@ -129,8 +147,16 @@ func (cfg *Config) session(ts *testscript.TestScript) *caseState {
 		ts.Logf("[%s]", n)
 	}
 	st.session = s
-	st.next = info.LogStart
-	ts.Defer(func() { s.Close(context.Background()) })
+	st.next, st.lastSeq = info.LogStart, info.LogStart
+	if st.start, err = s.Inspect(ctx); err != nil {
+		s.Close(ctx)
+		ts.Fatalf("inspect the kernel at the start: %v", err)
+	}
+	st.taint = st.start.Tainted
+	ts.Defer(func() {
+		cfg.endOfCase(ts, st)
+		s.Close(context.Background())
+	})
 	cfg.observe(Event{Case: ts.Name(), Kind: "boot", Info: &info})
 	return st
 }
@@ -170,27 +196,64 @@ func (cfg *Config) shCmd(ts *testscript.TestScript, neg bool, args []string) {
 
 func (cfg *Config) runStep(ts *testscript.TestScript, neg bool, line, where string) {
 	st := cfg.session(ts)
+	if st.dead != "" {
+		ts.Fatalf("%s: the kernel can run no more steps: %s", line, st.dead)
+	}
 	st.steps++
-	step := target.Step{Line: line, Dir: ts.MkAbs("."), Where: where, Timeout: cfg.StepTimeout}
+	step := target.Step{Line: line, Dir: ts.MkAbs("."), Where: where, Timeout: st.timeoutFor(cfg)}
+	if step.Timeout <= 0 {
+		ts.Fatalf("%s: the case ran out of time (-case-timeout %v)", line, cfg.CaseTimeout)
+	}
+	expect := st.expect
+	st.expect = nil
 	res, err := st.session.Run(context.Background(), step)
 	cfg.observe(Event{Case: ts.Name(), Kind: "step", Result: &res, Err: err})
 	ts.Stdout().Write(res.Stdout)
 	ts.Stderr().Write(res.Stderr)
-	norm := kmsg.Normalizer{Work: st.work}
-	for _, r := range res.Log {
-		if r.Facility == 0 {
-			ts.Logf("[kernel] %s", norm.Line(r.Text))
-		}
+	logKernel(ts, st, res.Log)
+	if res.Dropped > 0 {
+		ts.Logf("[kernel] %d records of this step were dropped to bound memory (a log flood); kernel.log has them all", res.Dropped)
 	}
-	switch {
-	case err != nil:
+	if n := len(res.Log); n > 0 {
+		st.lastSeq = res.Log[n-1].Seq + 1
+	}
+	if err != nil {
+		st.dead = err.Error()
+		if expect != nil && expect.kind == "panic" && expect.matches(err.Error()) {
+			ts.Logf("[expected panic] %s", line)
+			return
+		}
 		ts.Fatalf("%s: %v", line, err)
-	case res.TimedOut:
-		ts.Fatalf("%s: timed out after %v", line, step.Timeout)
+	}
+	if res.TimedOut {
+		cfg.timedOut(ts, st, step)
+	}
+	cfg.checkKernel(ts, st, line, res, expect)
+	switch {
 	case neg && res.Exit == 0:
 		ts.Fatalf("%s: unexpected success", line)
 	case !neg && res.Exit != 0:
 		ts.Fatalf("%s: exit status %d", line, res.Exit)
+	}
+}
+
+// maxLoggedKernelLines bounds the kernel lines a step adds to the
+// transcript: a module that floods the log must not flood the report.
+const maxLoggedKernelLines = 200
+
+func logKernel(ts *testscript.TestScript, st *caseState, recs []kmsg.Record) {
+	norm := kmsg.Normalizer{Work: st.work}
+	n := 0
+	for _, r := range recs {
+		if r.Facility != 0 {
+			continue
+		}
+		if n++; n <= maxLoggedKernelLines {
+			ts.Logf("[kernel] %s", norm.Line(r.Text))
+		}
+	}
+	if n > maxLoggedKernelLines {
+		ts.Logf("[kernel] ... and %d more lines: kernel.log has them all", n-maxLoggedKernelLines)
 	}
 }
 

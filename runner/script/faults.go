@@ -1,0 +1,269 @@
+package script
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/target"
+)
+
+// faultKinds are what `expect` accepts for a step, with the taint bits an
+// expected report of that kind may set.
+var faultKinds = map[string]string{
+	"oops":      "DW",
+	"bug":       "DW",
+	"warning":   "W",
+	"panic":     "DW",
+	"hung-task": "",
+	"lockup":    "LDW",
+	"fault":     "DWL", // any of them
+}
+
+// An expectation is what an `expect` command announced.
+type expectation struct {
+	kind string
+	re   *regexp.Regexp // nil: any text
+}
+
+func (e *expectation) matches(text string) bool { return e.re == nil || e.re.MatchString(text) }
+
+func (e *expectation) accepts(f kmsg.Fault) bool {
+	kind := strings.ReplaceAll(f.Kind, " ", "-")
+	return (e.kind == "fault" || e.kind == kind) && e.matches(strings.Join(f.Lines, "\n"))
+}
+
+func (e *expectation) taint() uint64 {
+	var mask uint64
+	if e != nil {
+		for _, l := range faultKinds[e.kind] {
+			mask |= kmsg.TaintBit(byte(l))
+		}
+	}
+	return mask
+}
+
+// expectCmd announces a failure the tutorial demonstrates:
+//
+//	expect oops|bug|warning|panic|hung-task|lockup|fault [regexp]
+//	                      the next step makes the kernel report this, with
+//	                      text matching regexp; the case goes on
+//	expect leak [regexp]  the case leaks memory, from allocation sites
+//	                      matching regexp; reported, not failed
+func (cfg *Config) expectCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: expect oops|bug|warning|panic|hung-task|lockup|fault|leak [regexp]")
+	}
+	e := &expectation{kind: args[0]}
+	if len(args) == 2 {
+		re, err := regexp.Compile(args[1])
+		if err != nil {
+			ts.Fatalf("expect: %v", err)
+		}
+		e.re = re
+	}
+	st := ts.Value(stateKey{}).(*caseState)
+	switch {
+	case e.kind == "leak":
+		st.expectLeak = e
+	case faultKinds[e.kind] != "" || e.kind == "hung-task":
+		st.expect = e
+	default:
+		ts.Fatalf("expect: unknown kind %q (want oops, bug, warning, panic, hung-task, lockup, fault or leak)", e.kind)
+	}
+}
+
+// timeoutCmd sets the bound for each following step: timeout 30s.
+func (cfg *Config) timeoutCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: timeout duration")
+	}
+	d, err := time.ParseDuration(args[0])
+	if err != nil || d <= 0 {
+		ts.Fatalf("timeout: %q is not a positive duration", args[0])
+	}
+	ts.Value(stateKey{}).(*caseState).stepTimeout = d
+}
+
+// timeoutFor is the bound for the next step: the case's own, else the
+// run's, never past the case's deadline.
+func (st *caseState) timeoutFor(cfg *Config) time.Duration {
+	d := st.stepTimeout
+	if d == 0 {
+		d = cfg.StepTimeout
+	}
+	if d == 0 {
+		d = time.Minute
+	}
+	if !st.deadline.IsZero() {
+		d = min(d, time.Until(st.deadline))
+	}
+	return d
+}
+
+// timedOut fails a step that did not finish, with the kernel's list of
+// blocked tasks: where the module hangs.
+func (cfg *Config) timedOut(ts *testscript.TestScript, st *caseState, step target.Step) {
+	msg := fmt.Sprintf("%s: timed out after %v", step.Line, step.Timeout)
+	if step.Where != target.OnKernel {
+		ts.Fatalf("%s", msg)
+	}
+	recs, err := st.session.BlockedTasks(context.Background())
+	if err != nil {
+		msg += fmt.Sprintf("\n(blocked tasks unavailable: %v)", err)
+	} else {
+		msg += "\nblocked tasks (SysRq w):\n" + indent(kmsg.TraceSummary(st.workPath(texts(recs))))
+	}
+	st.dead = "a step hung"
+	ts.Fatalf("%s", msg)
+}
+
+// checkKernel fails a step after which the kernel reported a fault or
+// became tainted, unless the case expected it.
+func (cfg *Config) checkKernel(ts *testscript.TestScript, st *caseState, line string, res target.Result, expect *expectation) {
+	var lines []string
+	for _, r := range res.Log {
+		if r.Facility == 0 {
+			lines = append(lines, r.Text)
+		}
+	}
+	matched := false
+	for _, f := range kmsg.Faults(lines) {
+		if expect != nil && expect.accepts(f) {
+			matched = true
+			st.faulted = true
+			ts.Logf("[expected %s] %s", f.Kind, f.Title)
+			continue
+		}
+		ts.Fatalf("%s: the kernel reported %s:\n%s", line, article(f.Kind), indent(st.workPath(f.Summary())))
+	}
+	if expect != nil && !matched {
+		what := expect.kind
+		if expect.re != nil {
+			what += fmt.Sprintf(" matching %q", expect.re)
+		}
+		ts.Fatalf("%s: expected the kernel to report %s; it did not", line, article(what))
+	}
+	fresh := res.Tainted &^ st.taint &^ kmsg.ExpectedTaint() &^ expect.taint()
+	st.taint = res.Tainted
+	if fresh != 0 {
+		ts.Fatalf("%s: the kernel became tainted: %s", line, strings.Join(kmsg.DescribeTaint(fresh), ", "))
+	}
+}
+
+// endOfCase looks, once a case has passed, for what it left behind: a
+// module still loaded, a kernel thread still running, memory allocated by
+// a module and never freed, a fault reported after the last step.
+func (cfg *Config) endOfCase(ts *testscript.TestScript, st *caseState) {
+	if st.dead != "" || failed(st.t) {
+		return
+	}
+	if st.faulted {
+		ts.Logf("[end-of-case checks skipped: the kernel reported the fault the case expected, and keeps what it broke]")
+		return
+	}
+	ctx := context.Background()
+	var problems []string
+	if recs, err := st.session.Log(ctx, st.lastSeq); err == nil {
+		var lines []string
+		for _, r := range recs {
+			if r.Facility == 0 {
+				lines = append(lines, r.Text)
+			}
+		}
+		for _, f := range kmsg.Faults(lines) {
+			problems = append(problems, fmt.Sprintf("the kernel reported %s after the last step:\n%s", article(f.Kind), indent(st.workPath(f.Summary()))))
+		}
+	}
+	end, err := st.session.Inspect(ctx)
+	if err != nil {
+		problems = append(problems, fmt.Sprintf("cannot inspect the kernel: %v", err))
+	}
+	for _, m := range added(st.start.Modules, end.Modules) {
+		problems = append(problems, fmt.Sprintf("module %s is still loaded", m))
+	}
+	for _, k := range added(st.start.Kthreads, end.Kthreads) {
+		if !strings.HasPrefix(k, "kworker/") {
+			problems = append(problems, fmt.Sprintf("kernel thread %q is still running", k))
+		}
+	}
+	for _, l := range end.Leaks {
+		text := fmt.Sprintf("%d object(s) in %s allocated by %s at %s and never freed\n%s", l.Count, l.Cache, l.Module, l.Site, indent(l.Stack))
+		if st.expectLeak != nil && st.expectLeak.matches(l.Site+"\n"+strings.Join(l.Stack, "\n")) {
+			ts.Logf("[expected leak] %s", text)
+			continue
+		}
+		problems = append(problems, "memory leak: "+text)
+	}
+	if end.LeakNote != "" {
+		ts.Logf("[leaks not looked for: %s]", end.LeakNote)
+	}
+	if len(problems) > 0 {
+		ts.Logf("FAIL: at the end of the case:\n%s", indent(problems))
+		fail(st.t)
+	}
+}
+
+// added returns the names in after that before lacks, counting repeats.
+func added(before, after []string) []string {
+	have := map[string]int{}
+	for _, b := range before {
+		have[b]++
+	}
+	var out []string
+	for _, a := range after {
+		if have[a] > 0 {
+			have[a]--
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// failed and fail reach the testing.T (or the CLI's) behind testscript.T,
+// which has neither: the end-of-case checks run after the script.
+func failed(t testscript.T) bool {
+	f, ok := t.(interface{ Failed() bool })
+	return ok && f.Failed()
+}
+
+func fail(t testscript.T) {
+	if f, ok := t.(interface{ Fail() }); ok {
+		f.Fail()
+	}
+}
+
+func texts(recs []kmsg.Record) []string {
+	var out []string
+	for _, r := range recs {
+		out = append(out, r.Text)
+	}
+	return out
+}
+
+// workPath writes the work directory as $WORK in lines, and nothing else:
+// a report's addresses and offsets are worth reading as they are.
+func (st *caseState) workPath(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = strings.ReplaceAll(l, st.work, "$WORK")
+	}
+	return out
+}
+
+func article(noun string) string {
+	if strings.ContainsRune("aeiou", rune(noun[0])) {
+		return "an " + noun
+	}
+	return "a " + noun
+}
+
+func indent(lines []string) string {
+	return "    " + strings.ReplaceAll(strings.Join(lines, "\n"), "\n", "\n    ")
+}

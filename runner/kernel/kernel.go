@@ -226,8 +226,21 @@ func versionPrefix(prefix, s string) bool {
 // Select picks the kernel a user's pattern names among ks: the complete
 // matching kernels, preferring the plain flavour over -rt and others unless
 // the pattern names it, then the newest. An empty pattern selects the newest
-// complete kernel.
+// complete system kernel, or when the system has none, the newest complete
+// kernel of the cache: a fetched kernel is used when named, never instead of
+// the system's.
 func Select(ks []*Kernel, pattern string) (*Kernel, error) {
+	if pattern == "" {
+		var sys []*Kernel
+		for _, k := range ks {
+			if k.System() && k.Complete() {
+				sys = append(sys, k)
+			}
+		}
+		if len(sys) > 0 {
+			ks = sys
+		}
+	}
 	var matched, incomplete []*Kernel
 	for _, k := range ks {
 		if pattern != "" && !Match(pattern, k.Release) {

@@ -65,6 +65,20 @@ func TestScanCacheRoot(t *testing.T) {
 	if err != nil || k.Release != rel612 {
 		t.Errorf("Select(6.12) = %v, %v; want the plain flavour", k, err)
 	}
+	k, err = Select(ks, "")
+	if err != nil || k.Release != rel612 {
+		t.Errorf("Select() with only cache kernels = %v, %v; want the newest plain one", k, err)
+	}
+	// With a complete system kernel, no pattern means the system's.
+	sys := &Kernel{Release: "6.1.0-56-amd64", Flavour: "amd64", Root: "/"}
+	k, err = Select(append(ks, sys), "")
+	if err != nil || k != sys {
+		t.Errorf("Select() = %v, %v; want the system's %s over newer cache kernels", k, err, sys.Release)
+	}
+	k, err = Select(append(ks, sys), "6.12")
+	if err != nil || k.Release != rel612 {
+		t.Errorf("Select(6.12) beside a system kernel = %v, %v", k, err)
+	}
 }
 
 func TestScanMismatch(t *testing.T) {

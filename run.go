@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/report"
@@ -21,7 +23,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var opts suite.Options
 	fs.StringVar(&opts.Target, "target", "qemu", "where steps run: qemu (a VM per case) or host (this machine's kernel; root)")
-	fs.StringVar(&opts.Kernel, "kernel", "", "kernel `release` or pattern for the qemu target (default: newest complete)")
+	var kernels stringList
+	fs.Var(&kernels, "kernel", "kernel `release` or pattern for the qemu target; repeat it to run every case on each (default: the system's newest)")
 	fs.StringVar(&opts.Accel, "accel", "auto", "qemu accelerator: auto (probe KVM, else TCG), kvm or tcg")
 	fs.DurationVar(&opts.StepTimeout, "step-timeout", time.Minute, "bound for one step (a case's timeout command overrides it)")
 	caseTimeout := fs.Duration("case-timeout", 10*time.Minute, "bound for a whole case")
@@ -86,12 +89,17 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if bad {
 		return 2
 	}
-	if cfg.Target, err = opts.NewTarget(); err != nil {
+	cfg.KernelVariants = len(kernels) > 0
+	targets, err := opts.NewTargets(kernels)
+	if err != nil {
 		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
 		return 2
 	}
 	start := time.Now()
-	results := suite.Run(cfg, files, *jobs, *verbose, func(r suite.Result) {
+	var mu sync.Mutex // cases end concurrently
+	results := suite.Run(cfg, targets, files, *jobs, *verbose, func(r suite.Result) {
+		mu.Lock()
+		defer mu.Unlock()
 		report.Line(stdout, r, *verbose)
 	})
 	fmt.Fprintf(stdout, "kernel console logs: %s\n", *out)
@@ -103,3 +111,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// stringList is a flag that may be repeated.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }

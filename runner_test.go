@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,10 +18,16 @@ import (
 var (
 	update      = flag.Bool("update", false, "rewrite golden files that differ from what the kernel printed")
 	targetName  = flag.String("target", "qemu", "where steps run: qemu or host")
-	kernelName  = flag.String("kernel", "", "kernel release or pattern for the qemu target")
 	accel       = flag.String("accel", "auto", "qemu accelerator: auto, kvm or tcg")
 	stepTimeout = flag.Duration("step-timeout", time.Minute, "bound for one step")
 )
+
+// kernels are the -kernel flags: every case runs on each.
+var kernels stringList
+
+func init() {
+	flag.Var(&kernels, "kernel", "kernel release or pattern for the qemu target; repeat it for several")
+}
 
 func TestMain(m *testing.M) {
 	if guest.IsGuest() {
@@ -32,12 +39,13 @@ func TestMain(m *testing.M) {
 }
 
 func options() suite.Options {
-	return suite.Options{Target: *targetName, Kernel: *kernelName, Accel: *accel, StepTimeout: *stepTimeout}
+	return suite.Options{Target: *targetName, Accel: *accel, StepTimeout: *stepTimeout}
 }
 
-// TestCases runs every case in cases/ on the target, each as a subtest.
+// TestCases runs every case in cases/ on the target, each as a subtest of
+// its kernel's: TestCases/6.1.0-56-amd64/kthread_init_work.
 func TestCases(t *testing.T) {
-	tg, err := options().NewTarget()
+	targets, err := options().NewTargets(kernels)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,19 +54,26 @@ func TestCases(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("kernel console logs: %s", out)
-	cfg := script.Config{Target: tg, Golden: "golden", Modules: "modules", Update: *update, StepTimeout: *stepTimeout, ArtifactDir: out}
 	files, err := suite.Cases([]string{"cases"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range files {
-		if err := cfg.Check(f); err != nil {
-			t.Fatal(err)
-		}
+	for _, tg := range targets {
+		t.Run(tg.Release(), func(t *testing.T) {
+			cfg := script.Config{
+				Target: tg, Golden: "golden", Modules: "modules", Update: *update, KernelVariants: len(kernels) > 0,
+				StepTimeout: *stepTimeout, ArtifactDir: filepath.Join(out, tg.Release()),
+			}
+			for _, f := range files {
+				if err := cfg.Check(f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p := cfg.Params()
+			p.Dir = "cases"
+			testscript.Run(t, p)
+		})
 	}
-	p := cfg.Params()
-	p.Dir = "cases"
-	testscript.Run(t, p)
 }
 
 // TestCLI checks the kmodcheck command itself: errors for bad input, a

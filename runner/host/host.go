@@ -25,6 +25,8 @@ type Target struct {
 
 func (t *Target) Name() string { return "host" }
 
+func (t *Target) Release() string { return release() }
+
 // Check refuses to run without root or without headers for this kernel.
 func (t *Target) Check() error {
 	if os.Geteuid() != 0 {

@@ -55,6 +55,8 @@ type Target struct {
 
 func (t *Target) Name() string { return "qemu" }
 
+func (t *Target) Release() string { return t.Kernel.Release }
+
 func (t *Target) qemuPath() string {
 	if t.QEMU != "" {
 		return t.QEMU

@@ -5,7 +5,9 @@ package report
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/suite"
@@ -14,7 +16,7 @@ import (
 // Line prints one case's outcome; for a failure, or with verbose, its
 // transcript follows, indented.
 func Line(w io.Writer, r suite.Result, verbose bool) {
-	kernel := ""
+	kernel := " [" + r.Kernel + "]"
 	for _, e := range r.Events {
 		if e.Kind == "boot" && e.Info != nil {
 			kernel = fmt.Sprintf(" [%s %s]", e.Info.Release, accel(e.Info.Accel))
@@ -47,10 +49,56 @@ func Summary(w io.Writer, rs []suite.Result, took time.Duration) {
 			}
 		}
 	}
+	if table := Matrix(rs); table != "" {
+		fmt.Fprint(w, table)
+	}
 	status := "ok"
 	if counts["FAIL"] > 0 {
 		status = "FAIL"
 	}
 	fmt.Fprintf(w, "total %.1fs\n", took.Seconds())
 	fmt.Fprintf(w, "%s: %d passed, %d failed, %d skipped\n", status, counts["PASS"], counts["FAIL"], counts["SKIP"])
+}
+
+// Matrix is a case × kernel table of outcomes, when there is more than one
+// kernel; "" otherwise.
+func Matrix(rs []suite.Result) string {
+	var kernels, cases []string
+	seenK, seenC := map[string]bool{}, map[string]bool{}
+	outcome := map[[2]string]string{}
+	for _, r := range rs {
+		if !seenK[r.Kernel] {
+			seenK[r.Kernel] = true
+			kernels = append(kernels, r.Kernel)
+		}
+		if !seenC[r.Case] {
+			seenC[r.Case] = true
+			cases = append(cases, r.Case)
+		}
+		outcome[[2]string{r.Case, r.Kernel}] = fmt.Sprintf("%s %.0fs", r.Status, r.Duration.Seconds())
+	}
+	if len(kernels) < 2 {
+		return ""
+	}
+	sort.Strings(kernels)
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "CASE")
+	for _, k := range kernels {
+		fmt.Fprintf(tw, "\t%s", k)
+	}
+	fmt.Fprintln(tw)
+	for _, c := range cases {
+		fmt.Fprint(tw, c)
+		for _, k := range kernels {
+			o := outcome[[2]string{c, k}]
+			if o == "" {
+				o = "-"
+			}
+			fmt.Fprintf(tw, "\t%s", o)
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+	return b.String()
 }

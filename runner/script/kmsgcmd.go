@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -51,7 +50,7 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 	if err != nil {
 		ts.Fatalf("kmsg: %v", err)
 	}
-	goldenPath := filepath.Join(cfg.Golden, ts.Name(), name+GoldenExt)
+	goldenPath, updatePath := cfg.goldenFor(ts.Name(), name, cfg.Target.Release())
 	data, err := os.ReadFile(goldenPath)
 	missing := errors.Is(err, fs.ErrNotExist)
 	if err != nil && !missing {
@@ -129,13 +128,13 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if cfg.Update {
 		text := rewrite(golden, lines)
-		cmp.OK = true
+		cmp.OK, cmp.Golden = true, updatePath
 		if !bytes.Equal(text, data) {
-			if err := cache.WriteFile(goldenPath, text); err != nil {
-				ts.Fatalf("kmsg: update %s: %v", goldenPath, err)
+			if err := cache.WriteFile(updatePath, text); err != nil {
+				ts.Fatalf("kmsg: update %s: %v", updatePath, err)
 			}
 			cmp.Updated = true
-			ts.Logf("[kmsg %s: updated %s]", name, goldenPath)
+			ts.Logf("[kmsg %s: updated %s]", name, updatePath)
 		}
 		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp})
 		return

@@ -35,13 +35,16 @@ import (
 
 // Config says where cases find their target, modules and goldens.
 type Config struct {
-	Target      target.Target
-	Golden      string        // directory of golden files, one subdirectory per case
-	Modules     string        // directory of module sources, one subdirectory per module
-	Update      bool          // rewrite goldens that differ from what the kernel printed
-	StepTimeout time.Duration // default bound for one step
-	CaseTimeout time.Duration // bound for a whole case; 0: none
-	KmsgTimeout time.Duration // how long kmsg waits for the golden's lines
+	Target  target.Target
+	Golden  string // directory of golden files, one subdirectory per case
+	Modules string // directory of module sources, one subdirectory per module
+	Update  bool   // rewrite goldens that differ from what the kernel printed
+	// KernelVariants makes -update write a kernel-specific variant instead
+	// of rewriting a golden shared by every kernel: kernels were named.
+	KernelVariants bool
+	StepTimeout    time.Duration // default bound for one step
+	CaseTimeout    time.Duration // bound for a whole case; 0: none
+	KmsgTimeout    time.Duration // how long kmsg waits for the golden's lines
 	// ArtifactDir, if set, keeps per case (in a subdirectory named after
 	// it) the kernel console log, boot to power-off.
 	ArtifactDir string
@@ -115,7 +118,8 @@ func (cfg *Config) Params() testscript.Params {
 			env.Setenv("KMODCHECK_TARGET", cfg.Target.Name())
 			return nil
 		},
-		Cmds: cmds,
+		Cmds:      cmds,
+		Condition: cfg.condition,
 	}
 }
 

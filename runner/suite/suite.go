@@ -38,6 +38,33 @@ type SetupError struct{ Err error }
 func (e *SetupError) Error() string { return e.Err.Error() }
 func (e *SetupError) Unwrap() error { return e.Err }
 
+// NewTargets builds one target per kernel named (for the qemu target), or
+// the one target the options ask for when none is named.
+func (o Options) NewTargets(kernels []string) ([]target.Target, error) {
+	if len(kernels) == 0 {
+		t, err := o.NewTarget()
+		if err != nil {
+			return nil, err
+		}
+		return []target.Target{t}, nil
+	}
+	var ts []target.Target
+	seen := map[string]bool{}
+	for _, k := range kernels {
+		o.Kernel = k
+		t, err := o.NewTarget()
+		if err != nil {
+			return nil, err
+		}
+		if seen[t.Release()] {
+			return nil, &SetupError{fmt.Errorf("kernel %s is named twice", t.Release())}
+		}
+		seen[t.Release()] = true
+		ts = append(ts, t)
+	}
+	return ts, nil
+}
+
 // NewTarget builds the target the options ask for, checking that this
 // machine has what it needs.
 func (o Options) NewTarget() (target.Target, error) {
@@ -159,44 +186,60 @@ type Result struct {
 	Events   []script.Event
 }
 
-// Run runs the case files with cfg, jobs at a time, calling done after each.
-// With verbose, transcripts keep the steps of phases that passed.
-func Run(cfg script.Config, files []string, jobs int, verbose bool, done func(Result)) []Result {
+// Run runs every case file on every target (one per kernel), jobs at a
+// time, calling done after each case × kernel. With verbose, transcripts
+// keep the steps of phases that passed.
+func Run(cfg script.Config, targets []target.Target, files []string, jobs int, verbose bool, done func(Result)) []Result {
 	if jobs <= 0 {
 		jobs = runtime.NumCPU()
 	}
 	var mu sync.Mutex
-	events := map[string][]script.Event{}
-	observe := cfg.Observe
-	cfg.Observe = func(e script.Event) {
-		mu.Lock()
-		events[e.Case] = append(events[e.Case], e)
-		mu.Unlock()
-		if observe != nil {
-			observe(e)
-		}
-	}
-	p := cfg.Params()
-	p.Files = files
-	p.WorkdirRoot = ""
-	r := &runner{sem: make(chan struct{}, jobs), verbose: verbose}
-	testscript.RunT(r, p)
-	r.wg.Wait()
-	results := r.results
-	sort.Slice(results, func(i, j int) bool { return results[i].Case < results[j].Case })
+	type key struct{ kernel, name string }
+	events := map[key][]script.Event{}
 	byName := map[string]string{}
 	for _, f := range files {
 		byName[CaseName(f)] = f
 	}
-	for i := range results {
-		results[i].File = byName[results[i].Case]
-		results[i].Events = events[results[i].Case]
-	}
-	if done != nil {
-		for _, res := range results {
-			done(res)
+	sem := make(chan struct{}, jobs)
+	var runners []*runner
+	for _, t := range targets {
+		kcfg := cfg
+		kcfg.Target = t
+		release := t.Release()
+		kcfg.Observe = func(e script.Event) {
+			mu.Lock()
+			events[key{release, e.Case}] = append(events[key{release, e.Case}], e)
+			mu.Unlock()
+			if cfg.Observe != nil {
+				cfg.Observe(e)
+			}
 		}
+		r := &runner{sem: sem, verbose: verbose, kernel: release, finish: func(res Result) Result {
+			res.File = byName[res.Case]
+			mu.Lock()
+			res.Events = events[key{release, res.Case}]
+			mu.Unlock()
+			if done != nil {
+				done(res)
+			}
+			return res
+		}}
+		p := kcfg.Params()
+		p.Files = files
+		testscript.RunT(r, p)
+		runners = append(runners, r)
 	}
+	var results []Result
+	for _, r := range runners {
+		r.wg.Wait()
+		results = append(results, r.results...)
+	}
+	sort.SliceStable(results, func(i, j int) bool {
+		if results[i].Case != results[j].Case {
+			return results[i].Case < results[j].Case
+		}
+		return results[i].Kernel < results[j].Kernel
+	})
 	return results
 }
 

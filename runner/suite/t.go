@@ -13,6 +13,8 @@ import (
 // runner is the testscript.T at the top: testscript calls Run once per case.
 type runner struct {
 	verbose bool
+	kernel  string              // the release every case here runs on
+	finish  func(Result) Result // completes a case's result as it ends and reports it
 	sem     chan struct{}
 	wg      sync.WaitGroup
 	mu      sync.Mutex
@@ -32,12 +34,15 @@ func (r *runner) Run(name string, f func(testscript.T)) {
 			f(c)
 		}()
 		<-done
-		res := Result{Case: name, Duration: time.Since(c.start), Log: c.log.String(), Status: "PASS"}
+		res := Result{Case: name, Kernel: r.kernel, Duration: time.Since(c.start), Log: c.log.String(), Status: "PASS"}
 		switch {
 		case c.failed:
 			res.Status = "FAIL"
 		case c.skipped:
 			res.Status = "SKIP"
+		}
+		if r.finish != nil {
+			res = r.finish(res)
 		}
 		r.mu.Lock()
 		r.results = append(r.results, res)

@@ -16,6 +16,8 @@ import (
 type Target interface {
 	// Name is "qemu" or "host".
 	Name() string
+	// Release is the uname -r of the kernel its sessions run.
+	Release() string
 	// Start prepares a kernel for one case.
 	Start(ctx context.Context, c Case) (Session, error)
 }

@@ -67,7 +67,8 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 
 	st := cfg.session(ts)
 	norm := kmsg.Normalizer{Work: st.work}
-	deadline := time.Now().Add(*timeout)
+	began := time.Now()
+	deadline := began.Add(*timeout)
 	var (
 		lines   []string
 		kept    []kmsg.Record
@@ -109,7 +110,7 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(kmsgPoll)
 	}
 
-	cmp := &Comparison{Golden: goldenPath, Filtered: map[string]int{}}
+	cmp := &Comparison{Golden: goldenPath, Filtered: map[string]int{}, Waited: time.Since(began)}
 	for f, rs := range dropped {
 		cmp.Filtered[f] = len(rs)
 		for _, r := range rs {

@@ -39,6 +39,10 @@ type Config struct {
 	Golden  string // directory of golden files, one subdirectory per case
 	Modules string // directory of module sources, one subdirectory per module
 	Update  bool   // rewrite goldens that differ from what the kernel printed
+	// BuildInGuest runs make in the kernel under test, as a reader would,
+	// instead of on the host: slow under TCG, kept to measure what building
+	// on the host saves.
+	BuildInGuest bool
 	// KernelVariants makes -update write a kernel-specific variant instead
 	// of rewriting a golden shared by every kernel: kernels were named.
 	KernelVariants bool
@@ -70,6 +74,7 @@ type Comparison struct {
 	Diff     string
 	Filtered map[string]int // lines dropped by each named filter
 	Updated  bool
+	Waited   time.Duration // for the kernel to print what the golden wants
 }
 
 // stateKey finds a case's state in testscript's per-script values.
@@ -121,6 +126,14 @@ func (cfg *Config) Params() testscript.Params {
 		Cmds:      cmds,
 		Condition: cfg.condition,
 	}
+}
+
+// buildWhere is where make runs: where it is fast, unless BuildInGuest.
+func (cfg *Config) buildWhere() string {
+	if cfg.BuildInGuest {
+		return target.OnKernel
+	}
+	return target.OnBuild
 }
 
 // TargetTools are the tutorial commands that run on the kernel under test.

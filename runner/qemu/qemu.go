@@ -156,6 +156,7 @@ type VM struct {
 	kmsgConn net.Conn      // the guest's kernel records, copied to kernel.log
 	kmsgDone chan struct{} // closed when kernel.log is complete
 	dropped  uint64        // records the agent had dropped by the last step
+	peakRSS  uint64        // QEMU's VmHWM when closed
 	dec      *json.Decoder
 	reqMu    sync.Mutex
 	unameDir string
@@ -432,9 +433,30 @@ func (vm *VM) Log(ctx context.Context, since uint64) ([]kmsg.Record, error) {
 	return resp.Records, nil
 }
 
+// PeakRSS is the most memory QEMU held at once, in bytes, as read when the
+// VM was closed.
+func (vm *VM) PeakRSS() uint64 { return vm.peakRSS }
+
+// readPeakRSS reads VmHWM, the high-water mark of a process's resident memory.
+func readPeakRSS(pid int) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			var kb uint64
+			fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
 // Close powers the guest off, or kills QEMU when it does not go.
 func (vm *VM) Close(ctx context.Context) error {
 	if vm.cmd != nil && vm.cmd.Process != nil {
+		vm.peakRSS = readPeakRSS(vm.cmd.Process.Pid)
 		if vm.conn != nil {
 			b, _ := json.Marshal(guest.Request{Op: guest.OpPoweroff})
 			vm.conn.Write(append(b, '\n'))

@@ -66,6 +66,8 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 	}
 
 	st := cfg.session(ts)
+	line := strings.Join(append([]string{"kmsg"}, args...), " ")
+	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg-start", Line: line})
 	norm := kmsg.Normalizer{Work: st.work}
 	began := time.Now()
 	deadline := began.Add(*timeout)
@@ -121,7 +123,7 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 		cmp.OK = true
 		st.next = nextAfter(kept, m.Accepted, st.next, dropped)
 		ts.Logf("[kmsg %s: %d lines match%s]", name, m.Accepted, filteredNote(cmp.Filtered))
-		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp})
+		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
 		return
 	}
 	if len(kept) > 0 {
@@ -137,11 +139,11 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 			cmp.Updated = true
 			ts.Logf("[kmsg %s: updated %s]", name, updatePath)
 		}
-		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp})
+		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
 		return
 	}
 	cmp.Mismatch, cmp.Diff = m.Mismatch, m.Diff(goldenPath)
-	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp})
+	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
 	ts.Fatalf("kmsg %s: kernel log differs from %s\n%s\n%s", name, goldenPath, m.Mismatch, m.Diff(goldenPath))
 }
 

@@ -56,14 +56,18 @@ type Config struct {
 	Observe func(Event)
 }
 
-// An Event is something a case did.
+// An Event is something a case did, or is about to do.
 type Event struct {
-	Case    string
-	Kind    string // "boot", "step", "kmsg"
+	Case string
+	// Kind is "boot", "step" or "kmsg" when the thing is done, and
+	// "booting", "step-start" or "kmsg-start" just before it starts.
+	Kind    string
 	Info    *target.Info
 	Result  *target.Result
 	Compare *Comparison
 	Err     error
+	Step    *target.Step // "step-start": the step about to run
+	Line    string       // "step-start", "step", "kmsg-start", "kmsg": the command line
 }
 
 // A Comparison is the outcome of one kmsg command.
@@ -153,6 +157,7 @@ func (cfg *Config) session(ts *testscript.TestScript) *caseState {
 	if cfg.ArtifactDir != "" {
 		c.LogDir = filepath.Join(cfg.ArtifactDir, ts.Name())
 	}
+	cfg.observe(Event{Case: ts.Name(), Kind: "booting"})
 	s, err := cfg.Target.Start(ctx, c)
 	if err != nil {
 		cfg.observe(Event{Case: ts.Name(), Kind: "boot", Err: err})
@@ -223,8 +228,9 @@ func (cfg *Config) runStep(ts *testscript.TestScript, neg bool, line, where stri
 	}
 	expect := st.expect
 	st.expect = nil
+	cfg.observe(Event{Case: ts.Name(), Kind: "step-start", Step: &step, Line: line})
 	res, err := st.session.Run(context.Background(), step)
-	cfg.observe(Event{Case: ts.Name(), Kind: "step", Result: &res, Err: err})
+	cfg.observe(Event{Case: ts.Name(), Kind: "step", Result: &res, Err: err, Line: line})
 	ts.Stdout().Write(res.Stdout)
 	ts.Stderr().Write(res.Stderr)
 	logKernel(ts, st, res.Log)

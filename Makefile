@@ -41,8 +41,14 @@ run: setup build
 test: setup
 	$(GO) test -timeout 60m $(TESTFLAGS) ./...
 
+# Benchmarks: boot, step round trip, the kernel-log comparison, and the
+# seed suite every way issue 7 compares (table in bench-results.txt).
 bench: setup
-	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./...
+	$(GO) test -run '^$$' -bench 'Boot' -benchtime 5x -timeout 30m .
+	$(GO) test -run '^$$' -bench 'StepRoundTrip' -benchtime 100x -timeout 30m .
+	$(GO) test -run '^$$' -bench 'Match100k' -benchmem ./runner/kmsg
+	$(GO) test -run '^$$' -bench 'Seed' -benchtime 3x -timeout 60m .
+	@cat bench-results.txt
 
 clean:
 	rm -f kmodcheck

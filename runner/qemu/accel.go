@@ -78,3 +78,13 @@ func firstLine(out []byte, err error) string {
 	}
 	return s
 }
+
+// AccelNote says which accelerator ran and why, once a VM has started.
+func (t *Target) AccelNote() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.note == "" {
+		return "accelerator not chosen yet"
+	}
+	return t.note
+}

@@ -175,7 +175,7 @@ func CaseName(file string) string {
 	return strings.TrimSuffix(filepath.Base(file), ".txtar")
 }
 
-// A Result is one case's outcome.
+// A Result is one case's outcome on one kernel.
 type Result struct {
 	Case     string
 	File     string
@@ -184,12 +184,54 @@ type Result struct {
 	Duration time.Duration
 	Log      string // testscript's transcript
 	Events   []script.Event
+	// Dir is the case × kernel's artifact directory (DIR/KERNEL/CASE),
+	// when the run keeps artifacts; Files are those written there at its
+	// end (console.log and kernel.log, written by the target, are not
+	// listed); ArtifactErr is why some could not be written.
+	Dir         string
+	Files       []string
+	ArtifactErr error
+}
+
+// RunOptions shape a run beyond its configuration.
+type RunOptions struct {
+	Jobs    int  // case × kernel pairs at once; 0: runtime.NumCPU()
+	Verbose bool // transcripts keep the steps of phases that passed
+	Shard   Shard
+	// Start is called when a case × kernel gets its turn among Jobs.
+	Start func(caseName, kernel string)
+	// Observe is told every event of every case, with its kernel.
+	Observe func(kernel string, e script.Event)
+	// Done is called after each case × kernel, its artifacts written.
+	Done func(Result)
 }
 
 // Run runs every case file on every target (one per kernel), jobs at a
 // time, calling done after each case × kernel. With verbose, transcripts
 // keep the steps of phases that passed.
 func Run(cfg script.Config, targets []target.Target, files []string, jobs int, verbose bool, done func(Result)) []Result {
+	return RunWith(cfg, targets, files, RunOptions{Jobs: jobs, Verbose: verbose, Done: done})
+}
+
+// Select returns, per target, the files whose case × kernel pair is in the
+// shard.
+func Select(targets []target.Target, files []string, shard Shard) [][]string {
+	sel := make([][]string, len(targets))
+	for i, t := range targets {
+		for _, f := range files {
+			if shard.Has(CaseName(f), t.Release()) {
+				sel[i] = append(sel[i], f)
+			}
+		}
+	}
+	return sel
+}
+
+// RunWith runs the case × kernel pairs of the shard. With cfg.ArtifactDir
+// set, each pair keeps its files in DIR/KERNEL/CASE: the target's console
+// and kernel logs, and the transcript, steps and diffs (see CaseDir).
+func RunWith(cfg script.Config, targets []target.Target, files []string, o RunOptions) []Result {
+	jobs := o.Jobs
 	if jobs <= 0 {
 		jobs = runtime.NumCPU()
 	}
@@ -202,10 +244,17 @@ func Run(cfg script.Config, targets []target.Target, files []string, jobs int, v
 	}
 	sem := make(chan struct{}, jobs)
 	var runners []*runner
-	for _, t := range targets {
+	for i, sel := range Select(targets, files, o.Shard) {
+		if len(sel) == 0 {
+			continue
+		}
+		t := targets[i]
 		kcfg := cfg
 		kcfg.Target = t
 		release := t.Release()
+		if cfg.ArtifactDir != "" {
+			kcfg.ArtifactDir = filepath.Join(cfg.ArtifactDir, release)
+		}
 		kcfg.Observe = func(e script.Event) {
 			mu.Lock()
 			events[key{release, e.Case}] = append(events[key{release, e.Case}], e)
@@ -213,19 +262,29 @@ func Run(cfg script.Config, targets []target.Target, files []string, jobs int, v
 			if cfg.Observe != nil {
 				cfg.Observe(e)
 			}
+			if o.Observe != nil {
+				o.Observe(release, e)
+			}
 		}
-		r := &runner{sem: sem, verbose: verbose, kernel: release, finish: func(res Result) Result {
+		r := &runner{sem: sem, verbose: o.Verbose, kernel: release, finish: func(res Result) Result {
 			res.File = byName[res.Case]
 			mu.Lock()
 			res.Events = events[key{release, res.Case}]
 			mu.Unlock()
-			if done != nil {
-				done(res)
+			if cfg.ArtifactDir != "" {
+				res.Dir = CaseDir(cfg.ArtifactDir, release, res.Case)
+				res.Files, res.ArtifactErr = writeArtifacts(res.Dir, res)
+			}
+			if o.Done != nil {
+				o.Done(res)
 			}
 			return res
 		}}
+		if o.Start != nil {
+			r.start = func(name string) { o.Start(name, release) }
+		}
 		p := kcfg.Params()
-		p.Files = files
+		p.Files = sel
 		testscript.RunT(r, p)
 		runners = append(runners, r)
 	}

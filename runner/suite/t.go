@@ -15,6 +15,7 @@ type runner struct {
 	verbose bool
 	kernel  string              // the release every case here runs on
 	finish  func(Result) Result // completes a case's result as it ends and reports it
+	start   func(name string)   // told when a case gets its turn
 	sem     chan struct{}
 	wg      sync.WaitGroup
 	mu      sync.Mutex
@@ -27,6 +28,9 @@ func (r *runner) Run(name string, f func(testscript.T)) {
 		defer r.wg.Done()
 		r.sem <- struct{}{}
 		defer func() { <-r.sem }()
+		if r.start != nil {
+			r.start(name)
+		}
 		c := &caseT{name: name, start: time.Now(), verbose: r.verbose}
 		done := make(chan struct{})
 		go func() {

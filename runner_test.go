@@ -3,14 +3,18 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/kmodcheck/kmodcheck/runner/cache"
 	"github.com/kmodcheck/kmodcheck/runner/guest"
+	"github.com/kmodcheck/kmodcheck/runner/kernel"
 	"github.com/kmodcheck/kmodcheck/runner/script"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
@@ -43,8 +47,13 @@ func options() suite.Options {
 }
 
 // TestCases runs every case in cases/ on the target, each as a subtest of
-// its kernel's: TestCases/6.1.0-56-amd64/kthread_init_work.
+// its kernel's: TestCases/6.1.0-56-amd64/kthread_init_work. The kernels are
+// the -kernel flags, else $KMODCHECK_KERNELS (space-separated), else the
+// system's newest.
 func TestCases(t *testing.T) {
+	if len(kernels) == 0 {
+		kernels = strings.Fields(os.Getenv("KMODCHECK_KERNELS"))
+	}
 	targets, err := options().NewTargets(kernels)
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +70,7 @@ func TestCases(t *testing.T) {
 	for _, tg := range targets {
 		t.Run(tg.Release(), func(t *testing.T) {
 			cfg := script.Config{
-				Target: tg, Golden: "golden", Modules: "modules", Update: *update, KernelVariants: len(kernels) > 0,
+				Target: tg, CaseTimeout: 10 * time.Minute, Golden: "golden", Modules: "modules", Update: *update, KernelVariants: len(kernels) > 0,
 				StepTimeout: *stepTimeout, ArtifactDir: filepath.Join(out, tg.Release()),
 			}
 			for _, f := range files {
@@ -88,7 +97,35 @@ func TestCLI(t *testing.T) {
 			}
 			env.Setenv("ROOT", wd)
 			env.Setenv("KMODCHECK_ACCEL", *accel)
+			// testscript sets HOME=/no-home; the cache stays the user's.
+			c, err := cache.Default()
+			if err != nil {
+				return err
+			}
+			env.Setenv(cache.EnvDir, string(c))
 			return nil
+		},
+		// [have-kernel:PATTERN]: a complete kernel matching PATTERN is
+		// here, system or cache (kmodcheck kernels fetch PATTERN).
+		Condition: func(cond string) (bool, error) {
+			pattern, ok := strings.CutPrefix(cond, "have-kernel:")
+			if !ok {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			c, err := cache.Default()
+			if err != nil {
+				return false, err
+			}
+			ks, err := suite.Kernels(c)
+			if err != nil {
+				return false, err
+			}
+			for _, k := range ks {
+				if k.Complete() && kernel.Match(pattern, k.Release) {
+					return true, nil
+				}
+			}
+			return false, nil
 		},
 	})
 }

@@ -9,7 +9,7 @@ TESTFLAGS ?=
 # command-or-file=package pairs: what kmodcheck needs on the host.
 NEEDS = qemu-system-x86_64=qemu-system-x86 busybox=busybox-static \
 	/bin/busybox=busybox-static lsmod=kmod ps=procps dmesg=util-linux \
-	xz=xz-utils zstd=zstd make=make gcc=gcc
+	xz=xz-utils zstd=zstd make=make gcc=gcc pahole=dwarves
 
 .PHONY: setup run test bench build clean
 
@@ -38,8 +38,18 @@ build:
 run: setup build
 	./kmodcheck run $(KMODCHECK_FLAGS) cases/
 
-test: setup
-	$(GO) test -timeout 60m $(TESTFLAGS) ./...
+# The cases run on the system's kernel and on SECOND_KERNEL, fetched into
+# the cache (about 120 MB, once); if it cannot be fetched, on the system's alone.
+SECOND_KERNEL ?= 6.12
+
+test: setup build
+	@kernels=system; \
+	if [ -n "$(SECOND_KERNEL)" ]; then \
+		if ./kmodcheck kernels fetch $(SECOND_KERNEL); then kernels="system $(SECOND_KERNEL)"; \
+		else echo "make test: kernel $(SECOND_KERNEL) could not be fetched; testing the system kernel only"; fi; \
+	fi; \
+	echo "make test: kernels: $$kernels"; \
+	KMODCHECK_KERNELS="$$kernels" $(GO) test -timeout 60m $(TESTFLAGS) ./...
 
 # Benchmarks: boot, step round trip, the kernel-log comparison, and the
 # seed suite every way issue 7 compares (table in bench-results.txt).

@@ -106,20 +106,11 @@ func (o Options) NewTarget() (target.Target, error) {
 	return t, nil
 }
 
-// selectKernel picks the kernel a pattern names; with no pattern, the
-// system's own newest kernel (what linux-image-amd64 installed) before any
-// fetched into the cache.
+// selectKernel picks the kernel a pattern names. The word "system" names
+// what no pattern does: the system's newest complete kernel.
 func selectKernel(ks []*kernel.Kernel, pattern string) (*kernel.Kernel, error) {
-	if pattern == "" {
-		var system []*kernel.Kernel
-		for _, k := range ks {
-			if k.Root == "/" {
-				system = append(system, k)
-			}
-		}
-		if k, err := kernel.Select(system, ""); err == nil {
-			return k, nil
-		}
+	if pattern == "system" {
+		pattern = ""
 	}
 	return kernel.Select(ks, pattern)
 }

@@ -1,10 +1,14 @@
 // Package report turns case results into what people and CI systems read:
-// a line per case, the failing step with its diff, and a summary.
+// a line per case, the failing step with its diff, and a summary; live
+// progress on a terminal, a line per event elsewhere; JUnit XML, JSON
+// records and a markdown summary for CI.
 package report
 
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -101,4 +105,41 @@ func Matrix(rs []suite.Result) string {
 	}
 	tw.Flush()
 	return b.String()
+}
+
+// Artifacts names the run's output directory, then, for each failure, the
+// files to read first: its transcript, the diffs of goldens that did not
+// match, its steps, the kernel's console and log.
+func Artifacts(w io.Writer, dir string, rs []suite.Result) {
+	fmt.Fprintf(w, "artifacts: %s\n", dir)
+	for _, r := range rs {
+		if r.Status != "FAIL" || r.Dir == "" {
+			continue
+		}
+		fmt.Fprintf(w, "failed: %s [%s]\n", r.Case, r.Kernel)
+		steps := false
+		for _, f := range r.Files {
+			if filepath.Base(filepath.Dir(f)) == suite.StepsDir {
+				steps = true
+				continue
+			}
+			fmt.Fprintf(w, "    %s\n", f)
+		}
+		if steps {
+			fmt.Fprintf(w, "    %s%c\n", filepath.Join(r.Dir, suite.StepsDir), filepath.Separator)
+		}
+		for _, name := range []string{"console.log", "kernel.log"} {
+			if p := filepath.Join(r.Dir, name); exists(p) {
+				fmt.Fprintf(w, "    %s\n", p)
+			}
+		}
+		if r.ArtifactErr != nil {
+			fmt.Fprintf(w, "    (not all written: %v)\n", r.ArtifactErr)
+		}
+	}
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

@@ -1,0 +1,166 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/kmodcheck/kmodcheck/runner/suite"
+)
+
+// A Record is one line of the -json report, a JSON object per line (JSON
+// Lines): a "step" record for each step and kmsg comparison of a case on a
+// kernel, in the order they ran, then one "case" record when that case
+// ends. The README's "Reports for CI" section documents the fields.
+type Record struct {
+	Type   string `json:"type"` // "step" or "case"
+	Case   string `json:"case"`
+	Kernel string `json:"kernel"`         // the kernel's release
+	File   string `json:"file,omitempty"` // the case file
+
+	// Step records.
+	Step      int            `json:"step,omitempty"`    // 1, 2, ... in the order the case ran them
+	Kind      string         `json:"kind,omitempty"`    // "command" (a tutorial command) or "kmsg" (a golden comparison)
+	Command   string         `json:"command,omitempty"` // the command line, e.g. "insmod ./kthread.ko", "kmsg insmod"
+	Where     string         `json:"where,omitempty"`   // command: "kernel" (the kernel under test) or "build" (the build host)
+	Exit      *int           `json:"exit,omitempty"`    // command: exit status; -1 when killed
+	TimedOut  bool           `json:"timed_out,omitempty"`
+	Error     string         `json:"error,omitempty"` // command: why it could not run (the kernel died)
+	Stdout    string         `json:"stdout,omitempty"`
+	Stderr    string         `json:"stderr,omitempty"`
+	KernelLog []string       `json:"kernel_log,omitempty"` // command: the kernel's messages while it ran
+	Golden    string         `json:"golden,omitempty"`     // kmsg: the golden file compared with
+	Mismatch  string         `json:"mismatch,omitempty"`   // kmsg: the golden line and kernel message at fault
+	Diff      string         `json:"diff,omitempty"`       // kmsg: unified diff, golden to kernel
+	Filtered  map[string]int `json:"filtered,omitempty"`   // kmsg: lines each named filter dropped
+	Updated   bool           `json:"updated,omitempty"`    // kmsg: -update rewrote the golden
+	// Outcome of a step: "pass", or "fail" for the step at which the case
+	// failed (a non-zero exit not expected, a fault, a timeout, a failed
+	// check of its output) and a kmsg comparison that did not match.
+	Outcome string `json:"outcome,omitempty"`
+
+	// Case records.
+	Status  string  `json:"status,omitempty"`  // "PASS", "FAIL" or "SKIP"
+	Accel   string  `json:"accel,omitempty"`   // "kvm", "tcg", "" on the host
+	Boot    float64 `json:"boot,omitempty"`    // seconds from start to the first command
+	Failure string  `json:"failure,omitempty"` // the FAIL line: file:line: step: what went wrong
+	Dir     string  `json:"dir,omitempty"`     // the case × kernel's artifact directory
+
+	// Both: seconds the step, or the whole case, took.
+	Duration float64 `json:"duration"`
+}
+
+// Records are the -json records of one case on one kernel: its steps, then
+// the case.
+func Records(r suite.Result) []Record {
+	var out []Record
+	n := 0
+	for _, e := range r.Events {
+		rec := Record{Type: "step", Case: r.Case, Kernel: r.Kernel, File: r.File, Outcome: "pass"}
+		switch {
+		case e.Kind == "step" && e.Result != nil:
+			res := e.Result
+			exit := res.Exit
+			rec.Kind, rec.Command, rec.Where, rec.Exit = "command", res.Step.Line, res.Step.Where, &exit
+			rec.TimedOut, rec.Stdout, rec.Stderr = res.TimedOut, string(res.Stdout), string(res.Stderr)
+			rec.Duration = seconds(res.Duration)
+			for _, k := range res.Log {
+				if k.Facility == 0 {
+					rec.KernelLog = append(rec.KernelLog, k.Text)
+				}
+			}
+			if e.Err != nil {
+				// The kernel died: the case fails here, unless it said
+				// it would panic.
+				rec.Error = e.Err.Error()
+				if r.Status == "FAIL" {
+					rec.Outcome = "fail"
+				}
+			}
+			if res.TimedOut {
+				rec.Outcome = "fail"
+			}
+		case e.Kind == "kmsg" && e.Compare != nil:
+			c := e.Compare
+			rec.Kind, rec.Command, rec.Golden = "kmsg", e.Line, c.Golden
+			rec.Mismatch, rec.Diff, rec.Updated = c.Mismatch, c.Diff, c.Updated
+			rec.Duration = seconds(c.Waited)
+			if len(c.Filtered) > 0 {
+				rec.Filtered = c.Filtered
+			}
+			if !c.OK {
+				rec.Outcome = "fail"
+			}
+		default:
+			continue
+		}
+		n++
+		rec.Step = n
+		out = append(out, rec)
+	}
+	// The script failed at a step: the last one it ran, unless that is a
+	// comparison that matched (the failure is then a later check).
+	failure := ""
+	if f, ok := failureLine(r); ok {
+		failure = f
+	}
+	if failingStep(r) && len(out) > 0 {
+		last := &out[len(out)-1]
+		if last.Kind == "command" || last.Outcome == "fail" {
+			last.Outcome = "fail"
+		}
+	}
+	c := Record{Type: "case", Case: r.Case, Kernel: r.Kernel, File: r.File, Status: r.Status,
+		Duration: seconds(r.Duration), Failure: failure, Dir: r.Dir}
+	if b := bootOf(r); b != nil && b.Info != nil {
+		c.Accel, c.Boot = b.Info.Accel, seconds(b.Info.Boot)
+	}
+	return append(out, c)
+}
+
+// failureLine is the FAIL line of a failed case, without "FAIL: ".
+func failureLine(r suite.Result) (string, bool) {
+	if r.Status != "FAIL" {
+		return "", false
+	}
+	lines := strings.Split(strings.TrimRight(r.Log, "\n"), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if m, ok := strings.CutPrefix(lines[i], "FAIL: "); ok {
+			return m, true
+		}
+	}
+	return lines[len(lines)-1], true
+}
+
+func seconds(d time.Duration) float64 {
+	return float64(d.Round(time.Millisecond)) / float64(time.Second)
+}
+
+// WriteJSON writes a result's records, one JSON object per line.
+func WriteJSON(w io.Writer, r suite.Result) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, rec := range Records(r) {
+		if err := enc.Encode(rec); err != nil {
+			return fmt.Errorf("json report: %w", err)
+		}
+	}
+	return nil
+}
+
+// ReadJSON reads records that WriteJSON wrote.
+func ReadJSON(rd io.Reader) ([]Record, error) {
+	dec := json.NewDecoder(rd)
+	dec.DisallowUnknownFields()
+	var out []Record
+	for dec.More() {
+		var rec Record
+		if err := dec.Decode(&rec); err != nil {
+			return out, err
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}

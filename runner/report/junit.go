@@ -1,0 +1,198 @@
+package report
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kmodcheck/kmodcheck/runner/suite"
+)
+
+// JUnit XML, in the form GitHub's test-report actions, GitLab and Jenkins
+// read: <testsuites> holds a <testsuite> per kernel, which holds a
+// <testcase> per case run on it, named "CASE [KERNEL]" with classname
+// "kmodcheck.CASE"; a failure is a <failure> whose message is the FAIL line
+// (file:line: step: what went wrong) and whose text has the rest of it (the
+// mismatch and diff, the kernel's report), a kernel excerpt and where the
+// artifacts are; a <system-out> has the transcript.
+
+// JUnitSuites is the document's root.
+type JUnitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr"` // seconds
+	Suites   []JUnitSuite `xml:"testsuite"`
+}
+
+// JUnitSuite is one kernel's cases.
+type JUnitSuite struct {
+	Name       string          `xml:"name,attr"` // the kernel's release
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Time       string          `xml:"time,attr"`
+	Timestamp  string          `xml:"timestamp,attr,omitempty"`
+	Properties []JUnitProperty `xml:"properties>property,omitempty"`
+	Cases      []JUnitCase     `xml:"testcase"`
+}
+
+// JUnitProperty is a name and a value.
+type JUnitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+// JUnitCase is one case on one kernel.
+type JUnitCase struct {
+	Name      string        `xml:"name,attr"`      // CASE [KERNEL]
+	Classname string        `xml:"classname,attr"` // kmodcheck.CASE
+	Time      string        `xml:"time,attr"`
+	File      string        `xml:"file,attr,omitempty"` // the case file
+	Line      int           `xml:"line,attr,omitempty"` // of the failing step
+	Failure   *JUnitFailure `xml:"failure,omitempty"`
+	Error     *JUnitFailure `xml:"error,omitempty"` // the kernel did not boot
+	Skipped   *JUnitSkipped `xml:"skipped,omitempty"`
+	SystemOut *JUnitText    `xml:"system-out,omitempty"`
+}
+
+// JUnitText is an element's text, kept readable as CDATA.
+type JUnitText struct {
+	Text string `xml:",cdata"`
+}
+
+// JUnitFailure is a failure or an error.
+type JUnitFailure struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"` // kmsg, step, boot, end-of-case
+	Text    string `xml:",cdata"`
+}
+
+// JUnitSkipped says why a case was skipped.
+type JUnitSkipped struct {
+	Message string `xml:"message,attr"`
+}
+
+// JUnit builds the document for a run's results.
+func JUnit(rs []suite.Result, took time.Duration, started time.Time) JUnitSuites {
+	doc := JUnitSuites{Name: "kmodcheck", Time: secs(took)}
+	byKernel := map[string]*JUnitSuite{}
+	var kernels []string
+	dur := map[string]time.Duration{}
+	for _, r := range rs {
+		s := byKernel[r.Kernel]
+		if s == nil {
+			s = &JUnitSuite{Name: r.Kernel, Properties: []JUnitProperty{{"kernel", r.Kernel}}}
+			if !started.IsZero() {
+				s.Timestamp = started.UTC().Format("2006-01-02T15:04:05")
+			}
+			byKernel[r.Kernel] = s
+			kernels = append(kernels, r.Kernel)
+		}
+		if b := bootOf(r); b != nil && b.Info != nil && len(s.Properties) == 1 {
+			s.Properties = append(s.Properties, JUnitProperty{"accel", accel(b.Info.Accel)})
+		}
+		c := JUnitCase{
+			Name: fmt.Sprintf("%s [%s]", r.Case, r.Kernel), Classname: "kmodcheck." + r.Case,
+			Time: secs(r.Duration), File: r.File,
+		}
+		if r.Log != "" {
+			c.SystemOut = &JUnitText{xmlText(r.Log)}
+		}
+		s.Tests++
+		dur[r.Kernel] += r.Duration
+		switch r.Status {
+		case "FAIL":
+			f, _ := FailureOf(r)
+			jf := &JUnitFailure{Message: f.Message, Type: f.Kind, Text: xmlText(failureText(f, r))}
+			if f.Line > 0 {
+				c.Line = f.Line
+			}
+			if f.Kind == "boot" {
+				c.Error = jf
+				s.Errors++
+			} else {
+				c.Failure = jf
+				s.Failures++
+			}
+		case "SKIP":
+			c.Skipped = &JUnitSkipped{Message: lastLine(r.Log)}
+			s.Skipped++
+		}
+		s.Cases = append(s.Cases, c)
+	}
+	sort.Strings(kernels)
+	for _, k := range kernels {
+		s := byKernel[k]
+		s.Time = secs(dur[k])
+		doc.Tests += s.Tests
+		doc.Failures += s.Failures
+		doc.Errors += s.Errors
+		doc.Skipped += s.Skipped
+		doc.Suites = append(doc.Suites, *s)
+	}
+	return doc
+}
+
+// failureText is a failure element's text: the FAIL line and what follows
+// it, the diff if that did not include it, a kernel excerpt, the artifacts.
+func failureText(f Failure, r suite.Result) string {
+	var b strings.Builder
+	b.WriteString(f.Text)
+	if f.Diff != "" && !strings.Contains(f.Text, strings.TrimSpace(f.Diff)) {
+		fmt.Fprintf(&b, "\ndiff:\n%s", f.Diff)
+	}
+	if len(f.Kernel) > 0 {
+		fmt.Fprintf(&b, "\nkernel messages (the last %d before the failure):\n", len(f.Kernel))
+		for _, k := range f.Kernel {
+			fmt.Fprintf(&b, "    %s\n", k)
+		}
+	}
+	if r.Dir != "" {
+		fmt.Fprintf(&b, "\nartifacts: %s\n", r.Dir)
+	}
+	return b.String()
+}
+
+// WriteJUnit writes the document, indented, with an XML declaration.
+func WriteJUnit(w io.Writer, doc JUnitSuites) error {
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("junit report: %w", err)
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// xmlText replaces what XML cannot hold (control characters a module or a
+// tool may print, invalid UTF-8) with U+FFFD.
+func xmlText(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r',
+			r >= 0x20 && r <= 0xD7FF,
+			r >= 0xE000 && r <= 0xFFFD,
+			r >= 0x10000 && r <= 0x10FFFF:
+			return r
+		}
+		return '\uFFFD'
+	}, s)
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}

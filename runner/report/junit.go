@@ -123,7 +123,11 @@ func JUnit(rs []suite.Result, took time.Duration, started time.Time) JUnitSuites
 				s.Failures++
 			}
 		case "SKIP":
-			c.Skipped = &JUnitSkipped{Message: lastLine(r.Log)}
+			msg := r.SkipReason
+			if msg == "" {
+				msg = "skipped"
+			}
+			c.Skipped = &JUnitSkipped{Message: msg}
 			s.Skipped++
 		}
 		s.Cases = append(s.Cases, c)
@@ -191,8 +195,3 @@ func xmlText(s string) string {
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
-}

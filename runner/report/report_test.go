@@ -109,7 +109,7 @@ func results() []suite.Result {
 		},
 		{
 			Case: "zz_noboot", File: "cases/zz_noboot.txtar", Kernel: k612, Status: "SKIP", Duration: time.Millisecond,
-			Log: "> [!kernel>=7.0] skip 'needs 7.0'\nneeds 7.0\n",
+			Log: "needs 7.0\n> [!kernel>=7.0] skip 'needs 7.0'\n", SkipReason: "needs 7.0",
 		},
 	}
 }

@@ -18,12 +18,12 @@ type Shard struct{ Index, Count int }
 func ParseShard(s string) (Shard, error) {
 	i, n, ok := strings.Cut(s, "/")
 	if !ok {
-		return Shard{}, fmt.Errorf("shard %q: want I/N, e.g. 1/2", s)
+		return Shard{}, fmt.Errorf("%q: want I/N, e.g. 1/2", s)
 	}
 	index, err1 := strconv.Atoi(i)
 	count, err2 := strconv.Atoi(n)
 	if err1 != nil || err2 != nil || count < 1 || index < 1 || index > count {
-		return Shard{}, fmt.Errorf("shard %q: want I/N with 1 <= I <= N, e.g. 1/2", s)
+		return Shard{}, fmt.Errorf("%q: want I/N with 1 <= I <= N, e.g. 1/2", s)
 	}
 	return Shard{Index: index, Count: count}, nil
 }

@@ -175,6 +175,8 @@ type Result struct {
 	Duration time.Duration
 	Log      string // testscript's transcript
 	Events   []script.Event
+	// SkipReason is what the script's skip said, for a SKIP.
+	SkipReason string
 	// Dir is the case × kernel's artifact directory (DIR/KERNEL/CASE),
 	// when the run keeps artifacts; Files are those written there at its
 	// end (console.log and kernel.log, written by the target, are not

@@ -43,7 +43,7 @@ func (r *runner) Run(name string, f func(testscript.T)) {
 		case c.failed:
 			res.Status = "FAIL"
 		case c.skipped:
-			res.Status = "SKIP"
+			res.Status, res.SkipReason = "SKIP", c.skipReason
 		}
 		if r.finish != nil {
 			res = r.finish(res)
@@ -70,10 +70,13 @@ type caseT struct {
 	failed  bool
 	skipped bool
 	verbose bool
+
+	skipReason string
 }
 
 func (c *caseT) Skip(args ...any) {
 	c.skipped = true
+	c.skipReason = strings.TrimSpace(fmt.Sprintln(args...))
 	c.log.WriteString(fmt.Sprintln(args...))
 	runtime.Goexit()
 }

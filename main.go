@@ -48,6 +48,8 @@ func kmodcheck(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return kernelsCmd(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
+		fmt.Fprintln(stdout)
+		runHelp(stdout)
 		return 0
 	}
 	fmt.Fprintf(stderr, "kmodcheck: unknown command %q\n\n%s", args[0], usage)

@@ -47,31 +47,55 @@ cannot be written).
 Flags:
 `
 
-func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// runArgs are kmodcheck run's flags.
+type runArgs struct {
+	opts                                      suite.Options
+	kernels                                   stringList
+	caseTimeout                               time.Duration
+	update, verbose                           bool
+	runRE, list, shard                        string
+	jobs                                      int
+	golden, modules, out, junitFile, jsonFile string
+}
+
+// runFlags defines kmodcheck run's flags, for runCmd and for help.
+func runFlags(output io.Writer) (*flag.FlagSet, *runArgs) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var opts suite.Options
-	fs.StringVar(&opts.Target, "target", "qemu", "where steps run: qemu (a VM per case) or host (this machine's kernel; root)")
-	var kernels stringList
-	fs.Var(&kernels, "kernel", "kernel `release` or pattern for the qemu target; repeat it to run every case on each (default: the system's newest)")
-	fs.StringVar(&opts.Accel, "accel", "auto", "qemu accelerator: auto (probe KVM, else TCG), kvm or tcg")
-	fs.DurationVar(&opts.StepTimeout, "step-timeout", time.Minute, "bound for one step (a case's timeout command overrides it)")
-	caseTimeout := fs.Duration("case-timeout", 10*time.Minute, "bound for a whole case")
-	update := fs.Bool("update", false, "rewrite golden files that differ from what the kernel printed")
-	runRE := fs.String("run", "", "run only cases whose name matches `regexp`")
-	list := fs.String("list", "", "list the case@kernel pairs whose case matches `regexp` (and -run, and -shard) and exit without running them")
-	shardFlag := fs.String("shard", "", "run only the shard `I/N` (1 <= I <= N) of the case × kernel pairs: a pair's shard is fixed by its case and kernel names, so N jobs with shards 1/N..N/N run every pair exactly once")
-	jobs := fs.Int("j", runtime.NumCPU(), "case × kernel pairs to run at once")
-	golden := fs.String("golden", "", "golden `dir` (default: golden beside the cases directory)")
-	modules := fs.String("modules", "", "module sources `dir` (default: modules beside the cases directory)")
-	out := fs.String("out", "", "keep each pair's console and kernel logs, transcript, steps and diffs in `dir`/KERNEL/CASE (default: a new directory under the cache's runs)")
-	junitFile := fs.String("junit", "", "write a JUnit XML report to `file`: a testsuite per kernel, a testcase per case × kernel")
-	jsonFile := fs.String("json", "", "write a JSON report to `file`: a JSON object per line, per step and per case × kernel")
-	verbose := fs.Bool("v", false, "print a line per event and every case's transcript, also on a terminal")
+	fs.SetOutput(output)
+	a := &runArgs{}
+	fs.StringVar(&a.opts.Target, "target", "qemu", "where steps run: qemu (a VM per case) or host (this machine's kernel; root)")
+	fs.Var(&a.kernels, "kernel", "kernel `release` or pattern for the qemu target; repeat it to run every case on each (default: the system's newest)")
+	fs.StringVar(&a.opts.Accel, "accel", "auto", "qemu accelerator: auto (probe KVM, else TCG), kvm or tcg")
+	fs.DurationVar(&a.opts.StepTimeout, "step-timeout", time.Minute, "bound for one step (a case's timeout command overrides it)")
+	fs.DurationVar(&a.caseTimeout, "case-timeout", 10*time.Minute, "bound for a whole case")
+	fs.BoolVar(&a.update, "update", false, "rewrite golden files that differ from what the kernel printed")
+	fs.StringVar(&a.runRE, "run", "", "run only cases whose name matches `regexp`")
+	fs.StringVar(&a.list, "list", "", "list the case@kernel pairs whose case matches `regexp` (and -run, and -shard) and exit without running them")
+	fs.StringVar(&a.shard, "shard", "", "run only the shard `I/N` (1 <= I <= N) of the case × kernel pairs: a pair's shard is fixed by its case and kernel names, so N jobs with shards 1/N..N/N run every pair exactly once")
+	fs.IntVar(&a.jobs, "j", runtime.NumCPU(), "case × kernel pairs to run at once")
+	fs.StringVar(&a.golden, "golden", "", "golden `dir` (default: golden beside the cases directory)")
+	fs.StringVar(&a.modules, "modules", "", "module sources `dir` (default: modules beside the cases directory)")
+	fs.StringVar(&a.out, "out", "", "keep each pair's console and kernel logs, transcript, steps and diffs in `dir`/KERNEL/CASE (default: a new directory under the cache's runs)")
+	fs.StringVar(&a.junitFile, "junit", "", "write a JUnit XML report to `file`: a testsuite per kernel, a testcase per case × kernel")
+	fs.StringVar(&a.jsonFile, "json", "", "write a JSON report to `file`: a JSON object per line, per step and per case × kernel")
+	fs.BoolVar(&a.verbose, "v", false, "print a line per event and every case's transcript, also on a terminal")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), runUsage)
 		fs.PrintDefaults()
 	}
+	return fs, a
+}
+
+// runHelp writes kmodcheck run's usage and flags.
+func runHelp(w io.Writer) {
+	fs, _ := runFlags(w)
+	fs.Usage()
+}
+
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, a := runFlags(stderr)
+	caseTimeout, update, runRE, list, shardFlag, jobs := &a.caseTimeout, &a.update, &a.runRE, &a.list, &a.shard, &a.jobs
+	golden, modules, out, junitFile, jsonFile, verbose := &a.golden, &a.modules, &a.out, &a.junitFile, &a.jsonFile, &a.verbose
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -82,6 +106,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	opts, kernels := a.opts, a.kernels
 	var res []*regexp.Regexp
 	for _, f := range []struct{ name, re string }{{"run", *runRE}, {"list", *list}} {
 		if f.re == "" {

@@ -124,39 +124,48 @@ func (a *agent) leaks() ([]target.Leak, string) {
 		if err != nil {
 			continue
 		}
-		cache := filepath.Base(filepath.Dir(file))
-		var cur *target.Leak
-		for _, line := range strings.Split(string(data), "\n") {
-			if m := traceHeader.FindStringSubmatch(line); m != nil && !strings.HasPrefix(line, "        ") {
-				cur = nil
-				if !moduleAddr.MatchString(m[2]) {
-					continue
-				}
-				n, _ := strconv.Atoi(m[1])
-				addr, _ := strconv.ParseUint(strings.TrimPrefix(m[2], "0x"), 16, 64)
-				l := target.Leak{Cache: cache, Count: n, Site: m[2], Module: "an unloaded module"}
-				if mod, site, ok := a.symbolise(addr); ok {
-					l.Module, l.Site = mod, site
-				}
-				leaks = append(leaks, l)
-				cur = &leaks[len(leaks)-1]
-				continue
-			}
-			if cur == nil || strings.TrimSpace(line) == "" {
-				continue
-			}
-			frame := strings.TrimSpace(line)
-			if moduleAddr.MatchString(frame) {
-				addr, _ := strconv.ParseUint(strings.TrimPrefix(frame, "0x"), 16, 64)
-				if mod, site, ok := a.symbolise(addr); ok {
-					frame = site
-					if cur.Module == "an unloaded module" {
-						cur.Module = mod
-					}
-				}
-			}
-			cur.Stack = append(cur.Stack, frame)
-		}
+		leaks = append(leaks, parseAllocTraces(filepath.Base(filepath.Dir(file)), string(data), a.symbolise)...)
 	}
 	return leaks, ""
+}
+
+// parseAllocTraces reads one cache's alloc_traces: a header line per
+// allocation site ("  2 def_work_fn+0x1b/0x40 [mod] age=... pid=..."), then
+// its stack, indented. It keeps the sites in module space that the kernel
+// could not name: code of a module no longer loaded.
+func parseAllocTraces(cache, data string, symbolise func(uint64) (module, site string, ok bool)) []target.Leak {
+	var leaks []target.Leak
+	var cur *target.Leak
+	for _, line := range strings.Split(data, "\n") {
+		if m := traceHeader.FindStringSubmatch(line); m != nil && !strings.HasPrefix(line, "        ") {
+			cur = nil
+			if !moduleAddr.MatchString(m[2]) {
+				continue
+			}
+			n, _ := strconv.Atoi(m[1])
+			addr, _ := strconv.ParseUint(strings.TrimPrefix(m[2], "0x"), 16, 64)
+			l := target.Leak{Cache: cache, Count: n, Site: m[2], Module: "an unloaded module"}
+			if mod, site, ok := symbolise(addr); ok {
+				l.Module, l.Site = mod, site
+			}
+			leaks = append(leaks, l)
+			cur = &leaks[len(leaks)-1]
+			continue
+		}
+		if cur == nil || strings.TrimSpace(line) == "" {
+			continue
+		}
+		frame := strings.TrimSpace(line)
+		if moduleAddr.MatchString(frame) {
+			addr, _ := strconv.ParseUint(strings.TrimPrefix(frame, "0x"), 16, 64)
+			if mod, site, ok := symbolise(addr); ok {
+				frame = site
+				if cur.Module == "an unloaded module" {
+					cur.Module = mod
+				}
+			}
+		}
+		cur.Stack = append(cur.Stack, frame)
+	}
+	return leaks
 }

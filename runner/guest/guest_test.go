@@ -1,0 +1,68 @@
+package guest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/target"
+)
+
+// allocTraces is what 6.1 printed for the leak fixture after rmmod: one
+// site of an unloaded module, one of the kernel's own.
+const allocTraces = `      2 0xffffffffc02e6027 age=211 pid=118 cpus=0
+        kmalloc_trace+0x26/0x90
+        0xffffffffc02e6027
+        kthread_worker_fn+0xaa/0x240
+        kthread+0xda/0x100
+
+      1 cpupri_init+0x7b/0xe0 age=1567 pid=0 cpus=0
+        __kmalloc+0x49/0x150
+`
+
+func TestParseAllocTraces(t *testing.T) {
+	a := &agent{seen: map[string]*loadedModule{
+		"leakwork": {name: "leakwork", base: 0xffffffffc02e6000, size: 16384, syms: []symbol{{0xffffffffc02e6010, "def_work_fn"}}},
+	}}
+	got := parseAllocTraces("kmalloc-8", allocTraces, a.symbolise)
+	want := []target.Leak{{
+		Cache: "kmalloc-8", Count: 2, Site: "def_work_fn+0x17 [leakwork]", Module: "leakwork",
+		Stack: []string{"kmalloc_trace+0x26/0x90", "def_work_fn+0x17 [leakwork]", "kthread_worker_fn+0xaa/0x240", "kthread+0xda/0x100"},
+	}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("leaks (-want +got):\n%s", diff)
+	}
+	// A module never seen loaded still shows, unnamed.
+	got = parseAllocTraces("kmalloc-8", allocTraces, (&agent{seen: map[string]*loadedModule{}}).symbolise)
+	if len(got) != 1 || got[0].Module != "an unloaded module" || got[0].Site != "0xffffffffc02e6027" {
+		t.Fatalf("unnamed leak: %+v", got)
+	}
+}
+
+func TestDropMiddle(t *testing.T) {
+	r := &kmsgReader{}
+	for i := uint64(1); i <= 30_000; i++ {
+		r.recs = append(r.recs, kmsg.Record{Seq: i})
+	}
+	r.protect = 5_000 // the step in progress starts at 5,001
+	r.dropMiddle()
+	if r.dropped != 1000 || len(r.recs) != 29_000 {
+		t.Fatalf("dropped %d, kept %d; want 1000 and 29000", r.dropped, len(r.recs))
+	}
+	// Kept: everything before the step, the step's first keepHead, the latest.
+	if r.recs[5_000+keepHead-1].Seq != 5_000+keepHead || r.recs[5_000+keepHead].Seq != 5_000+keepHead+1001 {
+		t.Fatalf("dropped the wrong records: around the cut %d, %d", r.recs[5_000+keepHead-1].Seq, r.recs[5_000+keepHead].Seq)
+	}
+	if r.recs[len(r.recs)-1].Seq != 30_000 {
+		t.Fatal("dropped the latest record")
+	}
+}
+
+func TestAppendDmesgLine(t *testing.T) {
+	got := string(appendDmesgLine(nil, kmsg.Record{Time: 835*time.Second + 288192*time.Microsecond, Text: "Inside kthread_init function"}))
+	if want := "[  835.288192] Inside kthread_init function\n"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}

@@ -113,6 +113,7 @@ type agent struct {
 	steps    int
 	lastMark uint64                   // sequence number of the last marker written
 	seen     map[string]*loadedModule // every module seen loaded, by name
+	shell    shells                   // OpShell, OpResize (shell.go)
 }
 
 func serve() error {
@@ -149,6 +150,7 @@ func serve() error {
 	if err := enc.Encode(hello); err != nil {
 		return fmt.Errorf("send hello: %w", err)
 	}
+	out := newReplies(enc) // in order, though OpShell answers only when its shell exits
 	for {
 		var req Request
 		if err := dec.Decode(&req); err != nil {
@@ -157,11 +159,19 @@ func serve() error {
 			}
 			return fmt.Errorf("read request: %w", err)
 		}
-		if req.Op == OpPoweroff {
+		var err error
+		switch req.Op {
+		case OpPoweroff:
 			return nil
+		case OpResize:
+			a.shell.resize(req) // no Response
+		case OpShell:
+			err = out.later(func() Response { return a.shell.shell(req) })
+		default:
+			err = out.send(a.handle(req))
 		}
-		if err := enc.Encode(a.handle(req)); err != nil {
-			return fmt.Errorf("send response: %w", err)
+		if err != nil {
+			return err
 		}
 	}
 }

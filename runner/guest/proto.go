@@ -18,6 +18,9 @@ import (
 const (
 	PortName    = "kmodcheck.agent"
 	LogPortName = "kmodcheck.kmsg"
+	// ShellPortName carries an interactive shell's terminal bytes, raw,
+	// both ways (OpShell).
+	ShellPortName = "kmodcheck.shell"
 )
 
 // Hello is the agent's first message, sent once it is ready for commands.
@@ -36,6 +39,11 @@ const (
 	OpPoweroff = "poweroff" // sync and power off; no Response follows
 	OpSysrq    = "sysrq"    // write Request.Line to /proc/sysrq-trigger
 	OpInspect  = "inspect"  // report loaded modules, kernel threads, leaks
+	// OpShell starts an interactive shell on a new pty in Request.Dir, its
+	// terminal on ShellPortName; the Response comes when the shell exits.
+	// Requests sent meanwhile are served, their Responses follow it.
+	OpShell  = "shell"
+	OpResize = "resize" // set the shell's window size; no Response follows
 )
 
 // A Request asks the agent for one thing.
@@ -47,6 +55,10 @@ type Request struct {
 	TimeoutMs int64    // OpRun: kill the command after this long (0: never)
 	Since     uint64   // OpLog
 	UnixNano  int64    // OpClock
+	Rows      int      // OpShell, OpResize: window size
+	Cols      int      // OpShell, OpResize
+	Term      string   // OpShell: TERM
+	Piped     bool     // OpShell: the input is no terminal; a ^D in it waits for the shell's prompt
 }
 
 // A Response answers one Request.
@@ -61,4 +73,5 @@ type Response struct {
 	Tainted  uint64
 	State    *target.State // OpInspect
 	Error    string        // the agent could not do what was asked
+	Written  int64         // OpShell: bytes the shell's terminal sent on ShellPortName
 }

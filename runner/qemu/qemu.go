@@ -253,6 +253,8 @@ func (vm *VM) boot(ctx context.Context, vmlinux, initrd, accel string) error {
 		"-device", "virtserialport,chardev=agent,name=" + guest.PortName,
 		"-chardev", "socket,id=kmsg,path=" + kmsgSock + ",server=on,wait=off",
 		"-device", "virtserialport,chardev=kmsg,name=" + guest.LogPortName,
+		"-chardev", "socket,id=shell,path=" + vm.shellSock() + ",server=on,wait=off", // shell.go
+		"-device", "virtserialport,chardev=shell,name=" + guest.ShellPortName,
 		"-device", "pvpanic-pci", "-action", "panic=exit-failure",
 	}
 	vm.cmd = exec.Command(t.qemuPath(), args...)

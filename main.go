@@ -31,6 +31,7 @@ Usage:
 	kmodcheck run [flags] cases/ | case.txtar ...   run cases (kmodcheck run -h for flags)
 	kmodcheck kernels                               list the kernels it can boot and build for
 	kmodcheck kernels fetch NAME...                 get a Debian kernel and its headers into the cache
+	kmodcheck shell [-kernel K] [case.txtar]        an interactive shell in the VM a case gets
 	kmodcheck help                                  this text
 
 Exit status: 0 all cases passed, 1 a case failed, 2 usage or set-up error.
@@ -44,6 +45,8 @@ func kmodcheck(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	switch args[0] {
 	case "run":
 		return runCmd(ctx, args[1:], stdout, stderr)
+	case "shell":
+		return shellCmd(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "kernels":
 		return kernelsCmd(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":

@@ -71,11 +71,13 @@ func DefaultFilters() []Filter {
 		},
 	}, {
 		Name: "clocksource",
-		Doc:  "clock source and TSC messages, timing noise under emulation (TCG)",
+		Doc:  "clock source, TSC and interrupt-latency notes: timing noise under emulation (TCG) on a busy host",
 		match: func(r Record) bool {
 			return strings.HasPrefix(r.Text, "clocksource: ") ||
 				strings.Contains(r.Text, "Marking clocksource") ||
-				strings.Contains(r.Text, "tsc: ")
+				strings.Contains(r.Text, "tsc: ") ||
+				strings.HasPrefix(r.Text, "hrtimer: interrupt took ") ||
+				strings.HasPrefix(r.Text, "perf: interrupt took too long")
 		},
 	}}
 }

@@ -31,11 +31,11 @@ const kmsgPoll = 100 * time.Millisecond
 const updateSettle = 2 * time.Second
 
 // kmsgCmd compares the kernel messages since the last kmsg command (or the
-// case's start) with a golden file. It waits, up to its timeout, for the
-// lines the golden still needs: a module's threads keep printing after the
-// step that started them returned. The comparison ends at the longest
-// stretch of the log that the golden accepts; later lines are left for the
-// next kmsg.
+// case's start) with a golden file. It waits, up to its timeout, while the
+// messages may still come to fit: a module's threads keep printing after
+// the step that started them returned. It passes when all of them fit, or
+// when a stretch from the start fits and the rest never can; the rest is
+// left for the next kmsg.
 func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 	fset := flag.NewFlagSet("kmsg", flag.ContinueOnError)
 	timeout := fset.Duration("timeout", cfg.kmsgTimeout(), "how long to wait for the golden's lines")
@@ -94,7 +94,11 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 		now := time.Now()
 		if golden != nil {
 			m = golden.Match(lines)
-			if m.Accepted >= 0 || (!cfg.Update && !m.Alive) {
+			// Done when the whole log so far fits, or when it cannot fit
+			// whatever comes: then its accepted prefix is the window and
+			// the rest is the next kmsg's. While it may still fit, wait: a
+			// thread may be in the middle of what the golden wants.
+			if accepted(m) || (!cfg.Update && !m.Alive) {
 				break
 			}
 		}
@@ -119,9 +123,9 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Logf("[kmsg filter %s] %s", f, norm.Line(r.Text))
 		}
 	}
-	if golden != nil && m.Accepted >= 0 && equalAligned(golden, lines[:m.Accepted]) {
+	if golden != nil && accepted(m) && equalAligned(golden, lines[:m.Accepted]) {
 		cmp.OK = true
-		st.next = nextAfter(kept, m.Accepted, st.next, dropped)
+		st.next = nextAfter(recs(kept, dropped), kept, m.Accepted, st.next)
 		ts.Logf("[kmsg %s: %d lines match%s]", name, m.Accepted, filteredNote(cmp.Filtered))
 		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
 		return
@@ -163,23 +167,33 @@ func equalAligned(g *kmsg.Golden, window []string) bool {
 	return gocmp.Equal(m.Want, m.Got)
 }
 
-// nextAfter is the sequence number after the n-th kept record: where the
-// next comparison starts. Filtered records before it are consumed too.
-func nextAfter(kept []kmsg.Record, n int, cur uint64, dropped map[string][]kmsg.Record) uint64 {
-	if n > 0 {
-		return kept[n-1].Seq + 1
+// accepted reports whether a comparison passes: the whole log fits the
+// golden, or a prefix does and the rest never can (it is the next step's).
+func accepted(m kmsg.Match) bool {
+	return m.OK || (!m.Alive && m.Accepted >= 0)
+}
+
+// recs returns every record a comparison read, kept or filtered.
+func recs(kept []kmsg.Record, dropped map[string][]kmsg.Record) []kmsg.Record {
+	all := append([]kmsg.Record(nil), kept...)
+	for _, rs := range dropped {
+		all = append(all, rs...)
 	}
-	// Nothing matched: skip only filtered records that precede every kept one.
-	limit := ^uint64(0)
-	if len(kept) > 0 {
-		limit = kept[0].Seq
+	return all
+}
+
+// nextAfter is where the next comparison starts once the first n kept
+// records are taken: at the first kept record not taken, so that the
+// filtered records before it are not read twice; after everything read
+// when all were taken.
+func nextAfter(all, kept []kmsg.Record, n int, cur uint64) uint64 {
+	if n < len(kept) {
+		return kept[n].Seq
 	}
 	next := cur
-	for _, rs := range dropped {
-		for _, r := range rs {
-			if r.Seq < limit && r.Seq+1 > next {
-				next = r.Seq + 1
-			}
+	for _, r := range all {
+		if r.Seq+1 > next {
+			next = r.Seq + 1
 		}
 	}
 	return next

@@ -138,7 +138,13 @@ func TestShell(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ptmx.Close()
-	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }) // kmodcheck and QEMU, if the test fails
+	var workDir string
+	t.Cleanup(func() { // if the test failed: kmodcheck and QEMU, and what kmodcheck would remove
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		if workDir != "" {
+			os.RemoveAll(workDir)
+		}
+	})
 	out := &lockedBuffer{}
 	go func() {
 		buf := make([]byte, 4096)
@@ -166,6 +172,7 @@ func TestShell(t *testing.T) {
 	if work == nil {
 		t.Fatalf("kmodcheck did not name its work directory; stderr:\n%s", errs.String())
 	}
+	workDir = work[1]
 	if processUsing(work[1]) == "" {
 		t.Errorf("no QEMU process shares %s while the shell runs", work[1])
 	}

@@ -107,7 +107,7 @@ type caseState struct {
 // Params returns the testscript parameters that run cases with cfg.
 func (cfg *Config) Params() testscript.Params {
 	cmds := map[string]func(ts *testscript.TestScript, neg bool, args []string){
-		"make":    cfg.stepCmd("make", target.OnBuild),
+		"make":    cfg.stepCmd("make", cfg.buildWhere()),
 		"sh":      cfg.shCmd,
 		"module":  cfg.moduleCmd,
 		"kmsg":    cfg.kmsgCmd,

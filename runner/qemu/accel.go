@@ -88,3 +88,15 @@ func (t *Target) AccelNote() string {
 	}
 	return t.note
 }
+
+// accelArg is QEMU's -accel value. TCG runs the vCPUs in one thread: with
+// one host thread per vCPU, 6.12 kernels were seen to trip over their own
+// text patching while booting (an int3 in sched_clock_cpu, "Fatal exception
+// in interrupt"), and on two host cores running two VMs at once, a thread
+// per vCPU buys nothing.
+func accelArg(accel string) string {
+	if accel == "tcg" {
+		return "tcg,thread=single"
+	}
+	return accel
+}

@@ -160,8 +160,9 @@ func (t *Target) startVM(ctx context.Context, c target.Case, vmlinux, initrd, ac
 	return vm, nil
 }
 
-// panicked reports whether QEMU has exited because the kernel panicked
-// (pvpanic makes it exit 1).
+// panicked reports whether QEMU has exited because the kernel panicked:
+// pvpanic makes it exit 1, but a panic before the pvpanic module is loaded
+// only shows on the console.
 func (vm *VM) panicked() bool {
 	if vm.exited == nil {
 		return false
@@ -169,7 +170,15 @@ func (vm *VM) panicked() bool {
 	select {
 	case <-vm.exited:
 		var ee *exec.ExitError
-		return errors.As(vm.exitErr, &ee) && ee.ExitCode() == 1
+		if errors.As(vm.exitErr, &ee) && ee.ExitCode() == 1 {
+			return true
+		}
+		for _, l := range vm.console.lines(consoleTailLines) {
+			if strings.Contains(l, "Kernel panic - not syncing") {
+				return true
+			}
+		}
+		return false
 	default:
 		return false
 	}
@@ -244,7 +253,7 @@ func (vm *VM) boot(ctx context.Context, vmlinux, initrd, accel string) error {
 	}
 	args := []string{
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-		"-machine", "pc", "-accel", accel, "-cpu", cpu, "-smp", fmt.Sprint(cpus), "-m", mem,
+		"-machine", "pc", "-accel", accelArg(accel), "-cpu", cpu, "-smp", fmt.Sprint(cpus), "-m", mem,
 		"-kernel", vmlinux, "-initrd", initrd, "-append", strings.Join(cmdline, " "),
 		"-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
 		"-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",

@@ -19,19 +19,10 @@ const maxMarkdownFailureLines = 60
 // table, and each failure's message and text, folded.
 func Markdown(rs []suite.Result, took time.Duration, title string) string {
 	counts := map[string]int{}
-	var kernels, cases []string
-	seenK, seenC := map[string]bool{}, map[string]bool{}
+	cases, kernels := axes(rs)
 	cell := map[[2]string]string{}
 	for _, r := range rs {
 		counts[r.Status]++
-		if !seenK[r.Kernel] {
-			seenK[r.Kernel] = true
-			kernels = append(kernels, r.Kernel)
-		}
-		if !seenC[r.Case] {
-			seenC[r.Case] = true
-			cases = append(cases, r.Case)
-		}
 		cell[[2]string{r.Case, r.Kernel}] = fmt.Sprintf("%s %s %.1fs", icon(r.Status), r.Status, r.Duration.Seconds())
 	}
 	sort.Strings(kernels)

@@ -67,18 +67,9 @@ func Summary(w io.Writer, rs []suite.Result, took time.Duration) {
 // Matrix is a case × kernel table of outcomes, when there is more than one
 // kernel; "" otherwise.
 func Matrix(rs []suite.Result) string {
-	var kernels, cases []string
-	seenK, seenC := map[string]bool{}, map[string]bool{}
+	cases, kernels := axes(rs)
 	outcome := map[[2]string]string{}
 	for _, r := range rs {
-		if !seenK[r.Kernel] {
-			seenK[r.Kernel] = true
-			kernels = append(kernels, r.Kernel)
-		}
-		if !seenC[r.Case] {
-			seenC[r.Case] = true
-			cases = append(cases, r.Case)
-		}
 		outcome[[2]string{r.Case, r.Kernel}] = fmt.Sprintf("%s %.0fs", r.Status, r.Duration.Seconds())
 	}
 	if len(kernels) < 2 {
@@ -142,4 +133,21 @@ func Artifacts(w io.Writer, dir string, rs []suite.Result) {
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// axes returns the cases and the kernels of results, each in order of first
+// appearance: the rows and the columns of a case × kernel table.
+func axes(rs []suite.Result) (cases, kernels []string) {
+	seenK, seenC := map[string]bool{}, map[string]bool{}
+	for _, r := range rs {
+		if !seenK[r.Kernel] {
+			seenK[r.Kernel] = true
+			kernels = append(kernels, r.Kernel)
+		}
+		if !seenC[r.Case] {
+			seenC[r.Case] = true
+			cases = append(cases, r.Case)
+		}
+	}
+	return cases, kernels
 }

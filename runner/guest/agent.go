@@ -26,8 +26,7 @@ import (
 // line (the kernel hands name=value words without a dot to init).
 const (
 	EnvWork  = "KMODCHECK_WORK"  // the case's work directory, shared read-write
-	EnvRole  = "KMODCHECK_GUEST" // set: this process is the guest side
-	roleInit = "init"
+	EnvRole  = "KMODCHECK_GUEST" // set: this process is the guest side ("init" from the initramfs)
 	roleServ = "serve"
 )
 

@@ -15,4 +15,11 @@ type Record struct {
 	Facility int           // 0 for the kernel, 1 for user space writes
 	Time     time.Duration // since boot
 	Text     string        // the message, without the trailing newline
+	// PID and Task name the task that printed the record, when the target
+	// can tell (on the qemu target, from the printk:console tracepoint);
+	// PID 0 and Task "" mean unknown, and matching falls back to treating
+	// every line as possibly any thread's. Task is the full name where the
+	// kernel keeps it (a kthread's /proc/PID/comm), else the 15-character comm.
+	PID  int    `json:",omitempty"`
+	Task string `json:",omitempty"`
 }

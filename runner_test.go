@@ -78,8 +78,7 @@ func TestCases(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			p := cfg.Params()
-			p.Dir = "cases"
+			p := cfg.Params(files...)
 			testscript.Run(t, p)
 		})
 	}

@@ -2,6 +2,7 @@ package script
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/rogpeppe/go-internal/txtar"
@@ -12,7 +13,7 @@ import (
 var builtins = []string{
 	"cd", "chmod", "cmp", "cmpenv", "cp", "env", "exec", "exists", "grep", "kill",
 	"mkdir", "mv", "rm", "skip", "stderr", "stdin", "stdout", "ttyin", "ttyout",
-	"stop", "symlink", "unquote", "wait",
+	"stop", "symlink", "unix2dos", "unquote", "wait",
 }
 
 // Check reads a case and reports, before anything runs, what testscript
@@ -34,6 +35,7 @@ func (cfg *Config) Check(file string, extra ...string) error {
 		known[c] = true
 	}
 	var errs []string
+	paths := newPathChecker()
 	for i, line := range strings.Split(string(a.Comment), "\n") {
 		args, err := words(line)
 		if err != nil {
@@ -58,57 +60,15 @@ func (cfg *Config) Check(file string, extra ...string) error {
 		if len(args) > 0 && !known[args[0]] {
 			errs = append(errs, fmt.Sprintf("%s:%d: unknown command %q", file, i+1, args[0]))
 		}
+		if len(args) > 0 && slices.Contains(builtins, args[0]) {
+			l, _, _ := parseScriptLine(i+1, line)
+			if why := paths.check(l, args[1:]); why != "" {
+				errs = append(errs, fmt.Sprintf("%s:%d: %s", file, i+1, why))
+			}
+		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "\n"))
 	}
 	return nil
-}
-
-// words splits a script line as testscript does: spaces separate words,
-// single quotes group them, # starts a comment outside quotes.
-func words(line string) ([]string, error) {
-	var (
-		args   []string
-		cur    strings.Builder
-		inWord bool
-		quoted bool
-	)
-	for i := 0; i < len(line); i++ {
-		c := line[i]
-		switch {
-		case quoted && c == '\'':
-			if i+1 < len(line) && line[i+1] == '\'' {
-				cur.WriteByte('\'')
-				i++
-				continue
-			}
-			quoted = false
-		case quoted:
-			cur.WriteByte(c)
-		case c == '\'':
-			quoted, inWord = true, true
-		case c == '#':
-			if inWord {
-				args = append(args, cur.String())
-			}
-			return args, nil
-		case c == ' ' || c == '\t' || c == '\r':
-			if inWord {
-				args = append(args, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteByte(c)
-			inWord = true
-		}
-	}
-	if quoted {
-		return nil, fmt.Errorf("unterminated quoted argument")
-	}
-	if inWord {
-		args = append(args, cur.String())
-	}
-	return args, nil
 }

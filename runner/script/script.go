@@ -23,7 +23,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -90,7 +89,9 @@ type caseState struct {
 	t       testscript.T // the case's T, to fail it from its end-of-case checks
 	work    string
 	session target.Session
-	next    uint64 // first kernel record the next kmsg compares
+	files   map[string]string // case files by case name
+	src     *caseSource       // the script's target-command lines, as written
+	next    uint64            // first kernel record the next kmsg compares
 	steps   int
 
 	start       target.State  // what the kernel had loaded and running at the start
@@ -104,8 +105,10 @@ type caseState struct {
 	faulted     bool          // the kernel reported a fault the case expected
 }
 
-// Params returns the testscript parameters that run cases with cfg.
-func (cfg *Config) Params() testscript.Params {
+// Params returns the testscript parameters that run the case files with
+// cfg. Each case reads its own file again, so that target commands get
+// their lines as written (see caseSource).
+func (cfg *Config) Params(files ...string) testscript.Params {
 	cmds := map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		"make":    cfg.stepCmd("make", cfg.buildWhere()),
 		"sh":      cfg.shCmd,
@@ -117,9 +120,10 @@ func (cfg *Config) Params() testscript.Params {
 	for _, tool := range TargetTools {
 		cmds[tool] = cfg.stepCmd(tool, target.OnKernel)
 	}
+	byName := caseFiles(files)
 	return testscript.Params{
 		Setup: func(env *testscript.Env) error {
-			st := &caseState{t: env.T(), work: env.WorkDir}
+			st := &caseState{t: env.T(), work: env.WorkDir, files: byName}
 			if cfg.CaseTimeout > 0 {
 				st.deadline = time.Now().Add(cfg.CaseTimeout)
 			}
@@ -127,6 +131,7 @@ func (cfg *Config) Params() testscript.Params {
 			env.Setenv("KMODCHECK_TARGET", cfg.Target.Name())
 			return nil
 		},
+		Files:     files,
 		Cmds:      cmds,
 		Condition: cfg.condition,
 	}
@@ -198,22 +203,22 @@ func (cfg *Config) observe(e Event) {
 
 func (cfg *Config) stepCmd(tool, where string) func(ts *testscript.TestScript, neg bool, args []string) {
 	return func(ts *testscript.TestScript, neg bool, args []string) {
-		words := append([]string{tool}, args...)
-		for i, w := range words {
-			words[i] = shellQuote(w)
+		line := tool
+		if raw := cfg.rawLine(ts, tool, neg, args); raw != "" {
+			line += " " + raw
 		}
-		cfg.runStep(ts, neg, strings.Join(words, " "), where)
+		cfg.runStep(ts, neg, line, where)
 	}
 }
 
-// shCmd runs a shell line on the target. A single argument is the line as it
-// is; several are joined with spaces, so that a tutorial's pipeline can be
-// written as the tutorial shows it: sh lsmod | grep kthread.
+// shCmd runs a shell line on the target: everything after sh, as the case
+// file writes it, so that a tutorial's line is written as the tutorial
+// shows it: sh dmesg -t | grep -v '^x y' | tail -7.
 func (cfg *Config) shCmd(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
 		ts.Fatalf("usage: sh command-line")
 	}
-	cfg.runStep(ts, neg, strings.Join(args, " "), target.OnKernel)
+	cfg.runStep(ts, neg, cfg.rawLine(ts, "sh", neg, args), target.OnKernel)
 }
 
 func (cfg *Config) runStep(ts *testscript.TestScript, neg bool, line, where string) {
@@ -303,12 +308,4 @@ func (cfg *Config) moduleCmd(ts *testscript.TestScript, neg bool, args []string)
 		}
 		ts.Check(os.WriteFile(dst, data, 0o644))
 	}
-}
-
-// shellQuote quotes a word for /bin/sh unless it needs no quoting.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -89,17 +89,3 @@ func TestWords(t *testing.T) {
 		}
 	}
 }
-
-func TestShellQuote(t *testing.T) {
-	tests := map[string]string{
-		"./kthread.ko": "./kthread.ko",
-		"a b":          "'a b'",
-		"it's":         `'it'\''s'`,
-		"":             "''",
-	}
-	for in, want := range tests {
-		if got := shellQuote(in); got != want {
-			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
-		}
-	}
-}

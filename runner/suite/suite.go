@@ -276,8 +276,7 @@ func RunWith(cfg script.Config, targets []target.Target, files []string, o RunOp
 		if o.Start != nil {
 			r.start = func(name string) { o.Start(name, release) }
 		}
-		p := kcfg.Params()
-		p.Files = sel
+		p := kcfg.Params(sel...)
 		testscript.RunT(r, p)
 		runners = append(runners, r)
 	}

@@ -169,6 +169,9 @@ func (cfg *Config) endOfCase(ts *testscript.TestScript, st *caseState) {
 	}
 	ctx := context.Background()
 	var problems []string
+	if p := cfg.leftoverProblem(ts, st); p != "" {
+		problems = append(problems, p)
+	}
 	if recs, err := st.session.Log(ctx, st.lastSeq); err == nil {
 		var lines []string
 		for _, r := range recs {

@@ -35,15 +35,17 @@ const updateSettle = 2 * time.Second
 // messages may still come to fit: a module's threads keep printing after
 // the step that started them returned. It passes when all of them fit, or
 // when a stretch from the start fits and the rest never can; the rest is
-// left for the next kmsg.
+// left for the next kmsg, and fails the case if none takes it (see
+// leftover), unless -more says the log may go on.
 func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 	fset := flag.NewFlagSet("kmsg", flag.ContinueOnError)
 	timeout := fset.Duration("timeout", cfg.kmsgTimeout(), "how long to wait for the golden's lines")
 	keep := fset.String("keep", "", "comma-separated named filters not to apply")
+	more := fset.Bool("more", false, "the log may go on: lines after the golden's that no later kmsg takes are not a failure")
 	var usage bytes.Buffer
 	fset.SetOutput(&usage)
 	if err := fset.Parse(args); err != nil || fset.NArg() != 1 || neg {
-		ts.Fatalf("usage: kmsg [-timeout d] [-keep filter,...] name\n%s", usage.String())
+		ts.Fatalf("usage: kmsg [-timeout d] [-keep filter,...] [-more] name\n%s", usage.String())
 	}
 	name := fset.Arg(0)
 	filters, err := selectFilters(*keep)
@@ -66,6 +68,7 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 	}
 
 	st := cfg.session(ts)
+	st.leftover = nil // this kmsg compares what the last one left
 	line := strings.Join(append([]string{"kmsg"}, args...), " ")
 	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg-start", Line: line})
 	norm := kmsg.Normalizer{Work: st.work}
@@ -126,6 +129,10 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 	if golden != nil && accepted(m) && equalAligned(golden, lines[:m.Accepted]) {
 		cmp.OK = true
 		st.next = nextAfter(recs(kept, dropped), kept, m.Accepted, st.next)
+		if m.Accepted < len(lines) && !*more {
+			st.leftover = &leftover{name: name, golden: golden, data: data, updatePath: updatePath,
+				lines: append([]string(nil), lines...), accepted: m.Accepted}
+		}
 		ts.Logf("[kmsg %s: %d lines match%s]", name, m.Accepted, filteredNote(cmp.Filtered))
 		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
 		return

@@ -174,12 +174,12 @@ func isTargetCommand(name string) bool {
 // take returns the source line of the target command testscript is
 // running now: the next line whose words, expanded as testscript expands
 // them, are this call's, past lines whose conditions were false.
-func (src *caseSource) take(ts *testscript.TestScript, cond func(string) (bool, error), name string, neg bool, args []string) (scriptLine, error) {
+func (src *caseSource) take(getenv func(string) string, cond func(string) (bool, error), name string, neg bool, args []string) (scriptLine, error) {
 	call := strings.Join(append([]string{name}, args...), " ")
 	for src.next < len(src.lines) {
 		l := src.lines[src.next]
 		src.next++
-		if l.runs(ts, name, neg, args) {
+		if l.runs(getenv, name, neg, args) {
 			if ok, known := l.condsHold(cond); known && !ok {
 				continue // testscript skipped it; a later line is this call
 			}
@@ -195,11 +195,11 @@ func (src *caseSource) take(ts *testscript.TestScript, cond func(string) (bool, 
 
 // runs reports whether testscript's parsing of the line, with the script's
 // environment now, gives this command call.
-func (l scriptLine) runs(ts *testscript.TestScript, name string, neg bool, args []string) bool {
+func (l scriptLine) runs(getenv func(string) string, name string, neg bool, args []string) bool {
 	if l.name != name || l.neg != neg {
 		return false
 	}
-	toks, err := tokenize(l.text, func(s string) string { return expandEnv(ts, s) })
+	toks, err := tokenize(l.text, func(s string) string { return expandEnv(getenv, s) })
 	if err != nil || len(toks) != l.argAt+len(args) {
 		return false
 	}
@@ -232,12 +232,12 @@ func (l scriptLine) condsHold(cond func(string) (bool, error)) (ok, known bool) 
 }
 
 // expandEnv expands $VAR and ${VAR@R} as testscript does in unquoted text.
-func expandEnv(ts *testscript.TestScript, s string) string {
+func expandEnv(getenv func(string) string, s string) string {
 	return os.Expand(s, func(key string) string {
 		if k, ok := strings.CutSuffix(key, "@R"); ok {
-			return regexp.QuoteMeta(ts.Getenv(k))
+			return regexp.QuoteMeta(getenv(k))
 		}
-		return ts.Getenv(key)
+		return getenv(key)
 	})
 }
 
@@ -278,7 +278,7 @@ func (cfg *Config) rawLine(ts *testscript.TestScript, name string, neg bool, arg
 		}
 		st.src = src
 	}
-	l, err := st.src.take(ts, cfg.condition, name, neg, args)
+	l, err := st.src.take(ts.Getenv, cfg.condition, name, neg, args)
 	if err != nil {
 		ts.Fatalf("%v", err)
 	}

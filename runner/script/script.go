@@ -92,7 +92,9 @@ type caseState struct {
 	files   map[string]string // case files by case name
 	src     *caseSource       // the script's target-command lines, as written
 	next    uint64            // first kernel record the next kmsg compares
-	steps   int
+	// leftover is what the last kmsg left for the next; nil when nothing.
+	leftover *leftover
+	steps    int
 
 	start       target.State  // what the kernel had loaded and running at the start
 	taint       uint64        // /proc/sys/kernel/tainted after the last step

@@ -241,7 +241,14 @@ func (a *agent) run(req Request) Response {
 }
 
 func oneLine(s string) string {
-	s = strings.ReplaceAll(s, "\n", " ")
+	// The kernel logs a byte outside printable ASCII, and a backslash, as
+	// \xNN: the marker would never be read back as written.
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' || r >= 127 || r == '\\' {
+			return '?'
+		}
+		return r
+	}, s)
 	if len(s) > 200 {
 		s = s[:200] + "..."
 	}

@@ -129,11 +129,15 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 	if golden != nil && accepted(m) && equalAligned(golden, lines[:m.Accepted]) {
 		cmp.OK = true
 		st.next = nextAfter(recs(kept, dropped), kept, m.Accepted, st.next)
-		if m.Accepted < len(lines) && !*more {
-			st.leftover = &leftover{name: name, golden: golden, data: data, updatePath: updatePath,
-				lines: append([]string(nil), lines...), accepted: m.Accepted}
+		left := ""
+		if cmp.Left = len(lines) - m.Accepted; cmp.Left > 0 {
+			left = fmt.Sprintf("; %d left for the next kmsg", cmp.Left)
+			if !*more {
+				st.leftover = &leftover{name: name, golden: golden, data: data, updatePath: updatePath,
+					lines: append([]string(nil), lines...), accepted: m.Accepted}
+			}
 		}
-		ts.Logf("[kmsg %s: %d lines match%s]", name, m.Accepted, filteredNote(cmp.Filtered))
+		ts.Logf("[kmsg %s: %d lines match%s%s]", name, m.Accepted, left, filteredNote(cmp.Filtered))
 		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
 		return
 	}

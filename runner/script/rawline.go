@@ -108,8 +108,7 @@ type scriptLine struct {
 	neg   bool
 	name  string // the command
 	raw   string // everything after the command's name, as written
-	toks  []token
-	argAt int // index in toks of the command's first argument
+	argAt int    // index among the line's words of the command's first argument
 }
 
 // parseScriptLine splits a line into its condition prefixes, its !, its
@@ -119,7 +118,7 @@ func parseScriptLine(num int, text string) (l scriptLine, ok bool, err error) {
 	if err != nil || len(toks) == 0 {
 		return l, false, err
 	}
-	l = scriptLine{num: num, text: text, toks: toks}
+	l = scriptLine{num: num, text: text}
 	i := 0
 	for i < len(toks) && strings.HasPrefix(toks[i].text, "[") && strings.HasSuffix(toks[i].text, "]") {
 		l.conds = append(l.conds, toks[i].text)

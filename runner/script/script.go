@@ -78,6 +78,7 @@ type Comparison struct {
 	Filtered map[string]int // lines dropped by each named filter
 	Updated  bool
 	Waited   time.Duration // for the kernel to print what the golden wants
+	Left     int           // lines after the golden's, left for the next kmsg
 }
 
 // stateKey finds a case's state in testscript's per-script values.

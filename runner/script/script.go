@@ -9,11 +9,15 @@
 //	make [args]              build, where building is fast, for the target kernel
 //	ls, modinfo, insmod, lsmod, ps, dmesg, rmmod [args]
 //	                         the tool of that name, run on the target kernel
-//	sh word...               a shell line on the target, e.g. sh lsmod | grep kthread
+//	sh line                  a shell line on the target, e.g. sh lsmod | grep kthread
 //	module name              copy modules/name/ into the work directory
-//	kmsg [-timeout d] [-keep filter,...] name
+//	kmsg [-timeout d] [-keep filter,...] [-more] name
 //	                         compare the kernel messages since the last kmsg
 //	                         with golden/<case>/<name>.kmsg
+//
+// The arguments of make, the tools and sh reach the target's shell as the
+// case file writes them (see caseSource); the other commands take
+// testscript's words.
 //
 // Each target command's stdout and stderr are what testscript's stdout and
 // stderr assertions see; a non-zero exit fails the step unless it is negated.

@@ -89,3 +89,26 @@ func TestWords(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckAcceptsTheCases: the project's own cases and fault fixtures
+// pass Check, host-path refusal included.
+func TestCheckAcceptsTheCases(t *testing.T) {
+	files, err := filepath.Glob("../../cases/*.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults, err := filepath.Glob("../../testdata/faults/cases/*.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, faults...)
+	if len(files) < 4 {
+		t.Fatalf("found %d cases", len(files))
+	}
+	cfg := &Config{}
+	for _, f := range files {
+		if err := cfg.Check(f); err != nil {
+			t.Errorf("Check(%s): %v", f, err)
+		}
+	}
+}

@@ -208,6 +208,17 @@ func NewOutput(lines []string) []byte {
 	return []byte(newOutputHeader + plainItems(lines))
 }
 
+// Format returns a golden file, of either kind, of comment lines (each
+// written after "# ") followed by lines as they are, escaped where the
+// golden language needs it.
+func Format(comments, lines []string) []byte {
+	var b strings.Builder
+	for _, c := range comments {
+		b.WriteString(strings.TrimRight("# "+c, " ") + "\n")
+	}
+	return []byte(b.String() + plainItems(lines))
+}
+
 // An OutputMatch is the outcome of comparing a step's output with a golden.
 type OutputMatch struct {
 	OK       bool

@@ -86,7 +86,7 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout)
 	for _, sp := range s.Unplaced {
-		fmt.Fprintf(stdout, "not placed: %s:%s (%d lines, %s): %q\n", file, lineRange(sp), sp.Lines, sp.Why, sp.Text)
+		fmt.Fprintf(stdout, "not placed: %s:%s (%s, %s): %q\n", file, lineRange(sp), plural(sp.Lines, "line"), sp.Why, sp.Text)
 	}
 	return 0
 }
@@ -108,4 +108,11 @@ func sourceList(src map[string][]byte) string {
 	}
 	slices.Sort(names)
 	return strings.Join(names, " ")
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
 }

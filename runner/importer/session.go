@@ -119,17 +119,17 @@ func (p *parser) parse() {
 // after them.
 func (p *parser) step(i int, cmd string) int {
 	p.flush()
-	out, next, shown := p.output(i + 1)
-	switch {
-	case cmd == "":
-		// A bare prompt ends the previous command's output.
-		return next
-	case cdCommand.MatchString(cmd):
-		p.unplaced(i, "cd: the case runs in its work directory")
-		p.flush()
-		return next
+	if cdCommand.MatchString(cmd) {
+		// Not a step, and what follows is not its output: cd prints
+		// nothing. The bullets above it stay for the next command.
+		text := strings.TrimSpace(p.lines[i])
+		p.s.Unplaced = append(p.s.Unplaced, Span{First: i + 1, Last: i + 1, Lines: 1, Text: text, Why: "cd: the case runs in its work directory"})
+		return i + 1
 	}
-	p.add(Step{Line: i + 1, Command: cmd, Output: out, Shown: shown})
+	out, next, shown := p.output(i + 1)
+	if cmd != "" { // a bare prompt only ends the previous command's output
+		p.add(Step{Line: i + 1, Command: cmd, Output: out, Shown: shown})
+	}
 	return next
 }
 

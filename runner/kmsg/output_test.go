@@ -154,3 +154,45 @@ func TestUpdateOutputKeepsWhatFits(t *testing.T) {
 		t.Errorf("Update of a matching golden changed it:\n%s", again)
 	}
 }
+
+// Normalisation must not hide what the tutorial shows: each of these
+// outputs differs from the golden in something a reader would notice.
+func TestCompareOutputStillCatches(t *testing.T) {
+	n := OutputNormalizer{Release: "6.1.0-57-amd64"}
+	tests := []struct {
+		name, golden, ok, bad string
+	}{
+		{"ls: a file missing",
+			"-rw-rw-r-- 1 test test 169784 Mar 18 16:08 kthread.ko\n-rw-rw-r-- 1 test test 58 Mar 18 16:08 modules.order\n",
+			"-rw-r--r-- 1 root root 175584 Dec  2 13:50 kthread.ko\n-rw-r--r-- 1 root root     66 Dec  2 13:50 modules.order\n",
+			"-rw-r--r-- 1 root root     66 Dec  2 13:50 modules.order\n"},
+		{"ls: executable",
+			"-rw-rw-r-- 1 test test 169784 Mar 18 16:08 kthread.ko\n",
+			"-rw-r--r-- 1 root root 175584 Dec  2 13:50 kthread.ko\n",
+			"-rwxr-xr-x 1 root root 175584 Dec  2 13:50 kthread.ko\n"},
+		{"modinfo: another licence",
+			"license:        GPL\n",
+			"license:        GPL\n",
+			"license:        Proprietary\n"},
+		{"modinfo: vermagic's flags",
+			"vermagic:       6.7.9 SMP preempt mod_unload modversions\n",
+			"vermagic:       6.1.0-57-amd64 SMP preempt mod_unload modversions \n",
+			"vermagic:       6.1.0-57-amd64 SMP preempt_rt mod_unload modversions \n"},
+		{"lsmod: in use",
+			"kthread                16384  0\n",
+			"kthread                12288  0\n",
+			"kthread                12288  1\n"},
+	}
+	for _, tt := range tests {
+		g, err := ParseOutputGolden("g.out", []byte(tt.golden), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := CompareOutput(g, n.Lines([]byte(tt.ok)), "stdout"); !m.OK {
+			t.Errorf("%s: the expected output failed: %s", tt.name, m.Mismatch)
+		}
+		if m := CompareOutput(g, n.Lines([]byte(tt.bad)), "stdout"); m.OK {
+			t.Errorf("%s: passed", tt.name)
+		}
+	}
+}

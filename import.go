@@ -6,11 +6,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/kmodcheck/kmodcheck/runner/importer"
 )
+
+// caseName is what a case imported may be called: a file name in cases/
+// and a directory in golden/.
+var caseName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
 
 // importCmd writes a case from a pasted terminal session.
 func importCmd(args []string, stdout, stderr io.Writer) int {
@@ -48,6 +53,9 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 	opts := importer.Options{Name: *name, Session: filepath.Base(file), Module: *module}
 	if opts.Name == "" {
 		opts.Name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	}
+	if !caseName.MatchString(opts.Name) {
+		return fail(fmt.Errorf("case name %q: use letters, digits, _, - and . (-name NAME)", opts.Name))
 	}
 	switch {
 	case *module != "":

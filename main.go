@@ -32,6 +32,7 @@ Usage:
 	kmodcheck kernels                               list the kernels it can boot and build for
 	kmodcheck kernels fetch NAME...                 get a Debian kernel and its headers into the cache
 	kmodcheck shell [-kernel K] [case.txtar]        an interactive shell in the VM a case gets
+	kmodcheck import [flags] session.txt            write a case from a pasted terminal session
 	kmodcheck help                                  this text
 
 Exit status: 0 all cases passed, 1 a case failed, 2 usage or set-up error.
@@ -49,6 +50,8 @@ func kmodcheck(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return shellCmd(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "kernels":
 		return kernelsCmd(args[1:], stdout, stderr)
+	case "import":
+		return importCmd(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		fmt.Fprintln(stdout)

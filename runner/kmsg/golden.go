@@ -122,6 +122,9 @@ type Golden struct {
 	// entries.
 	requiredFrom []int
 	maxStreams   int // the most streams in one segment
+	// normalize rewrites each message as parsed (ParseOutputGolden); nil
+	// for kernel-log goldens.
+	normalize func(string) string
 }
 
 // A sourceLine is one line of the golden file as written.

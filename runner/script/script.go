@@ -14,6 +14,8 @@
 //	kmsg [-timeout d] [-keep filter,...] [-more] name
 //	                         compare the kernel messages since the last kmsg
 //	                         with golden/<case>/<name>.kmsg
+//	out [-stderr] [-keep rule,...] name
+//	                         compare the last step's output with golden/<case>/<name>.out
 //
 // The arguments of make, the tools and sh reach the target's shell as the
 // case file writes them (see caseSource); the other commands take
@@ -110,6 +112,8 @@ type caseState struct {
 	deadline    time.Time     // the whole case's
 	dead        string        // why the kernel can run no more steps
 	faulted     bool          // the kernel reported a fault the case expected
+
+	last *target.Result // the last step's, whose output out compares
 }
 
 // Params returns the testscript parameters that run the case files with
@@ -123,6 +127,7 @@ func (cfg *Config) Params(files ...string) testscript.Params {
 		"kmsg":    cfg.kmsgCmd,
 		"expect":  cfg.expectCmd,
 		"timeout": cfg.timeoutCmd,
+		"out":     cfg.outCmd,
 	}
 	for _, tool := range TargetTools {
 		cmds[tool] = cfg.stepCmd(tool, target.OnKernel)
@@ -243,6 +248,7 @@ func (cfg *Config) runStep(ts *testscript.TestScript, neg bool, line, where stri
 	cfg.observe(Event{Case: ts.Name(), Kind: "step-start", Step: &step, Line: line})
 	res, err := st.session.Run(context.Background(), step)
 	cfg.observe(Event{Case: ts.Name(), Kind: "step", Result: &res, Err: err, Line: line})
+	st.last = &res
 	ts.Stdout().Write(res.Stdout)
 	ts.Stderr().Write(res.Stderr)
 	logKernel(ts, st, res.Log)

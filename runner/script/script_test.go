@@ -112,3 +112,24 @@ func TestCheckAcceptsTheCases(t *testing.T) {
 		}
 	}
 }
+
+func TestOutputGoldenVariants(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"modinfo.out", "modinfo@6.12.out", "modinfo.kmsg"} {
+		p := filepath.Join(dir, "c", name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte("x\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := &Config{Golden: dir}
+	for release, want := range map[string]string{"6.1.0-57-amd64": "modinfo.out", "6.12.118+deb12-amd64": "modinfo@6.12.out"} {
+		if use, _ := cfg.goldenFileFor("c", "modinfo", OutputExt, release); filepath.Base(use) != want {
+			t.Errorf("%s: uses %s, want %s", release, filepath.Base(use), want)
+		}
+	}
+	cfg.KernelVariants = true
+	if _, update := cfg.goldenFileFor("c", "modinfo", OutputExt, "6.1.0-57-amd64"); filepath.Base(update) != "modinfo@6.1.out" {
+		t.Errorf("-update -kernel 6.1 writes %s, want modinfo@6.1.out", filepath.Base(update))
+	}
+}

@@ -47,11 +47,17 @@ func variantKeys(release string) []string {
 // goldenFor finds the golden file a kmsg command compares with on this
 // kernel, and the file -update writes.
 func (cfg *Config) goldenFor(caseName, name, release string) (use, update string) {
+	return cfg.goldenFileFor(caseName, name, GoldenExt, release)
+}
+
+// goldenFileFor is goldenFor for goldens with extension ext: .kmsg for
+// kernel logs, .out for step output.
+func (cfg *Config) goldenFileFor(caseName, name, ext, release string) (use, update string) {
 	dir := filepath.Join(cfg.Golden, caseName)
-	shared := filepath.Join(dir, name+GoldenExt)
+	shared := filepath.Join(dir, name+ext)
 	use = shared
 	for _, k := range variantKeys(release) {
-		f := filepath.Join(dir, name+"@"+k+GoldenExt)
+		f := filepath.Join(dir, name+"@"+k+ext)
 		if _, err := os.Stat(f); err == nil {
 			use = f
 			break
@@ -65,7 +71,7 @@ func (cfg *Config) goldenFor(caseName, name, release string) (use, update string
 			if f := kernel.Flavour(release); f != "" && f != "amd64" {
 				key += "-" + f
 			}
-			update = filepath.Join(dir, name+"@"+key+GoldenExt)
+			update = filepath.Join(dir, name+"@"+key+ext)
 		}
 	}
 	return use, update

@@ -1,0 +1,115 @@
+package script
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/kmodcheck/kmodcheck/runner/cache"
+	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+)
+
+// OutputExt is the extension of step-output golden files.
+const OutputExt = ".out"
+
+// outCmd compares the last step's standard output (or, with -stderr, its
+// standard error) with golden/CASE/NAME.out, in the golden language of
+// kernel logs, both sides normalised (kmsg.OutputNormalizer). -keep names
+// normalisation rules not to apply. It reports, and with -update
+// rewrites, as kmsg does; its comparisons are "kmsg" events, so reports
+// and artifacts treat both kinds of golden alike.
+func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
+	fset := flag.NewFlagSet("out", flag.ContinueOnError)
+	useStderr := fset.Bool("stderr", false, "compare the step's standard error instead of its output")
+	keep := fset.String("keep", "", "comma-separated normalisation rules not to apply, e.g. size")
+	var usage bytes.Buffer
+	fset.SetOutput(&usage)
+	if err := fset.Parse(args); err != nil || fset.NArg() != 1 || neg {
+		ts.Fatalf("usage: out [-stderr] [-keep rule,...] name\n%s", usage.String())
+	}
+	name := fset.Arg(0)
+	rules := map[string]bool{}
+	for _, r := range strings.Split(*keep, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			rules[r] = true
+		}
+	}
+	if err := kmsg.CheckRules(rules); err != nil {
+		ts.Fatalf("out: %v", err)
+	}
+	st := ts.Value(stateKey{}).(*caseState)
+	if st.last == nil {
+		ts.Fatalf("out %s: no step has run: out compares the output of the step before it", name)
+	}
+	stream, output := "stdout", st.last.Stdout
+	if *useStderr {
+		stream, output = "stderr", st.last.Stderr
+	}
+	line := strings.Join(append([]string{"out"}, args...), " ")
+	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg-start", Line: line})
+
+	norm := kmsg.OutputNormalizer{Work: st.work, Release: cfg.Target.Release(), Keep: rules}
+	goldenPath, updatePath := cfg.goldenFileFor(ts.Name(), name, OutputExt, cfg.Target.Release())
+	data, err := os.ReadFile(goldenPath)
+	missing := errors.Is(err, fs.ErrNotExist)
+	if err != nil && !missing {
+		ts.Fatalf("out: %v", err)
+	}
+	var golden *kmsg.Golden
+	if !missing {
+		if golden, err = kmsg.ParseOutputGolden(goldenPath, data, norm); err != nil {
+			ts.Fatalf("%v", err)
+		}
+	} else if !cfg.Update {
+		ts.Fatalf("out: golden file %s does not exist; run with -update to create it from this run's %s", goldenPath, stream)
+	}
+
+	lines := norm.Lines(output)
+	cmp := &Comparison{Golden: goldenPath}
+	var m kmsg.OutputMatch
+	if golden != nil {
+		if m = kmsg.CompareOutput(golden, lines, stream); m.OK {
+			cmp.OK = true
+			ts.Logf("[out %s: %d %s lines match %s]", name, len(lines), stream, goldenPath)
+			cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
+			return
+		}
+	}
+	if cfg.Update {
+		text := kmsg.NewOutput(lines)
+		if golden != nil {
+			text = golden.Update(lines)
+		}
+		cmp.OK, cmp.Golden = true, updatePath
+		if !bytes.Equal(text, data) || updatePath != goldenPath {
+			if err := writeGolden(updatePath, text); err != nil {
+				ts.Fatalf("out: update %s: %v", updatePath, err)
+			}
+			cmp.Updated = true
+			ts.Logf("[out %s: updated %s]", name, updatePath)
+		}
+		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
+		return
+	}
+	cmp.Mismatch, cmp.Diff = m.Mismatch, m.Diff
+	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
+	ts.Fatalf("out %s: %s differs from %s\n%s\n%s", name, stream, goldenPath, m.Mismatch, m.Diff)
+}
+
+// writeGolden writes a golden file whole (a reader sees the old file or the
+// new one), keeping the mode of the file it replaces; a new one is 0644.
+func writeGolden(file string, data []byte) error {
+	mode := fs.FileMode(0o644)
+	if fi, err := os.Stat(file); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	if err := cache.WriteFile(file, data); err != nil {
+		return err
+	}
+	return os.Chmod(file, mode)
+}

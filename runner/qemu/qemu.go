@@ -177,7 +177,7 @@ func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, erro
 		switch {
 		case st != nil && ctx.Err() == nil:
 			t.discardState(st)
-			notes = append(notes, fmt.Sprintf("restoring the saved state %s failed, booted cold: %v", filepath.Base(st.file), firstLine(nil, err)))
+			notes = append(notes, fmt.Sprintf("restoring the saved state %s failed, booted cold: %s", filepath.Base(st.file), vm.whyFailed(err)))
 			st = nil
 			continue
 		case attempt > 1 || vm == nil || !vm.panicked():
@@ -205,6 +205,23 @@ func (t *Target) startVM(ctx context.Context, c target.Case, m machine, st *save
 		return vm, err
 	}
 	return vm, nil
+}
+
+// whyFailed says in a line why a VM that failed to start did: QEMU's last
+// words when it exited (a state that does not load), else err's first line.
+func (vm *VM) whyFailed(err error) string {
+	if vm == nil || vm.exited == nil {
+		return firstLine(nil, err)
+	}
+	select {
+	case <-vm.exited: // its stderr is complete
+		lines := strings.Split(strings.TrimSpace(vm.stderr.String()), "\n")
+		if last := lines[len(lines)-1]; last != "" {
+			return "QEMU: " + last
+		}
+	case <-time.After(2 * time.Second):
+	}
+	return firstLine(nil, err)
 }
 
 // panicked reports whether QEMU has exited because the kernel panicked:

@@ -24,13 +24,14 @@ import (
 // and every case restores the same state into a fresh QEMU, so cases stay
 // as isolated from each other as with a fresh boot.
 //
-// States live in the cache as state/KEY.state (about 80 MB each: QEMU
-// writes zero pages as a few bytes), beside KEY.console, the console of the
-// boot that saved it. KEY hashes the machine (QEMU's command line with the
+// States live in the cache as state/RELEASE-KEY.state (about 86 MB each:
+// QEMU writes zero pages as a few bytes), beside RELEASE-KEY.console, the
+// console of the boot that saved it. KEY hashes the machine (QEMU's command line with the
 // per-VM sockets and work directory left out, so the kernel, initramfs,
 // kernel command line, accelerator, CPUs and memory), QEMU's binary and
-// its version: an upgrade of any of them saves a new state. A state not
-// used for stateMaxUnused is removed when another is saved.
+// its version: an upgrade of any of them saves a new state. When a state is
+// saved, those not used for stateMaxUnused are removed, and those of the
+// same kernel not used for a day.
 type savedState struct {
 	file    string // the migration stream
 	console string // the console of the boot that saved it
@@ -51,7 +52,8 @@ func (t *Target) savedState(ctx context.Context, m machine) (*savedState, error)
 	if err != nil {
 		return nil, err
 	}
-	st := &savedState{file: t.Cache.Path("state", key+".state"), console: t.Cache.Path("state", key+".console")}
+	name := t.Kernel.Release + "-" + key
+	st := &savedState{file: t.Cache.Path("state", name+".state"), console: t.Cache.Path("state", name+".console")}
 	if _, err := os.Stat(st.file); err == nil {
 		return st, nil
 	}
@@ -70,7 +72,7 @@ func (t *Target) savedState(ctx context.Context, m machine) (*savedState, error)
 	if err := t.saveState(ctx, m, st); err != nil {
 		return nil, fmt.Errorf("save the state of %s: %w", t.Kernel.Release, err)
 	}
-	pruneStates(filepath.Dir(st.file), st.file)
+	pruneStates(filepath.Dir(st.file), t.Kernel.Release, st.file)
 	return st, nil
 }
 
@@ -213,17 +215,23 @@ func (t *Target) discardState(st *savedState) {
 	os.Remove(st.console)
 }
 
-// pruneStates removes the states in dir not used for stateMaxUnused, but keep.
-func pruneStates(dir, keep string) {
+// pruneStates removes the states in dir not used for stateMaxUnused, and
+// those of release not used for a day (made for an older initramfs, QEMU or
+// machine), but keep.
+func pruneStates(dir, release, keep string) {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.state"))
 	for _, f := range files {
 		fi, err := os.Stat(f)
-		if err != nil || f == keep || time.Since(fi.ModTime()) < stateMaxUnused {
+		if err != nil || f == keep {
 			continue
 		}
-		base := strings.TrimSuffix(f, ".state")
+		unused := time.Since(fi.ModTime())
+		sameKernel := strings.HasPrefix(filepath.Base(f), release+"-")
+		if unused < stateMaxUnused && !(sameKernel && unused > 24*time.Hour) {
+			continue
+		}
 		os.Remove(f)
-		os.Remove(base + ".console")
+		os.Remove(strings.TrimSuffix(f, ".state") + ".console")
 		os.Remove(f + ".lock")
 	}
 }

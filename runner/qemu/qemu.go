@@ -144,8 +144,10 @@ func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, erro
 	if err := t.Check(); err != nil {
 		return nil, err
 	}
-	if strings.ContainsAny(c.WorkDir, " \t\n\"'") {
-		return nil, fmt.Errorf("work directory %q: it reaches the guest's /init as a word of one line and cannot carry spaces or quotes", c.WorkDir)
+	for what, path := range map[string]string{"work directory": c.WorkDir, "agent": t.Agent} {
+		if strings.ContainsAny(path, " \t\n\"'") {
+			return nil, fmt.Errorf("%s %q: it reaches the guest's /init as a word of one line and cannot carry spaces or quotes", what, path)
+		}
 	}
 	begin := time.Now()
 	m, notes, err := t.prepare(ctx)

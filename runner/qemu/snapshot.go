@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/kmodcheck/kmodcheck/runner/cache"
 	"github.com/kmodcheck/kmodcheck/runner/guest"
 )
@@ -61,7 +59,7 @@ func (t *Target) savedState(ctx context.Context, m machine) (*savedState, error)
 	defer t.saving.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, stateSaveTimeout)
 	defer cancel()
-	unlock, err := lockFile(ctx, st.file+".lock")
+	unlock, err := cache.Lock(ctx, st.file+".lock")
 	if err != nil {
 		return nil, err
 	}
@@ -233,33 +231,5 @@ func pruneStates(dir, release, keep string) {
 		os.Remove(f)
 		os.Remove(strings.TrimSuffix(f, ".state") + ".console")
 		os.Remove(f + ".lock")
-	}
-}
-
-// lockFile takes an exclusive lock on file (created if needed), waiting for
-// another holder at most until ctx ends, and returns its release.
-func lockFile(ctx context.Context, file string) (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(file, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, unix.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", file, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("lock %s (held by another kmodcheck saving the same state): %w", file, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
 	}
 }

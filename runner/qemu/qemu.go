@@ -181,6 +181,7 @@ func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, erro
 			t.discardState(st)
 			notes = append(notes, fmt.Sprintf("restoring the saved state %s failed, booted cold: %s", filepath.Base(st.file), vm.whyFailed(err)))
 			st = nil
+			attempt-- // the cold boot may still be retried after a panic
 			continue
 		case attempt > 1 || vm == nil || !vm.panicked():
 			return nil, fmt.Errorf("boot %s: %w", t.Kernel.Release, err)

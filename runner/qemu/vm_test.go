@@ -256,3 +256,51 @@ func loadAverage(t *testing.T) float64 {
 	fmt.Sscan(string(b), &l)
 	return l
 }
+
+// TestConcurrentSave: two targets (as two kmodcheck processes would) that
+// want the same state at once save it once and both restore it.
+func TestConcurrentSave(t *testing.T) {
+	dir := cache.Dir(t.TempDir())
+	var tgs [2]*qemu.Target
+	for i := range tgs {
+		tgs[i] = vmTarget(t, "", qemu.BootSnapshot)
+		tgs[i].Cache = dir
+	}
+	tgs[1].Accel = "tcg" // skip the second probe; the first decides
+	if tgs[0].Accel == "" || tgs[0].Accel == "auto" {
+		tgs[0].Accel = "tcg"
+	}
+	var sessions [2]target.Session
+	errs := make(chan error, 2)
+	for i := range tgs {
+		go func() {
+			s, err := tgs[i].Start(context.Background(), target.Case{Name: fmt.Sprint("case", i), WorkDir: t.TempDir()})
+			sessions[i] = s
+			errs <- err
+		}()
+	}
+	for range tgs {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range sessions {
+		defer s.Close(context.Background())
+	}
+	if a, b := restoredFrom(t, sessions[0]), restoredFrom(t, sessions[1]); a != b {
+		t.Errorf("restored %s and %s", a, b)
+	}
+	left, _ := filepath.Glob(dir.Path("state", "*"))
+	var states []string
+	for _, f := range left {
+		if strings.HasSuffix(f, ".part") {
+			t.Errorf("a partial state was left: %s", f)
+		}
+		if strings.HasSuffix(f, ".state") {
+			states = append(states, filepath.Base(f))
+		}
+	}
+	if len(states) != 1 {
+		t.Errorf("states saved: %v, want one", states)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kmodcheck/kmodcheck/runner/kernel"
 )
 
 // TestArgs checks QEMU's command line for a kernel and options, cold and
@@ -78,13 +80,13 @@ func TestKernelCmdline(t *testing.T) {
 // differs from VM to VM.
 func TestStateKey(t *testing.T) {
 	dir := t.TempDir()
-	vmlinux, qemuBin := filepath.Join(dir, "vmlinux"), filepath.Join(dir, "qemu")
+	vmlinux, qemuBin := filepath.Join(dir, "vmlinuz"), filepath.Join(dir, "qemu")
 	for _, f := range []string{vmlinux, qemuBin} {
 		if err := os.WriteFile(f, []byte("x"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	tg := &Target{QEMU: qemuBin, version: "QEMU emulator version 7.2.22"}
+	tg := &Target{QEMU: qemuBin, version: "QEMU emulator version 7.2.22", Kernel: &kernel.Kernel{Image: vmlinux}}
 	m := machine{Kernel: vmlinux, Initrd: "/i.cpio", Accel: "tcg", CPUs: 2, Memory: "1G", Cmdline: kernelCmdline(1)}
 	key := func() string {
 		t.Helper()

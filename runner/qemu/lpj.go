@@ -37,22 +37,41 @@ const lpjTimeout = 2 * time.Minute
 // loopsPerJiffy returns the boot CPU's loops_per_jiffy for vmlinux under
 // accel, from the cache or from a calibration boot.
 func (t *Target) loopsPerJiffy(ctx context.Context, vmlinux, accel string) (uint64, error) {
-	kernelKey, err := cache.StatKey(vmlinux)
+	kernelKey, err := cache.StatKey(t.Kernel.Image) // see stateKey
 	if err != nil {
 		return 0, err
 	}
 	qemuKey, _ := cache.StatKey(t.qemuPath())
 	file := t.Cache.Path("lpj", cache.Key("lpj 1", kernelKey, accel, qemuKey, hostCPU()))
-	if b, err := os.ReadFile(file); err == nil {
-		if lpj, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil && lpj > 0 {
-			return lpj, nil
-		}
+	if lpj, ok := readLPJ(file); ok {
+		return lpj, nil
+	}
+	// One calibration for processes that want it at once: two would
+	// measure two values, and save two states.
+	lockCtx, cancel := context.WithTimeout(ctx, lpjTimeout)
+	defer cancel()
+	unlock, err := cache.Lock(lockCtx, file+".lock")
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	if lpj, ok := readLPJ(file); ok {
+		return lpj, nil
 	}
 	lpj, err := t.calibrate(ctx, vmlinux, accel)
 	if err != nil {
 		return 0, err
 	}
 	return lpj, cache.WriteFile(file, []byte(fmt.Sprintln(lpj)))
+}
+
+func readLPJ(file string) (uint64, bool) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0, false
+	}
+	lpj, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	return lpj, err == nil && lpj > 0
 }
 
 // calibrate boots vmlinux on one CPU with no init and reads the boot CPU's

@@ -80,7 +80,9 @@ func (t *Target) stateKey(m machine) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	kernelKey, err := cache.StatKey(m.Kernel)
+	// The image, not the vmlinux extracted from it: an extraction that
+	// raced another rewrites the vmlinux, the same bytes with a new mtime.
+	kernelKey, err := cache.StatKey(t.Kernel.Image)
 	if err != nil {
 		return "", err
 	}

@@ -66,6 +66,7 @@ func runFlags(output io.Writer) (*flag.FlagSet, *runArgs) {
 	fs.StringVar(&a.opts.Target, "target", "qemu", "where steps run: qemu (a VM per case) or host (this machine's kernel; root)")
 	fs.Var(&a.kernels, "kernel", "kernel `release` or pattern for the qemu target; repeat it to run every case on each (default: the system's newest)")
 	fs.StringVar(&a.opts.Accel, "accel", "auto", "qemu accelerator: auto (probe KVM, else TCG), kvm or tcg")
+	fs.StringVar(&a.opts.Boot, "boot", "snapshot", "qemu boot: snapshot (restore a state saved once per kernel; a failed restore boots cold) or cold (boot the kernel for every case)")
 	fs.DurationVar(&a.opts.StepTimeout, "step-timeout", time.Minute, "bound for one step (a case's timeout command overrides it)")
 	fs.DurationVar(&a.caseTimeout, "case-timeout", 10*time.Minute, "bound for a whole case")
 	fs.BoolVar(&a.update, "update", false, "rewrite golden files that differ from what the kernel printed")

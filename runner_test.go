@@ -23,6 +23,7 @@ var (
 	update      = flag.Bool("update", false, "rewrite golden files that differ from what the kernel printed")
 	targetName  = flag.String("target", "qemu", "where steps run: qemu or host")
 	accel       = flag.String("accel", "auto", "qemu accelerator: auto, kvm or tcg")
+	boot        = flag.String("boot", "snapshot", "qemu boot: snapshot or cold")
 	stepTimeout = flag.Duration("step-timeout", time.Minute, "bound for one step")
 )
 
@@ -43,7 +44,7 @@ func TestMain(m *testing.M) {
 }
 
 func options() suite.Options {
-	return suite.Options{Target: *targetName, Accel: *accel, StepTimeout: *stepTimeout}
+	return suite.Options{Target: *targetName, Accel: *accel, Boot: *boot, StepTimeout: *stepTimeout}
 }
 
 // TestCases runs every case in cases/ on the target, each as a subtest of

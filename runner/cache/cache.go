@@ -5,11 +5,16 @@
 package cache
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // EnvDir overrides the cache directory.
@@ -76,4 +81,33 @@ func WriteFile(file string, data []byte) error {
 		return err
 	}
 	return nil
+}
+
+// Lock takes an exclusive lock on file (created if needed), for work that
+// must be done once however many processes want it at the same time. It
+// waits for another holder at most until ctx ends, and returns the release.
+func Lock(ctx context.Context, file string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", file, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("lock %s (held by another kmodcheck doing the same work): %w", file, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

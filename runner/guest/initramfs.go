@@ -16,27 +16,67 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
 )
 
-// initScript is the initramfs's /init: load what 9p needs, mount the host's
-// root read-only and hand over to the agent on it. busybox is the only
-// program in the initramfs; everything else comes from the host.
+// initScript is the initramfs's /init: load what 9p needs, then wait on the
+// agent's port for the case, mount the host's root read-only and hand over
+// to the agent on it. busybox is the only program in the initramfs;
+// everything else comes from the host.
+//
+// The wait is the last point before anything case-specific, so a state
+// saved there serves every case: nothing is mounted over 9p yet (QEMU
+// refuses to save a VM with a mounted 9p export) and the case's details
+// (work directory, agent, a random seed) arrive on the port as one line,
+// "WORK AGENT SEED", after the state is restored. The host sends the same
+// line to a VM that booted cold.
 const initScript = `#!/bin/busybox sh
 bb=/bin/busybox
 fail() { echo "kmodcheck-init: $*"; $bb poweroff -f; }
 $bb mount -t proc proc /proc
+$bb mount -t sysfs sys /sys
 $bb mount -t devtmpfs dev /dev
 for m in $($bb cat /modules/order); do
 	$bb insmod /modules/$m || fail "insmod $m failed"
 done
+# No udev names the port: find it by its name in sysfs (5 s at most).
+port= tries=0
+while [ -z "$port" ]; do
+	for n in /sys/class/virtio-ports/*/name; do
+		d=${n%/name}
+		[ "$($bb cat $n 2>/dev/null)" = ` + PortName + ` ] && [ -c /dev/${d##*/} ] && port=/dev/${d##*/}
+	done
+	tries=$((tries+1))
+	[ -n "$port" ] || [ $tries -le 250 ] || fail "no virtio-serial port ` + PortName + `"
+	[ -n "$port" ] || $bb sleep 0.02
+done
+echo "` + InitWaiting + `"
+# A read returns at once, empty, while no host is connected to the port
+# (and when a restored QEMU's host end is not connected yet): try again.
+tries=0
+until read -r work agent seed < $port && [ -n "$seed" ]; do
+	tries=$((tries+1))
+	[ $tries -le 1200 ] || fail "no case details on $port within 60 s"
+	$bb sleep 0.05
+done
+echo "$seed" > /dev/urandom
 $bb mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /newroot || fail "mount host root over 9p failed"
+$bb umount /sys
 $bb umount /proc
 $bb mount --move /dev /newroot/dev
-[ -x "/newroot$KMODCHECK_AGENT" ] || fail "agent $KMODCHECK_AGENT not found on the host root"
-export KMODCHECK_GUEST=init
-exec $bb switch_root /newroot "$KMODCHECK_AGENT"
+[ -x "/newroot$agent" ] || fail "agent $agent not found on the host root"
+export KMODCHECK_GUEST=init ` + EnvWork + `="$work"
+exec $bb switch_root /newroot "$agent"
 `
 
-// EnvAgent names the program the initramfs hands over to.
-const EnvAgent = "KMODCHECK_AGENT"
+// InitWaiting is the console line /init prints when it waits for the case:
+// a state saved after it serves every case.
+const InitWaiting = "kmodcheck-init: waiting for the case"
+
+// CaseLine is the line the host sends /init: the case's work directory, the
+// agent to hand over to, and bytes to mix into the guest's random pool
+// (a restored guest would otherwise start every case from one pool).
+// Neither path may hold white space.
+func CaseLine(work, agent string, seed []byte) string {
+	return fmt.Sprintf("%s %s %x\n", work, agent, seed)
+}
 
 // BootModules are the modules the guest needs before the host root is
 // mounted, unless the kernel has them built in. pvpanic-pci lets QEMU see a
@@ -82,7 +122,7 @@ func Initramfs(ctx context.Context, modulesDir, busybox string, c cache.Dir) (st
 		_, err := w.Write(data)
 		return err
 	}
-	for _, d := range []string{"bin", "dev", "proc", "newroot", "modules"} {
+	for _, d := range []string{"bin", "dev", "proc", "sys", "newroot", "modules"} {
 		if err := add(d, cpio.TypeDir|0o755, nil); err != nil {
 			return "", err
 		}

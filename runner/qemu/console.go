@@ -11,9 +11,10 @@ import (
 // console keeps the kernel's serial console: all of it in a file, the last
 // lines in memory for error messages.
 type console struct {
-	f    *os.File
-	mu   sync.Mutex
-	last []string
+	f       *os.File
+	mu      sync.Mutex
+	last    []string
+	watches map[string]chan struct{} // closed at the first line equal to the key
 }
 
 const consoleTailLines = 200
@@ -33,12 +34,29 @@ func (c *console) copy(r io.Reader) {
 		line := strings.TrimRight(sc.Text(), "\r")
 		c.mu.Lock()
 		c.f.WriteString(line + "\n")
+		if ch, ok := c.watches[line]; ok {
+			close(ch)
+			delete(c.watches, line)
+		}
 		c.last = append(c.last, line)
 		if len(c.last) > consoleTailLines {
 			c.last = c.last[len(c.last)-consoleTailLines:]
 		}
 		c.mu.Unlock()
 	}
+}
+
+// watch returns a channel closed when the console shows a line equal to
+// text. Call it before the console is copied.
+func (c *console) watch(text string) <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.watches == nil {
+		c.watches = map[string]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	c.watches[text] = ch
+	return ch
 }
 
 // lines returns the last n lines.

@@ -13,6 +13,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,10 +49,23 @@ type Target struct {
 	// StepTimeout is the default bound for one step.
 	StepTimeout time.Duration
 
-	mu    sync.Mutex
-	accel string // the probe's verdict, once made
-	note  string
+	// Boot is BootSnapshot (the default, also when empty) or BootCold.
+	Boot string
+
+	mu      sync.Mutex
+	accel   string // the probe's verdict, once made
+	note    string
+	lpj     uint64 // the delay loop's calibration, once measured
+	version string // qemu -version, once asked
+
+	saving sync.Mutex // held while a state is saved (snapshot.go)
 }
+
+// Ways to boot a case's VM.
+const (
+	BootSnapshot = "snapshot" // restore a state saved once per kernel and machine
+	BootCold     = "cold"     // boot the kernel
+)
 
 func (t *Target) Name() string { return "qemu" }
 
@@ -81,63 +95,95 @@ func (t *Target) Check() error {
 	return nil
 }
 
-// Prepare does the per-kernel work once: extract the kernel, build the
-// initramfs and decide the accelerator.
-func (t *Target) prepare(ctx context.Context) (vmlinux, initrd, accel, note string, pvh bool, err error) {
-	vmlinux, pvh, err = kernel.Vmlinux(ctx, t.Kernel, t.Cache)
+// prepare does the per-kernel work once: extract the kernel, build the
+// initramfs, decide the accelerator and calibrate the delay loop. It
+// returns the machine every case of this kernel boots, and notes for them.
+func (t *Target) prepare(ctx context.Context) (machine, []string, error) {
+	vmlinux, pvh, err := kernel.Vmlinux(ctx, t.Kernel, t.Cache)
 	if err != nil {
-		return
+		return machine{}, nil, err
 	}
+	var notes []string
 	if !pvh {
 		vmlinux = t.Kernel.Image
+		notes = append(notes, "no PVH entry in the kernel: booting the bzImage")
 	}
-	initrd, err = guest.Initramfs(ctx, t.Kernel.Modules, t.Busybox, t.Cache)
+	initrd, err := guest.Initramfs(ctx, t.Kernel.Modules, t.Busybox, t.Cache)
 	if err != nil {
-		err = fmt.Errorf("initramfs for %s: %w", t.Kernel.Release, err)
-		return
+		return machine{}, nil, fmt.Errorf("initramfs for %s: %w", t.Kernel.Release, err)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.accel == "" {
 		t.accel, t.note, err = t.chooseAccel(ctx, vmlinux)
 		if err != nil {
-			return
+			return machine{}, nil, err
 		}
 	}
-	return vmlinux, initrd, t.accel, t.note, pvh, nil
+	if t.note != "" {
+		notes = append([]string{t.note}, notes...)
+	}
+	if t.lpj == 0 {
+		if t.lpj, err = t.loopsPerJiffy(ctx, vmlinux, t.accel); err != nil {
+			return machine{}, nil, fmt.Errorf("calibrate the delay loop of %s: %w", t.Kernel.Release, err)
+		}
+	}
+	m := machine{Kernel: vmlinux, Initrd: initrd, Accel: t.accel, CPUs: t.CPUs, Memory: t.Memory, Cmdline: kernelCmdline(t.lpj)}
+	if m.CPUs == 0 {
+		m.CPUs = 2
+	}
+	if m.Memory == "" {
+		m.Memory = "1G"
+	}
+	return m, notes, nil
 }
 
-// Start boots a VM for one case.
+// Start boots a VM for one case: restored from the kernel's saved state
+// unless Boot is "cold", and booted cold when the restore fails.
 func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, error) {
-	workDir := c.WorkDir
 	if err := t.Check(); err != nil {
 		return nil, err
 	}
-	if strings.ContainsAny(workDir, " \t\n\"'") {
-		return nil, fmt.Errorf("work directory %q: the kernel command line cannot carry spaces or quotes", workDir)
+	for what, path := range map[string]string{"work directory": c.WorkDir, "agent": t.Agent} {
+		if strings.ContainsAny(path, " \t\n\"'") {
+			return nil, fmt.Errorf("%s %q: it reaches the guest's /init as a word of one line and cannot carry spaces or quotes", what, path)
+		}
 	}
 	begin := time.Now()
-	vmlinux, initrd, accel, note, pvh, err := t.prepare(ctx)
+	m, notes, err := t.prepare(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var notes []string
-	if note != "" {
-		notes = append(notes, note)
-	}
-	if !pvh {
-		notes = append(notes, "no PVH entry in the kernel: booting the bzImage")
+	var st *savedState
+	switch t.Boot {
+	case "", BootSnapshot:
+		st, err = t.savedState(ctx, m)
+		if err != nil {
+			notes = append(notes, fmt.Sprintf("booted cold: no saved state: %v", err))
+		}
+	case BootCold:
+	default:
+		return nil, fmt.Errorf("unknown boot %q (want %s or %s)", t.Boot, BootSnapshot, BootCold)
 	}
 	// A kernel that panics before the agent starts is retried once: under
 	// TCG a PREEMPT_RT kernel was seen to oops while patching its own code
-	// in about one boot in fifteen, which is not the case's doing.
+	// in about one boot in fifteen, which is not the case's doing. A state
+	// that fails to restore is discarded (the next case saves a new one)
+	// and this case boots cold.
 	for attempt := 1; ; attempt++ {
-		vm, err := t.startVM(ctx, c, vmlinux, initrd, accel, notes)
+		vm, err := t.startVM(ctx, c, m, st, notes)
 		if err == nil {
 			vm.info.Boot = time.Since(begin)
 			return vm, nil
 		}
-		if attempt > 1 || vm == nil || !vm.panicked() {
+		switch {
+		case st != nil && ctx.Err() == nil:
+			t.discardState(st)
+			notes = append(notes, fmt.Sprintf("restoring the saved state %s failed, booted cold: %s", filepath.Base(st.file), vm.whyFailed(err)))
+			st = nil
+			attempt-- // the cold boot may still be retried after a panic
+			continue
+		case attempt > 1 || vm == nil || !vm.panicked():
 			return nil, fmt.Errorf("boot %s: %w", t.Kernel.Release, err)
 		}
 		notes = append(notes, fmt.Sprintf("the kernel panicked while booting (kept as console-failed-boot.log); booted again: %v", firstLine(nil, err)))
@@ -145,19 +191,40 @@ func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, erro
 	}
 }
 
-// startVM boots one VM; on failure it returns the closed VM, to be asked why.
-func (t *Target) startVM(ctx context.Context, c target.Case, vmlinux, initrd, accel string, notes []string) (*VM, error) {
+// startVM boots one VM, from st unless it is nil; on failure it returns the
+// closed VM, to be asked why.
+func (t *Target) startVM(ctx context.Context, c target.Case, m machine, st *savedState, notes []string) (*VM, error) {
 	tmp, err := os.MkdirTemp("", "kmodcheck-vm-")
 	if err != nil {
 		return nil, err
 	}
-	vm := &VM{t: t, tmp: tmp, work: c.WorkDir, logDir: c.LogDir, info: target.Info{Target: "qemu", Release: t.Kernel.Release, Accel: accel}}
+	vm := &VM{t: t, tmp: tmp, work: c.WorkDir, logDir: c.LogDir, info: target.Info{Target: "qemu", Release: t.Kernel.Release, Accel: m.Accel}}
 	vm.info.Notes = append(vm.info.Notes, notes...)
-	if err := vm.boot(ctx, vmlinux, initrd, accel); err != nil {
+	if st != nil {
+		vm.info.Notes = append(vm.info.Notes, "restored from the saved state "+filepath.Base(st.file))
+	}
+	if err := vm.boot(ctx, m, st); err != nil {
 		vm.Close(context.Background())
 		return vm, err
 	}
 	return vm, nil
+}
+
+// whyFailed says in a line why a VM that failed to start did: QEMU's last
+// words when it exited (a state that does not load), else err's first line.
+func (vm *VM) whyFailed(err error) string {
+	if vm == nil || vm.exited == nil {
+		return firstLine(nil, err)
+	}
+	select {
+	case <-vm.exited: // its stderr is complete
+		lines := strings.Split(strings.TrimSpace(vm.stderr.String()), "\n")
+		if last := lines[len(lines)-1]; last != "" {
+			return "QEMU: " + last
+		}
+	case <-time.After(2 * time.Second):
+	}
+	return firstLine(nil, err)
 }
 
 // panicked reports whether QEMU has exited because the kernel panicked:
@@ -209,8 +276,9 @@ type VM struct {
 
 func (vm *VM) Describe() target.Info { return vm.info }
 
-func (vm *VM) boot(ctx context.Context, vmlinux, initrd, accel string) error {
-	t := vm.t
+// boot starts QEMU for machine m, restoring st unless it is nil, and
+// waits for the agent.
+func (vm *VM) boot(ctx context.Context, m machine, st *savedState) error {
 	consolePath := filepath.Join(vm.tmp, "console.log")
 	if vm.logDir != "" {
 		if err := os.MkdirAll(vm.logDir, 0o755); err != nil {
@@ -224,83 +292,80 @@ func (vm *VM) boot(ctx context.Context, vmlinux, initrd, accel string) error {
 		return err
 	}
 	vm.console = con
+	e := vm.endpoints()
+	var files []*os.File
+	if st != nil {
+		f, err := st.open(con)
+		if err != nil {
+			return err
+		}
+		defer f.Close() // QEMU has its own copy once started
+		files = append(files, f)
+		e.IncomingFD = 3 // the first of ExtraFiles
+	}
+	if err := vm.start(m.args(e), files); err != nil {
+		return err
+	}
+	timeout := vm.t.BootTimeout
+	if timeout == 0 {
+		timeout = 90 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return vm.handshake(ctx)
+}
 
-	sock := filepath.Join(vm.tmp, "agent.sock")
-	kmsgSock := filepath.Join(vm.tmp, "kmsg.sock")
-	cpus := t.CPUs
-	if cpus == 0 {
-		cpus = 2
+// endpoints are the VM's sockets, in its temporary directory, and its work
+// directory.
+func (vm *VM) endpoints() endpoints {
+	return endpoints{
+		Work: vm.work, Agent: filepath.Join(vm.tmp, "agent.sock"), Kmsg: filepath.Join(vm.tmp, "kmsg.sock"),
+		Shell: vm.shellSock(),
 	}
-	mem := t.Memory
-	if mem == "" {
-		mem = "1G"
-	}
-	cpu := "max"
-	if accel == "kvm" {
-		cpu = "host"
-	}
-	// The serial console gets warnings and worse (oopses and panics raise
-	// the level themselves): at 0.4 MB/s it would slow a chatty module down.
-	// Every record reaches kernel.log through the agent instead.
-	cmdline := []string{
-		"console=ttyS0", "loglevel=5", "log_buf_len=32M", "panic=-1", "tsc=reliable", "8250.nr_uarts=1",
-		// A busy host can starve a TCG guest long enough for the timer check
-		// to fail ("IO-APIC + timer doesn't work!"), as cloud images know.
-		"no_timer_check",
-		// Track slab allocation sites, to find what a module never freed.
-		"slub_debug=U,kmalloc-*",
-		guest.EnvAgent + "=" + t.Agent, guest.EnvWork + "=" + vm.work,
-	}
-	args := []string{
-		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-		"-machine", "pc", "-accel", accelArg(accel), "-cpu", cpu, "-smp", fmt.Sprint(cpus), "-m", mem,
-		"-kernel", vmlinux, "-initrd", initrd, "-append", strings.Join(cmdline, " "),
-		"-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
-		"-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
-		"-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
-		"-fsdev", "local,id=work,path=" + vm.work + ",security_model=none,multidevs=remap",
-		"-device", "virtio-9p-pci,fsdev=work,mount_tag=work",
-		"-device", "virtio-serial-pci",
-		"-chardev", "socket,id=agent,path=" + sock + ",server=on,wait=off",
-		"-device", "virtserialport,chardev=agent,name=" + guest.PortName,
-		"-chardev", "socket,id=kmsg,path=" + kmsgSock + ",server=on,wait=off",
-		"-device", "virtserialport,chardev=kmsg,name=" + guest.LogPortName,
-		"-chardev", "socket,id=shell,path=" + vm.shellSock() + ",server=on,wait=off", // shell.go
-		"-device", "virtserialport,chardev=shell,name=" + guest.ShellPortName,
-		"-device", "pvpanic-pci", "-action", "panic=exit-failure",
-	}
-	vm.cmd = exec.Command(t.qemuPath(), args...)
+}
+
+// start starts QEMU with args, its serial console copied to vm.console and
+// files given to it as descriptors 3, 4, ...
+func (vm *VM) start(args []string, files []*os.File) error {
+	vm.cmd = exec.Command(vm.t.qemuPath(), args...)
 	vm.cmd.Stdin = nil
+	vm.cmd.ExtraFiles = files
 	stdout, err := vm.cmd.StdoutPipe()
 	if err != nil {
 		return err
 	}
 	vm.cmd.Stderr = &vm.stderr
 	if err := vm.cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", t.qemuPath(), err)
+		return fmt.Errorf("start %s: %w", vm.t.qemuPath(), err)
 	}
 	vm.exited = make(chan struct{})
 	go func() {
-		con.copy(stdout)
+		vm.console.copy(stdout)
 		vm.exitErr = vm.cmd.Wait()
 		close(vm.exited)
 	}()
+	return nil
+}
 
-	timeout := t.BootTimeout
-	if timeout == 0 {
-		timeout = 90 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	conn, err := vm.dial(ctx, sock)
+// handshake gives /init the case's line, connects the kernel log and waits
+// for the agent's hello, then sets the guest's clock.
+func (vm *VM) handshake(ctx context.Context) error {
+	e := vm.endpoints()
+	conn, err := vm.dial(ctx, e.Agent)
 	if err != nil {
 		return vm.failure("connect to the guest agent", err)
 	}
-	kmsgConn, err := vm.dial(ctx, kmsgSock)
+	vm.conn = conn
+	seed := make([]byte, 32)
+	rand.Read(seed)
+	if _, err := io.WriteString(conn, guest.CaseLine(vm.work, vm.t.Agent, seed)); err != nil {
+		return vm.failure("send the case to the guest's init", err)
+	}
+	kmsgConn, err := vm.dial(ctx, e.Kmsg)
 	if err != nil {
 		return vm.failure("connect to the guest's kernel log port", err)
 	}
-	kernelLog, err := os.Create(filepath.Join(filepath.Dir(consolePath), "kernel.log"))
+	kernelLog, err := os.Create(filepath.Join(filepath.Dir(vm.info.Console), "kernel.log"))
 	if err != nil {
 		return err
 	}
@@ -311,7 +376,6 @@ func (vm *VM) boot(ctx context.Context, vmlinux, initrd, accel string) error {
 		close(vm.kmsgDone)
 	}()
 	vm.kmsgConn = kmsgConn
-	vm.conn = conn
 	vm.dec = json.NewDecoder(bufio.NewReader(conn))
 	var hello guest.Hello
 	if err := vm.receive(ctx, &hello); err != nil {
@@ -320,8 +384,8 @@ func (vm *VM) boot(ctx context.Context, vmlinux, initrd, accel string) error {
 	if hello.Error != "" {
 		return vm.failure("guest set-up", errors.New(hello.Error))
 	}
-	if hello.Release != t.Kernel.Release {
-		return fmt.Errorf("guest runs %s, not %s", hello.Release, t.Kernel.Release)
+	if hello.Release != vm.t.Kernel.Release {
+		return fmt.Errorf("guest runs %s, not %s", hello.Release, vm.t.Kernel.Release)
 	}
 	vm.info.Release = hello.Release
 	vm.info.LogStart = hello.NextSeq

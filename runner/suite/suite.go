@@ -29,6 +29,7 @@ type Options struct {
 	Target      string // qemu (default) or host
 	Kernel      string // kernel name or pattern for qemu; empty: newest complete
 	Accel       string // auto, kvm, tcg
+	Boot        string // qemu: snapshot (default) or cold
 	StepTimeout time.Duration
 }
 
@@ -97,7 +98,7 @@ func (o Options) NewTarget() (target.Target, error) {
 	}
 	self, _ = filepath.EvalSymlinks(self)
 	t := &qemu.Target{
-		Kernel: k, Cache: c, Accel: o.Accel, Agent: self, QEMU: os.Getenv("KMODCHECK_QEMU"),
+		Kernel: k, Cache: c, Accel: o.Accel, Boot: o.Boot, Agent: self, QEMU: os.Getenv("KMODCHECK_QEMU"),
 		Busybox: "/bin/busybox", StepTimeout: o.StepTimeout,
 	}
 	if err := t.Check(); err != nil {

@@ -1,0 +1,89 @@
+package qemu
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/kmodcheck/kmodcheck/runner/guest"
+)
+
+// A machine is the virtual hardware and what it boots: everything a saved
+// state depends on. A QEMU started with the same machine can restore a
+// state another one saved.
+type machine struct {
+	Kernel  string // ELF vmlinux (PVH entry) or bzImage
+	Initrd  string
+	Accel   string // kvm or tcg
+	CPUs    int
+	Memory  string   // QEMU -m
+	Cmdline []string // the kernel's command line, word by word
+}
+
+// endpoints are one VM's host-side ends. They are not part of the guest's
+// state: a state saved with some endpoints restores with others.
+type endpoints struct {
+	Work               string // the case's work directory, exported read-write over 9p
+	Agent, Kmsg, Shell string // unix sockets of the virtio-serial ports
+	QMP                string // a QMP socket; empty: none
+	IncomingFD         int    // >0: restore the state readable on this descriptor
+}
+
+// kernelCmdline is the kernel command line: the same for every case, so
+// that a state saved once serves them all (what differs per case reaches
+// /init after the restore, guest.CaseLine). lpj, when not 0, presets the
+// delay loop on every CPU (see loopsPerJiffy).
+func kernelCmdline(lpj uint64) []string {
+	// The serial console gets warnings and worse (oopses and panics raise
+	// the level themselves): at 0.4 MB/s it would slow a chatty module down.
+	// Every record reaches kernel.log through the agent instead.
+	words := []string{
+		"console=ttyS0", "loglevel=5", "log_buf_len=32M", "panic=-1", "tsc=reliable", "8250.nr_uarts=1",
+		// A busy host can starve a TCG guest long enough for the timer check
+		// to fail ("IO-APIC + timer doesn't work!"), as cloud images know.
+		"no_timer_check",
+		// Track slab allocation sites, to find what a module never freed.
+		"slub_debug=U,kmalloc-*",
+	}
+	if lpj != 0 {
+		words = append(words, fmt.Sprintf("lpj=%d", lpj))
+	}
+	return words
+}
+
+// args is QEMU's command line for machine m with endpoints e. It is a pure
+// function of both: the unit tests check it without a VM.
+func (m machine) args(e endpoints) []string {
+	cpu := "max"
+	if m.Accel == "kvm" {
+		cpu = "host"
+	}
+	args := []string{
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-machine", "pc", "-accel", accelArg(m.Accel), "-cpu", cpu, "-smp", fmt.Sprint(m.CPUs), "-m", m.Memory,
+		"-kernel", m.Kernel, "-initrd", m.Initrd, "-append", strings.Join(m.Cmdline, " "),
+		"-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
+		"-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
+		"-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
+		"-fsdev", "local,id=work,path=" + e.Work + ",security_model=none,multidevs=remap",
+		"-device", "virtio-9p-pci,fsdev=work,mount_tag=work",
+		"-device", "virtio-serial-pci",
+		"-chardev", "socket,id=agent,path=" + e.Agent + ",server=on,wait=off",
+		"-device", "virtserialport,chardev=agent,name=" + guest.PortName,
+		"-chardev", "socket,id=kmsg,path=" + e.Kmsg + ",server=on,wait=off",
+		"-device", "virtserialport,chardev=kmsg,name=" + guest.LogPortName,
+		"-chardev", "socket,id=shell,path=" + e.Shell + ",server=on,wait=off", // shell.go
+		"-device", "virtserialport,chardev=shell,name=" + guest.ShellPortName,
+		"-device", "pvpanic-pci", "-action", "panic=exit-failure",
+		// A new generation ID at every start: a restored kernel sees it
+		// change and reseeds its random generator (drivers/virt/vmgenid.c),
+		// so cases restored from one state do not share random numbers.
+		"-device", "vmgenid,guid=auto",
+	}
+	if e.QMP != "" {
+		args = append(args, "-qmp", "unix:"+e.QMP+",server=on,wait=off")
+	}
+	if e.IncomingFD > 0 {
+		args = append(args, "-incoming", fmt.Sprintf("fd:%d", e.IncomingFD))
+	}
+	return args
+}

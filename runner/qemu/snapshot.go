@@ -1,0 +1,237 @@
+package qemu
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kmodcheck/kmodcheck/runner/cache"
+	"github.com/kmodcheck/kmodcheck/runner/guest"
+)
+
+// A saved state is a VM's memory and devices, saved by QEMU's migration
+// once the guest's /init waits for its case (guest.InitWaiting): every
+// module it needs loaded, nothing of a case in it. Restoring it takes a
+// fraction of a second where booting the kernel under TCG takes seconds,
+// and every case restores the same state into a fresh QEMU, so cases stay
+// as isolated from each other as with a fresh boot.
+//
+// States live in the cache as state/RELEASE-KEY.state (about 86 MB each:
+// QEMU writes zero pages as a few bytes), beside RELEASE-KEY.console, the
+// console of the boot that saved it. KEY hashes the machine (QEMU's command line with the
+// per-VM sockets and work directory left out, so the kernel, initramfs,
+// kernel command line, accelerator, CPUs and memory), QEMU's binary and
+// its version: an upgrade of any of them saves a new state. When a state is
+// saved, those not used for stateMaxUnused are removed, and those of the
+// same kernel not used for a day.
+type savedState struct {
+	file    string // the migration stream
+	console string // the console of the boot that saved it
+}
+
+// stateMaxUnused is how long a state is kept unused (each restore touches it).
+const stateMaxUnused = 7 * 24 * time.Hour
+
+// stateSaveTimeout bounds booting and saving a state, waiting for another
+// process that saves it included.
+const stateSaveTimeout = 3 * time.Minute
+
+// savedState returns the state for machine m, saving it first when the
+// cache has none. Processes and goroutines that want the same state at once
+// wait for the one that saves it.
+func (t *Target) savedState(ctx context.Context, m machine) (*savedState, error) {
+	key, err := t.stateKey(m)
+	if err != nil {
+		return nil, err
+	}
+	name := t.Kernel.Release + "-" + key
+	st := &savedState{file: t.Cache.Path("state", name+".state"), console: t.Cache.Path("state", name+".console")}
+	if _, err := os.Stat(st.file); err == nil {
+		return st, nil
+	}
+	t.saving.Lock()
+	defer t.saving.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, stateSaveTimeout)
+	defer cancel()
+	unlock, err := cache.Lock(ctx, st.file+".lock")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if _, err := os.Stat(st.file); err == nil {
+		return st, nil // another process saved it meanwhile
+	}
+	if err := t.saveState(ctx, m, st); err != nil {
+		return nil, fmt.Errorf("save the state of %s: %w", t.Kernel.Release, err)
+	}
+	pruneStates(filepath.Dir(st.file), t.Kernel.Release, st.file)
+	return st, nil
+}
+
+// stateKey names the state of machine m.
+func (t *Target) stateKey(m machine) (string, error) {
+	qemuKey, err := cache.StatKey(t.qemuPath())
+	if err != nil {
+		return "", err
+	}
+	// The image, not the vmlinux extracted from it: an extraction that
+	// raced another rewrites the vmlinux, the same bytes with a new mtime.
+	kernelKey, err := cache.StatKey(t.Kernel.Image)
+	if err != nil {
+		return "", err
+	}
+	version, err := t.qemuVersion()
+	if err != nil {
+		return "", err
+	}
+	// Placeholders for what differs from VM to VM.
+	args := m.args(endpoints{Work: "WORK", Agent: "AGENT", Kmsg: "KMSG", Shell: "SHELL"})
+	return cache.Key(append([]string{"state 1", qemuKey, version, kernelKey}, args...)...), nil
+}
+
+// qemuVersion is the first line of qemu -version, asked once.
+func (t *Target) qemuVersion() (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.version == "" {
+		out, err := exec.Command(t.qemuPath(), "-version").Output()
+		if err != nil {
+			return "", fmt.Errorf("%s -version: %w", t.qemuPath(), err)
+		}
+		t.version = firstLine(out, errors.New("no version"))
+	}
+	return t.version, nil
+}
+
+// saveState boots machine m cold until /init waits for its case, then has
+// QEMU save it into st through a temporary file renamed into place.
+func (t *Target) saveState(ctx context.Context, m machine, st *savedState) error {
+	tmp, err := os.MkdirTemp("", "kmodcheck-save-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	vm := &VM{t: t, tmp: tmp, work: filepath.Join(tmp, "work")}
+	if err := os.Mkdir(vm.work, 0o755); err != nil {
+		return err
+	}
+	if vm.console, err = newConsole(filepath.Join(tmp, "console.log")); err != nil {
+		return err
+	}
+	defer vm.console.close()
+	waiting := vm.console.watch(guest.InitWaiting)
+	e := vm.endpoints()
+	e.QMP = filepath.Join(tmp, "qmp.sock")
+	if err := vm.start(m.args(e), nil); err != nil {
+		return err
+	}
+	defer func() {
+		vm.cmd.Process.Kill()
+		<-vm.exited
+	}()
+	// Connected, the agent's port makes /init's read wait rather than
+	// return empty, so the state is saved with /init blocked in it.
+	agent, err := vm.dial(ctx, e.Agent)
+	if err != nil {
+		return vm.failure("connect to the agent's port", err)
+	}
+	defer agent.Close()
+	select {
+	case <-waiting:
+	case <-vm.exited:
+		return vm.failure("boot to the point of saving", errors.New("QEMU exited"))
+	case <-ctx.Done():
+		return vm.failure("boot to the point of saving", ctx.Err())
+	}
+	q, err := dialQMP(ctx, vm, e.QMP)
+	if err != nil {
+		return err
+	}
+	defer q.close()
+	if err := os.MkdirAll(filepath.Dir(st.file), 0o755); err != nil {
+		return err
+	}
+	part := st.file + fmt.Sprintf(".%d.part", os.Getpid())
+	defer os.Remove(part)
+	if _, err := q.execute(ctx, "migrate-set-capabilities", map[string]any{
+		"capabilities": []map[string]any{{"capability": "events", "state": true}},
+	}); err != nil {
+		return err
+	}
+	// The guest keeps running while its memory is copied, so the state is
+	// saved running and a restored VM starts on its own.
+	if _, err := q.execute(ctx, "migrate", map[string]any{"uri": "exec:cat > " + shellQuote(part)}); err != nil {
+		return err
+	}
+	var status string
+	if _, err := q.waitEvent(ctx, "MIGRATION", func(data json.RawMessage) bool {
+		var d struct{ Status string }
+		json.Unmarshal(data, &d)
+		status = d.Status
+		return status == "completed" || status == "failed" || status == "cancelled"
+	}); err != nil {
+		return vm.failure("save", err)
+	}
+	if status != "completed" {
+		return fmt.Errorf("migration %s: %s", status, strings.TrimSpace(vm.stderr.String()))
+	}
+	boot, err := os.ReadFile(filepath.Join(tmp, "console.log"))
+	if err != nil {
+		return err
+	}
+	if err := cache.WriteFile(st.console, boot); err != nil {
+		return err
+	}
+	return os.Rename(part, st.file)
+}
+
+// open opens the state for a restore, marks it used, and starts con with
+// the console of the boot that saved it.
+func (st *savedState) open(con *console) (*os.File, error) {
+	f, err := os.Open(st.file)
+	if err != nil {
+		return nil, fmt.Errorf("saved state: %w", err)
+	}
+	now := time.Now()
+	os.Chtimes(st.file, now, now)
+	if boot, err := os.ReadFile(st.console); err == nil {
+		con.f.Write(boot)
+	}
+	fmt.Fprintf(con.f, "kmodcheck: the console above is the boot that saved %s; restored from it at %s\n",
+		filepath.Base(st.file), now.UTC().Format(time.RFC3339Nano))
+	return f, nil
+}
+
+// discardState removes a state that did not restore, so that the next case
+// saves a new one. A VM restoring it meanwhile keeps its open copy.
+func (t *Target) discardState(st *savedState) {
+	os.Remove(st.file)
+	os.Remove(st.console)
+}
+
+// pruneStates removes the states in dir not used for stateMaxUnused, and
+// those of release not used for a day (made for an older initramfs, QEMU or
+// machine), but keep.
+func pruneStates(dir, release, keep string) {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.state"))
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil || f == keep {
+			continue
+		}
+		unused := time.Since(fi.ModTime())
+		sameKernel := strings.HasPrefix(filepath.Base(f), release+"-")
+		if unused < stateMaxUnused && !(sameKernel && unused > 24*time.Hour) {
+			continue
+		}
+		os.Remove(f)
+		os.Remove(strings.TrimSuffix(f, ".state") + ".console")
+		os.Remove(f + ".lock")
+	}
+}

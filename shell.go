@@ -66,8 +66,6 @@ func shellCmd(ctx context.Context, args []string, stdin *os.File, stdout, stderr
 		}
 	}
 
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer stop()
 	tg, err := opts.NewTarget()
 	if err != nil {
 		return fail(err)
@@ -77,7 +75,7 @@ func shellCmd(ctx context.Context, args []string, stdin *os.File, stdout, stderr
 	if err != nil {
 		return fail(err)
 	}
-	defer s.Close(context.Background())
+	defer s.Close(ctx) // at once when ctx is done: a stop signal
 	vm, ok := s.(interface {
 		Shell(context.Context, qemu.Shell) (int, error)
 		HostBuild(line string) string

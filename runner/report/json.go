@@ -42,7 +42,7 @@ type Record struct {
 	Outcome string `json:"outcome,omitempty"`
 
 	// Case records.
-	Status  string  `json:"status,omitempty"`  // "PASS", "FAIL" or "SKIP"
+	Status  string  `json:"status,omitempty"`  // "PASS", "FAIL", "SKIP" or "INTERRUPTED"
 	Accel   string  `json:"accel,omitempty"`   // "kvm", "tcg", "" on the host
 	Boot    float64 `json:"boot,omitempty"`    // seconds from start to the first command
 	Failure string  `json:"failure,omitempty"` // the FAIL line: file:line: step: what went wrong

@@ -122,6 +122,10 @@ func JUnit(rs []suite.Result, took time.Duration, started time.Time) JUnitSuites
 				c.Failure = jf
 				s.Failures++
 			}
+		case "INTERRUPTED":
+			c.Error = &JUnitFailure{Message: "interrupted", Type: "interrupted",
+				Text: xmlText("a stop signal ended the run " + interruptedWhere(r) + "\n")}
+			s.Errors++
 		case "SKIP":
 			msg := r.SkipReason
 			if msg == "" {

@@ -1,7 +1,6 @@
 package script
 
 import (
-	"context"
 	"fmt"
 	"regexp"
 	"strings"
@@ -113,7 +112,7 @@ func (cfg *Config) timedOut(ts *testscript.TestScript, st *caseState, step targe
 	if step.Where != target.OnKernel {
 		ts.Fatalf("%s", msg)
 	}
-	recs, err := st.session.BlockedTasks(context.Background())
+	recs, err := st.session.BlockedTasks(st.ctx)
 	if err != nil {
 		msg += fmt.Sprintf("\n(blocked tasks unavailable: %v)", err)
 	} else {
@@ -167,7 +166,7 @@ func (cfg *Config) endOfCase(ts *testscript.TestScript, st *caseState) {
 		ts.Logf("[end-of-case checks skipped: the kernel reported the fault the case expected, and keeps what it broke]")
 		return
 	}
-	ctx := context.Background()
+	ctx := st.ctx
 	var problems []string
 	if recs, err := st.session.Log(ctx, st.lastSeq); err == nil {
 		var lines []string

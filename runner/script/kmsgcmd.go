@@ -2,7 +2,6 @@ package script
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -82,7 +81,7 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 		stableSince time.Time
 	)
 	for {
-		recs, err := st.session.Log(context.Background(), st.next)
+		recs, err := st.session.Log(st.ctx, st.next)
 		if err != nil {
 			ts.Fatalf("kmsg %s: %v", name, err)
 		}

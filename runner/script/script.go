@@ -21,6 +21,7 @@ package script
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,6 +36,10 @@ import (
 
 // Config says where cases find their target, modules and goldens.
 type Config struct {
+	// Context is the run's: when it is done (a stop signal, go test's
+	// deadline) every case's VM, step and request ends. Testscript's API
+	// carries none, so it travels here; nil: the run is never cancelled.
+	Context context.Context
 	Target  target.Target
 	Golden  string // directory of golden files, one subdirectory per case
 	Modules string // directory of module sources, one subdirectory per module
@@ -86,6 +91,9 @@ type stateKey struct{}
 
 // caseState is one case's session and position in the kernel log.
 type caseState struct {
+	// ctx is the case's: the run's, bounded by -case-timeout. Every step,
+	// comparison and request of the case runs under it.
+	ctx     context.Context
 	mu      sync.Mutex
 	t       testscript.T // the case's T, to fail it from its end-of-case checks
 	work    string
@@ -119,9 +127,19 @@ func (cfg *Config) Params() testscript.Params {
 	}
 	return testscript.Params{
 		Setup: func(env *testscript.Env) error {
-			st := &caseState{t: env.T(), work: env.WorkDir}
+			ctx := cfg.Context
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("not started: %w", context.Cause(ctx))
+			}
+			st := &caseState{ctx: ctx, t: env.T(), work: env.WorkDir}
 			if cfg.CaseTimeout > 0 {
 				st.deadline = time.Now().Add(cfg.CaseTimeout)
+				var cancel context.CancelFunc
+				st.ctx, cancel = context.WithDeadline(ctx, st.deadline)
+				env.Defer(cancel)
 			}
 			env.Values[stateKey{}] = st
 			env.Setenv("KMODCHECK_TARGET", cfg.Target.Name())
@@ -152,7 +170,7 @@ func (cfg *Config) session(ts *testscript.TestScript) *caseState {
 	if st.session != nil {
 		return st
 	}
-	ctx := context.Background()
+	ctx := st.ctx
 	c := target.Case{Name: ts.Name(), WorkDir: st.work}
 	if cfg.ArtifactDir != "" {
 		c.LogDir = filepath.Join(cfg.ArtifactDir, ts.Name())
@@ -177,7 +195,7 @@ func (cfg *Config) session(ts *testscript.TestScript) *caseState {
 	st.taint = st.start.Tainted
 	ts.Defer(func() {
 		cfg.endOfCase(ts, st)
-		s.Close(context.Background())
+		s.Close(st.ctx) // at once when the case's time is up or the run was stopped
 	})
 	cfg.observe(Event{Case: ts.Name(), Kind: "boot", Info: &info})
 	return st
@@ -229,7 +247,7 @@ func (cfg *Config) runStep(ts *testscript.TestScript, neg bool, line, where stri
 	expect := st.expect
 	st.expect = nil
 	cfg.observe(Event{Case: ts.Name(), Kind: "step-start", Step: &step, Line: line})
-	res, err := st.session.Run(context.Background(), step)
+	res, err := st.session.Run(st.ctx, step)
 	cfg.observe(Event{Case: ts.Name(), Kind: "step", Result: &res, Err: err, Line: line})
 	ts.Stdout().Write(res.Stdout)
 	ts.Stderr().Write(res.Stderr)

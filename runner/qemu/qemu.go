@@ -269,22 +269,16 @@ func (vm *VM) boot(ctx context.Context, vmlinux, initrd, accel string) error {
 		"-device", "virtserialport,chardev=shell,name=" + guest.ShellPortName,
 		"-device", "pvpanic-pci", "-action", "panic=exit-failure",
 	}
-	vm.cmd = exec.Command(t.qemuPath(), args...)
+	vm.cmd = exec.CommandContext(ctx, t.qemuPath(), args...) // killed when the case or the run is stopped
 	vm.cmd.Stdin = nil
 	stdout, err := vm.cmd.StdoutPipe()
 	if err != nil {
 		return err
 	}
 	vm.cmd.Stderr = &vm.stderr
-	if err := vm.cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", t.qemuPath(), err)
+	if err := vm.startQEMU(con, stdout); err != nil { // process.go
+		return err
 	}
-	vm.exited = make(chan struct{})
-	go func() {
-		con.copy(stdout)
-		vm.exitErr = vm.cmd.Wait()
-		close(vm.exited)
-	}()
 
 	timeout := t.BootTimeout
 	if timeout == 0 {
@@ -436,7 +430,7 @@ func (vm *VM) Run(ctx context.Context, step target.Step) (target.Result, error) 
 	start := time.Now()
 	req := guest.Request{Op: guest.OpRun, Line: step.Line, Dir: step.Dir, Env: step.Env, TimeoutMs: step.Timeout.Milliseconds()}
 	// The agent enforces the step's timeout; allow it time to report.
-	ctx, cancel := context.WithTimeout(ctx, step.Timeout+60*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, step.Timeout+stepGrace)
 	defer cancel()
 	var resp guest.Response
 	err := vm.call(ctx, req, &resp)

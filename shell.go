@@ -45,6 +45,9 @@ func shellCmd(ctx context.Context, args []string, stdin *os.File, stdout, stderr
 		return 2
 	}
 	fail := func(err error) int {
+		if sig, ok := interruptedBy(ctx); ok {
+			err = fmt.Errorf("%s stopped the shell", signalName(sig))
+		}
 		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
 		return 2
 	}

@@ -199,3 +199,59 @@ func TestNoOrphanVM(t *testing.T) {
 	}
 	t.Logf("QEMU gone %v after kmodcheck's SIGKILL", time.Since(killed))
 }
+
+// TestShellStopSignal stops `kmodcheck shell` with SIGTERM while its shell
+// waits for input: the VM goes, the work directory too, exit 143.
+func TestShellStopSignal(t *testing.T) {
+	cmd := kmodcheckCmd(t, "shell", "-accel", shellAccel())
+	stdin, err := cmd.StdinPipe() // held open: the shell waits at its prompt
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	sc := bufio.NewScanner(stderr)
+	var work string
+	for work == "" && sc.Scan() {
+		if w, ok := strings.CutPrefix(sc.Text(), "kmodcheck: work directory "); ok {
+			work, _, _ = strings.Cut(w, " ")
+		}
+	}
+	vms := qemuChildren(t, cmd.Process.Pid)
+	if work == "" || len(vms) != 1 {
+		t.Fatalf("no work directory (%q) or not one QEMU (%v)", work, vms)
+	}
+	sent := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	var rest []string
+	for sc.Scan() {
+		rest = append(rest, sc.Text())
+	}
+	cmd.Wait()
+	took := time.Since(sent)
+	t.Logf("SIGTERM: kmodcheck shell exited %d after %v: %q", cmd.ProcessState.ExitCode(), took, rest)
+	if code := cmd.ProcessState.ExitCode(); code != 143 {
+		t.Errorf("exit status %d, want 143", code)
+	}
+	if took > 2*time.Second {
+		t.Errorf("took %v to stop, want at most 2s", took)
+	}
+	if !strings.Contains(strings.Join(rest, "\n"), "SIGTERM stopped the shell") {
+		t.Errorf("stderr does not say the shell was stopped: %q", rest)
+	}
+	if vms[0].alive() {
+		t.Errorf("QEMU %d still runs", vms[0].pid)
+	}
+	for _, d := range []string{work, vms[0].tmp} {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("%s is still there", d)
+		}
+	}
+}

@@ -14,7 +14,6 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/kmodcheck/kmodcheck/runner/cache"
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 )
 
@@ -136,7 +135,7 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 		text := rewrite(golden, lines)
 		cmp.OK, cmp.Golden = true, updatePath
 		if !bytes.Equal(text, data) {
-			if err := cache.WriteFile(updatePath, text); err != nil {
+			if err := kmsg.WriteGolden(updatePath, text); err != nil {
 				ts.Fatalf("kmsg: update %s: %v", updatePath, err)
 			}
 			cmp.Updated = true

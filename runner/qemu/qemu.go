@@ -368,7 +368,7 @@ func (vm *VM) receive(ctx context.Context, v any) error {
 	case <-ctx.Done():
 		vm.conn.SetReadDeadline(time.Now()) // unblock the decoder
 		<-done
-		return fmt.Errorf("no answer from the guest: %w", ctx.Err())
+		return fmt.Errorf("no answer from the guest: %w", context.Cause(ctx))
 	}
 }
 
@@ -429,8 +429,9 @@ func (vm *VM) Run(ctx context.Context, step target.Step) (target.Result, error) 
 	}
 	start := time.Now()
 	req := guest.Request{Op: guest.OpRun, Line: step.Line, Dir: step.Dir, Env: step.Env, TimeoutMs: step.Timeout.Milliseconds()}
-	// The agent enforces the step's timeout; allow it time to report.
-	ctx, cancel := context.WithTimeout(ctx, step.Timeout+stepGrace)
+	// The agent enforces the step's timeout; allow it time to report, but
+	// not a kernel that locked up (live.go).
+	ctx, cancel := vm.watchStep(ctx, step)
 	defer cancel()
 	var resp guest.Response
 	err := vm.call(ctx, req, &resp)
@@ -450,11 +451,7 @@ func (vm *VM) Run(ctx context.Context, step target.Step) (target.Result, error) 
 // explain adds to a failed request what the kernel console says: the
 // kernel's own report when it died, else the console's last lines.
 func (vm *VM) explain(err error) error {
-	var lines []string
-	for _, l := range vm.console.lines(consoleTailLines) {
-		lines = append(lines, kmsg.StripTimestamp(l))
-	}
-	faults := kmsg.Faults(lines)
+	faults := kmsg.Faults(vm.console.stepLines()) // the step's first report first
 	if len(faults) == 0 {
 		return fmt.Errorf("%w\nlast console lines:\n%s", err, vm.console.tail(30))
 	}

@@ -449,17 +449,18 @@ func (vm *VM) Run(ctx context.Context, step target.Step) (target.Result, error) 
 }
 
 // explain adds to a failed request what the kernel console says: the
-// kernel's own report when it died, else the console's last lines.
+// kernel's own reports since the step began when it died, else the
+// console's last lines.
 func (vm *VM) explain(err error) error {
 	faults := kmsg.Faults(vm.console.stepLines()) // the step's first report first
 	if len(faults) == 0 {
-		return fmt.Errorf("%w\nlast console lines:\n%s", err, vm.console.tail(30))
+		return &target.KernelError{Err: err, Text: fmt.Sprintf("%v\nlast console lines:\n%s", err, vm.console.tail(30))}
 	}
 	var b strings.Builder
 	for _, f := range faults {
 		fmt.Fprintf(&b, "\nthe kernel reported a %s (from the console):\n    %s", f.Kind, strings.Join(f.Summary(), "\n    "))
 	}
-	return fmt.Errorf("%w%s", err, b.String())
+	return &target.KernelError{Err: err, Faults: faults, Text: fmt.Sprintf("%v%s", err, b.String())}
 }
 
 // Log returns the kernel records from since on.

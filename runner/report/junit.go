@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kmodcheck/kmodcheck/runner/script"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
@@ -115,7 +116,7 @@ func JUnit(rs []suite.Result, took time.Duration, started time.Time) JUnitSuites
 			if f.Line > 0 {
 				c.Line = f.Line
 			}
-			if f.Kind == "boot" {
+			if f.Kind == script.FailSetup {
 				c.Error = jf
 				s.Errors++
 			} else {

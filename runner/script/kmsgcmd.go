@@ -60,11 +60,15 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("%v", err)
 		}
 	} else if !cfg.Update {
-		ts.Fatalf("kmsg: golden file %s does not exist; run with -update to create it from this run's kernel log", goldenPath)
+		st := ts.Value(stateKey{}).(*caseState)
+		cfg.fail(ts, st, Failure{Kind: FailKmsg, Step: st.steps + 1, Command: "kmsg " + name,
+			Message: fmt.Sprintf("golden file %s does not exist; run with -update to create it from this run's kernel log", goldenPath)})
 	}
 
 	st := cfg.session(ts)
 	line := strings.Join(append([]string{"kmsg"}, args...), " ")
+	st.steps++
+	st.lastLine = line
 	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg-start", Line: line})
 	norm := kmsg.Normalizer{Work: st.work}
 	began := time.Now()
@@ -146,7 +150,8 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	cmp.Mismatch, cmp.Diff = m.Mismatch, m.Diff(goldenPath)
 	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
-	ts.Fatalf("kmsg %s: kernel log differs from %s\n%s\n%s", name, goldenPath, m.Mismatch, m.Diff(goldenPath))
+	cfg.fail(ts, st, Failure{Kind: FailKmsg, Step: st.steps, Command: "kmsg " + name,
+		Message: "kernel log differs from " + goldenPath, Detail: m.Mismatch + "\n" + m.Diff(goldenPath)})
 }
 
 // rewrite is the golden file that -update writes for lines.

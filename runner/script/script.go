@@ -73,6 +73,9 @@ type Event struct {
 	Err     error
 	Step    *target.Step // "step-start": the step about to run
 	Line    string       // "step-start", "step", "kmsg-start", "kmsg": the command line
+	// Failure is, for "failure", why the case failed: told once, when it
+	// does (outcome.go).
+	Failure *Failure
 }
 
 // A Comparison is the outcome of one kmsg command.
@@ -99,7 +102,10 @@ type caseState struct {
 	work    string
 	session target.Session
 	next    uint64 // first kernel record the next kmsg compares
-	steps   int
+	steps   int    // steps and kmsg comparisons run so far, numbered as the reports number them
+	// lastLine is the command line of the last step or comparison.
+	lastLine string
+	failure  *Failure // the case's failure, once it has failed
 
 	start       target.State  // what the kernel had loaded and running at the start
 	taint       uint64        // /proc/sys/kernel/tainted after the last step
@@ -179,7 +185,7 @@ func (cfg *Config) session(ts *testscript.TestScript) *caseState {
 	s, err := cfg.Target.Start(ctx, c)
 	if err != nil {
 		cfg.observe(Event{Case: ts.Name(), Kind: "boot", Err: err})
-		ts.Fatalf("start %s target: %v", cfg.Target.Name(), err)
+		cfg.fail(ts, st, Failure{Kind: FailSetup, Message: fmt.Sprintf("start %s target: %v", cfg.Target.Name(), err)})
 	}
 	info := s.Describe()
 	ts.Logf("[%s %s, %s: ready in %.1fs]", info.Target, info.Release, accelName(info), info.Boot.Seconds())
@@ -190,10 +196,11 @@ func (cfg *Config) session(ts *testscript.TestScript) *caseState {
 	st.next, st.lastSeq = info.LogStart, info.LogStart
 	if st.start, err = s.Inspect(ctx); err != nil {
 		s.Close(ctx)
-		ts.Fatalf("inspect the kernel at the start: %v", err)
+		cfg.fail(ts, st, Failure{Kind: FailSetup, Message: fmt.Sprintf("inspect the kernel at the start: %v", err)})
 	}
 	st.taint = st.start.Tainted
 	ts.Defer(func() {
+		cfg.checkFailed(ts, st)
 		cfg.endOfCase(ts, st)
 		s.Close(st.ctx) // at once when the case's time is up or the run was stopped
 	})
@@ -236,13 +243,14 @@ func (cfg *Config) shCmd(ts *testscript.TestScript, neg bool, args []string) {
 
 func (cfg *Config) runStep(ts *testscript.TestScript, neg bool, line, where string) {
 	st := cfg.session(ts)
-	if st.dead != "" {
-		ts.Fatalf("%s: the kernel can run no more steps: %s", line, st.dead)
-	}
 	st.steps++
+	st.lastLine = line
+	if st.dead != "" {
+		cfg.fail(ts, st, st.stepFailure(FailStep, line, "the kernel can run no more steps: "+st.dead))
+	}
 	step := target.Step{Line: line, Dir: ts.MkAbs("."), Where: where, Timeout: st.timeoutFor(cfg)}
 	if step.Timeout <= 0 {
-		ts.Fatalf("%s: the case ran out of time (-case-timeout %v)", line, cfg.CaseTimeout)
+		cfg.fail(ts, st, st.stepFailure(FailStep, line, fmt.Sprintf("the case ran out of time (-case-timeout %v)", cfg.CaseTimeout)))
 	}
 	expect := st.expect
 	st.expect = nil
@@ -259,12 +267,9 @@ func (cfg *Config) runStep(ts *testscript.TestScript, neg bool, line, where stri
 		st.lastSeq = res.Log[n-1].Seq + 1
 	}
 	if err != nil {
-		st.dead = err.Error()
-		if expect != nil && expect.kind == "panic" && expect.matches(err.Error()) {
-			ts.Logf("[expected panic] %s", line)
-			return
-		}
-		ts.Fatalf("%s: %v", line, err)
+		st.dead = firstLine(err.Error())
+		cfg.kernelFailed(ts, st, line, err, expect)
+		return
 	}
 	if res.TimedOut {
 		cfg.timedOut(ts, st, step)
@@ -272,9 +277,9 @@ func (cfg *Config) runStep(ts *testscript.TestScript, neg bool, line, where stri
 	cfg.checkKernel(ts, st, line, res, expect)
 	switch {
 	case neg && res.Exit == 0:
-		ts.Fatalf("%s: unexpected success", line)
+		cfg.fail(ts, st, st.stepFailure(FailStep, line, "unexpected success"))
 	case !neg && res.Exit != 0:
-		ts.Fatalf("%s: exit status %d", line, res.Exit)
+		cfg.fail(ts, st, st.stepFailure(FailStep, line, fmt.Sprintf("exit status %d", res.Exit)))
 	}
 }
 

@@ -183,6 +183,9 @@ type Result struct {
 	Duration time.Duration
 	Log      string // testscript's transcript
 	Events   []script.Event
+	// Failure is why the case failed, as the case language recorded it;
+	// nil unless Status is FAIL (or INTERRUPTED, when it had failed first).
+	Failure *script.Failure
 	// SkipReason is what the script's skip said, for a SKIP.
 	SkipReason string
 	// Dir is the case × kernel's artifact directory (DIR/KERNEL/CASE),
@@ -277,6 +280,11 @@ func RunWith(ctx context.Context, cfg script.Config, targets []target.Target, fi
 			mu.Lock()
 			res.Events = events[key{release, res.Case}]
 			mu.Unlock()
+			for _, e := range res.Events {
+				if e.Kind == "failure" && res.Status != "PASS" {
+					res.Failure = e.Failure
+				}
+			}
 			if cfg.ArtifactDir != "" {
 				res.Dir = CaseDir(cfg.ArtifactDir, release, res.Case)
 				res.Files, res.ArtifactErr = writeArtifacts(res.Dir, res)

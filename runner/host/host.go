@@ -109,10 +109,11 @@ func (s *session) Inspect(ctx context.Context) (target.State, error) {
 // BlockedTasks writes SysRq w and returns what the kernel printed.
 func (s *session) BlockedTasks(ctx context.Context) ([]kmsg.Record, error) {
 	start := s.mark("kmodcheck: blocked tasks")
+	// The kernel prints the dump as the write is handled: when it returns,
+	// every record of it is in the log.
 	if err := os.WriteFile("/proc/sysrq-trigger", []byte("w"), 0); err != nil {
 		return nil, err
 	}
-	time.Sleep(500 * time.Millisecond)
 	return s.Log(ctx, start+1)
 }
 

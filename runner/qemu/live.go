@@ -41,3 +41,16 @@ func (vm *VM) watchStep(ctx context.Context, step target.Step) (context.Context,
 	}()
 	return ctx, func() { cancel(nil); cancelTimeout() }
 }
+
+// sync returns once the agent has read every kernel record logged before
+// it was called: the agent's log reader runs apart from its requests, and
+// a step's end marker is the proof that it has caught up (a record logged
+// after all of those before). SysRq w prints its dump synchronously, so
+// after a sync the dump is all there.
+func (vm *VM) sync(ctx context.Context) error {
+	_, err := vm.Run(ctx, target.Step{Line: "true", Where: target.OnKernel, Timeout: 10 * time.Second})
+	if err != nil {
+		return fmt.Errorf("wait for the guest to read the kernel log: %w", err)
+	}
+	return nil
+}

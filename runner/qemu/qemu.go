@@ -560,6 +560,8 @@ func (vm *VM) BlockedTasks(ctx context.Context) ([]kmsg.Record, error) {
 	if err := vm.call(ctx, guest.Request{Op: guest.OpSysrq, Line: "w"}, &resp); err != nil {
 		return nil, err
 	}
-	time.Sleep(500 * time.Millisecond) // the dump is printed asynchronously
+	if err := vm.sync(ctx); err != nil { // live.go
+		return nil, err
+	}
 	return vm.Log(ctx, next)
 }

@@ -3,6 +3,7 @@ package qemu
 import (
 	"fmt"
 	"io"
+	"os/exec"
 	"runtime"
 	"syscall"
 )
@@ -36,4 +37,14 @@ func (vm *VM) startQEMU(con *console, stdout io.Reader) error {
 		close(vm.exited)
 	}()
 	return <-started
+}
+
+// runDying runs cmd to its end, as CombinedOutput does, such that it dies
+// with kmodcheck (see startQEMU): its thread stays locked, so alive, until
+// cmd has exited.
+func runDying(cmd *exec.Cmd) ([]byte, error) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	return cmd.CombinedOutput()
 }

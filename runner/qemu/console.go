@@ -143,6 +143,6 @@ func (c *console) close() {
 // faultGrace is how long a step may go on after the console showed the
 // kernel starting a report that stops work (an oops, a BUG, a lockup, a
 // panic): when the kernel survives it, the agent answers well within this
-// (0.15-0.44 s measured, TCG); when it does not answer by then, the kernel
+// (0.15-0.44 s measured, TCG, on a quiet machine); when it does not answer by then, the kernel
 // has locked up, and the step ends with the console's report.
-const faultGrace = 3 * time.Second
+const faultGrace = 4 * time.Second

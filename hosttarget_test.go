@@ -87,7 +87,10 @@ exit 0
 		result[m[1]], _ = strconv.Atoi(m[2])
 		t.Logf("%s: status %s after %s", m[1], m[2], m[3])
 	}
-	for name, want := range map[string]int{"seed": 0, "seedpass": 1, "fault": 1, "oops": 1, "nullderef": 1, "loaded": 0, "gotest": 0} {
+	if result["nullderef"] == 0 {
+		t.Errorf("the fault's report does not name the NULL dereference")
+	}
+	for name, want := range map[string]int{"seed": 0, "seedpass": 1, "fault": 1, "oops": 1, "loaded": 0, "gotest": 0} {
 		if got, ok := result[name]; !ok || got != want {
 			t.Errorf("%s = %d (reported: %v), want %d", name, got, ok, want)
 		}

@@ -55,7 +55,7 @@ echo "@@seedpass=$(grep -c '"type":"case".*"status":"PASS"' $W/seed.json) 0s@@"
 echo "@@oops=$(grep -c 'the kernel reported an oops' $W/fault.out) 0s@@"
 echo "@@nullderef=$(grep -c 'BUG: kernel NULL pointer dereference' $W/fault.out) 0s@@"
 echo "@@loaded=$(grep -c '^oopsthread ' /proc/modules) 0s@@"; t0=$(date +%%s)
-%[2]s/kmodcheck.test -test.run '^TestCases$' -target host -step-timeout 6m >$W/gotest.out 2>&1; echo "@@gotest=$? $(( $(date +%%s) - t0 ))s@@"
+%[2]s/kmodcheck.test -test.v -test.run '^TestCases$' -target host -step-timeout 6m >$W/gotest.out 2>&1; echo "@@gotest=$? $(( $(date +%%s) - t0 ))s@@"
 echo "@@gotestpass=$(grep -c -e '--- PASS: TestCases/' $W/gotest.out) 0s@@"
 for f in $W/*.out; do echo "==> $f"; tail -n 60 $f; done
 exit 0

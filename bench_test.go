@@ -111,7 +111,7 @@ type seedRow struct {
 func runSeed(b *testing.B, targets []target.Target, files []string, jobs int, inGuest bool) []seedRow {
 	out := b.TempDir()
 	cfg := script.Config{Golden: "golden", Modules: "modules", StepTimeout: 5 * time.Minute, ArtifactDir: out, BuildInGuest: inGuest}
-	results := suite.Run(cfg, targets, files, jobs, false, nil)
+	results := suite.Run(b.Context(), cfg, targets, files, jobs, false, nil)
 	var rows []seedRow
 	for _, r := range results {
 		if r.Status != "PASS" {

@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
@@ -24,9 +22,9 @@ apt-cache knows is fetched, the plain amd64 flavour unless NAME names another.
 -n only shows what would be downloaded.
 `
 
-func kernelsCmd(args []string, stdout, stderr io.Writer) int {
+func kernelsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "fetch" {
-		return kernelsFetchCmd(context.Background(), args[1:], stdout, stderr)
+		return kernelsFetchCmd(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) > 0 {
 		code := 2
@@ -97,8 +95,6 @@ func kernelsFetchCmd(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
-	defer stop()
 	f := &kernel.Fetcher{Cache: c, Out: stdout}
 	status := 0
 	for _, name := range fs.Args() {

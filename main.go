@@ -22,7 +22,10 @@ func main() {
 	if guest.IsGuest() {
 		guest.Main()
 	}
-	os.Exit(kmodcheck(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	ctx, stop := withStopSignals(context.Background())
+	code := kmodcheck(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 const usage = `kmodcheck proves kernel-module tutorials still work.
@@ -35,10 +38,23 @@ Usage:
 	kmodcheck import [flags] session.txt            write a case from a pasted terminal session
 	kmodcheck help                                  this text
 
-Exit status: 0 all cases passed, 1 a case failed, 2 usage or set-up error.
+Exit status: 0 all cases passed, 1 a case failed, 2 usage or set-up error;
+128+N when signal N stopped it (130 SIGINT, 143 SIGTERM, 129 SIGHUP).
 `
 
+// kmodcheck runs the command args name. A command that a stop signal
+// interrupted exits as the shell says a process that signal ended does
+// (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP), once it has cleaned up
+// and written what it could.
 func kmodcheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	code := command(ctx, args, stdout, stderr)
+	if sig, ok := interruptedBy(ctx); ok {
+		return exitStatus(sig)
+	}
+	return code
+}
+
+func command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -49,7 +65,7 @@ func kmodcheck(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	case "shell":
 		return shellCmd(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "kernels":
-		return kernelsCmd(args[1:], stdout, stderr)
+		return kernelsCmd(ctx, args[1:], stdout, stderr)
 	case "import":
 		return importCmd(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":

@@ -40,9 +40,14 @@ see README.md), and, when $GITHUB_STEP_SUMMARY names a file, a markdown
 summary appended to it. -shard I/N runs a stable part of the pairs, so that
 N CI jobs run every pair once.
 
+SIGINT, SIGTERM and SIGHUP stop a run: the VMs are killed, the cases that
+had not ended are INTERRUPTED in the summary and the reports, and the exit
+status is 128 + the signal's number (130, 143, 129). A second signal ends
+kmodcheck at once.
+
 Exit status: 0 all passed (or none was selected), 1 a case failed, 2 usage
 or set-up error (a malformed case, QEMU or a kernel missing, a report that
-cannot be written).
+cannot be written), 128+N stopped by signal N.
 
 Flags:
 `
@@ -215,7 +220,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	start := time.Now()
 	var mu sync.Mutex // cases end concurrently
 	var jsonErr error
-	results := suite.RunWith(cfg, targets, files, suite.RunOptions{
+	results := suite.RunWith(ctx, cfg, targets, files, suite.RunOptions{
 		Jobs: *jobs, Verbose: *verbose, Shard: shard,
 		Start:   progress.Start,
 		Observe: progress.Event,
@@ -233,6 +238,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	progress.Close()
 	took := time.Since(start)
 
+	if sig, ok := interruptedBy(ctx); ok {
+		fmt.Fprintf(stdout, "kmodcheck: %s stopped the run after %.1fs\n", signalName(sig), took.Seconds())
+	}
 	report.Artifacts(stdout, *out, results)
 	report.Summary(stdout, results, took)
 

@@ -39,7 +39,12 @@ func TestMain(m *testing.M) {
 		guest.Main() // this binary is also the guest's agent
 	}
 	testscript.Main(m, map[string]func(){
-		"kmodcheck": func() { os.Exit(kmodcheck(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) },
+		"kmodcheck": func() {
+			ctx, stop := withStopSignals(context.Background())
+			code := kmodcheck(ctx, os.Args[1:], os.Stdout, os.Stderr)
+			stop()
+			os.Exit(code)
+		},
 	})
 }
 
@@ -71,7 +76,7 @@ func TestCases(t *testing.T) {
 	for _, tg := range targets {
 		t.Run(tg.Release(), func(t *testing.T) {
 			cfg := script.Config{
-				Target: tg, CaseTimeout: 10 * time.Minute, Golden: "golden", Modules: "modules", Update: *update, KernelVariants: len(kernels) > 0,
+				Context: t.Context(), Target: tg, CaseTimeout: 10 * time.Minute, Golden: "golden", Modules: "modules", Update: *update, KernelVariants: len(kernels) > 0,
 				StepTimeout: *stepTimeout, ArtifactDir: filepath.Join(out, tg.Release()),
 			}
 			for _, f := range files {

@@ -45,6 +45,9 @@ func shellCmd(ctx context.Context, args []string, stdin *os.File, stdout, stderr
 		return 2
 	}
 	fail := func(err error) int {
+		if sig, ok := interruptedBy(ctx); ok {
+			err = fmt.Errorf("%s stopped the shell", signalName(sig))
+		}
 		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
 		return 2
 	}
@@ -66,8 +69,6 @@ func shellCmd(ctx context.Context, args []string, stdin *os.File, stdout, stderr
 		}
 	}
 
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer stop()
 	tg, err := opts.NewTarget()
 	if err != nil {
 		return fail(err)
@@ -77,7 +78,7 @@ func shellCmd(ctx context.Context, args []string, stdin *os.File, stdout, stderr
 	if err != nil {
 		return fail(err)
 	}
-	defer s.Close(context.Background())
+	defer s.Close(ctx) // at once when ctx is done: a stop signal
 	vm, ok := s.(interface {
 		Shell(context.Context, qemu.Shell) (int, error)
 		HostBuild(line string) string

@@ -27,12 +27,15 @@ import (
 const (
 	EnvWork  = "KMODCHECK_WORK"  // the case's work directory, shared read-write
 	EnvRole  = "KMODCHECK_GUEST" // set: this process is the guest side ("init" from the initramfs)
+	roleInit = "init"
 	roleServ = "serve"
 )
 
 // IsGuest reports whether this process was started as kmodcheck's guest side.
 // The kmodcheck command (and the test binary) call Main first thing when it is.
-func IsGuest() bool { return os.Getenv(EnvRole) != "" }
+// Anywhere but in a VM kmodcheck booted the variable is ignored, with a
+// warning (role.go).
+func IsGuest() bool { return guestRole() != "" }
 
 // Main runs the guest side and never returns: as PID 1 it sets the machine up,
 // runs the agent as its child and powers off when the agent exits.

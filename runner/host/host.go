@@ -21,32 +21,48 @@ import (
 // Target runs steps on the running kernel.
 type Target struct {
 	StepTimeout time.Duration
+
+	// turn holds a token while a case runs: every case shares the one
+	// kernel, whose modules and log they would otherwise mix up (the seed
+	// tutorials all load a module named kthread), so cases take turns
+	// whatever the runner's parallelism (-j, go test's parallel subtests).
+	once sync.Once
+	turn chan struct{}
 }
 
 func (t *Target) Name() string { return "host" }
 
-func (t *Target) Release() string { return release() }
+func (t *Target) Release() string { return kernelRelease() }
 
 // Check refuses to run without root or without headers for this kernel.
 func (t *Target) Check() error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("the host target loads modules into this machine's kernel and needs root")
 	}
-	rel := release()
+	rel := kernelRelease()
 	if _, err := os.Stat("/lib/modules/" + rel + "/build/Makefile"); err != nil {
 		return fmt.Errorf("no headers for the running kernel %s: install linux-headers-%s", rel, rel)
 	}
 	return nil
 }
 
-// Start opens the kernel log; it boots nothing.
+// Start waits for the kernel to be free of other cases, then opens its
+// log; it boots nothing.
 func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, error) {
-	s := &session{before: loadedModules()}
+	t.once.Do(func() { t.turn = make(chan struct{}, 1) })
+	select {
+	case t.turn <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for the other cases on this kernel: %w", context.Cause(ctx))
+	}
+	release := sync.OnceFunc(func() { <-t.turn })
+	s := &session{before: loadedModules(), release: release}
 	recs, err := readKmsg()
 	if err != nil {
+		release()
 		return nil, err
 	}
-	s.info = target.Info{Target: "host", Release: release()}
+	s.info = target.Info{Target: "host", Release: kernelRelease()}
 	if len(recs) > 0 {
 		s.info.LogStart = recs[len(recs)-1].Seq + 1
 	}
@@ -59,6 +75,7 @@ type session struct {
 	info    target.Info
 	timeout time.Duration
 	before  map[string]bool // modules loaded before the case
+	release func()          // gives the kernel to the next case
 }
 
 func (s *session) Describe() target.Info { return s.info }
@@ -109,16 +126,18 @@ func (s *session) Inspect(ctx context.Context) (target.State, error) {
 // BlockedTasks writes SysRq w and returns what the kernel printed.
 func (s *session) BlockedTasks(ctx context.Context) ([]kmsg.Record, error) {
 	start := s.mark("kmodcheck: blocked tasks")
+	// The kernel prints the dump as the write is handled: when it returns,
+	// every record of it is in the log.
 	if err := os.WriteFile("/proc/sysrq-trigger", []byte("w"), 0); err != nil {
 		return nil, err
 	}
-	time.Sleep(500 * time.Millisecond)
 	return s.Log(ctx, start+1)
 }
 
 // Close unloads the modules the case loaded and left, so that a failed case
 // does not leave the machine changed.
 func (s *session) Close(ctx context.Context) error {
+	defer s.release()
 	var errs []string
 	for m := range loadedModules() {
 		if !s.before[m] {
@@ -180,7 +199,7 @@ func loadedModules() map[string]bool {
 	return mods
 }
 
-func release() string {
+func kernelRelease() string {
 	var u unix.Utsname
 	unix.Uname(&u)
 	return unix.ByteSliceToString(u.Release[:])

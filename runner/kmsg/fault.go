@@ -94,6 +94,11 @@ func TraceSummary(lines []string) []string {
 	return out
 }
 
+// StartsFault reports whether a line (a record's text, or a console line
+// without its timestamp) is the first line of a fault report, and of which
+// kind ("" for a "cut here" line, whose kind the next line says).
+func StartsFault(l string) (kind string, ok bool) { return faultStart(l) }
+
 func faultStart(l string) (kind string, ok bool) {
 	for _, s := range faultStarts {
 		if s.re.MatchString(l) {

@@ -1,6 +1,8 @@
 package kmsg
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -209,4 +211,38 @@ func (g *Golden) revisedItem(l sourceLine, r *revision) (string, bool) {
 		return it.head + " " + s, true
 	}
 	return it.head, true
+}
+
+// newGoldenMode is a new golden's mode, a text file's: what -update writes
+// is the maintainer's to read and commit.
+const newGoldenMode = 0o644
+
+// WriteGolden writes data as the golden at path, keeping the mode the file
+// has (a golden is the maintainer's file: -update changes its lines and
+// nothing else). The file is replaced at once, through a temporary file
+// renamed over it, so that a run stopped half way leaves the old golden.
+func WriteGolden(path string, data []byte) error {
+	mode := os.FileMode(newGoldenMode)
+	if st, err := os.Stat(path); err == nil {
+		mode = st.Mode().Perm()
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // renamed away on success
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(mode)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	return err
 }

@@ -57,7 +57,7 @@ func (t *Target) probeKVM(ctx context.Context, vmlinux string) (accel, note stri
 		"-nodefaults", "-display", "none", "-no-reboot", "-accel", "kvm", "-cpu", "host",
 		"-m", "256M", "-kernel", vmlinux, "-append", "console=ttyS0 panic=-1 init=/nonexistent quiet",
 		"-serial", "none")
-	out, err := cmd.CombinedOutput()
+	out, err := runDying(cmd) // process.go
 	took := time.Since(start).Round(10 * time.Millisecond)
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):

@@ -303,7 +303,7 @@ func (vm *VM) boot(ctx context.Context, m machine, st *savedState) error {
 		files = append(files, f)
 		e.IncomingFD = 3 // the first of ExtraFiles
 	}
-	if err := vm.start(m.args(e), files); err != nil {
+	if err := vm.start(ctx, m.args(e), files); err != nil {
 		return err
 	}
 	timeout := vm.t.BootTimeout
@@ -325,9 +325,10 @@ func (vm *VM) endpoints() endpoints {
 }
 
 // start starts QEMU with args, its serial console copied to vm.console and
-// files given to it as descriptors 3, 4, ...
-func (vm *VM) start(args []string, files []*os.File) error {
-	vm.cmd = exec.Command(vm.t.qemuPath(), args...)
+// files given to it as descriptors 3, 4, ...; ctx's end kills it, as does
+// kmodcheck's own death (process.go).
+func (vm *VM) start(ctx context.Context, args []string, files []*os.File) error {
+	vm.cmd = exec.CommandContext(ctx, vm.t.qemuPath(), args...) // killed when the case or the run is stopped
 	vm.cmd.Stdin = nil
 	vm.cmd.ExtraFiles = files
 	stdout, err := vm.cmd.StdoutPipe()
@@ -335,16 +336,7 @@ func (vm *VM) start(args []string, files []*os.File) error {
 		return err
 	}
 	vm.cmd.Stderr = &vm.stderr
-	if err := vm.cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", vm.t.qemuPath(), err)
-	}
-	vm.exited = make(chan struct{})
-	go func() {
-		vm.console.copy(stdout)
-		vm.exitErr = vm.cmd.Wait()
-		close(vm.exited)
-	}()
-	return nil
+	return vm.startQEMU(vm.console, stdout) // process.go
 }
 
 // handshake gives /init the case's line, connects the kernel log and waits
@@ -438,7 +430,7 @@ func (vm *VM) receive(ctx context.Context, v any) error {
 	case <-ctx.Done():
 		vm.conn.SetReadDeadline(time.Now()) // unblock the decoder
 		<-done
-		return fmt.Errorf("no answer from the guest: %w", ctx.Err())
+		return fmt.Errorf("no answer from the guest: %w", context.Cause(ctx))
 	}
 }
 
@@ -499,8 +491,9 @@ func (vm *VM) Run(ctx context.Context, step target.Step) (target.Result, error) 
 	}
 	start := time.Now()
 	req := guest.Request{Op: guest.OpRun, Line: step.Line, Dir: step.Dir, Env: step.Env, TimeoutMs: step.Timeout.Milliseconds()}
-	// The agent enforces the step's timeout; allow it time to report.
-	ctx, cancel := context.WithTimeout(ctx, step.Timeout+60*time.Second)
+	// The agent enforces the step's timeout; allow it time to report, but
+	// not a kernel that locked up (live.go).
+	ctx, cancel := vm.watchStep(ctx, step)
 	defer cancel()
 	var resp guest.Response
 	err := vm.call(ctx, req, &resp)
@@ -518,21 +511,18 @@ func (vm *VM) Run(ctx context.Context, step target.Step) (target.Result, error) 
 }
 
 // explain adds to a failed request what the kernel console says: the
-// kernel's own report when it died, else the console's last lines.
+// kernel's own reports since the step began when it died, else the
+// console's last lines.
 func (vm *VM) explain(err error) error {
-	var lines []string
-	for _, l := range vm.console.lines(consoleTailLines) {
-		lines = append(lines, kmsg.StripTimestamp(l))
-	}
-	faults := kmsg.Faults(lines)
+	faults := kmsg.Faults(vm.console.stepLines()) // the step's first report first
 	if len(faults) == 0 {
-		return fmt.Errorf("%w\nlast console lines:\n%s", err, vm.console.tail(30))
+		return &target.KernelError{Err: err, Text: fmt.Sprintf("%v\nlast console lines:\n%s", err, vm.console.tail(30))}
 	}
 	var b strings.Builder
 	for _, f := range faults {
 		fmt.Fprintf(&b, "\nthe kernel reported a %s (from the console):\n    %s", f.Kind, strings.Join(f.Summary(), "\n    "))
 	}
-	return fmt.Errorf("%w%s", err, b.String())
+	return &target.KernelError{Err: err, Faults: faults, Text: fmt.Sprintf("%v%s", err, b.String())}
 }
 
 // Log returns the kernel records from since on.
@@ -632,6 +622,8 @@ func (vm *VM) BlockedTasks(ctx context.Context) ([]kmsg.Record, error) {
 	if err := vm.call(ctx, guest.Request{Op: guest.OpSysrq, Line: "w"}, &resp); err != nil {
 		return nil, err
 	}
-	time.Sleep(500 * time.Millisecond) // the dump is printed asynchronously
+	if err := vm.sync(ctx); err != nil { // live.go
+		return nil, err
+	}
 	return vm.Log(ctx, next)
 }

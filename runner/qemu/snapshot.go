@@ -128,7 +128,7 @@ func (t *Target) saveState(ctx context.Context, m machine, st *savedState) error
 	waiting := vm.console.watch(guest.InitWaiting)
 	e := vm.endpoints()
 	e.QMP = filepath.Join(tmp, "qmp.sock")
-	if err := vm.start(m.args(e), nil); err != nil {
+	if err := vm.start(ctx, m.args(e), nil); err != nil {
 		return err
 	}
 	defer func() {

@@ -1,88 +1,63 @@
 package report
 
 import (
-	"regexp"
-	"strconv"
-	"strings"
-
 	"github.com/kmodcheck/kmodcheck/runner/script"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
-// A Failure is why a case failed on a kernel, as the reports for CI show it.
+// A Failure is why a case failed on a kernel, as the reports for CI show
+// it: the case language's account of it (script.Failure), with the records
+// and the kernel's messages around it.
 type Failure struct {
-	// Message is the transcript's FAIL line without "FAIL: ": the case
-	// file and line of the failing step, the step, and what went wrong,
-	// e.g. "cases/x.txtar:17: kmsg insmod: kernel log differs from ...".
-	Message string
-	File    string // the case file Message names, if it names one
-	Line    int    // and its line
-	// Text is the FAIL line and the lines after it: the mismatch, the
-	// diff, the kernel's report of a fault.
-	Text string
-	// Step is the failing step's record: the last step or comparison the
-	// case ran before its script failed; nil when the case failed before
-	// any, or after its last (the end-of-case checks), or did not fail.
-	Step *Record
-	// Kind is "kmsg" for a golden that did not match, "boot" when the
-	// kernel did not start, "end-of-case" for what a case left behind,
-	// "step" otherwise.
+	// Kind is script.FailStep, FailKmsg, FailFault, FailEndOfCase or
+	// FailSetup (the kernel did not start).
 	Kind string
+	// Message is the failure on one line: the case file and line of the
+	// failing step, the step, and what went wrong, e.g.
+	// "cases/x.txtar:17: kmsg insmod: kernel log differs from ...".
+	Message string
+	File    string // the case file
+	Line    int    // the failing line; 0 at the end of the case
+	// Text is "FAIL: " and Message, and what follows it: the mismatch, the diff, the
+	// kernel's report of a fault, what the case left behind.
+	Text string
+	// Report is, for a fault, the kernel's first report, summarised.
+	Report []string
+	// Step is the failing step's record; nil when the case failed before
+	// any, or after its last (the end-of-case checks).
+	Step *Record
 	// Diff is the failing kmsg comparison's unified diff.
 	Diff string
-	// Kernel is the end of what the kernel printed before the failure, as
-	// the transcript shows it (work directory as $WORK).
+	// Kernel is the end of what the kernel printed before the failure.
 	Kernel []string
 }
 
 // kernelExcerpt is how many kernel lines a failure's report keeps.
 const kernelExcerpt = 30
 
-var failLine = regexp.MustCompile(`^FAIL: (?:(\S+?):(\d+): )?(.*)$`)
-
-// FailureOf reads a failed case's transcript and events; ok is false for a
-// case that did not fail.
+// FailureOf is a failed case's failure; ok is false for a case that did
+// not fail.
 func FailureOf(r suite.Result) (f Failure, ok bool) {
 	if r.Status != "FAIL" {
 		return Failure{}, false
 	}
-	lines := strings.Split(strings.TrimRight(r.Log, "\n"), "\n")
-	at := -1
-	for i, l := range lines {
-		if strings.HasPrefix(l, "FAIL: ") {
-			at = i
-		}
+	sf := r.Failure
+	if sf == nil {
+		// Testscript ended the case before any of kmodcheck's commands ran
+		// (a builtin's check at the top of the script): the transcript has
+		// its words.
+		sf = &script.Failure{Kind: script.FailStep, File: r.File, Message: "the script failed before its first step; the transcript says how"}
 	}
-	f.Kind = "step"
-	if at >= 0 {
-		m := failLine.FindStringSubmatch(lines[at])
-		f.Message = strings.TrimPrefix(lines[at], "FAIL: ")
-		f.File = m[1]
-		f.Line, _ = strconv.Atoi(m[2])
-		f.Text = strings.Join(lines[at:], "\n") + "\n"
-	} else {
-		// No FAIL line (a panic in the runner, a failure testscript did not
-		// log): the transcript's last line is the best there is.
-		f.Message = lines[len(lines)-1]
-		f.Text = r.Log
+	f = Failure{Kind: sf.Kind, Message: sf.Summary(), File: sf.File, Line: sf.Line, Report: sf.Report}
+	f.Text = "FAIL: " + f.Message + "\n"
+	if sf.Detail != "" {
+		f.Text += sf.Detail + "\n"
 	}
-	if at >= 0 && f.File == "" && strings.HasPrefix(f.Message, "at the end of the case") {
-		f.Kind = "end-of-case"
-	}
-	if at >= 0 {
-		f.Kernel = kernelLines(lines[:at])
-	} else {
-		f.Kernel = kernelLines(lines)
-	}
-	if len(f.Kernel) == 0 {
-		// The transcript keeps only the failing phase's steps: what the
-		// kernel said before it is in the events.
-		for _, e := range r.Events {
-			if e.Kind == "step" && e.Result != nil {
-				for _, k := range e.Result.Log {
-					if k.Facility == 0 {
-						f.Kernel = append(f.Kernel, k.Text)
-					}
+	for _, e := range r.Events {
+		if e.Kind == "step" && e.Result != nil {
+			for _, k := range e.Result.Log {
+				if k.Facility == 0 {
+					f.Kernel = append(f.Kernel, k.Text)
 				}
 			}
 		}
@@ -90,55 +65,14 @@ func FailureOf(r suite.Result) (f Failure, ok bool) {
 	if n := len(f.Kernel); n > kernelExcerpt {
 		f.Kernel = f.Kernel[n-kernelExcerpt:]
 	}
-	for _, e := range r.Events {
-		if e.Kind == "boot" && e.Err != nil {
-			f.Kind = "boot"
-		}
-	}
-	if f.Kind != "step" {
-		return f, true
-	}
 	recs := Records(r)
-	var last *Record
-	for i := range recs {
-		if recs[i].Type == "step" {
-			last = &recs[i]
-		}
-	}
-	if last != nil && last.Outcome == "fail" {
-		f.Step = last
-		if last.Kind == "kmsg" {
-			f.Kind, f.Diff = "kmsg", last.Diff
+	if sf.Kind != script.FailEndOfCase && sf.Step > 0 && sf.Step < len(recs) && recs[sf.Step-1].Type == "step" {
+		f.Step = &recs[sf.Step-1]
+		if sf.Kind == script.FailKmsg {
+			f.Diff = f.Step.Diff
 		}
 	}
 	return f, true
-}
-
-// kernelLines are the kernel's messages in a transcript: its "[kernel] "
-// lines.
-func kernelLines(lines []string) []string {
-	var out []string
-	for _, l := range lines {
-		if k, ok := strings.CutPrefix(l, "[kernel] "); ok {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
-// failingStep reports whether the script failed at a step: a FAIL line
-// naming a line of the case file (not the end-of-case checks).
-func failingStep(r suite.Result) bool {
-	if r.Status != "FAIL" {
-		return false
-	}
-	lines := strings.Split(strings.TrimRight(r.Log, "\n"), "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		if m := failLine.FindStringSubmatch(lines[i]); m != nil {
-			return m[1] != ""
-		}
-	}
-	return false
 }
 
 // bootOf is the case's boot event, if it booted or tried to.

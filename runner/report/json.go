@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
+	"github.com/kmodcheck/kmodcheck/runner/script"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
@@ -42,7 +42,7 @@ type Record struct {
 	Outcome string `json:"outcome,omitempty"`
 
 	// Case records.
-	Status  string  `json:"status,omitempty"`  // "PASS", "FAIL" or "SKIP"
+	Status  string  `json:"status,omitempty"`  // "PASS", "FAIL", "SKIP" or "INTERRUPTED"
 	Accel   string  `json:"accel,omitempty"`   // "kvm", "tcg", "" on the host
 	Boot    float64 `json:"boot,omitempty"`    // seconds from start to the first command
 	Failure string  `json:"failure,omitempty"` // the FAIL line: file:line: step: what went wrong
@@ -100,16 +100,12 @@ func Records(r suite.Result) []Record {
 		rec.Step = n
 		out = append(out, rec)
 	}
-	// The script failed at a step: the last one it ran, unless that is a
-	// comparison that matched (the failure is then a later check).
+	// The step the case failed at, as the case recorded it.
 	failure := ""
-	if f, ok := failureLine(r); ok {
-		failure = f
-	}
-	if failingStep(r) && len(out) > 0 {
-		last := &out[len(out)-1]
-		if last.Kind == "command" || last.Outcome == "fail" {
-			last.Outcome = "fail"
+	if f := r.Failure; f != nil && r.Status == "FAIL" {
+		failure = f.Summary()
+		if f.Kind != script.FailEndOfCase && f.Step > 0 && f.Step <= len(out) {
+			out[f.Step-1].Outcome = "fail"
 		}
 	}
 	c := Record{Type: "case", Case: r.Case, Kernel: r.Kernel, File: r.File, Status: r.Status,
@@ -118,20 +114,6 @@ func Records(r suite.Result) []Record {
 		c.Accel, c.Boot = b.Info.Accel, seconds(b.Info.Boot)
 	}
 	return append(out, c)
-}
-
-// failureLine is the FAIL line of a failed case, without "FAIL: ".
-func failureLine(r suite.Result) (string, bool) {
-	if r.Status != "FAIL" {
-		return "", false
-	}
-	lines := strings.Split(strings.TrimRight(r.Log, "\n"), "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		if m, ok := strings.CutPrefix(lines[i], "FAIL: "); ok {
-			return m, true
-		}
-	}
-	return lines[len(lines)-1], true
 }
 
 func seconds(d time.Duration) float64 {

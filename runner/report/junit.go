@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kmodcheck/kmodcheck/runner/script"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
@@ -115,13 +116,17 @@ func JUnit(rs []suite.Result, took time.Duration, started time.Time) JUnitSuites
 			if f.Line > 0 {
 				c.Line = f.Line
 			}
-			if f.Kind == "boot" {
+			if f.Kind == script.FailSetup {
 				c.Error = jf
 				s.Errors++
 			} else {
 				c.Failure = jf
 				s.Failures++
 			}
+		case "INTERRUPTED":
+			c.Error = &JUnitFailure{Message: "interrupted", Type: "interrupted",
+				Text: xmlText("a stop signal ended the run " + interruptedWhere(r) + "\n")}
+			s.Errors++
 		case "SKIP":
 			msg := r.SkipReason
 			if msg == "" {

@@ -31,9 +31,13 @@ func Markdown(rs []suite.Result, took time.Duration, title string) string {
 	if counts["FAIL"] > 0 {
 		status = "FAIL"
 	}
+	interrupted := ""
+	if n := counts["INTERRUPTED"]; n > 0 {
+		status, interrupted = "INTERRUPTED", fmt.Sprintf(", %d interrupted", n)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "### %s: %s\n\n", title, status)
-	fmt.Fprintf(&b, "%d passed, %d failed, %d skipped in %.1fs\n\n", counts["PASS"], counts["FAIL"], counts["SKIP"], took.Seconds())
+	fmt.Fprintf(&b, "%d passed, %d failed, %d skipped%s in %.1fs\n\n", counts["PASS"], counts["FAIL"], counts["SKIP"], interrupted, took.Seconds())
 	if len(rs) == 0 {
 		b.WriteString("No case ran.\n\n")
 		return b.String()
@@ -106,6 +110,8 @@ func icon(status string) string {
 		return "✅"
 	case "FAIL":
 		return "❌"
+	case "INTERRUPTED":
+		return "⏹️"
 	}
 	return "⏭️"
 }

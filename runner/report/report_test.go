@@ -89,6 +89,9 @@ func results() []suite.Result {
 			Events: events(boot(k612), step("make", target.OnBuild, 0, ""),
 				step("insmod ./fine.ko", target.OnKernel, 0, "", "fine: loading out-of-tree module taints kernel.", "fine: loaded"),
 				compare("insmod", false)),
+			Failure: &script.Failure{Kind: script.FailKmsg, File: "cases/well_behaved.txtar", Line: 5, Step: 3, Command: "kmsg insmod",
+				Message: "kernel log differs from golden/well_behaved/insmod.kmsg",
+				Detail:  `golden/well_behaved/insmod.kmsg:1: want "fine: loaded!", got "fine: loaded" (kernel line 1)` + "\n" + kmsgDiff},
 		},
 		{
 			Case: "ps_check", File: "cases/ps_check.txtar", Kernel: k61, Status: "FAIL", Duration: 9 * time.Second,
@@ -96,16 +99,21 @@ func results() []suite.Result {
 			Log: "> ps -N | grep kthread\n[stdout]\n  42 ?  00:00:00 kthread sample\x1b[0m\x00\n" +
 				"FAIL: cases/ps_check.txtar:7: no match for `kthread example$` found in stdout\n",
 			Events: events(boot(k61), step("ps -N | grep kthread", target.OnKernel, 0, "  42 ?  00:00:00 kthread sample\n")),
+			Failure: &script.Failure{Kind: script.FailStep, File: "cases/ps_check.txtar", Line: 7, Step: 1, Command: "ps -N | grep kthread",
+				Message: "`stdout 'kthread example$'` failed"},
 		},
 		{
 			Case: "ps_check", File: "cases/ps_check.txtar", Kernel: k612, Status: "FAIL", Duration: 12 * time.Second,
 			Log:    "> rmmod kthread\n[kernel] bye\nFAIL: at the end of the case:\n    module leftloaded is still loaded\n",
 			Events: events(boot(k612), step("rmmod kthread", target.OnKernel, 0, "", "bye")),
+			Failure: &script.Failure{Kind: script.FailEndOfCase, File: "cases/ps_check.txtar", Message: "at the end of the case",
+				Detail: "    module leftloaded is still loaded"},
 		},
 		{
 			Case: "zz_noboot", File: "cases/zz_noboot.txtar", Kernel: k61, Status: "FAIL", Duration: 2 * time.Second,
-			Log:    "> make\nFAIL: cases/zz_noboot.txtar:1: start qemu target: qemu-system-x86_64 exited\n",
-			Events: []script.Event{{Kind: "booting"}, {Kind: "boot", Err: errors.New("qemu-system-x86_64 exited")}},
+			Log:     "> make\nFAIL: cases/zz_noboot.txtar:1: start qemu target: qemu-system-x86_64 exited\n",
+			Events:  []script.Event{{Kind: "booting"}, {Kind: "boot", Err: errors.New("qemu-system-x86_64 exited")}},
+			Failure: &script.Failure{Kind: script.FailSetup, File: "cases/zz_noboot.txtar", Line: 1, Message: "start qemu target: qemu-system-x86_64 exited"},
 		},
 		{
 			Case: "zz_noboot", File: "cases/zz_noboot.txtar", Kernel: k612, Status: "SKIP", Duration: time.Millisecond,
@@ -256,7 +264,7 @@ func TestJUnit(t *testing.T) {
 		t.Errorf("the check failure: %+v; system-out %q", c.Failure, c.SystemOut)
 	}
 	c = find(t, doc, "ps_check ["+k612+"]")
-	if c.Failure == nil || c.Failure.Type != "end-of-case" || c.Failure.Message != "at the end of the case:" ||
+	if c.Failure == nil || c.Failure.Type != "end-of-case" || c.Failure.Message != "at the end of the case" ||
 		!strings.Contains(c.Failure.Text, "module leftloaded is still loaded") || !strings.Contains(c.Failure.Text, "    bye\n") {
 		t.Errorf("the end-of-case failure: %+v", c.Failure)
 	}
@@ -382,7 +390,7 @@ func TestJSON(t *testing.T) {
 	if s := steps[pair{"ps_check", k612}]; len(s) != 1 || s[0].Outcome != "pass" {
 		t.Errorf("last step of a case failing at its end: %+v", s)
 	}
-	if c := cases[pair{"ps_check", k612}]; c.Failure != "at the end of the case:" {
+	if c := cases[pair{"ps_check", k612}]; c.Failure != "at the end of the case" {
 		t.Errorf("end-of-case failure %q", c.Failure)
 	}
 }
@@ -400,7 +408,7 @@ func TestMarkdown(t *testing.T) {
 		"```\nFAIL: cases/well_behaved.txtar:5:",
 		"-fine: loaded!\n+fine: loaded\n```\n",
 		"Artifacts: `/out/" + k612 + "/well_behaved`",
-		"```\nFAIL: cases/ps_check.txtar:7: no match for `kthread example$` found in stdout\n```",
+		"```\nFAIL: cases/ps_check.txtar:7: ps -N | grep kthread: `stdout 'kthread example$'` failed\n```",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)

@@ -61,7 +61,32 @@ func Summary(w io.Writer, rs []suite.Result, took time.Duration) {
 		status = "FAIL"
 	}
 	fmt.Fprintf(w, "total %.1fs\n", took.Seconds())
-	fmt.Fprintf(w, "%s: %d passed, %d failed, %d skipped\n", status, counts["PASS"], counts["FAIL"], counts["SKIP"])
+	interrupted := ""
+	if n := counts["INTERRUPTED"]; n > 0 {
+		status = "INTERRUPTED"
+		interrupted = fmt.Sprintf(", %d interrupted", n)
+		for _, r := range rs {
+			if r.Status == "INTERRUPTED" {
+				fmt.Fprintf(w, "interrupted: %s [%s] (%s)\n", r.Case, r.Kernel, interruptedWhere(r))
+			}
+		}
+	}
+	fmt.Fprintf(w, "%s: %d passed, %d failed, %d skipped%s\n", status, counts["PASS"], counts["FAIL"], counts["SKIP"], interrupted)
+}
+
+// interruptedWhere says how far an interrupted case had got: not started,
+// booting, or the last step it began.
+func interruptedWhere(r suite.Result) string {
+	where := "not started"
+	for _, e := range r.Events {
+		switch e.Kind {
+		case "booting":
+			where = "while booting"
+		case "step-start", "kmsg-start":
+			where = "during " + e.Line
+		}
+	}
+	return where
 }
 
 // Matrix is a case × kernel table of outcomes, when there is more than one

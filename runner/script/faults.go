@@ -1,7 +1,7 @@
 package script
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -106,21 +106,51 @@ func (st *caseState) timeoutFor(cfg *Config) time.Duration {
 	return d
 }
 
+// kernelFailed fails a step the kernel could not finish (it died, or
+// stopped answering), with the reports it printed, unless the case said
+// the step would make the kernel report one of them.
+func (cfg *Config) kernelFailed(ts *testscript.TestScript, st *caseState, line string, err error, expect *expectation) {
+	message, detail, _ := strings.Cut(err.Error(), "\n") // the explanation follows the first line
+	var ke *target.KernelError
+	if !errors.As(err, &ke) || len(ke.Faults) == 0 || st.ctx.Err() != nil {
+		f := st.stepFailure(FailStep, line, message)
+		f.Detail = detail
+		cfg.fail(ts, st, f)
+	}
+	for _, f := range ke.Faults {
+		if expect != nil && expect.accepts(f) {
+			ts.Logf("[expected %s] %s", f.Kind, f.Title)
+			return
+		}
+	}
+	f := faultFailure(st, line, message, ke.Faults[0])
+	f.Detail = detail // every report, the first first
+	cfg.fail(ts, st, f)
+}
+
+// faultFailure is a step's failure because of a report the kernel printed.
+func faultFailure(st *caseState, line, message string, f kmsg.Fault) Failure {
+	report := st.workPath(f.Summary())
+	out := st.stepFailure(FailFault, line, message)
+	out.Detail, out.Report = indent(report), report
+	return out
+}
+
 // timedOut fails a step that did not finish, with the kernel's list of
 // blocked tasks: where the module hangs.
 func (cfg *Config) timedOut(ts *testscript.TestScript, st *caseState, step target.Step) {
-	msg := fmt.Sprintf("%s: timed out after %v", step.Line, step.Timeout)
+	f := st.stepFailure(FailStep, step.Line, fmt.Sprintf("timed out after %v", step.Timeout))
 	if step.Where != target.OnKernel {
-		ts.Fatalf("%s", msg)
+		cfg.fail(ts, st, f)
 	}
-	recs, err := st.session.BlockedTasks(context.Background())
+	recs, err := st.session.BlockedTasks(st.ctx)
 	if err != nil {
-		msg += fmt.Sprintf("\n(blocked tasks unavailable: %v)", err)
+		f.Detail = fmt.Sprintf("(blocked tasks unavailable: %v)", err)
 	} else {
-		msg += "\nblocked tasks (SysRq w):\n" + indent(kmsg.TraceSummary(st.workPath(texts(recs))))
+		f.Detail = "blocked tasks (SysRq w):\n" + indent(kmsg.TraceSummary(st.workPath(texts(recs))))
 	}
 	st.dead = "a step hung"
-	ts.Fatalf("%s", msg)
+	cfg.fail(ts, st, f)
 }
 
 // checkKernel fails a step after which the kernel reported a fault or
@@ -140,19 +170,19 @@ func (cfg *Config) checkKernel(ts *testscript.TestScript, st *caseState, line st
 			ts.Logf("[expected %s] %s", f.Kind, f.Title)
 			continue
 		}
-		ts.Fatalf("%s: the kernel reported %s:\n%s", line, article(f.Kind), indent(st.workPath(f.Summary())))
+		cfg.fail(ts, st, faultFailure(st, line, "the kernel reported "+article(f.Kind)+":", f))
 	}
 	if expect != nil && !matched {
 		what := expect.kind
 		if expect.re != nil {
 			what += fmt.Sprintf(" matching %q", expect.re)
 		}
-		ts.Fatalf("%s: expected the kernel to report %s; it did not", line, article(what))
+		cfg.fail(ts, st, st.stepFailure(FailStep, line, fmt.Sprintf("expected the kernel to report %s; it did not", article(what))))
 	}
 	fresh := res.Tainted &^ st.taint &^ kmsg.ExpectedTaint() &^ expect.taint()
 	st.taint = res.Tainted
 	if fresh != 0 {
-		ts.Fatalf("%s: the kernel became tainted: %s", line, strings.Join(kmsg.DescribeTaint(fresh), ", "))
+		cfg.fail(ts, st, st.stepFailure(FailFault, line, "the kernel became tainted: "+strings.Join(kmsg.DescribeTaint(fresh), ", ")))
 	}
 }
 
@@ -167,7 +197,7 @@ func (cfg *Config) endOfCase(ts *testscript.TestScript, st *caseState) {
 		ts.Logf("[end-of-case checks skipped: the kernel reported the fault the case expected, and keeps what it broke]")
 		return
 	}
-	ctx := context.Background()
+	ctx := st.ctx
 	var problems []string
 	if p := cfg.leftoverProblem(ts, st); p != "" {
 		problems = append(problems, p)
@@ -207,7 +237,9 @@ func (cfg *Config) endOfCase(ts *testscript.TestScript, st *caseState) {
 		ts.Logf("[leaks not looked for: %s]", end.LeakNote)
 	}
 	if len(problems) > 0 {
-		ts.Logf("FAIL: at the end of the case:\n%s", indent(problems))
+		f := endOfCaseFailure(problems)
+		cfg.record(ts, st, f)
+		ts.Logf("FAIL: %s:\n%s", f.Message, f.Detail) // for the reader of the transcript
 		fail(st.t)
 	}
 }

@@ -2,7 +2,6 @@ package script
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/kmodcheck/kmodcheck/runner/cache"
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 )
 
@@ -64,12 +62,16 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("%v", err)
 		}
 	} else if !cfg.Update {
-		ts.Fatalf("kmsg: golden file %s does not exist; run with -update to create it from this run's kernel log", goldenPath)
+		st := ts.Value(stateKey{}).(*caseState)
+		cfg.fail(ts, st, Failure{Kind: FailKmsg, Step: st.steps + 1, Command: "kmsg " + name,
+			Message: fmt.Sprintf("golden file %s does not exist; run with -update to create it from this run's kernel log", goldenPath)})
 	}
 
 	st := cfg.session(ts)
 	st.leftover = nil // this kmsg compares what the last one left
 	line := strings.Join(append([]string{"kmsg"}, args...), " ")
+	st.steps++
+	st.lastLine = line
 	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg-start", Line: line})
 	norm := kmsg.Normalizer{Work: st.work}
 	began := time.Now()
@@ -85,7 +87,7 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 		stableSince time.Time
 	)
 	for {
-		recs, err := st.session.Log(context.Background(), st.next)
+		recs, err := st.session.Log(st.ctx, st.next)
 		if err != nil {
 			ts.Fatalf("kmsg %s: %v", name, err)
 		}
@@ -148,7 +150,7 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 		text := rewrite(golden, lines)
 		cmp.OK, cmp.Golden = true, updatePath
 		if !bytes.Equal(text, data) {
-			if err := cache.WriteFile(updatePath, text); err != nil {
+			if err := kmsg.WriteGolden(updatePath, text); err != nil {
 				ts.Fatalf("kmsg: update %s: %v", updatePath, err)
 			}
 			cmp.Updated = true
@@ -159,7 +161,8 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	cmp.Mismatch, cmp.Diff = m.Mismatch, m.Diff(goldenPath)
 	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
-	ts.Fatalf("kmsg %s: kernel log differs from %s\n%s\n%s", name, goldenPath, m.Mismatch, m.Diff(goldenPath))
+	cfg.fail(ts, st, Failure{Kind: FailKmsg, Step: st.steps, Command: "kmsg " + name,
+		Message: "kernel log differs from " + goldenPath, Detail: m.Mismatch + "\n" + m.Diff(goldenPath)})
 }
 
 // rewrite is the golden file that -update writes for lines.

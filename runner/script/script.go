@@ -27,6 +27,7 @@ package script
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -40,6 +41,10 @@ import (
 
 // Config says where cases find their target, modules and goldens.
 type Config struct {
+	// Context is the run's: when it is done (a stop signal, go test's
+	// deadline) every case's VM, step and request ends. Testscript's API
+	// carries none, so it travels here; nil: the run is never cancelled.
+	Context context.Context
 	Target  target.Target
 	Golden  string // directory of golden files, one subdirectory per case
 	Modules string // directory of module sources, one subdirectory per module
@@ -73,6 +78,9 @@ type Event struct {
 	Err     error
 	Step    *target.Step // "step-start": the step about to run
 	Line    string       // "step-start", "step", "kmsg-start", "kmsg": the command line
+	// Failure is, for "failure", why the case failed: told once, when it
+	// does (outcome.go).
+	Failure *Failure
 }
 
 // A Comparison is the outcome of one kmsg command.
@@ -92,6 +100,9 @@ type stateKey struct{}
 
 // caseState is one case's session and position in the kernel log.
 type caseState struct {
+	// ctx is the case's: the run's, bounded by -case-timeout. Every step,
+	// comparison and request of the case runs under it.
+	ctx     context.Context
 	mu      sync.Mutex
 	t       testscript.T // the case's T, to fail it from its end-of-case checks
 	work    string
@@ -101,7 +112,10 @@ type caseState struct {
 	next    uint64            // first kernel record the next kmsg compares
 	// leftover is what the last kmsg left for the next; nil when nothing.
 	leftover *leftover
-	steps    int
+	steps    int // steps and kmsg comparisons run so far, numbered as the reports number them
+	// lastLine is the command line of the last step or comparison.
+	lastLine string
+	failure  *Failure // the case's failure, once it has failed
 
 	start       target.State  // what the kernel had loaded and running at the start
 	taint       uint64        // /proc/sys/kernel/tainted after the last step
@@ -135,9 +149,19 @@ func (cfg *Config) Params(files ...string) testscript.Params {
 	byName := caseFiles(files)
 	return testscript.Params{
 		Setup: func(env *testscript.Env) error {
-			st := &caseState{t: env.T(), work: env.WorkDir, files: byName}
+			ctx := cfg.Context
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("not started: %w", context.Cause(ctx))
+			}
+			st := &caseState{ctx: ctx, t: env.T(), work: env.WorkDir, files: byName}
 			if cfg.CaseTimeout > 0 {
 				st.deadline = time.Now().Add(cfg.CaseTimeout)
+				var cancel context.CancelFunc
+				st.ctx, cancel = context.WithDeadline(ctx, st.deadline)
+				env.Defer(cancel)
 			}
 			env.Values[stateKey{}] = st
 			env.Setenv("KMODCHECK_TARGET", cfg.Target.Name())
@@ -169,7 +193,7 @@ func (cfg *Config) session(ts *testscript.TestScript) *caseState {
 	if st.session != nil {
 		return st
 	}
-	ctx := context.Background()
+	ctx := st.ctx
 	c := target.Case{Name: ts.Name(), WorkDir: st.work}
 	if cfg.ArtifactDir != "" {
 		c.LogDir = filepath.Join(cfg.ArtifactDir, ts.Name())
@@ -178,7 +202,7 @@ func (cfg *Config) session(ts *testscript.TestScript) *caseState {
 	s, err := cfg.Target.Start(ctx, c)
 	if err != nil {
 		cfg.observe(Event{Case: ts.Name(), Kind: "boot", Err: err})
-		ts.Fatalf("start %s target: %v", cfg.Target.Name(), err)
+		cfg.fail(ts, st, Failure{Kind: FailSetup, Message: fmt.Sprintf("start %s target: %v", cfg.Target.Name(), err)})
 	}
 	info := s.Describe()
 	ts.Logf("[%s %s, %s: ready in %.1fs]", info.Target, info.Release, accelName(info), info.Boot.Seconds())
@@ -189,12 +213,13 @@ func (cfg *Config) session(ts *testscript.TestScript) *caseState {
 	st.next, st.lastSeq = info.LogStart, info.LogStart
 	if st.start, err = s.Inspect(ctx); err != nil {
 		s.Close(ctx)
-		ts.Fatalf("inspect the kernel at the start: %v", err)
+		cfg.fail(ts, st, Failure{Kind: FailSetup, Message: fmt.Sprintf("inspect the kernel at the start: %v", err)})
 	}
 	st.taint = st.start.Tainted
 	ts.Defer(func() {
+		cfg.checkFailed(ts, st)
 		cfg.endOfCase(ts, st)
-		s.Close(context.Background())
+		s.Close(st.ctx) // at once when the case's time is up or the run was stopped
 	})
 	cfg.observe(Event{Case: ts.Name(), Kind: "boot", Info: &info})
 	return st
@@ -235,18 +260,19 @@ func (cfg *Config) shCmd(ts *testscript.TestScript, neg bool, args []string) {
 
 func (cfg *Config) runStep(ts *testscript.TestScript, neg bool, line, where string) {
 	st := cfg.session(ts)
-	if st.dead != "" {
-		ts.Fatalf("%s: the kernel can run no more steps: %s", line, st.dead)
-	}
 	st.steps++
+	st.lastLine = line
+	if st.dead != "" {
+		cfg.fail(ts, st, st.stepFailure(FailStep, line, "the kernel can run no more steps: "+st.dead))
+	}
 	step := target.Step{Line: line, Dir: ts.MkAbs("."), Where: where, Timeout: st.timeoutFor(cfg)}
 	if step.Timeout <= 0 {
-		ts.Fatalf("%s: the case ran out of time (-case-timeout %v)", line, cfg.CaseTimeout)
+		cfg.fail(ts, st, st.stepFailure(FailStep, line, fmt.Sprintf("the case ran out of time (-case-timeout %v)", cfg.CaseTimeout)))
 	}
 	expect := st.expect
 	st.expect = nil
 	cfg.observe(Event{Case: ts.Name(), Kind: "step-start", Step: &step, Line: line})
-	res, err := st.session.Run(context.Background(), step)
+	res, err := st.session.Run(st.ctx, step)
 	cfg.observe(Event{Case: ts.Name(), Kind: "step", Result: &res, Err: err, Line: line})
 	st.last = &res
 	ts.Stdout().Write(res.Stdout)
@@ -259,12 +285,9 @@ func (cfg *Config) runStep(ts *testscript.TestScript, neg bool, line, where stri
 		st.lastSeq = res.Log[n-1].Seq + 1
 	}
 	if err != nil {
-		st.dead = err.Error()
-		if expect != nil && expect.kind == "panic" && expect.matches(err.Error()) {
-			ts.Logf("[expected panic] %s", line)
-			return
-		}
-		ts.Fatalf("%s: %v", line, err)
+		st.dead = firstLine(err.Error())
+		cfg.kernelFailed(ts, st, line, err, expect)
+		return
 	}
 	if res.TimedOut {
 		cfg.timedOut(ts, st, step)
@@ -272,9 +295,9 @@ func (cfg *Config) runStep(ts *testscript.TestScript, neg bool, line, where stri
 	cfg.checkKernel(ts, st, line, res, expect)
 	switch {
 	case neg && res.Exit == 0:
-		ts.Fatalf("%s: unexpected success", line)
+		cfg.fail(ts, st, st.stepFailure(FailStep, line, "unexpected success"))
 	case !neg && res.Exit != 0:
-		ts.Fatalf("%s: exit status %d", line, res.Exit)
+		cfg.fail(ts, st, st.stepFailure(FailStep, line, fmt.Sprintf("exit status %d", res.Exit)))
 	}
 }
 

@@ -4,6 +4,7 @@
 package suite
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -154,7 +155,14 @@ func Cases(args []string, run *regexp.Regexp) ([]string, error) {
 	}
 	sort.Strings(files)
 	var out []string
+	seen := map[string]bool{}
 	for _, f := range files {
+		// A case named twice (cases/ and cases/x.txtar) runs once.
+		key := filepath.Clean(f)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
 		if run == nil || run.MatchString(CaseName(f)) {
 			out = append(out, f)
 		}
@@ -172,10 +180,13 @@ type Result struct {
 	Case     string
 	File     string
 	Kernel   string
-	Status   string // PASS, FAIL or SKIP
+	Status   string // PASS, FAIL, SKIP, or INTERRUPTED: a stop signal ended the run first
 	Duration time.Duration
 	Log      string // testscript's transcript
 	Events   []script.Event
+	// Failure is why the case failed, as the case language recorded it;
+	// nil unless Status is FAIL (or INTERRUPTED, when it had failed first).
+	Failure *script.Failure
 	// SkipReason is what the script's skip said, for a SKIP.
 	SkipReason string
 	// Dir is the case × kernel's artifact directory (DIR/KERNEL/CASE),
@@ -203,8 +214,8 @@ type RunOptions struct {
 // Run runs every case file on every target (one per kernel), jobs at a
 // time, calling done after each case × kernel. With verbose, transcripts
 // keep the steps of phases that passed.
-func Run(cfg script.Config, targets []target.Target, files []string, jobs int, verbose bool, done func(Result)) []Result {
-	return RunWith(cfg, targets, files, RunOptions{Jobs: jobs, Verbose: verbose, Done: done})
+func Run(ctx context.Context, cfg script.Config, targets []target.Target, files []string, jobs int, verbose bool, done func(Result)) []Result {
+	return RunWith(ctx, cfg, targets, files, RunOptions{Jobs: jobs, Verbose: verbose, Done: done})
 }
 
 // Select returns, per target, the files whose case × kernel pair is in the
@@ -224,7 +235,12 @@ func Select(targets []target.Target, files []string, shard Shard) [][]string {
 // RunWith runs the case × kernel pairs of the shard. With cfg.ArtifactDir
 // set, each pair keeps its files in DIR/KERNEL/CASE: the target's console
 // and kernel logs, and the transcript, steps and diffs (see CaseDir).
-func RunWith(cfg script.Config, targets []target.Target, files []string, o RunOptions) []Result {
+//
+// When ctx is done, every running case stops (its VM killed, its work
+// directory removed) and, like those that had not started, ends
+// INTERRUPTED; RunWith returns once all have.
+func RunWith(ctx context.Context, cfg script.Config, targets []target.Target, files []string, o RunOptions) []Result {
+	cfg.Context = ctx
 	jobs := o.Jobs
 	if jobs <= 0 {
 		jobs = runtime.NumCPU()
@@ -260,11 +276,16 @@ func RunWith(cfg script.Config, targets []target.Target, files []string, o RunOp
 				o.Observe(release, e)
 			}
 		}
-		r := &runner{sem: sem, verbose: o.Verbose, kernel: release, finish: func(res Result) Result {
+		r := &runner{ctx: ctx, sem: sem, verbose: o.Verbose, kernel: release, finish: func(res Result) Result {
 			res.File = byName[res.Case]
 			mu.Lock()
 			res.Events = events[key{release, res.Case}]
 			mu.Unlock()
+			for _, e := range res.Events {
+				if e.Kind == "failure" && res.Status != "PASS" {
+					res.Failure = e.Failure
+				}
+			}
 			if cfg.ArtifactDir != "" {
 				res.Dir = CaseDir(cfg.ArtifactDir, release, res.Case)
 				res.Files, res.ArtifactErr = writeArtifacts(res.Dir, res)

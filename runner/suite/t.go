@@ -1,6 +1,7 @@
 package suite
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 // runner is the testscript.T at the top: testscript calls Run once per case.
 type runner struct {
+	ctx     context.Context // the run's: done, no case starts and those running end
 	verbose bool
 	kernel  string              // the release every case here runs on
 	finish  func(Result) Result // completes a case's result as it ends and reports it
@@ -26,9 +28,15 @@ func (r *runner) Run(name string, f func(testscript.T)) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		r.sem <- struct{}{}
-		defer func() { <-r.sem }()
-		if r.start != nil {
+		// A case that cannot start before the run is stopped still runs
+		// its set-up, which refuses at once, so that testscript removes its
+		// directories as for any other case.
+		select {
+		case r.sem <- struct{}{}:
+			defer func() { <-r.sem }()
+		case <-r.ctx.Done():
+		}
+		if r.start != nil && r.ctx.Err() == nil {
 			r.start(name)
 		}
 		c := &caseT{name: name, start: time.Now(), verbose: r.verbose}
@@ -40,6 +48,9 @@ func (r *runner) Run(name string, f func(testscript.T)) {
 		<-done
 		res := Result{Case: name, Kernel: r.kernel, Duration: time.Since(c.start), Log: c.log.String(), Status: "PASS"}
 		switch {
+		case r.ctx.Err() != nil && (c.failed || c.skipped):
+			// Stopped: whatever the case said as it ended is a consequence.
+			res.Status = "INTERRUPTED"
 		case c.failed:
 			res.Status = "FAIL"
 		case c.skipped:

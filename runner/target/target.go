@@ -109,3 +109,16 @@ type Result struct {
 	TimedOut bool
 	Tainted  uint64 // /proc/sys/kernel/tainted after the step
 }
+
+// A KernelError is why a session could not finish a step or a request
+// because of its kernel: the kernel died (a panic) or stopped answering (a
+// lock-up), with the reports it printed before, in the order it printed
+// them (from its console; the first is the cause, the rest consequences).
+type KernelError struct {
+	Err    error        // what the session saw: the guest closed its channel, no answer
+	Faults []kmsg.Fault // the kernel's reports; none when it printed none
+	Text   string       // Err explained: the reports' summaries or the console's last lines
+}
+
+func (e *KernelError) Error() string { return e.Text }
+func (e *KernelError) Unwrap() error { return e.Err }

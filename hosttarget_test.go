@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestHostTargetInVM runs the host target for real. This machine cannot
+// load modules into its own kernel, so the test boots a VM (kmodcheck
+// shell) and, as root in it, runs there what a privileged CI runner runs:
+// kmodcheck run -target host on a seed case and on a fault fixture (an
+// oops in a kernel thread: reported, and the module unloaded when the case
+// ends), then go test -run TestCases . -args -target host. The binaries
+// are this test binary, built on the host and put where the guest sees
+// the host's files; make runs in the guest, as the host target does, which
+// under TCG takes most of the time (see README, Host target).
+func TestHostTargetInVM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots a VM and builds five modules in it (minutes under TCG)")
+	}
+	root, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The guest mounts tmpfs over /tmp: the binaries go under the
+	// repository, which it sees (read-only) at the same path.
+	bin, err := os.MkdirTemp(root, ".hosttarget-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(bin) })
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"kmodcheck", "kmodcheck.test"} { // the command, and go test's binary
+		if err := copyFile(self, filepath.Join(bin, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each result is echoed as @@NAME=N TIMEs@@: the work directory, and
+	// what the runs wrote in it, goes when the shell exits.
+	script := fmt.Sprintf(`W=$PWD; cd %[1]s; t0=$(date +%%s)
+%[2]s/kmodcheck run -target host -step-timeout 6m -run '^kthread_init_work$' -json $W/seed.json cases/ >$W/seed.out 2>&1; echo "@@seed=$? $(( $(date +%%s) - t0 ))s@@"; t0=$(date +%%s)
+echo "@@seedpass=$(grep -c '"type":"case".*"status":"PASS"' $W/seed.json) 0s@@"
+%[2]s/kmodcheck run -target host -step-timeout 6m -json $W/fault.json testdata/hosttarget/oops_thread.txtar >$W/fault.out 2>&1; echo "@@fault=$? $(( $(date +%%s) - t0 ))s@@"
+echo "@@oops=$(grep -c 'the kernel reported an oops' $W/fault.out) 0s@@"
+echo "@@nullderef=$(grep -c 'BUG: kernel NULL pointer dereference' $W/fault.out) 0s@@"
+echo "@@loaded=$(grep -c '^oopsthread ' /proc/modules) 0s@@"; t0=$(date +%%s)
+%[2]s/kmodcheck.test -test.v -test.run '^TestCases$' -target host -step-timeout 6m >$W/gotest.out 2>&1; echo "@@gotest=$? $(( $(date +%%s) - t0 ))s@@"
+echo "@@gotestpass=$(grep -c -e '--- PASS: TestCases/' $W/gotest.out) 0s@@"
+for f in $W/*.out; do echo "==> $f"; tail -n 60 $f; done
+exit 0
+`, root, bin)
+	cmd := kmodcheckCmd(t, "shell", "-accel", shellAccel())
+	cmd.Stdin = strings.NewReader(script)
+	var out, errs lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Minute):
+		t.Fatalf("the guest's runs did not end within 30 minutes; output:\n%s\n%s", out.String(), errs.String())
+	}
+	t.Logf("host target in a VM: %v in all", time.Since(start).Round(time.Second))
+	work := regexp.MustCompile(`kmodcheck: work directory (\S+)`).FindStringSubmatch(errs.String())
+	if work == nil {
+		t.Fatalf("no work directory in:\n%s", errs.String())
+	}
+	result := map[string]int{}
+	for _, m := range regexp.MustCompile(`@@(\w+)=(\d+) (\d+s)@@`).FindAllStringSubmatch(out.String(), -1) {
+		result[m[1]], _ = strconv.Atoi(m[2])
+		t.Logf("%s: status %s after %s", m[1], m[2], m[3])
+	}
+	if result["nullderef"] == 0 {
+		t.Errorf("the fault's report does not name the NULL dereference")
+	}
+	for name, want := range map[string]int{"seed": 0, "seedpass": 1, "fault": 1, "oops": 1, "loaded": 0, "gotest": 0} {
+		if got, ok := result[name]; !ok || got != want {
+			t.Errorf("%s = %d (reported: %v), want %d", name, got, ok, want)
+		}
+	}
+	// TestCases/RELEASE/CASE for each case in cases/, and TestCases/RELEASE.
+	if cases, _ := filepath.Glob("cases/*.txtar"); result["gotestpass"] != len(cases)+1 {
+		t.Errorf("%d TestCases subtests passed, want %d", result["gotestpass"], len(cases)+1)
+	}
+	if t.Failed() {
+		t.Logf("shell output:\n%s\nstderr:\n%s", out.String(), errs.String())
+	}
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

@@ -1,0 +1,54 @@
+package guest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// notInVM says why this process cannot be kmodcheck's guest side in the
+// given role, or "" when it can. The guest side mounts over the system's
+// directories and powers the machine off: it must run only where
+// kmodcheck's initramfs handed over to it (PID 1, given the case's work
+// directory by kmodcheck's /init, in a machine that has
+// virtio-serial ports, which QEMU gave it), or as the agent PID 1 starts.
+// An environment variable alone, set by mistake on a host, is not enough.
+func notInVM(role string) string {
+	switch role {
+	case roleInit:
+		if pid := os.Getpid(); pid != 1 {
+			return fmt.Sprintf("this process is not PID 1 (it is %d)", pid)
+		}
+	case roleServ:
+		if ppid := os.Getppid(); ppid != 1 {
+			return fmt.Sprintf("this process was not started by PID 1 (its parent is %d)", ppid)
+		}
+	default:
+		return fmt.Sprintf("unknown role %q", role)
+	}
+	if os.Getenv(EnvWork) == "" {
+		return "no " + EnvWork + " from kmodcheck's /init"
+	}
+	// devtmpfs names a virtio-serial port vportNpM: the initramfs moves
+	// /dev over, so it is there before /sys is mounted.
+	if ports, _ := filepath.Glob("/dev/vport*p*"); len(ports) == 0 {
+		return "no virtio-serial port (/dev/vport*): not a VM kmodcheck booted"
+	}
+	return ""
+}
+
+// guestRole is the role this process may take, "" if none: it warns, once,
+// about a role asked for where it cannot be, and forgets it, so that the
+// programs it starts do not warn again.
+func guestRole() string {
+	role := os.Getenv(EnvRole)
+	if role == "" {
+		return ""
+	}
+	if why := notInVM(role); why != "" {
+		fmt.Fprintf(os.Stderr, "kmodcheck: %s=%s ignored: %s\n", EnvRole, role, why)
+		os.Unsetenv(EnvRole)
+		return ""
+	}
+	return role
+}

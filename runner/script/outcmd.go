@@ -51,6 +51,8 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 		stream, output = "stderr", st.last.Stderr
 	}
 	line := strings.Join(append([]string{"out"}, args...), " ")
+	st.steps++
+	st.lastLine = line
 	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg-start", Line: line})
 
 	norm := kmsg.OutputNormalizer{Work: st.work, Release: cfg.Target.Release(), Keep: rules}
@@ -98,7 +100,8 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	cmp.Mismatch, cmp.Diff = m.Mismatch, m.Diff
 	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
-	ts.Fatalf("out %s: %s differs from %s\n%s\n%s", name, stream, goldenPath, m.Mismatch, m.Diff)
+	cfg.fail(ts, st, Failure{Kind: FailKmsg, Step: st.steps, Command: line,
+		Message: stream + " differs from " + goldenPath, Detail: m.Mismatch + "\n" + m.Diff})
 }
 
 // writeGolden writes a golden file whole (a reader sees the old file or the

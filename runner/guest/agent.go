@@ -113,6 +113,7 @@ type agent struct {
 	lastMark uint64                   // sequence number of the last marker written
 	seen     map[string]*loadedModule // every module seen loaded, by name
 	shell    shells                   // OpShell, OpResize (shell.go)
+	session  *target.Shell            // the case's bash session, started by its first step
 }
 
 func serve() error {
@@ -129,7 +130,7 @@ func serve() error {
 	enc := json.NewEncoder(port)
 	dec := json.NewDecoder(bufio.NewReader(port))
 
-	hello := Hello{Release: release(), Tainted: target.ProcTainted(), Error: os.Getenv("KMODCHECK_SETUP_ERROR")}
+	hello := Hello{Release: release(), Tainted: target.ProcTainted(), Error: os.Getenv("KMODCHECK_SETUP_ERROR"), Shell: stepShell()}
 	log, err := newKmsgReader(logPort)
 	if err != nil {
 		hello.Error = strings.TrimPrefix(hello.Error+"; ", "; ") + err.Error()
@@ -200,6 +201,9 @@ func (a *agent) handle(req Request) Response {
 		}
 		sort.Strings(st.Modules)
 		st.Leaks, st.LeakNote = a.leaks()
+		if a.session != nil && a.session.Dead() == "" {
+			st.Jobs, _ = a.session.Jobs()
+		}
 		return Response{State: st}
 	case OpSysrq:
 		err := os.WriteFile("/proc/sysrq-trigger", []byte(req.Line), 0)
@@ -218,7 +222,7 @@ func (a *agent) handle(req Request) Response {
 // and dmesg read as a transcript.
 func (a *agent) run(req Request) Response {
 	a.steps++
-	resp := runOnPty(req)
+	resp := a.runStep(req)
 	a.noteModules()
 	markCtx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -248,14 +252,46 @@ func oneLine(s string) string {
 	return s
 }
 
-// baseEnv is a root login shell's environment, with colour off.
-var baseEnv = []string{
-	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-	"HOME=/root", "USER=root", "LOGNAME=root", "SHELL=/bin/sh",
-	"TERM=dumb", "NO_COLOR=1", "LANG=C.UTF-8",
+// stepShell says what runs the steps, for the transcript.
+func stepShell() string {
+	if _, err := os.Stat(target.Bash); err != nil {
+		return "/bin/sh -c, one process per step (no " + target.Bash + ")"
+	}
+	return target.Bash + ", one interactive session per case"
 }
 
-// runOnPty runs the line with a pseudo-terminal as its controlling terminal
+// runStep types the line into the case's bash session, starting it at the
+// first step (or again after a step ended it), or runs it with /bin/sh -c
+// where there is no bash.
+func (a *agent) runStep(req Request) Response {
+	var note string
+	if a.session != nil && a.session.Dead() != "" {
+		note = fmt.Sprintf("kmodcheck: a new shell session: the last one ended (%s)\n", a.session.Dead())
+		a.session.Close()
+		a.session = nil
+	}
+	if a.session == nil {
+		sh, err := target.StartShell(req.Dir, baseEnv)
+		if errors.Is(err, os.ErrNotExist) {
+			return runOnPty(req)
+		}
+		if err != nil {
+			return Response{Exit: -1, Error: err.Error()}
+		}
+		a.session = sh
+	}
+	step := target.Step{Line: req.Line, Dir: req.Dir, Env: req.Env, Timeout: time.Duration(req.TimeoutMs) * time.Millisecond}
+	res := a.session.Run(context.Background(), step)
+	return Response{
+		Exit: res.Exit, Stdout: res.Stdout, Stderr: append([]byte(note), res.Stderr...),
+		TimedOut: res.TimedOut, Stuck: a.session.Stuck(),
+	}
+}
+
+// baseEnv is a root login shell's environment, with colour off.
+var baseEnv = target.ShellEnv
+
+// runOnPty runs the line with /bin/sh -c and a pseudo-terminal as its controlling terminal
 // and standard input, as in a reader's terminal (ps -N selects by terminal),
 // while standard output and error stay separate.
 func runOnPty(req Request) Response {
@@ -267,7 +303,7 @@ func runOnPty(req Request) Response {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command("/bin/sh", "-c", req.Line)
 	cmd.Dir = req.Dir
-	cmd.Env = append(append(append([]string(nil), baseEnv...), "PWD="+req.Dir), req.Env...)
+	cmd.Env = append(append(append([]string(nil), baseEnv...), "SHELL=/bin/sh", "PWD="+req.Dir), req.Env...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, &stdout, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	cmd.WaitDelay = time.Second

@@ -165,6 +165,9 @@ func (cfg *Config) session(ts *testscript.TestScript) *caseState {
 	}
 	info := s.Describe()
 	ts.Logf("[%s %s, %s: ready in %.1fs]", info.Target, info.Release, accelName(info), info.Boot.Seconds())
+	if info.Shell != "" {
+		ts.Logf("[steps run in %s]", info.Shell)
+	}
 	for _, n := range info.Notes {
 		ts.Logf("[%s]", n)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 
+	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -111,6 +112,9 @@ type agent struct {
 	log      *kmsgReader
 	steps    int
 	lastMark uint64                   // sequence number of the last marker written
+	next     uint64                   // the first record of the next step (with trace)
+	trace    *printkTrace             // printk:console, or nil: markers in the kernel log
+	marks    int                      // trace markers written (agent ready, each step's end)
 	seen     map[string]*loadedModule // every module seen loaded, by name
 	shell    shells                   // OpShell, OpResize (shell.go)
 	session  *target.Shell            // the case's bash session, started by its first step
@@ -138,6 +142,20 @@ func serve() error {
 	a := &agent{log: log, seen: map[string]*loadedModule{}}
 	a.noteModules()
 	if log != nil {
+		a.trace, err = newPrintkTrace(instanceName)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "kmodcheck-agent: %v; step boundaries go into the kernel log\n", err)
+		}
+	}
+	if a.trace != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := a.ready(ctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		hello.NextSeq = a.next
+	} else if log != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		seq, err := log.mark(ctx, "kmodcheck: agent ready")
 		cancel()
@@ -187,6 +205,14 @@ func (a *agent) handle(req Request) Response {
 	case OpRun:
 		return a.run(req)
 	case OpLog:
+		if a.trace != nil { // attribute what came since the last step
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			if marks, err := a.trace.mark(ctx, "log"); err == nil && a.log.sync(ctx) == nil {
+				a.marks = marks
+				a.log.attribute(a.trace.attribute)
+			}
+			cancel()
+		}
 		recs, dropped := a.log.since(req.Since)
 		return Response{Records: recs, Dropped: dropped, Tainted: target.ProcTainted()}
 	case OpInspect:
@@ -215,6 +241,44 @@ func (a *agent) handle(req Request) Response {
 	return Response{Error: fmt.Sprintf("unknown request %q", req.Op)}
 }
 
+// ready sets the first step's start: the records read so far are the
+// boot's. A trace marker separates the printks before it from the step's.
+func (a *agent) ready(ctx context.Context) error {
+	if err := a.log.sync(ctx); err != nil {
+		return err
+	}
+	a.next = a.log.last() + 1
+	a.log.attribute(func(string) (printkEvent, bool, bool) { return printkEvent{}, false, false })
+	var err error
+	a.marks, err = a.trace.mark(ctx, "agent ready")
+	return err
+}
+
+// stepEnd finds where the step's records end, with a trace marker: the
+// records the kernel stored before the marker are the step's. It returns
+// the first sequence number after them. A message still waiting for its
+// newline shows in the trace but in no record: only then a marker goes
+// into the kernel log, which completes it, as the next printk would.
+func (a *agent) stepEnd(ctx context.Context, line string) (uint64, error) {
+	marks, err := a.trace.mark(ctx, fmt.Sprintf("step %d done", a.steps))
+	if err != nil {
+		return 0, err
+	}
+	a.marks = marks
+	if err := a.log.sync(ctx); err != nil {
+		return 0, err
+	}
+	a.log.attribute(a.trace.attribute)
+	if a.trace.pending(marks) {
+		if _, err := a.log.mark(ctx, fmt.Sprintf("kmodcheck: step %d done: %s", a.steps, oneLine(line))); err != nil {
+			return 0, err
+		}
+		a.log.attribute(a.trace.attribute)
+	}
+	a.trace.dropBefore(marks)
+	return a.log.boundary(a.next, marks), nil
+}
+
 // run runs one step and then writes a marker to the kernel log. The records
 // between the previous marker and this one are the step's: a marker both
 // flushes a message still waiting for its newline and proves that everything
@@ -226,6 +290,27 @@ func (a *agent) run(req Request) Response {
 	a.noteModules()
 	markCtx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	if a.trace != nil {
+		end, err := a.stepEnd(markCtx, req.Line)
+		if err != nil {
+			resp.Error = err.Error()
+		}
+		var recs []kmsg.Record
+		all, dropped := a.log.since(a.next)
+		for _, r := range all {
+			if end != 0 && r.Seq >= end {
+				break
+			}
+			if !(r.Facility == 1 && strings.HasPrefix(r.Text, "kmodcheck: step ")) {
+				recs = append(recs, r)
+			}
+		}
+		if end != 0 {
+			a.next = end
+		}
+		resp.Records, resp.Dropped, resp.Tainted = recs, dropped, target.ProcTainted()
+		return resp
+	}
 	end, err := a.log.mark(markCtx, fmt.Sprintf("kmodcheck: step %d done: %s", a.steps, oneLine(req.Line)))
 	if err != nil {
 		resp.Error = err.Error()

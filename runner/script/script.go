@@ -275,7 +275,11 @@ func logKernel(ts *testscript.TestScript, st *caseState, recs []kmsg.Record) {
 			continue
 		}
 		if n++; n <= maxLoggedKernelLines {
-			ts.Logf("[kernel] %s", norm.Line(r.Text))
+			if th := r.ThreadLabel(); th != "" {
+				ts.Logf("[kernel %s] %s", th, norm.Line(r.Text))
+			} else {
+				ts.Logf("[kernel] %s", norm.Line(r.Text))
+			}
 		}
 	}
 	if n > maxLoggedKernelLines {

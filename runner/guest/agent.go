@@ -104,8 +104,18 @@ func setUp() error {
 			errs = append(errs, fmt.Errorf("mount work directory %s: %w", work, err))
 		}
 	}
-	unix.Sethostname([]byte("kmodcheck"))
+	unix.Sethostname([]byte(hostName()))
 	return errors.Join(errs...)
+}
+
+// hostName is the host's name, from the shared root: its /etc/hosts
+// resolves it, and sudo warns about a name that does not resolve.
+func hostName() string {
+	b, err := os.ReadFile("/etc/hostname")
+	if name := strings.TrimSpace(string(b)); err == nil && name != "" {
+		return name
+	}
+	return "kmodcheck"
 }
 
 type agent struct {
@@ -356,7 +366,11 @@ func (a *agent) runStep(req Request) Response {
 		a.session = nil
 	}
 	if a.session == nil {
-		sh, err := target.StartShell(req.Dir, baseEnv)
+		env, err := target.WithSudo(baseEnv, "/run/kmodcheck/bin")
+		if err != nil {
+			return Response{Exit: -1, Error: err.Error()}
+		}
+		sh, err := target.StartShell(req.Dir, env)
 		if errors.Is(err, os.ErrNotExist) {
 			return runOnPty(req)
 		}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -106,7 +107,11 @@ func (s *session) runStep(ctx context.Context, step target.Step) target.Result {
 		s.shell = nil
 	}
 	if s.shell == nil {
-		sh, err := target.StartShell(step.Dir, os.Environ())
+		env, err := target.WithSudo(os.Environ(), filepath.Join(os.TempDir(), "kmodcheck-sudo"))
+		if err != nil {
+			return target.Result{Step: step, Exit: -1, Stderr: []byte(err.Error())}
+		}
+		sh, err := target.StartShell(step.Dir, env)
 		if err != nil {
 			return target.RunLocal(ctx, step, os.Environ())
 		}

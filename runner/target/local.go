@@ -486,3 +486,52 @@ func RunLocal(ctx context.Context, step Step, env []string) Result {
 	}
 	return res
 }
+
+// sudoStandIn runs a command as sudo would for root, where there is no
+// sudo: every step runs as root already. It takes the options tutorials
+// use (-E keeps the environment, -u root, -- ends the options) and resets
+// the environment as sudo's env_reset does without -E.
+const sudoStandIn = `#!/bin/sh
+# kmodcheck's stand-in for sudo, for root, where the machine has no sudo.
+keep=
+while [ $# -gt 0 ]; do
+	case $1 in
+	-E|--preserve-env|--preserve-env=*) keep=1; shift ;;
+	-H|--set-home|-n|--non-interactive|-S|--stdin|-k|--reset-timestamp) shift ;;
+	-u|--user) case $2 in root|'#0') shift 2 ;; *) echo "sudo: kmodcheck's stand-in runs commands as root only, not $2" >&2; exit 1 ;; esac ;;
+	-uroot|--user=root) shift ;;
+	--) shift; break ;;
+	-*) echo "sudo: kmodcheck's stand-in does not take $1" >&2; exit 1 ;;
+	*) break ;;
+	esac
+done
+if [ $# -eq 0 ]; then echo "usage: sudo [-E] [-u root] command" >&2; exit 1; fi
+if [ -z "$keep" ]; then
+	exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin TERM="$TERM" LANG="$LANG" \
+		HOME=/root LOGNAME=root USER=root SHELL=/bin/bash SUDO_USER=root SUDO_UID=0 SUDO_GID=0 SUDO_COMMAND="$*" "$@"
+fi
+exec "$@"
+`
+
+// WithSudo returns env with, where no sudo is on its PATH, kmodcheck's
+// stand-in for it written into dir and first on PATH.
+func WithSudo(env []string, dir string) ([]string, error) {
+	path := "/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, kv := range env {
+		if p, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = p
+		}
+	}
+	for _, d := range filepath.SplitList(path) {
+		if _, err := os.Stat(filepath.Join(d, "sudo")); err == nil {
+			return env, nil
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return env, fmt.Errorf("sudo stand-in: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sudo"), []byte(sudoStandIn), 0o755); err != nil {
+		return env, fmt.Errorf("sudo stand-in: %w", err)
+	}
+	return append(append([]string(nil), env...), "PATH="+dir+":"+path), nil
+}

@@ -63,3 +63,35 @@ func TestShellSession(t *testing.T) {
 		t.Errorf("jobs after StopJobs: %q", jobs)
 	}
 }
+
+// TestSudoStandIn runs the forms tutorials use through the stand-in that
+// replaces a missing sudo.
+func TestSudoStandIn(t *testing.T) {
+	dir := t.TempDir()
+	env, err := WithSudo([]string{"PATH=/nonexistent", "HOME=/root", "FOO=kept"}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, err := StartShell(dir, env)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer sh.Close()
+	export := sh.Run(context.Background(), Step{Line: "export FOO=kept PATH=" + dir + ":/usr/bin:/bin", Dir: dir, Timeout: 10 * time.Second})
+	if export.Exit != 0 {
+		t.Fatalf("export: %s", export.Stderr)
+	}
+	for _, c := range []struct{ line, stdout string }{
+		{"sudo id -u", "0\n"},
+		{"sudo printenv FOO || echo reset", "reset\n"},
+		{"sudo -E printenv FOO", "kept\n"},
+		{"sudo -u root sh -c 'echo $USER'", "root\n"},
+		{"echo 1 | sudo tee /dev/null", "1\n"},
+		{"sudo -u nobody id 2>&1", "sudo: kmodcheck's stand-in runs commands as root only, not nobody\n"},
+	} {
+		res := sh.Run(context.Background(), Step{Line: c.line, Dir: dir, Timeout: 10 * time.Second})
+		if string(res.Stdout) != c.stdout {
+			t.Errorf("%s: stdout %q, stderr %q; want %q", c.line, res.Stdout, res.Stderr, c.stdout)
+		}
+	}
+}

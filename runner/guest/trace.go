@@ -102,7 +102,11 @@ func (t *printkTrace) read(pipe *os.File) {
 	defer pipe.Close()
 	sc := bufio.NewScanner(pipe)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	comms := map[int]string{} // full names, read once per PID
+	type thread struct {
+		pid  int
+		comm string
+	}
+	names := map[thread]string{} // full names: one read of /proc per thread, not per printk
 	last := -1                // the event a line without a header continues
 	for sc.Scan() {
 		m := traceLine.FindStringSubmatch(sc.Text())
@@ -119,10 +123,10 @@ func (t *printkTrace) read(pipe *os.File) {
 			last = -1
 		default:
 			pid, _ := strconv.Atoi(m[2])
-			task, ok := comms[pid]
+			task, ok := names[thread{pid, m[1]}]
 			if !ok {
 				task = fullTaskName(pid, m[1])
-				comms[pid] = task
+				names[thread{pid, m[1]}] = task
 			}
 			if len(t.events) >= maxEvents { // a flood: its oldest go unattributed
 				t.events = append(t.events[:0], t.events[maxEvents/10:]...)

@@ -107,7 +107,7 @@ func (t *printkTrace) read(pipe *os.File) {
 		comm string
 	}
 	names := map[thread]string{} // full names: one read of /proc per thread, not per printk
-	last := -1                // the event a line without a header continues
+	last := -1                   // the event a line without a header continues
 	for sc.Scan() {
 		m := traceLine.FindStringSubmatch(sc.Text())
 		t.mu.Lock()

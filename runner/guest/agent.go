@@ -123,7 +123,7 @@ type agent struct {
 	steps    int
 	lastMark uint64                   // sequence number of the last marker written
 	next     uint64                   // the first record of the next step (with trace)
-	trace    *printkTrace             // printk:console, or nil: markers in the kernel log
+	trace    *target.PrintkTrace      // printk:console, or nil: markers in the kernel log
 	marks    int                      // trace markers written (agent ready, each step's end)
 	seen     map[string]*loadedModule // every module seen loaded, by name
 	shell    shells                   // OpShell, OpResize (shell.go)
@@ -152,7 +152,7 @@ func serve() error {
 	a := &agent{log: log, seen: map[string]*loadedModule{}}
 	a.noteModules()
 	if log != nil {
-		a.trace, err = newPrintkTrace(instanceName)
+		a.trace, err = target.NewPrintkTrace("kmodcheck")
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "kmodcheck-agent: %v; step boundaries go into the kernel log\n", err)
 		}
@@ -217,9 +217,9 @@ func (a *agent) handle(req Request) Response {
 	case OpLog:
 		if a.trace != nil { // attribute what came since the last step
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			if marks, err := a.trace.mark(ctx, "log"); err == nil && a.log.sync(ctx) == nil {
+			if marks, err := a.trace.Mark(ctx, "log"); err == nil && a.log.sync(ctx) == nil {
 				a.marks = marks
-				a.log.attribute(a.trace.attribute)
+				a.log.attribute(a.trace.Attribute)
 			}
 			cancel()
 		}
@@ -258,9 +258,9 @@ func (a *agent) ready(ctx context.Context) error {
 		return err
 	}
 	a.next = a.log.last() + 1
-	a.log.attribute(func(string) (printkEvent, bool, bool) { return printkEvent{}, false, false })
+	a.log.attribute(func(string) (target.PrintkEvent, bool, bool) { return target.PrintkEvent{}, false, false })
 	var err error
-	a.marks, err = a.trace.mark(ctx, "agent ready")
+	a.marks, err = a.trace.Mark(ctx, "agent ready")
 	return err
 }
 
@@ -270,7 +270,7 @@ func (a *agent) ready(ctx context.Context) error {
 // newline shows in the trace but in no record: only then a marker goes
 // into the kernel log, which completes it, as the next printk would.
 func (a *agent) stepEnd(ctx context.Context, line string) (uint64, error) {
-	marks, err := a.trace.mark(ctx, fmt.Sprintf("step %d done", a.steps))
+	marks, err := a.trace.Mark(ctx, fmt.Sprintf("step %d done", a.steps))
 	if err != nil {
 		return 0, err
 	}
@@ -278,14 +278,14 @@ func (a *agent) stepEnd(ctx context.Context, line string) (uint64, error) {
 	if err := a.log.sync(ctx); err != nil {
 		return 0, err
 	}
-	a.log.attribute(a.trace.attribute)
-	if a.trace.pending(marks) {
+	a.log.attribute(a.trace.Attribute)
+	if a.trace.Pending(marks) {
 		if _, err := a.log.mark(ctx, fmt.Sprintf("kmodcheck: step %d done: %s", a.steps, oneLine(line))); err != nil {
 			return 0, err
 		}
-		a.log.attribute(a.trace.attribute)
+		a.log.attribute(a.trace.Attribute)
 	}
-	a.trace.dropBefore(marks)
+	a.trace.DropBefore(marks)
 	return a.log.boundary(a.next, marks), nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/target"
 	"golang.org/x/sys/unix"
 )
 
@@ -210,7 +211,7 @@ func (r *kmsgReader) last() uint64 {
 
 // attribute names the task of every record not tried before, with
 // who(text), and keeps the step who says printed it.
-func (r *kmsgReader) attribute(who func(text string) (ev printkEvent, ok, later bool)) {
+func (r *kmsgReader) attribute(who func(text string) (ev target.PrintkEvent, ok, later bool)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.stepOf == nil {
@@ -224,8 +225,8 @@ func (r *kmsgReader) attribute(who func(text string) (ev printkEvent, ok, later 
 			return
 		}
 		if ok {
-			rec.PID, rec.Task = ev.pid, ev.task
-			r.stepOf[rec.Seq] = ev.step
+			rec.PID, rec.Task = ev.PID, ev.Task
+			r.stepOf[rec.Seq] = ev.Mark
 		}
 		r.tried = rec.Seq + 1
 	}

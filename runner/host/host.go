@@ -55,6 +55,10 @@ func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, erro
 		s.info.LogStart = recs[len(recs)-1].Seq + 1
 	}
 	s.timeout = t.StepTimeout
+	// An instance of its own: the host's tracing, if any, is left alone.
+	if s.trace, err = target.NewPrintkTrace(fmt.Sprintf("kmodcheck-%d", os.Getpid())); err != nil {
+		s.info.Notes = append(s.info.Notes, fmt.Sprintf("kernel lines are not attributed to threads (PID 0): %v", err))
+	}
 	return s, nil
 }
 
@@ -62,8 +66,9 @@ type session struct {
 	mu      sync.Mutex
 	info    target.Info
 	timeout time.Duration
-	before  map[string]bool // modules loaded before the case
-	shell   *target.Shell   // the case's bash session, from its first step; nil without bash
+	before  map[string]bool     // modules loaded before the case
+	shell   *target.Shell       // the case's bash session, from its first step; nil without bash
+	trace   *target.PrintkTrace // names each record's task; nil where tracing is not permitted
 }
 
 func (s *session) Describe() target.Info { return s.info }
@@ -81,8 +86,29 @@ func (s *session) Run(ctx context.Context, step target.Step) (target.Result, err
 			res.Log = append(res.Log, r)
 		}
 	}
+	s.attribute(ctx, res.Log)
 	res.Tainted = target.ProcTainted()
 	return res, nil
+}
+
+// attribute names the task of each of a step's records, from the trace:
+// a barrier makes sure the trace has every printk the records came from.
+func (s *session) attribute(ctx context.Context, recs []kmsg.Record) {
+	if s.trace == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	marks, err := s.trace.Mark(ctx, "step end")
+	if err != nil {
+		return
+	}
+	for i := range recs {
+		if ev, ok, _ := s.trace.Attribute(recs[i].Text); ok {
+			recs[i].PID, recs[i].Task = ev.PID, ev.Task
+		}
+	}
+	s.trace.DropBefore(marks)
 }
 
 func (s *session) Log(ctx context.Context, since uint64) ([]kmsg.Record, error) {
@@ -152,6 +178,9 @@ func (s *session) Close(ctx context.Context) error {
 	if s.shell != nil {
 		s.shell.StopJobs()
 		s.shell.Close()
+	}
+	if s.trace != nil {
+		s.trace.Close()
 	}
 	for m := range loadedModules() {
 		if !s.before[m] {

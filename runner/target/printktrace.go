@@ -1,4 +1,4 @@
-package guest
+package target
 
 import (
 	"bufio"
@@ -16,42 +16,38 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// A printkTrace follows the kernel's printk:console tracepoint in a trace
+// A PrintkTrace follows the kernel's printk:console tracepoint in a trace
 // instance of its own. It sees every printk when the kernel stores it,
 // with the printing task's PID and comm (a message still waiting for its
 // newline included), and it carries kmodcheck's step boundaries as
 // trace_marker writes: barriers in the same stream that never reach the
 // kernel log, so that the reader's dmesg shows none of kmodcheck's lines.
-type printkTrace struct {
+type PrintkTrace struct {
 	dir    string // the instance's directory
 	marker *os.File
 
 	mu      sync.Mutex
-	events  []printkEvent // console events not yet paired with a record
+	events  []PrintkEvent // console events not yet paired with a record
 	marks   int           // markers seen
 	changed chan struct{}
 	err     error
 }
 
-// A printkEvent is one printk as the tracepoint saw it.
-type printkEvent struct {
-	pid  int
-	task string // the full name where /proc/PID/comm has it
-	text string // escaped as /dev/kmsg escapes it
-	step int    // markers seen before it: the step that printed it
+// A PrintkEvent is one printk as the tracepoint saw it.
+type PrintkEvent struct {
+	PID  int
+	Task string // the full name where /proc/PID/comm has it
+	Text string // escaped as /dev/kmsg escapes it
+	Mark int    // markers seen before it: the step that printed it
 }
 
-// TraceRoot is where tracefs is mounted; instanceName is kmodcheck's
-// instance in it.
-const (
-	TraceRoot    = "/sys/kernel/tracing"
-	instanceName = "kmodcheck"
-)
+// TraceRoot is where tracefs is mounted.
+const TraceRoot = "/sys/kernel/tracing"
 
-// newPrintkTrace mounts tracefs if needed, makes kmodcheck's instance and
+// NewPrintkTrace mounts tracefs if needed, makes kmodcheck's instance and
 // enables printk:console in it. It fails on a kernel without tracefs or
-// without the event; the agent then falls back to kernel-log markers.
-func newPrintkTrace(instance string) (*printkTrace, error) {
+// without the event, or without the right to trace.
+func NewPrintkTrace(instance string) (*PrintkTrace, error) {
 	if _, err := os.Stat(filepath.Join(TraceRoot, "instances")); err != nil {
 		if err := unix.Mount("nodev", TraceRoot, "tracefs", 0, ""); err != nil {
 			return nil, fmt.Errorf("mount tracefs on %s: %w", TraceRoot, err)
@@ -61,7 +57,7 @@ func newPrintkTrace(instance string) (*printkTrace, error) {
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("trace instance: %w", err)
 	}
-	t := &printkTrace{dir: dir, changed: make(chan struct{})}
+	t := &PrintkTrace{dir: dir, changed: make(chan struct{})}
 	if err := os.WriteFile(filepath.Join(dir, "events/printk/console/enable"), []byte("1"), 0); err != nil {
 		t.Close()
 		return nil, fmt.Errorf("enable printk:console: %w", err)
@@ -81,7 +77,7 @@ func newPrintkTrace(instance string) (*printkTrace, error) {
 }
 
 // Close removes the instance (on the host, where it outlives us).
-func (t *printkTrace) Close() {
+func (t *PrintkTrace) Close() {
 	os.WriteFile(filepath.Join(t.dir, "events/printk/console/enable"), []byte("0"), 0)
 	if t.marker != nil {
 		t.marker.Close()
@@ -92,13 +88,16 @@ func (t *printkTrace) Close() {
 // traceLine is one event of trace_pipe: "insmod-124 [000] d.... 7.59: console: init".
 var traceLine = regexp.MustCompile(`^\s*(.*)-(\d+)\s+\[\d+\]\s+\S+\s+[\d.]+: (console|tracing_mark_write): (.*)$`)
 
-// maxEvents bounds the events kept unpaired, as maxRecords the records.
+// maxEvents bounds the events kept unpaired, as the agent bounds records.
 const maxEvents = 100_000
+
+// traceStall is how long Mark waits for the trace to move at all.
+const traceStall = 15 * time.Second
 
 // markerPrefix starts every marker kmodcheck writes.
 const markerPrefix = "kmodcheck barrier "
 
-func (t *printkTrace) read(pipe *os.File) {
+func (t *PrintkTrace) read(pipe *os.File) {
 	defer pipe.Close()
 	sc := bufio.NewScanner(pipe)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -114,7 +113,7 @@ func (t *printkTrace) read(pipe *os.File) {
 		switch {
 		case m == nil && last >= 0 && last < len(t.events):
 			// A message holding a newline spans lines of the trace.
-			t.events[last].text += escapeKmsg("\n" + sc.Text())
+			t.events[last].Text += escapeKmsg("\n" + sc.Text())
 		case m == nil:
 		case m[3] == "tracing_mark_write":
 			if strings.HasPrefix(m[4], markerPrefix) {
@@ -131,7 +130,7 @@ func (t *printkTrace) read(pipe *os.File) {
 			if len(t.events) >= maxEvents { // a flood: its oldest go unattributed
 				t.events = append(t.events[:0], t.events[maxEvents/10:]...)
 			}
-			t.events = append(t.events, printkEvent{pid: pid, task: task, text: escapeKmsg(m[4]), step: t.marks})
+			t.events = append(t.events, PrintkEvent{PID: pid, Task: task, Text: escapeKmsg(m[4]), Mark: t.marks})
 			last = len(t.events) - 1
 		}
 		close(t.changed)
@@ -185,7 +184,7 @@ func escapeKmsg(s string) string {
 // mark writes a barrier into the trace and waits until the reader has
 // seen it: every printk stored before it has then been read. It returns
 // the number of markers seen, the step whose events precede it.
-func (t *printkTrace) mark(ctx context.Context, text string) (int, error) {
+func (t *PrintkTrace) Mark(ctx context.Context, text string) (int, error) {
 	t.mu.Lock()
 	want := t.marks + 1
 	t.mu.Unlock()
@@ -204,8 +203,8 @@ func (t *printkTrace) mark(ctx context.Context, text string) (int, error) {
 		}
 		select {
 		case <-ch: // progress: a flood may take long, a stall may not
-		case <-time.After(markStall):
-			return 0, fmt.Errorf("trace marker %q not read back within %v", text, markStall)
+		case <-time.After(traceStall):
+			return 0, fmt.Errorf("trace marker %q not read back within %v", text, traceStall)
 		case <-ctx.Done():
 			return 0, fmt.Errorf("wait for trace marker %q: %w", text, ctx.Err())
 		}
@@ -218,21 +217,21 @@ func (t *printkTrace) mark(ctx context.Context, text string) (int, error) {
 // trace lost it); events before a fit are dropped (their records were
 // lost to the kernel's ring buffer). With no event unpaired, the trace
 // may not have caught up yet: later is true, to try again.
-func (t *printkTrace) attribute(text string) (ev printkEvent, ok, later bool) {
+func (t *PrintkTrace) Attribute(text string) (ev PrintkEvent, ok, later bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.events) == 0 {
-		return printkEvent{}, false, true
+		return PrintkEvent{}, false, true
 	}
 	const window = 32
 	for i := 0; i < len(t.events) && i < window; i++ {
-		if !strings.HasPrefix(text, t.events[i].text) {
+		if !strings.HasPrefix(text, t.events[i].Text) {
 			continue
 		}
-		acc, j := t.events[i].text, i
-		for acc != text && j+1 < len(t.events) && strings.HasPrefix(text, acc+t.events[j+1].text) && t.events[j+1].pid == t.events[i].pid {
+		acc, j := t.events[i].Text, i
+		for acc != text && j+1 < len(t.events) && strings.HasPrefix(text, acc+t.events[j+1].Text) && t.events[j+1].PID == t.events[i].PID {
 			j++
-			acc += t.events[j].text
+			acc += t.events[j].Text
 		}
 		if acc != text {
 			continue
@@ -241,16 +240,16 @@ func (t *printkTrace) attribute(text string) (ev printkEvent, ok, later bool) {
 		t.events = append(t.events[:0], t.events[j+1:]...)
 		return ev, true, false
 	}
-	return printkEvent{}, false, false
+	return PrintkEvent{}, false, false
 }
 
 // dropBefore forgets the unpaired events printed before step: no record
 // will take them now (their records were lost, or the trace garbled them).
-func (t *printkTrace) dropBefore(step int) {
+func (t *PrintkTrace) DropBefore(step int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	i := 0
-	for i < len(t.events) && t.events[i].step < step {
+	for i < len(t.events) && t.events[i].Mark < step {
 		i++
 	}
 	t.events = append(t.events[:0], t.events[i:]...)
@@ -258,8 +257,8 @@ func (t *printkTrace) dropBefore(step int) {
 
 // pending reports whether an event printed before step is still unpaired:
 // a message waiting for its newline, which no record shows yet.
-func (t *printkTrace) pending(step int) bool {
+func (t *PrintkTrace) Pending(step int) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.events) > 0 && t.events[0].step < step
+	return len(t.events) > 0 && t.events[0].Mark < step
 }

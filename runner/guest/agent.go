@@ -289,11 +289,12 @@ func (a *agent) stepEnd(ctx context.Context, line string) (uint64, error) {
 	return a.log.boundary(a.next, marks), nil
 }
 
-// run runs one step and then writes a marker to the kernel log. The records
-// between the previous marker and this one are the step's: a marker both
-// flushes a message still waiting for its newline and proves that everything
-// before it has been read. Markers name the step, so that the console log
-// and dmesg read as a transcript.
+// run runs one step and finds its records: with the printk trace, those
+// stored before the step's trace barrier (stepEnd); without it, those
+// before a marker written to the kernel log, which both flushes a message
+// still waiting for its newline and proves that everything before it has
+// been read (markers name the step, so the console log reads as a
+// transcript).
 func (a *agent) run(req Request) Response {
 	a.steps++
 	resp := a.runStep(req)

@@ -384,7 +384,7 @@ func (a *agent) runStep(req Request) Response {
 	res := a.session.Run(context.Background(), step)
 	return Response{
 		Exit: res.Exit, Stdout: res.Stdout, Stderr: append([]byte(note), res.Stderr...),
-		TimedOut: res.TimedOut, Stuck: a.session.Stuck(),
+		TimedOut: res.TimedOut, Stuck: a.session.Stuck(), Pwd: a.session.Pwd(),
 	}
 }
 

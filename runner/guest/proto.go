@@ -75,4 +75,5 @@ type Response struct {
 	State    *target.State // OpInspect
 	Error    string        // the agent could not do what was asked
 	Written  int64         // OpShell: bytes the shell's terminal sent on ShellPortName
+	Pwd      string        // OpRun: the case's shell's working directory after the step
 }

@@ -52,6 +52,7 @@ type Shell struct {
 	stdout *stream
 	stderr *stream
 	cwd    string // Step.Dir last applied; testscript's cd changes it
+	pwd    string // the shell's working directory after its last line
 	syncs  int
 	dead   string // why the shell can run no more lines
 	stuck  bool   // a step ignored SIGKILL
@@ -70,7 +71,7 @@ func StartShell(dir string, env []string) (*Shell, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start shell: %w", err)
 	}
-	s := &Shell{dir: tmp, cwd: dir, status: make(chan string, 16), exited: make(chan struct{})}
+	s := &Shell{dir: tmp, cwd: dir, pwd: dir, status: make(chan string, 16), exited: make(chan struct{})}
 	if err := s.start(dir, env); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("start %s: %w", Bash, err)
@@ -120,7 +121,7 @@ func (s *Shell) start(dir string, env []string) error {
 	// Prompts empty, each line's status on the FIFO, our lines (typed with
 	// a leading space) kept out of the history.
 	q := shellQuote(s.fifo())
-	setup := fmt.Sprintf(` PS1=; PS2='$(printf "more\n" >%s)'; PROMPT_COMMAND='printf "%%s\n" "$?" >%s'; HISTCONTROL=ignorespace; unset HISTFILE`, q, q)
+	setup := fmt.Sprintf(` PS1=; PS2='$(printf "more\n" >%s)'; PROMPT_COMMAND='printf "%%s %%s\n" "$?" "$PWD" >%s'; HISTCONTROL=ignorespace; unset HISTFILE`, q, q)
 	if _, _, _, err := s.hidden(setup, 30*time.Second); err != nil {
 		return err
 	}
@@ -239,11 +240,7 @@ func (s *Shell) typeLine(ctx context.Context, line string) (exit int, timedOut b
 			s.stderr.w.WriteString("kmodcheck: the line is incomplete: bash waited for more input (PS2); interrupted\n")
 			return 2, false
 		}
-		n, err := strconv.Atoi(st)
-		if err != nil {
-			return -1, false
-		}
-		return n, false
+		return s.report(st), false
 	case <-s.exited:
 		s.dead = "the shell exited (a step ran exit?); " + exitText(s.cmd.ProcessState)
 		return s.cmd.ProcessState.ExitCode(), false
@@ -257,8 +254,7 @@ func (s *Shell) typeLine(ctx context.Context, line string) (exit int, timedOut b
 		syscall.Kill(s.cmd.Process.Pid, syscall.SIGINT)
 	}
 	if st, ok := s.waitStatus(2 * time.Second); ok {
-		n, _ := strconv.Atoi(st)
-		return n, true
+		return s.report(st), true
 	}
 	// Killed but not gone: stuck in the kernel, uninterruptible.
 	s.dead, s.stuck = "the shell's last step is stuck in the kernel", true
@@ -271,6 +267,23 @@ func (s *Shell) Stuck() bool { return s.stuck }
 
 // Dead says why the shell can run no more steps; "" while it can.
 func (s *Shell) Dead() string { return s.dead }
+
+// report reads PROMPT_COMMAND's report, "STATUS PWD", and keeps the
+// working directory.
+func (s *Shell) report(report string) int {
+	code, pwd, _ := strings.Cut(report, " ")
+	if pwd != "" {
+		s.pwd = pwd
+	}
+	n, err := strconv.Atoi(code)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// Pwd is the shell's working directory after its last line.
+func (s *Shell) Pwd() string { return s.pwd }
 
 func exitText(ps *os.ProcessState) string {
 	if ps == nil {

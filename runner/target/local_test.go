@@ -95,3 +95,22 @@ func TestSudoStandIn(t *testing.T) {
 		}
 	}
 }
+
+// TestShellPwd: the shell's directory after each line, for what runs
+// beside it (the qemu target's builds on the host).
+func TestShellPwd(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(dir+"/drv", 0o755)
+	sh, err := StartShell(dir, ShellEnv)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer sh.Close()
+	if sh.Pwd() != dir {
+		t.Errorf("Pwd at the start: %q, want %q", sh.Pwd(), dir)
+	}
+	sh.Run(context.Background(), Step{Line: "cd drv", Dir: dir, Timeout: 10 * time.Second})
+	if sh.Pwd() != dir+"/drv" {
+		t.Errorf("Pwd after cd drv: %q, want %q", sh.Pwd(), dir+"/drv")
+	}
+}

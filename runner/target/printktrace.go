@@ -25,6 +25,7 @@ import (
 type PrintkTrace struct {
 	dir    string // the instance's directory
 	marker *os.File
+	pipe   *os.File // trace_pipe, read by read
 
 	mu      sync.Mutex
 	events  []PrintkEvent // console events not yet paired with a record
@@ -62,17 +63,18 @@ func NewPrintkTrace(instance string) (*PrintkTrace, error) {
 		t.Close()
 		return nil, fmt.Errorf("enable printk:console: %w", err)
 	}
-	pipe, err := os.Open(filepath.Join(dir, "trace_pipe"))
-	if err != nil {
+	// Non-blocking, so that Go's poller waits for it and Close interrupts
+	// a read in progress: the instance cannot be removed while it is open.
+	var err error
+	if t.pipe, err = os.OpenFile(filepath.Join(dir, "trace_pipe"), os.O_RDONLY|unix.O_NONBLOCK, 0); err != nil {
 		t.Close()
 		return nil, err
 	}
 	if t.marker, err = os.OpenFile(filepath.Join(dir, "trace_marker"), os.O_WRONLY, 0); err != nil {
-		pipe.Close()
 		t.Close()
 		return nil, err
 	}
-	go t.read(pipe)
+	go t.read(t.pipe)
 	return t, nil
 }
 
@@ -81,6 +83,9 @@ func (t *PrintkTrace) Close() {
 	os.WriteFile(filepath.Join(t.dir, "events/printk/console/enable"), []byte("0"), 0)
 	if t.marker != nil {
 		t.marker.Close()
+	}
+	if t.pipe != nil {
+		t.pipe.Close()
 	}
 	os.Remove(t.dir)
 }
@@ -98,7 +103,6 @@ const traceStall = 15 * time.Second
 const markerPrefix = "kmodcheck barrier "
 
 func (t *PrintkTrace) read(pipe *os.File) {
-	defer pipe.Close()
 	sc := bufio.NewScanner(pipe)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	type thread struct {

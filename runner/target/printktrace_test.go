@@ -13,11 +13,17 @@ import (
 // case); elsewhere it is skipped, as the host target then attributes
 // nothing.
 func TestPrintkTrace(t *testing.T) {
-	tr, err := NewPrintkTrace(fmt.Sprintf("kmodcheck-test-%d", os.Getpid()))
+	name := fmt.Sprintf("kmodcheck-test-%d", os.Getpid())
+	tr, err := NewPrintkTrace(name)
 	if err != nil {
 		t.Skipf("no printk trace here: %v", err)
 	}
-	defer tr.Close()
+	defer func() { // the host's tracing is left as it was
+		tr.Close()
+		if _, err := os.Stat(TraceRoot + "/instances/" + name); err == nil {
+			t.Errorf("trace instance %s left behind", name)
+		}
+	}()
 	text := fmt.Sprintf("kmodcheck: printk trace test %d", time.Now().UnixNano())
 	if err := os.WriteFile("/dev/kmsg", []byte("<14>"+text+"\n"), 0); err != nil {
 		t.Skipf("write /dev/kmsg: %v", err)

@@ -29,6 +29,7 @@ type Hello struct {
 	Tainted uint64
 	NextSeq uint64 // sequence number the next kernel record will carry
 	Error   string // set when the guest could not set itself up
+	Shell   string // what runs the steps (target.Info.Shell)
 }
 
 // Request operations.
@@ -74,4 +75,5 @@ type Response struct {
 	State    *target.State // OpInspect
 	Error    string        // the agent could not do what was asked
 	Written  int64         // OpShell: bytes the shell's terminal sent on ShellPortName
+	Pwd      string        // OpRun: the case's shell's working directory after the step
 }

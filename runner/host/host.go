@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -62,11 +63,18 @@ func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, erro
 		release()
 		return nil, err
 	}
-	s.info = target.Info{Target: "host", Release: kernelRelease()}
+	s.info = target.Info{Target: "host", Release: kernelRelease(), Shell: "/bin/sh -c, one process per step (no " + target.Bash + ")"}
+	if _, err := os.Stat(target.Bash); err == nil {
+		s.info.Shell = target.Bash + ", one interactive session per case"
+	}
 	if len(recs) > 0 {
 		s.info.LogStart = recs[len(recs)-1].Seq + 1
 	}
 	s.timeout = t.StepTimeout
+	// An instance of its own: the host's tracing, if any, is left alone.
+	if s.trace, err = target.NewPrintkTrace(fmt.Sprintf("kmodcheck-%d", os.Getpid())); err != nil {
+		s.info.Notes = append(s.info.Notes, fmt.Sprintf("kernel lines are not attributed to threads (PID 0): %v", err))
+	}
 	return s, nil
 }
 
@@ -74,8 +82,10 @@ type session struct {
 	mu      sync.Mutex
 	info    target.Info
 	timeout time.Duration
-	before  map[string]bool // modules loaded before the case
-	release func()          // gives the kernel to the next case
+	before  map[string]bool     // modules loaded before the case
+	release func()              // gives the kernel to the next case
+	shell   *target.Shell       // the case's bash session, from its first step; nil without bash
+	trace   *target.PrintkTrace // names each record's task; nil where tracing is not permitted
 }
 
 func (s *session) Describe() target.Info { return s.info }
@@ -85,7 +95,7 @@ func (s *session) Run(ctx context.Context, step target.Step) (target.Result, err
 		step.Timeout = s.timeout
 	}
 	start := s.mark(fmt.Sprintf("kmodcheck: step begin %d", time.Now().UnixNano()))
-	res := target.RunLocal(ctx, step, os.Environ())
+	res := s.runStep(ctx, step)
 	s.mark("kmodcheck: step end")
 	recs, _ := readKmsg()
 	for _, r := range recs {
@@ -93,8 +103,29 @@ func (s *session) Run(ctx context.Context, step target.Step) (target.Result, err
 			res.Log = append(res.Log, r)
 		}
 	}
+	s.attribute(ctx, res.Log)
 	res.Tainted = target.ProcTainted()
 	return res, nil
+}
+
+// attribute names the task of each of a step's records, from the trace:
+// a barrier makes sure the trace has every printk the records came from.
+func (s *session) attribute(ctx context.Context, recs []kmsg.Record) {
+	if s.trace == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	marks, err := s.trace.Mark(ctx, "step end")
+	if err != nil {
+		return
+	}
+	for i := range recs {
+		if ev, ok, _ := s.trace.Attribute(recs[i].Text); ok {
+			recs[i].PID, recs[i].Task = ev.PID, ev.Task
+		}
+	}
+	s.trace.DropBefore(marks)
 }
 
 func (s *session) Log(ctx context.Context, since uint64) ([]kmsg.Record, error) {
@@ -111,6 +142,27 @@ func (s *session) Log(ctx context.Context, since uint64) ([]kmsg.Record, error) 
 	return out, nil
 }
 
+// runStep types the line into the case's bash session, or runs it with
+// /bin/sh -c where there is no bash.
+func (s *session) runStep(ctx context.Context, step target.Step) target.Result {
+	if s.shell != nil && s.shell.Dead() != "" {
+		s.shell.Close()
+		s.shell = nil
+	}
+	if s.shell == nil {
+		env, err := target.WithSudo(os.Environ(), filepath.Join(os.TempDir(), "kmodcheck-sudo"))
+		if err != nil {
+			return target.Result{Step: step, Exit: -1, Stderr: []byte(err.Error())}
+		}
+		sh, err := target.StartShell(step.Dir, env)
+		if err != nil {
+			return target.RunLocal(ctx, step, os.Environ())
+		}
+		s.shell = sh
+	}
+	return s.shell.Run(ctx, step)
+}
+
 // Inspect reports the loaded modules and kernel threads. Leaks are not
 // looked for on the host: that needs slub_debug on the kernel command line.
 func (s *session) Inspect(ctx context.Context) (target.State, error) {
@@ -120,6 +172,9 @@ func (s *session) Inspect(ctx context.Context) (target.State, error) {
 	}
 	sort.Strings(st.Modules)
 	st.Kthreads = target.ProcKthreads()
+	if s.shell != nil && s.shell.Dead() == "" {
+		st.Jobs, _ = s.shell.Jobs()
+	}
 	return st, nil
 }
 
@@ -139,6 +194,13 @@ func (s *session) BlockedTasks(ctx context.Context) ([]kmsg.Record, error) {
 func (s *session) Close(ctx context.Context) error {
 	defer s.release()
 	var errs []string
+	if s.shell != nil {
+		s.shell.StopJobs()
+		s.shell.Close()
+	}
+	if s.trace != nil {
+		s.trace.Close()
+	}
 	for m := range loadedModules() {
 		if !s.before[m] {
 			if err := unix.DeleteModule(m, unix.O_NONBLOCK); err != nil {

@@ -272,6 +272,8 @@ type VM struct {
 	reqMu    sync.Mutex
 	unameDir string
 	stderr   bytes.Buffer
+	pwd      string // the case's shell's working directory, after the last step
+	lastDir  string // that step's Dir, as testscript gave it
 }
 
 func (vm *VM) Describe() target.Info { return vm.info }
@@ -381,6 +383,7 @@ func (vm *VM) handshake(ctx context.Context) error {
 	}
 	vm.info.Release = hello.Release
 	vm.info.LogStart = hello.NextSeq
+	vm.info.Shell = hello.Shell
 	var resp guest.Response
 	if err := vm.call(ctx, guest.Request{Op: guest.OpClock, UnixNano: time.Now().UnixNano()}, &resp); err != nil {
 		return err
@@ -487,6 +490,11 @@ func (vm *VM) Run(ctx context.Context, step target.Step) (target.Result, error) 
 		step.Timeout = vm.t.StepTimeout
 	}
 	if step.Where == target.OnBuild {
+		// Where the case's shell is (cd drv, then make), if the host sees
+		// it and testscript's cd has not moved the case since.
+		if vm.pwd != "" && step.Dir == vm.lastDir && (vm.pwd == vm.work || strings.HasPrefix(vm.pwd, vm.work+"/")) {
+			step.Dir = vm.pwd
+		}
 		return vm.build(ctx, step)
 	}
 	start := time.Now()
@@ -503,6 +511,9 @@ func (vm *VM) Run(ctx context.Context, step target.Step) (target.Result, error) 
 	}
 	if resp.Dropped > vm.dropped {
 		res.Dropped, vm.dropped = resp.Dropped-vm.dropped, resp.Dropped
+	}
+	if resp.Pwd != "" {
+		vm.pwd, vm.lastDir = resp.Pwd, step.Dir
 	}
 	if err != nil {
 		return res, vm.explain(err)

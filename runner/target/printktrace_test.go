@@ -1,0 +1,50 @@
+package target
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestPrintkTrace writes a record to this machine's kernel log and finds
+// its task in the trace. It needs root and tracefs (the host target's
+// case); elsewhere it is skipped, as the host target then attributes
+// nothing.
+func TestPrintkTrace(t *testing.T) {
+	name := fmt.Sprintf("kmodcheck-test-%d", os.Getpid())
+	tr, err := NewPrintkTrace(name)
+	if err != nil {
+		t.Skipf("no printk trace here: %v", err)
+	}
+	defer func() { // the host's tracing is left as it was
+		tr.Close()
+		if _, err := os.Stat(TraceRoot + "/instances/" + name); err == nil {
+			t.Errorf("trace instance %s left behind", name)
+		}
+	}()
+	text := fmt.Sprintf("kmodcheck: printk trace test %d", time.Now().UnixNano())
+	if err := os.WriteFile("/dev/kmsg", []byte("<14>"+text+"\n"), 0); err != nil {
+		t.Skipf("write /dev/kmsg: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := tr.Mark(ctx, "test"); err != nil {
+		t.Fatal(err)
+	}
+	comm, _ := os.ReadFile("/proc/self/comm")
+	ev, ok, _ := tr.Attribute(text)
+	// The trace's PID is the writing thread's: one of this process's.
+	if _, err := os.Stat(fmt.Sprintf("/proc/self/task/%d", ev.PID)); !ok || err != nil || ev.Task+"\n" != string(comm) {
+		t.Fatalf("attribute %q: %+v, %v; want a thread of this process, %q", text, ev, ok, comm)
+	}
+}
+
+func TestNormalizeTask(t *testing.T) {
+	for in, want := range map[string]string{"kworker/0:1": "kworker", "kworker/u4:2-events_unbound": "kworker", "kthread example": "kthread example"} {
+		if got := NormalizeTask(in); got != want {
+			t.Errorf("NormalizeTask(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

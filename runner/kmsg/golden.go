@@ -2,6 +2,7 @@ package kmsg
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -132,10 +133,11 @@ type sourceLine struct {
 
 // An item is one parsed golden line that matches messages.
 type item struct {
-	line     int    // 1-based line number in the file
-	label    string // stream name; "" for an ordered item
-	optional bool   // the label ended in "?"
-	msg      string // the message, unescaped
+	line     int            // 1-based line number in the file
+	label    string         // stream name; "" for an ordered item
+	optional bool           // the label ended in "?"
+	msg      string         // the message, unescaped; as written if it has varying tokens
+	re       *regexp.Regexp // the message's pattern if it has varying tokens, else nil
 	quant    quant
 	head     string // the source text without " QUANT", for rewriting the quantifier alone
 	segment  int    // index into Golden.segments
@@ -227,7 +229,9 @@ func parseItem(line string) (item, error) {
 		return it, err
 	}
 	it.head = line[:len(line)-len(suffix)]
-	it.msg = strings.TrimPrefix(msg, `\`)
+	if it.msg, it.re, err = parsePattern(strings.TrimPrefix(msg, `\`)); err != nil {
+		return it, err
+	}
 	it.quant = q
 	return it, nil
 }

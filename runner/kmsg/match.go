@@ -121,7 +121,7 @@ func (g *Golden) Match(actual []string) Match {
 	if !extra {
 		it = g.items[m.closest(best, got)]
 	}
-	if !extra && failed+1 < len(actual) && !slices.ContainsFunc(pending, func(i int) bool { return g.items[i].msg == got }) &&
+	if !extra && failed+1 < len(actual) && !slices.ContainsFunc(pending, func(i int) bool { return g.items[i].matches(got) }) &&
 		2*similarity(it.msg, got) < max(len(it.msg), len(got)) {
 		extra = m.step(actual[failed+1])
 	}

@@ -73,7 +73,7 @@ func (m *matcher) take(st []int32, line string) {
 			i, c := int(pos[2*k]), int(pos[2*k+1])
 			for i < len(str.items) {
 				q := g.items[str.items[i]].quant
-				if g.items[str.items[i]].msg == line && (q.unbounded() || c < q.max) {
+				if g.items[str.items[i]].matches(line) && (q.unbounded() || c < q.max) {
 					m.add(s, pos, k, i, countAfter(q, c))
 				}
 				if c < q.min {
@@ -247,7 +247,7 @@ func (m *matcher) closest(st []int32, got string) int {
 		score := similarity(it.msg, got)
 		str := m.g.segments[it.segment].streams[it.stream]
 		for _, j := range str.items[it.pos+1:] {
-			if m.g.items[j].msg == got {
+			if m.g.items[j].matches(got) {
 				score += later
 				break
 			}

@@ -149,6 +149,7 @@ func parseQuant(text string) (quant, error) {
 // escapeMessage returns msg as written in a golden file, so that the
 // parser gives msg back with no quantifier.
 func escapeMessage(msg string) string {
+	msg = escapeTokens(msg)
 	if brace, ok := quantShape(msg); ok {
 		slashes := 0
 		for brace-slashes > 0 && msg[brace-slashes-1] == '\\' {

@@ -99,7 +99,7 @@ func refMatch(g *Golden, actual []string, finish bool) bool {
 				i, c := ps[k].i, ps[k].c
 				for i < len(str.items) {
 					it := g.items[str.items[i]]
-					if it.msg == actual[t] && (it.quant.unbounded() || c < it.quant.max) {
+					if it.matches(actual[t]) && (it.quant.unbounded() || c < it.quant.max) {
 						nps := append([]pos(nil), ps...)
 						nstarted := append([]bool(nil), started...)
 						nps[k], nstarted[k] = pos{i, c + 1}, true

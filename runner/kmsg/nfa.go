@@ -78,14 +78,13 @@ func (m *matcher) take(st []int32, line string, thread int32) {
 		for k := range seg.streams {
 			str := &seg.streams[k]
 			i, c := int(pos[streamWidth*k]), int(pos[streamWidth*k+1])
-			bind, ok := bindThread(seg, pos, k, thread)
-			if !ok {
-				continue
-			}
 			for i < len(str.items) {
-				q := g.items[str.items[i]].quant
-				if g.items[str.items[i]].matches(line) && (q.unbounded() || c < q.max) {
-					m.add(s, pos, k, i, countAfter(q, c), bind)
+				it := &g.items[str.items[i]]
+				q := it.quant
+				if (q.unbounded() || c < q.max) && it.matches(line) {
+					if bind, ok := bindThread(seg, pos, k, thread); ok {
+						m.add(s, pos, k, i, countAfter(q, c), bind)
+					}
 				}
 				if c < q.min {
 					break

@@ -28,10 +28,12 @@ import (
 // The label and the quantifier are optional.
 //
 //   - LABEL names a stream (see below). It is written `[` name `]`
-//     followed by exactly one space, where name is one or more ASCII
-//     letters, digits, `_` or `-`, optionally followed by `?`. A line
-//     that starts with `[` is always a label: `[  12.3]`, `[a b]`, `[x`
-//     and `[x]y` are errors.
+//     followed by exactly one space, where name is made of ASCII
+//     letters, digits, spaces, `_`, `-`, `.`, `/` and `:`, has a letter
+//     and no space at either end (a thread's name, as
+//     `[kthread_init_work worker example]`), optionally followed by `?`.
+//     A line that starts with `[` is always a label: `[  12.3]`,
+//     `[12.3]`, `[x`, `[a,b]` and `[x]y` are errors.
 //   - QUANT says how many times the message appears in a row. It comes
 //     last, after exactly one space: `{*}` (any number, including none),
 //     `{+}` (one or more), `{?}` (none or one), `{N}` (exactly N),
@@ -215,7 +217,7 @@ func parseItem(line string) (item, error) {
 		it.optional = strings.HasSuffix(name, "?")
 		name = strings.TrimSuffix(name, "?")
 		if !validLabel(name) {
-			return it, fmt.Errorf("bad label %q: want [name] or [name?], name made of letters, digits, _ and - (a message starting with [ is written \\[)", rest[:end+1])
+			return it, fmt.Errorf("bad label %q: want [name] or [name?], name made of letters, digits, spaces and _-./: with a letter (a message starting with [ is written \\[)", rest[:end+1])
 		}
 		it.label = name
 		rest = rest[end+1:]
@@ -236,16 +238,26 @@ func parseItem(line string) (item, error) {
 	return it, nil
 }
 
+// validLabel reports whether name may be a label: a thread's name, such
+// as "kthread_init_work worker example" or "kworker/0:1", made of ASCII
+// letters, digits, spaces and `_-./:`, with a letter and no space at either
+// end (so that a dmesg timestamp such as "[  12.3]" is not a label).
 func validLabel(name string) bool {
-	if name == "" {
+	if name == "" || name[0] == ' ' || name[len(name)-1] == ' ' {
 		return false
 	}
+	letter := false
 	for _, r := range name {
-		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '-') {
+		if !labelChar(r) {
 			return false
 		}
+		letter = letter || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
 	}
-	return true
+	return letter
+}
+
+func labelChar(r rune) bool {
+	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("_-./: ", r)
 }
 
 // group builds the segments and streams from the items.

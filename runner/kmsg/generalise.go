@@ -1,0 +1,319 @@
+package kmsg
+
+import (
+	"fmt"
+	"strings"
+)
+
+// spineTasks are the processes a step runs to load and unload a module:
+// the module's init and exit functions print from them.
+var spineTasks = map[string]bool{"insmod": true, "rmmod": true, "modprobe": true}
+
+// NewRuns returns a golden file for a step that printed runs[i] in the
+// i-th of several runs of its case (one run is enough; more show what
+// varies). It accepts every run, and what runs like them print:
+//
+//   - Each thread's lines are one stream, labelled with the thread's name,
+//     `[kthread_init_work worker example]`: its lines keep their order,
+//     threads interleave freely. A workqueue's workers are one thread.
+//   - The lines of the step's own process (insmod, rmmod, modprobe) that
+//     come before any other thread's are ordered lines, less the last if
+//     there are several: it may race with the threads the process has
+//     just started. Likewise those after every other thread's last line,
+//     less the first, which may race with a thread being stopped. The rest
+//     of its lines are its stream.
+//   - A thread's consecutive repeats of a line become one line with {+}:
+//     how many depends on timing.
+//   - Across runs: a line missing from some runs gets {?} ({*} if it
+//     repeats), a thread missing from some runs is an optional stream
+//     `[name?]`.
+//
+// When some line's thread is unknown, every line is an ordered line, with
+// repeats and lines missing from some runs marked as above.
+func NewRuns(runs [][]Line) []byte {
+	return []byte(newHeader + generalise(runs))
+}
+
+// A genItem is a golden line being generalised from several runs.
+type genItem struct {
+	msg      string
+	min, max int // how many times in a row it appeared, over the runs
+}
+
+func (it genItem) quant() quant {
+	switch {
+	case it.max <= 1:
+		return quant{it.min, 1}
+	case it.min == 0:
+		return quant{0, -1}
+	}
+	return quant{1, -1}
+}
+
+// A genStream is a thread's lines, generalised.
+type genStream struct {
+	name  string
+	runs  int // how many runs it appeared in
+	items []genItem
+}
+
+func generalise(runs [][]Line) string {
+	known := true
+	for _, run := range runs {
+		for _, l := range run {
+			known = known && l.Known()
+		}
+	}
+	var prefix, suffix []genItem
+	var streams []*genStream
+	for r, run := range runs {
+		if !known {
+			prefix = mergeRun(prefix, collapse(texts(run)), r)
+			continue
+		}
+		pre, block, post := splitSpine(run)
+		prefix = mergeRun(prefix, collapse(texts(pre)), r)
+		suffix = mergeRun(suffix, collapse(texts(post)), r)
+		for _, th := range threadsOf(block) {
+			var st *genStream
+			for _, s := range streams {
+				if s.name == th.name {
+					st = s
+				}
+			}
+			if st == nil {
+				st = &genStream{name: th.name}
+				streams = append(streams, st)
+			}
+			st.items = mergeRun(st.items, collapse(th.msgs), min(r, st.runs))
+			st.runs++
+		}
+	}
+	var b strings.Builder
+	if len(streams) > 0 {
+		b.WriteString("# Each [label] is the thread of that name: its lines keep their order, threads interleave.\n")
+	}
+	writeItems(&b, "", false, prefix)
+	for _, st := range streams {
+		writeItems(&b, st.name, st.runs < len(runs), st.items)
+	}
+	writeItems(&b, "", false, suffix)
+	return b.String()
+}
+
+func writeItems(b *strings.Builder, label string, optional bool, items []genItem) {
+	for _, it := range items {
+		b.WriteString(formatItem(label, optional, it.msg, it.quant()) + "\n")
+	}
+}
+
+func texts(lines []Line) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = l.Text
+	}
+	return out
+}
+
+// splitSpine splits a run into its ordered head and tail, the lines of
+// the step's own process before and after every other thread's (see
+// NewRuns), and the lines between.
+func splitSpine(run []Line) (head, block, tail []Line) {
+	p := 0
+	for p < len(run) && spineTasks[run[p].Task] {
+		p++
+	}
+	if p == len(run) {
+		return run, nil, nil
+	}
+	q := len(run)
+	for q > p && spineTasks[run[q-1].Task] {
+		q--
+	}
+	if p > 1 {
+		p-- // the last may race with the threads it started
+	}
+	if len(run)-q > 1 {
+		q++ // the first may race with a thread being stopped
+	}
+	return run[:p], run[p:q], run[q:]
+}
+
+// A thread is the messages one thread printed in a run, in order.
+type thread struct {
+	name string
+	msgs []string
+}
+
+// threadsOf returns the threads of lines in order of their first line,
+// named after their tasks: the second of two threads of one name is
+// "name 2".
+func threadsOf(lines []Line) []*thread {
+	ids, first := threadIDs(lines)
+	byID := make([]*thread, len(first))
+	var out []*thread
+	names := map[string]int{}
+	for i, l := range lines {
+		id := ids[i]
+		if byID[id] == nil {
+			name := labelName(first[id].Task)
+			names[name]++
+			if n := names[name]; n > 1 {
+				name = fmt.Sprintf("%s %d", name, n)
+			}
+			byID[id] = &thread{name: name}
+			out = append(out, byID[id])
+		}
+		byID[id].msgs = append(byID[id].msgs, l.Text)
+	}
+	return out
+}
+
+// labelName returns a task's name as a label: characters a label may not
+// hold become _.
+func labelName(task string) string {
+	name := []byte(strings.TrimSpace(task))
+	for i, c := range name {
+		if !labelChar(rune(c)) {
+			name[i] = '_'
+		}
+	}
+	if !validLabel(string(name)) {
+		return "thread"
+	}
+	return string(name)
+}
+
+// A rep is a message and how many times in a row a thread printed it.
+type rep struct {
+	msg string
+	n   int
+}
+
+func collapse(msgs []string) []rep {
+	var out []rep
+	for _, m := range msgs {
+		if len(out) > 0 && out[len(out)-1].msg == m {
+			out[len(out)-1].n++
+			continue
+		}
+		out = append(out, rep{m, 1})
+	}
+	return out
+}
+
+// maxMergeCells bounds the table mergeRun fills in to align a run with
+// the lines so far; beyond it, only their common ends are aligned.
+const maxMergeCells = 1 << 22
+
+// mergeRun returns items generalised to also accept run, the r-th run
+// (counting from 0) of the stream: items and run are aligned on a
+// longest common subsequence of messages; items the run lacks, and the
+// run's messages the items lack (when r > 0), may be absent.
+func mergeRun(items []genItem, run []rep, r int) []genItem {
+	if r == 0 {
+		out := make([]genItem, len(run))
+		for i, x := range run {
+			out[i] = genItem{x.msg, x.n, x.n}
+		}
+		return out
+	}
+	pairs := commonSubsequence(items, run)
+	var out []genItem
+	i, j := 0, 0
+	for _, p := range append(pairs, [2]int{len(items), len(run)}) {
+		for ; i < p[0]; i++ {
+			it := items[i]
+			it.min = 0
+			out = append(out, it)
+		}
+		for ; j < p[1]; j++ {
+			out = append(out, genItem{run[j].msg, 0, run[j].n})
+		}
+		if p[0] < len(items) {
+			it := items[i]
+			it.min, it.max = min(it.min, run[j].n), max(it.max, run[j].n)
+			out = append(out, it)
+			i, j = i+1, j+1
+		}
+	}
+	return out
+}
+
+// commonSubsequence returns the index pairs of a longest common
+// subsequence of the messages of items and run.
+func commonSubsequence(items []genItem, run []rep) [][2]int {
+	// The common ends first: they are most of it when runs are alike.
+	var head, tail [][2]int
+	lo := 0
+	for lo < len(items) && lo < len(run) && items[lo].msg == run[lo].msg {
+		head = append(head, [2]int{lo, lo})
+		lo++
+	}
+	hiA, hiB := len(items), len(run)
+	for hiA > lo && hiB > lo && items[hiA-1].msg == run[hiB-1].msg {
+		hiA, hiB = hiA-1, hiB-1
+		tail = append([][2]int{{hiA, hiB}}, tail...)
+	}
+	n, m := hiA-lo, hiB-lo
+	if n == 0 || m == 0 || (n+1)*(m+1) > maxMergeCells {
+		return append(head, tail...)
+	}
+	// lcs[a][b] is the length of a longest common subsequence of
+	// items[lo+a:hiA] and run[lo+b:hiB].
+	lcs := make([][]int32, n+1)
+	for a := range lcs {
+		lcs[a] = make([]int32, m+1)
+	}
+	for a := n - 1; a >= 0; a-- {
+		for b := m - 1; b >= 0; b-- {
+			switch {
+			case items[lo+a].msg == run[lo+b].msg:
+				lcs[a][b] = lcs[a+1][b+1] + 1
+			case lcs[a+1][b] >= lcs[a][b+1]:
+				lcs[a][b] = lcs[a+1][b]
+			default:
+				lcs[a][b] = lcs[a][b+1]
+			}
+		}
+	}
+	mid := head
+	for a, b := 0, 0; a < n && b < m; {
+		switch {
+		case items[lo+a].msg == run[lo+b].msg:
+			mid = append(mid, [2]int{lo + a, lo + b})
+			a, b = a+1, b+1
+		case lcs[a+1][b] >= lcs[a][b+1]:
+			a++
+		default:
+			b++
+		}
+	}
+	return append(mid, tail...)
+}
+
+// UpdateRuns is [Golden.Update] for lines whose threads may be known,
+// from one or more runs of the case. It returns g's text unchanged if g
+// accepts every run; else g revised for the last run, as Update does, if
+// that accepts every run; else g's leading comments (or New's header)
+// followed by what NewRuns would write.
+func (g *Golden) UpdateRuns(runs [][]Line) []byte {
+	if g.acceptsAll(runs) {
+		return g.data
+	}
+	if out := g.revise(texts(runs[len(runs)-1])); out != nil {
+		if ng, err := ParseGolden(g.Path, out); err == nil && ng.acceptsAll(runs) {
+			return out
+		}
+	}
+	return []byte(g.header() + generalise(runs))
+}
+
+func (g *Golden) acceptsAll(runs [][]Line) bool {
+	for _, run := range runs {
+		if !g.MatchLines(run).OK {
+			return false
+		}
+	}
+	return true
+}

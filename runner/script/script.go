@@ -39,6 +39,10 @@ type Config struct {
 	Golden  string // directory of golden files, one subdirectory per case
 	Modules string // directory of module sources, one subdirectory per module
 	Update  bool   // rewrite goldens that differ from what the kernel printed
+	// UpdateRuns, in an update over several runs of each case (-count),
+	// collects every run's lines, so that each golden is generalised over
+	// them; nil for one run.
+	UpdateRuns *GoldenRuns
 	// BuildInGuest runs make in the kernel under test, as a reader would,
 	// instead of on the host: slow under TCG, kept to measure what building
 	// on the host saves.

@@ -43,6 +43,10 @@ import (
 //     quantifier, such as `x{3}` (no space) or `{x}`, is part of the
 //     message.
 //
+// A message may hold varying tokens, `{N}` (a number), `{X}` (a hex
+// number), `{W}` (a word) and `{/RE/}` (a regexp), where the kernel
+// prints a value that changes from run to run; see pattern.go.
+//
 // Escapes keep every message writable:
 //
 //   - One leading `\` before the message is removed, and the rest is
@@ -90,6 +94,12 @@ import (
 // "Created kthread" anywhere in the block. A label is local to its
 // block: the same label in two blocks names two streams.
 //
+// When the threads that printed the messages are known ([Golden.MatchLines]),
+// a stream is one thread: all its messages must come from one thread, and
+// the streams of a block from different threads. The first message a
+// stream takes binds it to its thread. Unlabelled items take messages of
+// any thread, and so does every item when the thread is unknown.
+//
 // A label ending in `?`, such as `[worker?]`, makes its stream
 // optional: either the stream matches as usual, or none of its messages
 // appear at all (for work that may be cancelled before it starts). All
@@ -111,7 +121,9 @@ import (
 // lines that still match are kept, new messages become new lines (in
 // the stream they interleave with), and lines that no longer match are
 // deleted, or keep their line with an adjusted quantifier if they
-// repeat. [New] writes a fresh golden file for a log.
+// repeat. [New] writes a fresh golden file for a log; [NewRuns] and
+// [Golden.UpdateRuns] do the same for logs whose threads are known, over
+// one or more runs, labelling each thread's messages with its name.
 type Golden struct {
 	// Path names the file in errors and mismatch reports.
 	Path string

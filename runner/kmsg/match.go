@@ -139,21 +139,8 @@ func (g *Golden) match(actual []string, ids []int32, threads []Line) Match {
 		return result
 	}
 	got := actual[failed]
-	if t := thread(failed); t != 0 {
-		if msg := m.threadMismatch(best, Line{Text: got, PID: threads[t].PID, Task: threads[t].Task}, t, threads); msg != "" {
-			result.Mismatch = fmt.Sprintf("%s (kernel line %d)", msg, failed+1)
-			wantIDs := append([]int32(nil), ids[:matched]...)
-			for _, i := range pending {
-				it := g.items[i]
-				id := int32(0)
-				if it.segment == int(best[0]) {
-					id = best[1+streamWidth*it.stream+2]
-				}
-				wantIDs = append(wantIDs, id)
-			}
-			result.Want, result.Got = withThreads(result.Want, wantIDs, threads), withThreads(actual, ids, threads)
-			return result
-		}
+	if ids != nil && ids[failed] != 0 && m.wrongThread(&result, best, pending, failed, ids, threads) {
+		return result
 	}
 	// got is an extra message, rather than one in the wrong place or a
 	// wrong one, if nothing remains to match, or if the golden file

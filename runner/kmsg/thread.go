@@ -77,6 +77,31 @@ func threadIDs(lines []Line) (ids []int32, first []Line) {
 	return ids, first
 }
 
+// wrongThread sets result's mismatch, and its Want and Got with each
+// line's thread, if state st cannot take actual[failed] only because its
+// thread is not the one the golden binds; it reports whether it did.
+// pending are st's pending items.
+func (m *matcher) wrongThread(result *Match, st []int32, pending []int, failed int, ids []int32, threads []Line) bool {
+	l := threads[ids[failed]]
+	l.Text = result.Got[failed]
+	msg := m.threadMismatch(st, l, ids[failed], threads)
+	if msg == "" {
+		return false
+	}
+	result.Mismatch = fmt.Sprintf("%s (kernel line %d)", msg, failed+1)
+	wantIDs := append([]int32(nil), ids[:failed]...)
+	for _, i := range pending {
+		it := m.g.items[i]
+		id := int32(0)
+		if it.segment == int(st[0]) {
+			id = st[1+streamWidth*it.stream+2]
+		}
+		wantIDs = append(wantIDs, id)
+	}
+	result.Want, result.Got = withThreads(result.Want, wantIDs, threads), withThreads(result.Got, ids, threads)
+	return true
+}
+
 // threadMismatch explains why state st cannot take line, printed by
 // thread, if a stream could take its text were it not bound to another
 // thread: in the form

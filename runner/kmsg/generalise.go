@@ -9,8 +9,18 @@ import (
 // the module's init and exit functions print from them.
 var spineTasks = map[string]bool{"insmod": true, "rmmod": true, "modprobe": true}
 
-// NewRuns returns a golden file for a step that printed runs[i] in the
-// i-th of several runs of its case (one run is enough; more show what
+// A Run is what one step printed in one run of its case, for writing a
+// golden from it.
+type Run struct {
+	Lines []Line
+	// Before is what the same run's previous kmsg took, if any: a thread
+	// that was printing a line over and over when it ended may print it
+	// again, any number of times, at the start of Lines.
+	Before []Line
+}
+
+// NewRuns returns a golden file for a step that printed runs[i].Lines in
+// the i-th of several runs of its case (one run is enough; more show what
 // varies). It accepts every run, and what runs like them print:
 //
 //   - Each thread's lines are one stream, labelled with the thread's name,
@@ -24,13 +34,17 @@ var spineTasks = map[string]bool{"insmod": true, "rmmod": true, "modprobe": true
 //     of its lines are its stream.
 //   - A thread's consecutive repeats of a line become one line with {+}:
 //     how many depends on timing.
+//   - A thread that ended the previous kmsg repeating a line, or starts
+//     this one with the line it ended it with, may print it any number of
+//     times ({*}) before its other lines, from the very start: then no line
+//     comes before the streams.
 //   - Across runs: a line missing from some runs gets {?} ({*} if it
 //     repeats), a thread missing from some runs is an optional stream
 //     `[name?]`.
 //
 // When some line's thread is unknown, every line is an ordered line, with
 // repeats and lines missing from some runs marked as above.
-func NewRuns(runs [][]Line) []byte {
+func NewRuns(runs []Run) []byte {
 	return []byte(newHeader + generalise(runs))
 }
 
@@ -57,10 +71,10 @@ type genStream struct {
 	items []genItem
 }
 
-func generalise(runs [][]Line) string {
+func generalise(runs []Run) string {
 	known := true
 	for _, run := range runs {
-		for _, l := range run {
+		for _, l := range run.Lines {
 			known = known && l.Known()
 		}
 	}
@@ -68,13 +82,26 @@ func generalise(runs [][]Line) string {
 	var streams []*genStream
 	for r, run := range runs {
 		if !known {
-			prefix = mergeRun(prefix, collapse(texts(run)), r)
+			prefix = mergeRun(prefix, collapse(texts(run.Lines)), r)
 			continue
 		}
-		pre, block, post := splitSpine(run)
+		threads, continuing := continuations(run)
+		pre, block, post := splitSpine(run.Lines, continuing)
 		prefix = mergeRun(prefix, collapse(texts(pre)), r)
 		suffix = mergeRun(suffix, collapse(texts(post)), r)
-		for _, th := range threadsOf(block) {
+		blockThreads := threadsOf(block)
+		for _, th := range threads {
+			found := false
+			for _, b := range blockThreads {
+				if b.name == th.name {
+					b.periodic, found = th.periodic, true
+				}
+			}
+			if !found {
+				blockThreads = append(blockThreads, th)
+			}
+		}
+		for _, th := range blockThreads {
 			var st *genStream
 			for _, s := range streams {
 				if s.name == th.name {
@@ -85,7 +112,16 @@ func generalise(runs [][]Line) string {
 				st = &genStream{name: th.name}
 				streams = append(streams, st)
 			}
-			st.items = mergeRun(st.items, collapse(th.msgs), min(r, st.runs))
+			reps := collapse(th.msgs)
+			if th.periodic != "" {
+				if len(reps) == 0 || reps[0].msg != th.periodic {
+					reps = append([]rep{{th.periodic, 0}}, reps...)
+				}
+			}
+			st.items = mergeRun(st.items, reps, min(r, st.runs))
+			if th.periodic != "" {
+				st.items[0].min, st.items[0].max = 0, max(st.items[0].max, 2)
+			}
 			st.runs++
 		}
 	}
@@ -99,6 +135,30 @@ func generalise(runs [][]Line) string {
 	}
 	writeItems(&b, "", false, suffix)
 	return b.String()
+}
+
+// continuations returns the threads, other than the step's own process,
+// that may go on repeating in run.Lines the line they ended run.Before
+// with (see NewRuns), each with that line as periodic and no messages, and
+// whether there are any.
+func continuations(run Run) ([]*thread, bool) {
+	var out []*thread
+	now := threadsOf(run.Lines)
+	for _, th := range threadsOf(run.Before) {
+		if spineTasks[th.task] {
+			continue
+		}
+		reps := collapse(th.msgs)
+		last := reps[len(reps)-1]
+		again := false
+		for _, n := range now {
+			again = again || n.name == th.name && n.msgs[0] == last.msg
+		}
+		if last.n > 1 || again {
+			out = append(out, &thread{name: th.name, task: th.task, periodic: last.msg})
+		}
+	}
+	return out, len(out) > 0
 }
 
 func writeItems(b *strings.Builder, label string, optional bool, items []genItem) {
@@ -117,21 +177,27 @@ func texts(lines []Line) []string {
 
 // splitSpine splits a run into its ordered head and tail, the lines of
 // the step's own process before and after every other thread's (see
-// NewRuns), and the lines between.
-func splitSpine(run []Line) (head, block, tail []Line) {
+// NewRuns), and the lines between. When a thread may continue from the
+// previous kmsg, it may print from the start: there is no head, nor a
+// tail if it printed nothing.
+func splitSpine(run []Line, continuing bool) (head, block, tail []Line) {
 	p := 0
 	for p < len(run) && spineTasks[run[p].Task] {
 		p++
 	}
-	if p == len(run) {
+	switch {
+	case p == len(run) && continuing:
+		return nil, run, nil // when the continuing thread stops is unknown
+	case p == len(run):
 		return run, nil, nil
+	case continuing:
+		p = 0
+	case p > 1:
+		p-- // the last may race with the threads it started
 	}
 	q := len(run)
-	for q > p && spineTasks[run[q-1].Task] {
+	for spineTasks[run[q-1].Task] {
 		q--
-	}
-	if p > 1 {
-		p-- // the last may race with the threads it started
 	}
 	if len(run)-q > 1 {
 		q++ // the first may race with a thread being stopped
@@ -141,8 +207,10 @@ func splitSpine(run []Line) (head, block, tail []Line) {
 
 // A thread is the messages one thread printed in a run, in order.
 type thread struct {
-	name string
-	msgs []string
+	name     string
+	task     string
+	msgs     []string
+	periodic string // the line it may go on repeating from the previous kmsg, if any
 }
 
 // threadsOf returns the threads of lines in order of their first line,
@@ -161,7 +229,7 @@ func threadsOf(lines []Line) []*thread {
 			if n := names[name]; n > 1 {
 				name = fmt.Sprintf("%s %d", name, n)
 			}
-			byID[id] = &thread{name: name}
+			byID[id] = &thread{name: name, task: first[id].Task}
 			out = append(out, byID[id])
 		}
 		byID[id].msgs = append(byID[id].msgs, l.Text)
@@ -297,11 +365,11 @@ func commonSubsequence(items []genItem, run []rep) [][2]int {
 // accepts every run; else g revised for the last run, as Update does, if
 // that accepts every run; else g's leading comments (or New's header)
 // followed by what NewRuns would write.
-func (g *Golden) UpdateRuns(runs [][]Line) []byte {
+func (g *Golden) UpdateRuns(runs []Run) []byte {
 	if g.acceptsAll(runs) {
 		return g.data
 	}
-	if out := g.revise(texts(runs[len(runs)-1])); out != nil {
+	if out := g.revise(texts(runs[len(runs)-1].Lines)); out != nil {
 		if ng, err := ParseGolden(g.Path, out); err == nil && ng.acceptsAll(runs) {
 			return out
 		}
@@ -309,9 +377,9 @@ func (g *Golden) UpdateRuns(runs [][]Line) []byte {
 	return []byte(g.header() + generalise(runs))
 }
 
-func (g *Golden) acceptsAll(runs [][]Line) bool {
+func (g *Golden) acceptsAll(runs []Run) bool {
 	for _, run := range runs {
-		if !g.MatchLines(run).OK {
+		if !g.MatchLines(run.Lines).OK {
 			return false
 		}
 	}

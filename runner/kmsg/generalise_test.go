@@ -39,7 +39,7 @@ var insmodRun = run(
 )
 
 func TestNewRunsLabelsThreads(t *testing.T) {
-	got := string(NewRuns([][]Line{insmodRun}))
+	got := string(NewRuns(runsOf(insmodRun)))
 	want := newHeader + `# Each [label] is the thread of that name: its lines keep their order, threads interleave.
 Inside kthread_init function
 [kthread_init_work thread example] Initializing kthread work
@@ -82,14 +82,14 @@ Inside kthread_init function
 // The step's own process prints the ordered head and tail; the line next
 // to the other threads' may race with them and joins its stream.
 func TestNewRunsSpine(t *testing.T) {
-	got := string(NewRuns([][]Line{run(
+	got := string(NewRuns(runsOf(run(
 		"t: thread execution",
 		"t: thread execution",
 		"r: Inside kthread exit function",
 		"t: thread execution",
 		"r: Cancelled kthread work",
 		"r: Destroyed kthread and worker",
-	)}))
+	))))
 	want := newHeader + `# Each [label] is the thread of that name: its lines keep their order, threads interleave.
 [kthread_init_work thread example] thread execution {+}
 [rmmod] Inside kthread exit function
@@ -100,7 +100,7 @@ Destroyed kthread and worker
 		t.Errorf("NewRuns:\n%s\nwant:\n%s", got, want)
 	}
 	// A process alone: every line ordered, repeats collapsed.
-	got = string(NewRuns([][]Line{run("i: start", "i: line", "i: line", "i: line", "i: done")}))
+	got = string(NewRuns(runsOf(run("i: start", "i: line", "i: line", "i: line", "i: done"))))
 	if want := newHeader + "start\nline {+}\ndone\n"; got != want {
 		t.Errorf("NewRuns:\n%s\nwant:\n%s", got, want)
 	}
@@ -110,11 +110,11 @@ Destroyed kthread and worker
 // absent from some is optional, a line absent from some may be absent, a
 // line repeated in some repeats.
 func TestNewRunsGeneralisesRuns(t *testing.T) {
-	runs := [][]Line{
+	runs := runsOf(
 		run("i: Inside", "t: Queue", "t: tick", "w: Inside work", "w: i = 0", "t: tick", "t: late"),
 		run("i: Inside", "t: Queue", "t: tick", "t: tick", "t: tick"),
 		run("i: Inside", "t: Queue", "w: Inside work", "t: tick", "w: i = 0", "i: extra"),
-	}
+	)
 	got := string(NewRuns(runs))
 	want := newHeader + `# Each [label] is the thread of that name: its lines keep their order, threads interleave.
 Inside
@@ -130,7 +130,7 @@ extra {?}
 	}
 	g := mustParse(t, "new.kmsg", got)
 	for i, r := range runs {
-		if m := g.MatchLines(r); !m.OK {
+		if m := g.MatchLines(r.Lines); !m.OK {
 			t.Errorf("rejects run %d: %s", i, m.Mismatch)
 		}
 	}
@@ -146,7 +146,7 @@ func TestNewRunsUnknownThreads(t *testing.T) {
 		}
 		return lines
 	}
-	got := string(NewRuns([][]Line{plain("a", "b", "b", "c"), plain("a", "c", "d")}))
+	got := string(NewRuns(runsOf(plain("a", "b", "b", "c"), plain("a", "c", "d"))))
 	if want := newHeader + "a\nb {*}\nc\nd {?}\n"; got != want {
 		t.Errorf("NewRuns:\n%s\nwant:\n%s", got, want)
 	}
@@ -156,7 +156,7 @@ func TestNewRunsUnknownThreads(t *testing.T) {
 func TestNewRunsWorkqueue(t *testing.T) {
 	lines := run("i: init", "k: work 1", "i: queued")
 	lines = append(lines, Line{Text: "work 2", PID: 78, Task: "kworker/0:1"})
-	got := string(NewRuns([][]Line{lines}))
+	got := string(NewRuns(runsOf(lines)))
 	want := newHeader + `# Each [label] is the thread of that name: its lines keep their order, threads interleave.
 init
 [kworker/0:1] work 1
@@ -172,24 +172,86 @@ init
 // labels included, and rewrites one whose labels the threads contradict.
 func TestUpdateRuns(t *testing.T) {
 	g := mustParse(t, "golden/kthread.kmsg", kthreadGolden)
-	runs := [][]Line{attribute(kthreadLines(0, 2), -1, Line{}), attribute(kthreadLines(5, 0, 3, 3), -1, Line{})}
+	runs := runsOf(attribute(kthreadLines(0, 2), -1, Line{}), attribute(kthreadLines(5, 0, 3, 3), -1, Line{}))
 	if got := string(g.UpdateRuns(runs)); got != kthreadGolden {
 		t.Errorf("UpdateRuns rewrote a golden that fits:\n%s", got)
 	}
 	// Revised where the new log still fits: a new worker line.
 	lines := attribute(append(kthreadLines(0, 2), "my_data->i = 3"), -1, Line{})
 	want := kthreadGolden + "[worker] my_data->i = 3\n"
-	if got := string(g.UpdateRuns([][]Line{lines})); got != want {
+	if got := string(g.UpdateRuns(runsOf(lines))); got != want {
 		t.Errorf("UpdateRuns:\n%s\nwant:\n%s", got, want)
 	}
 	// [init] and [thread] printed by one thread: the labels cannot stay.
 	bad := attribute(kthreadLines(0, 2), 1, kthr)
-	got := string(g.UpdateRuns([][]Line{bad}))
+	got := string(g.UpdateRuns(runsOf(bad)))
 	ng := mustParse(t, "x.kmsg", got)
 	if m := ng.MatchLines(bad); !m.OK {
 		t.Errorf("UpdateRuns wrote a golden that rejects its run: %s\n%s", m.Mismatch, got)
 	}
 	if want := "# kthread tutorial\n# Each [label]"; got[:len(want)] != want {
 		t.Errorf("UpdateRuns lost the header:\n%s", got)
+	}
+}
+
+// runsOf returns the runs of a step that printed each of lines, with
+// nothing before.
+func runsOf(lines ...[]Line) []Run {
+	runs := make([]Run, len(lines))
+	for i, l := range lines {
+		runs[i].Lines = l
+	}
+	return runs
+}
+
+// A thread that ended the previous kmsg repeating a line may repeat it
+// any number of times in this one, from its start, even if this run's
+// window shows none.
+func TestNewRunsContinuation(t *testing.T) {
+	before := run("i: Inside", "t: Queue", "t: thread execution", "w: i = 0", "t: thread execution")
+	rmmod := run("r: Inside kthread exit function", "r: Destroyed kthread and worker")
+	got := string(NewRuns([]Run{{Before: before, Lines: rmmod}}))
+	want := newHeader + `# Each [label] is the thread of that name: its lines keep their order, threads interleave.
+[rmmod] Inside kthread exit function
+[rmmod] Destroyed kthread and worker
+[kthread_init_work thread example] thread execution {*}
+`
+	if got != want {
+		t.Fatalf("NewRuns:\n%s\nwant:\n%s", got, want)
+	}
+	g := mustParse(t, "new.kmsg", got)
+	for _, lines := range [][]Line{
+		rmmod,
+		run("t: thread execution", "r: Inside kthread exit function", "r: Destroyed kthread and worker"),
+		run("t: thread execution", "t: thread execution", "r: Inside kthread exit function", "t: thread execution", "r: Destroyed kthread and worker"),
+	} {
+		if m := g.MatchLines(lines); !m.OK {
+			t.Errorf("rejects %v: %s", lines, m.Mismatch)
+		}
+	}
+
+	// Once at the end before, and again at the start now: periodic too.
+	before = run("i: Inside", "t: Queue", "t: thread execution")
+	got = string(NewRuns([]Run{{Before: before, Lines: run(
+		"t: thread execution",
+		"r: Inside kthread exit function",
+		"r: Cancelled",
+		"r: Destroyed",
+	)}}))
+	want = newHeader + `# Each [label] is the thread of that name: its lines keep their order, threads interleave.
+[kthread_init_work thread example] thread execution {*}
+[rmmod] Inside kthread exit function
+Cancelled
+Destroyed
+`
+	if got != want {
+		t.Errorf("NewRuns:\n%s\nwant:\n%s", got, want)
+	}
+
+	// A thread whose last line came once, and does not come again, has
+	// finished: its line is not expected again.
+	got = string(NewRuns([]Run{{Before: run("i: Inside", "w: done"), Lines: run("r: bye", "r: gone")}}))
+	if want := newHeader + "bye\ngone\n"; got != want {
+		t.Errorf("NewRuns:\n%s\nwant:\n%s", got, want)
 	}
 }

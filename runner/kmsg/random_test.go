@@ -221,18 +221,21 @@ func TestNewRunsRandom(t *testing.T) {
 	r := rand.New(rand.NewSource(4))
 	tasks := []string{"insmod", "insmod", "a", "b", "kworker/0:1"}
 	for range 3000 {
-		var runs [][]Line
-		for range 1 + r.Intn(3) {
-			var run []Line
+		randomLines := func() []Line {
+			var lines []Line
 			for range r.Intn(12) {
 				k := r.Intn(len(tasks))
 				pid := k + 1
 				if tasks[k] == "kworker/0:1" {
 					pid = 50 + r.Intn(2)
 				}
-				run = append(run, Line{Text: string(rune('a' + r.Intn(4))), PID: pid, Task: tasks[k]})
+				lines = append(lines, Line{Text: string(rune('a' + r.Intn(4))), PID: pid, Task: tasks[k]})
 			}
-			runs = append(runs, run)
+			return lines
+		}
+		var runs []Run
+		for range 1 + r.Intn(3) {
+			runs = append(runs, Run{Before: randomLines(), Lines: randomLines()})
 		}
 		text := NewRuns(runs)
 		g, err := ParseGolden("x.kmsg", text)
@@ -240,7 +243,7 @@ func TestNewRunsRandom(t *testing.T) {
 			t.Fatalf("runs %v: NewRuns wrote a golden that does not parse: %v\n%s", runs, err, text)
 		}
 		for i, run := range runs {
-			if m := g.MatchLines(run); !m.OK {
+			if m := g.MatchLines(run.Lines); !m.OK {
 				t.Fatalf("runs %v: NewRuns wrote a golden that rejects run %d: %s\n%s", runs, i, m.Mismatch, text)
 			}
 		}

@@ -18,15 +18,15 @@ type GoldenRuns struct {
 // goldenRuns is one golden file's history in an update.
 type goldenRuns struct {
 	original []byte // the file before the first run rewrote it; nil if it did not exist
-	runs     [][]kmsg.Line
+	runs     []kmsg.Run
 }
 
 // add records a run's lines for the golden at path, whose text is data
 // (nil if missing) unless an earlier run has recorded it, and returns the
 // text before the first run and every run's lines so far.
-func (r *GoldenRuns) add(path string, data []byte, lines []kmsg.Line) ([]byte, [][]kmsg.Line) {
+func (r *GoldenRuns) add(path string, data []byte, run kmsg.Run) ([]byte, []kmsg.Run) {
 	if r == nil {
-		return data, [][]kmsg.Line{lines}
+		return data, []kmsg.Run{run}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -38,20 +38,20 @@ func (r *GoldenRuns) add(path string, data []byte, lines []kmsg.Line) ([]byte, [
 		g = &goldenRuns{original: data}
 		r.goldens[path] = g
 	}
-	g.runs = append(g.runs, lines)
-	return g.original, append([][]kmsg.Line(nil), g.runs...)
+	g.runs = append(g.runs, run)
+	return g.original, append([]kmsg.Run(nil), g.runs...)
 }
 
 // previous returns the text before the first run and the runs recorded
 // for path before this one.
-func (r *GoldenRuns) previous(path string, data []byte) ([]byte, [][]kmsg.Line) {
+func (r *GoldenRuns) previous(path string, data []byte) ([]byte, []kmsg.Run) {
 	if r == nil {
 		return data, nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if g := r.goldens[path]; g != nil {
-		return g.original, append([][]kmsg.Line(nil), g.runs...)
+		return g.original, append([]kmsg.Run(nil), g.runs...)
 	}
 	return data, nil
 }

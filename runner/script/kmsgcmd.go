@@ -69,7 +69,7 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 	var (
 		base     *kmsg.Golden
 		original []byte
-		before   [][]kmsg.Line
+		before   []kmsg.Run
 	)
 	if cfg.Update {
 		if !missing {
@@ -125,7 +125,7 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 			break
 		}
 		if cfg.Update {
-			next := rewrite(base, append(before, klines))
+			next := rewrite(base, append(before, kmsg.Run{Lines: klines, Before: st.taken}))
 			if !bytes.Equal(next, candidate) {
 				candidate, stableSince = next, now
 			} else if now.Sub(stableSince) >= updateSettle {
@@ -153,7 +153,8 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 		st.next = kept[len(kept)-1].Seq + 1
 	}
 	if cfg.Update {
-		_, runs := cfg.UpdateRuns.add(updatePath, original, window)
+		_, runs := cfg.UpdateRuns.add(updatePath, original, kmsg.Run{Lines: window, Before: st.taken})
+		st.taken = window
 		text := rewrite(base, runs)
 		cmp.OK = true
 		if !bytes.Equal(text, data) || missing {
@@ -178,7 +179,7 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 
 // rewrite is the golden file that -update writes for the lines of one or
 // more runs, from g, the golden before the first run (nil if none).
-func rewrite(g *kmsg.Golden, runs [][]kmsg.Line) []byte {
+func rewrite(g *kmsg.Golden, runs []kmsg.Run) []byte {
 	if g == nil {
 		return kmsg.NewRuns(runs)
 	}

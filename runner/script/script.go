@@ -97,6 +97,8 @@ type caseState struct {
 	next    uint64 // first kernel record the next kmsg compares
 	steps   int
 
+	taken []kmsg.Line // what the previous kmsg took, for -update
+
 	start       target.State  // what the kernel had loaded and running at the start
 	taint       uint64        // /proc/sys/kernel/tainted after the last step
 	lastSeq     uint64        // the kernel record after the last step's

@@ -85,44 +85,12 @@ func generalise(runs []Run) string {
 			prefix = mergeRun(prefix, collapse(texts(run.Lines)), r)
 			continue
 		}
-		threads, continuing := continuations(run)
-		pre, block, post := splitSpine(run.Lines, continuing)
+		continuing := continuations(run)
+		pre, block, post := splitSpine(run.Lines, len(continuing) > 0)
 		prefix = mergeRun(prefix, collapse(texts(pre)), r)
 		suffix = mergeRun(suffix, collapse(texts(post)), r)
-		blockThreads := threadsOf(block)
-		for _, th := range threads {
-			found := false
-			for _, b := range blockThreads {
-				if b.name == th.name {
-					b.periodic, found = th.periodic, true
-				}
-			}
-			if !found {
-				blockThreads = append(blockThreads, th)
-			}
-		}
-		for _, th := range blockThreads {
-			var st *genStream
-			for _, s := range streams {
-				if s.name == th.name {
-					st = s
-				}
-			}
-			if st == nil {
-				st = &genStream{name: th.name}
-				streams = append(streams, st)
-			}
-			reps := collapse(th.msgs)
-			if th.periodic != "" {
-				if len(reps) == 0 || reps[0].msg != th.periodic {
-					reps = append([]rep{{th.periodic, 0}}, reps...)
-				}
-			}
-			st.items = mergeRun(st.items, reps, min(r, st.runs))
-			if th.periodic != "" {
-				st.items[0].min, st.items[0].max = 0, max(st.items[0].max, 2)
-			}
-			st.runs++
+		for _, th := range withContinuing(threadsOf(block), continuing) {
+			streams = addThread(streams, th, r)
 		}
 	}
 	var b strings.Builder
@@ -137,11 +105,52 @@ func generalise(runs []Run) string {
 	return b.String()
 }
 
+// withContinuing returns threads, each marked periodic if it is among
+// continuing, followed by those of continuing not among them.
+func withContinuing(threads, continuing []*thread) []*thread {
+	for _, c := range continuing {
+		found := false
+		for _, th := range threads {
+			if th.name == c.name {
+				th.periodic, found = c.periodic, true
+			}
+		}
+		if !found {
+			threads = append(threads, c)
+		}
+	}
+	return threads
+}
+
+// addThread merges the r-th run's lines of a thread into its stream,
+// returning streams with the stream added if it is new.
+func addThread(streams []*genStream, th *thread, r int) []*genStream {
+	var st *genStream
+	for _, s := range streams {
+		if s.name == th.name {
+			st = s
+		}
+	}
+	if st == nil {
+		st = &genStream{name: th.name}
+		streams = append(streams, st)
+	}
+	reps := collapse(th.msgs)
+	if th.periodic != "" && (len(reps) == 0 || reps[0].msg != th.periodic) {
+		reps = append([]rep{{th.periodic, 0}}, reps...)
+	}
+	st.items = mergeRun(st.items, reps, min(r, st.runs))
+	if th.periodic != "" {
+		st.items[0].min, st.items[0].max = 0, max(st.items[0].max, 2) // {*}
+	}
+	st.runs++
+	return streams
+}
+
 // continuations returns the threads, other than the step's own process,
 // that may go on repeating in run.Lines the line they ended run.Before
-// with (see NewRuns), each with that line as periodic and no messages, and
-// whether there are any.
-func continuations(run Run) ([]*thread, bool) {
+// with (see NewRuns), each with that line as periodic and no messages.
+func continuations(run Run) []*thread {
 	var out []*thread
 	now := threadsOf(run.Lines)
 	for _, th := range threadsOf(run.Before) {
@@ -158,7 +167,7 @@ func continuations(run Run) ([]*thread, bool) {
 			out = append(out, &thread{name: th.name, task: th.task, periodic: last.msg})
 		}
 	}
-	return out, len(out) > 0
+	return out
 }
 
 func writeItems(b *strings.Builder, label string, optional bool, items []genItem) {

@@ -2,6 +2,7 @@ package kmsg
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -50,8 +51,86 @@ func NewRuns(runs []Run) []byte {
 
 // A genItem is a golden line being generalised from several runs.
 type genItem struct {
-	msg      string
+	msg string
+	// vary, if not nil, says which numbers of msg (see splitNumbers)
+	// differ between runs: the golden has {N} for them.
+	vary     []bool
 	min, max int // how many times in a row it appeared, over the runs
+}
+
+// takes reports whether the item stands for a run's message.
+func (it genItem) takes(msg string) bool {
+	if it.vary == nil {
+		return it.msg == msg
+	}
+	lits, nums := splitNumbers(it.msg)
+	lits2, nums2 := splitNumbers(msg)
+	if !slices.Equal(lits, lits2) {
+		return false
+	}
+	for k := range nums {
+		if !it.vary[k] && nums[k] != nums2[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// line returns the item as a golden line.
+func (it genItem) line(label string, optional bool) string {
+	if it.vary == nil {
+		return formatItem(label, optional, it.msg, it.quant())
+	}
+	lits, nums := splitNumbers(it.msg)
+	var b strings.Builder
+	for k, lit := range lits {
+		b.WriteString(escapeTokens(lit))
+		switch {
+		case k == len(nums):
+		case it.vary[k]:
+			b.WriteString("{N}")
+		default:
+			b.WriteString(nums[k])
+		}
+	}
+	return formatLine(label, optional, escapeLine(b.String()), it.quant())
+}
+
+// splitNumbers splits msg into its literal parts and its numbers (runs of
+// digits): msg is lits[0] nums[0] lits[1] ... nums[n-1] lits[n].
+func splitNumbers(msg string) (lits, nums []string) {
+	start := 0
+	for i := 0; i < len(msg); i++ {
+		if msg[i] < '0' || msg[i] > '9' {
+			continue
+		}
+		j := i
+		for j < len(msg) && '0' <= msg[j] && msg[j] <= '9' {
+			j++
+		}
+		lits, nums = append(lits, msg[start:i]), append(nums, msg[i:j])
+		start, i = j, j-1
+	}
+	return append(lits, msg[start:]), nums
+}
+
+// varyWith returns which numbers vary once it also stands for msg, and
+// whether it can: msg is it's message but for some numbers, none of them
+// after a \ (which would escape its {N}).
+func (it genItem) varyWith(msg string) ([]bool, bool) {
+	lits, nums := splitNumbers(it.msg)
+	lits2, nums2 := splitNumbers(msg)
+	if len(nums) == 0 || !slices.Equal(lits, lits2) {
+		return nil, false
+	}
+	vary := make([]bool, len(nums))
+	for k := range nums {
+		vary[k] = it.vary != nil && it.vary[k] || nums[k] != nums2[k]
+		if vary[k] && strings.HasSuffix(lits[k], `\`) {
+			return nil, false
+		}
+	}
+	return vary, true
 }
 
 func (it genItem) quant() quant {
@@ -172,7 +251,7 @@ func continuations(run Run) []*thread {
 
 func writeItems(b *strings.Builder, label string, optional bool, items []genItem) {
 	for _, it := range items {
-		b.WriteString(formatItem(label, optional, it.msg, it.quant()) + "\n")
+		b.WriteString(it.line(label, optional) + "\n")
 	}
 }
 
@@ -291,7 +370,7 @@ func mergeRun(items []genItem, run []rep, r int) []genItem {
 	if r == 0 {
 		out := make([]genItem, len(run))
 		for i, x := range run {
-			out[i] = genItem{x.msg, x.n, x.n}
+			out[i] = genItem{msg: x.msg, min: x.n, max: x.n}
 		}
 		return out
 	}
@@ -299,13 +378,22 @@ func mergeRun(items []genItem, run []rep, r int) []genItem {
 	var out []genItem
 	i, j := 0, 0
 	for _, p := range append(pairs, [2]int{len(items), len(run)}) {
+		if p[0]-i == p[1]-j && sameNumbers(items[i:p[0]], run[j:p[1]]) {
+			// The same lines with other numbers: a varying value.
+			for ; i < p[0]; i, j = i+1, j+1 {
+				it := items[i]
+				it.vary, _ = it.varyWith(run[j].msg)
+				it.min, it.max = min(it.min, run[j].n), max(it.max, run[j].n)
+				out = append(out, it)
+			}
+		}
 		for ; i < p[0]; i++ {
 			it := items[i]
 			it.min = 0
 			out = append(out, it)
 		}
 		for ; j < p[1]; j++ {
-			out = append(out, genItem{run[j].msg, 0, run[j].n})
+			out = append(out, genItem{msg: run[j].msg, min: 0, max: run[j].n})
 		}
 		if p[0] < len(items) {
 			it := items[i]
@@ -323,12 +411,12 @@ func commonSubsequence(items []genItem, run []rep) [][2]int {
 	// The common ends first: they are most of it when runs are alike.
 	var head, tail [][2]int
 	lo := 0
-	for lo < len(items) && lo < len(run) && items[lo].msg == run[lo].msg {
+	for lo < len(items) && lo < len(run) && items[lo].takes(run[lo].msg) {
 		head = append(head, [2]int{lo, lo})
 		lo++
 	}
 	hiA, hiB := len(items), len(run)
-	for hiA > lo && hiB > lo && items[hiA-1].msg == run[hiB-1].msg {
+	for hiA > lo && hiB > lo && items[hiA-1].takes(run[hiB-1].msg) {
 		hiA, hiB = hiA-1, hiB-1
 		tail = append([][2]int{{hiA, hiB}}, tail...)
 	}
@@ -345,7 +433,7 @@ func commonSubsequence(items []genItem, run []rep) [][2]int {
 	for a := n - 1; a >= 0; a-- {
 		for b := m - 1; b >= 0; b-- {
 			switch {
-			case items[lo+a].msg == run[lo+b].msg:
+			case items[lo+a].takes(run[lo+b].msg):
 				lcs[a][b] = lcs[a+1][b+1] + 1
 			case lcs[a+1][b] >= lcs[a][b+1]:
 				lcs[a][b] = lcs[a+1][b]
@@ -357,7 +445,7 @@ func commonSubsequence(items []genItem, run []rep) [][2]int {
 	mid := head
 	for a, b := 0, 0; a < n && b < m; {
 		switch {
-		case items[lo+a].msg == run[lo+b].msg:
+		case items[lo+a].takes(run[lo+b].msg):
 			mid = append(mid, [2]int{lo + a, lo + b})
 			a, b = a+1, b+1
 		case lcs[a+1][b] >= lcs[a][b+1]:
@@ -393,4 +481,15 @@ func (g *Golden) acceptsAll(runs []Run) bool {
 		}
 	}
 	return true
+}
+
+// sameNumbers reports whether items and run, as long as each other, are
+// the same messages but for their numbers.
+func sameNumbers(items []genItem, run []rep) bool {
+	for i, it := range items {
+		if _, ok := it.varyWith(run[i].msg); !ok {
+			return false
+		}
+	}
+	return len(items) > 0
 }

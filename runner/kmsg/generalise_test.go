@@ -1,6 +1,7 @@
 package kmsg
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -253,5 +254,34 @@ Destroyed
 	got = string(NewRuns([]Run{{Before: run("i: Inside", "w: done"), Lines: run("r: bye", "r: gone")}}))
 	if want := newHeader + "bye\ngone\n"; got != want {
 		t.Errorf("NewRuns:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// A line that prints another number in each run, the rest the same,
+// gets {N} for it; lines that differ otherwise do not.
+func TestNewRunsVaryingNumbers(t *testing.T) {
+	runs := runsOf(
+		run("i: I was assigned major number 245.", "i: size {3} 10", "i: done"),
+		run("i: I was assigned major number 239.", "i: size {3} 12", "i: done"),
+		run("i: I was assigned major number 17.", "i: size {3} 12", "i: done"),
+	)
+	got := string(NewRuns(runs))
+	want := newHeader + "I was assigned major number {N}.\nsize {3} {N}\ndone\n"
+	if got != want {
+		t.Fatalf("NewRuns:\n%s\nwant:\n%s", got, want)
+	}
+	g := mustParse(t, "new.kmsg", got)
+	for i, r := range runs {
+		if m := g.MatchLines(r.Lines); !m.OK {
+			t.Errorf("rejects run %d: %s", i, m.Mismatch)
+		}
+	}
+	// A value missing from one run is not a varying value.
+	got = string(NewRuns(runsOf(
+		run("i: a", "w: i = 1", "w: i = 2", "w: i = 3"),
+		run("i: a", "w: i = 1", "w: i = 3"),
+	)))
+	if !strings.Contains(got, "[kthread_init_work worker example] i = 2 {?}\n") || strings.Contains(got[len(newHeader):], "{N}") {
+		t.Errorf("NewRuns:\n%s", got)
 	}
 }

@@ -112,6 +112,9 @@ func TestParseGoldenItems(t *testing.T) {
 		{`hello \{3}`, parsed{"", false, "hello {3}", 1, 1}},
 		{`hello \\{3}`, parsed{"", false, `hello \{3}`, 1, 1}},
 		{`hello \{3,1}`, parsed{"", false, "hello {3,1}", 1, 1}},
+		{`size \{3} {+}`, parsed{"", false, "size {3}", 1, -1}},
+		{`size \\{3} {?}`, parsed{"", false, `size \{3}`, 0, 1}},
+		{"size {3} {+}", parsed{"", false, "size {3}", 1, -1}},
 		{`\[  1.0] x`, parsed{"", false, "[  1.0] x", 1, 1}},
 		{`\# not a comment`, parsed{"", false, "# not a comment", 1, 1}},
 		{`\\n`, parsed{"", false, `\n`, 1, 1}},
@@ -161,13 +164,17 @@ func TestEscapeMessageRoundTrip(t *testing.T) {
 	}
 	for _, msg := range msgs {
 		for _, label := range []string{"", "w"} {
-			line := formatItem(label, false, msg, once)
+			q := once
+			if len(label) > 0 {
+				q = quant{0, 1} // a quantifier after the message
+			}
+			line := formatItem(label, false, msg, q)
 			it, err := parseItem(line)
 			if err != nil {
 				t.Errorf("message %q written as %q: %v", msg, line, err)
 				continue
 			}
-			if it.msg != msg || it.quant != once || it.label != label {
+			if it.msg != msg || it.quant != q || it.label != label {
 				t.Errorf("message %q written as %q reads back as %q %v label %q", msg, line, it.msg, it.quant, it.label)
 			}
 			if isComment(line) {

@@ -18,7 +18,8 @@ import (
 // The rest of the message is compared literally. A token is escaped
 // like a quantifier: k > 0 backslashes before a token's "{" stand for
 // k-1 backslashes and the token's text taken literally, so the message
-// `size {N}` is written `size \{N}`.
+// `size {N}` is written `size \{N}`. (So a token cannot follow a literal
+// backslash; a regexp can: `{/\\[0-9]+/}`.)
 //
 // Tokens cannot be confused with a quantifier: a quantifier's braces
 // hold digits, a comma, `*`, `+` or `?`; a token's hold a capital

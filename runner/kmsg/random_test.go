@@ -229,7 +229,8 @@ func TestNewRunsRandom(t *testing.T) {
 				if tasks[k] == "kworker/0:1" {
 					pid = 50 + r.Intn(2)
 				}
-				lines = append(lines, Line{Text: string(rune('a' + r.Intn(4))), PID: pid, Task: tasks[k]})
+				texts := []string{"a", "b", "c", "d", "n 1", "n 2", `n\3`, "n 1 {+}"}
+				lines = append(lines, Line{Text: texts[r.Intn(len(texts))], PID: pid, Task: tasks[k]})
 			}
 			return lines
 		}

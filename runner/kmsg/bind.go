@@ -55,6 +55,10 @@ func threadIDs(lines []Line) (ids []int32, first []Line) {
 		if ids == nil {
 			ids = make([]int32, len(lines))
 		}
+		if i > 0 && ids[i-1] != 0 && l.PID == lines[i-1].PID && l.Task == lines[i-1].Task {
+			ids[i] = ids[i-1] // a thread's lines come in runs
+			continue
+		}
 		worker := isWorkqueueWorker(l.Task)
 		var id int32
 		var ok bool

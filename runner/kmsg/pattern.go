@@ -60,6 +60,9 @@ func tokenAt(s string, p int) (n int, re string, ok bool) {
 // no tokens (escapes resolved), or msg as written and a regexp matching
 // the messages it stands for.
 func parsePattern(msg string) (string, *regexp.Regexp, error) {
+	if !strings.Contains(msg, "{") {
+		return msg, nil, nil // most messages: no token, nothing to escape
+	}
 	var lit, expr strings.Builder
 	tokens := false
 	start := 0 // the start of the text not yet copied

@@ -33,23 +33,25 @@ func (l Line) thread() string {
 
 // isWorkqueueWorker reports whether a task is one of the kernel's
 // shared workqueue workers. Work queued to a workqueue runs on whichever
-// worker of the pool is free, so its lines are one thread's whatever
-// the worker's PID.
+// worker of the pool is free, and the target names them all alike: a
+// worker's line binds no label in a match (two works may be two labels),
+// and a new golden gives all of them one stream.
 func isWorkqueueWorker(task string) bool {
 	return strings.HasPrefix(task, "kworker")
 }
 
 // threadIDs numbers the threads of lines from 1 in order of appearance,
 // 0 for a line whose thread is unknown, and returns, for each number,
-// the first line that thread printed. A thread is a PID, except that
-// every workqueue worker of one name is one thread. It returns nil IDs
-// when no line's thread is known.
-func threadIDs(lines []Line) (ids []int32, first []Line) {
+// the first line that thread printed. A thread is a PID; a workqueue
+// worker's line is 0, or if workers is set, every worker of one name is
+// one thread. It returns nil IDs when no line's thread is known.
+func threadIDs(lines []Line, workers bool) (ids []int32, first []Line) {
 	byPID := map[int]int32{}
 	byTask := map[string]int32{}
 	first = []Line{{}}
 	for i, l := range lines {
-		if !l.Known() {
+		worker := isWorkqueueWorker(l.Task)
+		if !l.Known() || worker && !workers {
 			continue
 		}
 		if ids == nil {
@@ -59,7 +61,6 @@ func threadIDs(lines []Line) (ids []int32, first []Line) {
 			ids[i] = ids[i-1] // a thread's lines come in runs
 			continue
 		}
-		worker := isWorkqueueWorker(l.Task)
 		var id int32
 		var ok bool
 		if worker {

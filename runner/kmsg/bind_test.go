@@ -104,14 +104,16 @@ func TestMatchLinesBarrierAnyThread(t *testing.T) {
 	}
 }
 
-// Work queued to a workqueue runs on any of the pool's workers: one
-// label takes the lines of every worker of the same name.
+// Work queued to a workqueue runs on any of the pool's workers, all
+// named alike: their lines bind no label, so one label may take the
+// lines of two workers, and two labels the lines of one.
 func TestMatchLinesWorkqueueWorkers(t *testing.T) {
-	g := mustParse(t, "x.kmsg", "[w] one\n[w] two\n[m] main\n")
+	g := mustParse(t, "x.kmsg", "[w] one\n[w] two\n[v] three\n[m] main\n")
 	lines := []Line{
-		{Text: "one", PID: 40, Task: "kworker/0:1"},
+		{Text: "one", PID: 40, Task: "kworker"},
 		{Text: "main", PID: 1, Task: "insmod"},
-		{Text: "two", PID: 41, Task: "kworker/0:1"},
+		{Text: "two", PID: 41, Task: "kworker"},
+		{Text: "three", PID: 41, Task: "kworker"},
 	}
 	if m := g.MatchLines(lines); !m.OK {
 		t.Errorf("rejected: %s", m.Mismatch)

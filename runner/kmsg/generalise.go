@@ -305,7 +305,7 @@ type thread struct {
 // named after their tasks: the second of two threads of one name is
 // "name 2".
 func threadsOf(lines []Line) []*thread {
-	ids, first := threadIDs(lines)
+	ids, first := threadIDs(lines, true)
 	byID := make([]*thread, len(first))
 	var out []*thread
 	names := map[string]int{}

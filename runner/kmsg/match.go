@@ -83,7 +83,7 @@ func (g *Golden) MatchLines(lines []Line) Match {
 	for i, l := range lines {
 		texts[i] = l.Text
 	}
-	ids, threads := threadIDs(lines)
+	ids, threads := threadIDs(lines, false)
 	return g.match(texts, ids, threads)
 }
 

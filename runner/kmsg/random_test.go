@@ -195,7 +195,7 @@ func TestMatchLinesAgainstReference(t *testing.T) {
 				lines[i].Task = fmt.Sprintf("t%d", lines[i].PID)
 			}
 		}
-		ids, _ := threadIDs(lines)
+		ids, _ := threadIDs(lines, false)
 		m := g.MatchLines(lines)
 		accepted := -1
 		for n := 0; n <= len(actual); n++ {

@@ -9,7 +9,7 @@ TESTFLAGS ?=
 # command-or-file=package pairs: what kmodcheck needs on the host.
 NEEDS = qemu-system-x86_64=qemu-system-x86 busybox=busybox-static \
 	/bin/busybox=busybox-static lsmod=kmod ps=procps dmesg=util-linux \
-	xz=xz-utils zstd=zstd make=make gcc=gcc pahole=dwarves
+	xz=xz-utils zstd=zstd make=make gcc=gcc pahole=dwarves sudo=sudo
 
 .PHONY: setup run test bench build clean
 

@@ -19,6 +19,7 @@ import (
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 
+	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -103,16 +104,30 @@ func setUp() error {
 			errs = append(errs, fmt.Errorf("mount work directory %s: %w", work, err))
 		}
 	}
-	unix.Sethostname([]byte("kmodcheck"))
+	unix.Sethostname([]byte(hostName()))
 	return errors.Join(errs...)
+}
+
+// hostName is the host's name, from the shared root: its /etc/hosts
+// resolves it, and sudo warns about a name that does not resolve.
+func hostName() string {
+	b, err := os.ReadFile("/etc/hostname")
+	if name := strings.TrimSpace(string(b)); err == nil && name != "" {
+		return name
+	}
+	return "kmodcheck"
 }
 
 type agent struct {
 	log      *kmsgReader
 	steps    int
 	lastMark uint64                   // sequence number of the last marker written
+	next     uint64                   // the first record of the next step (with trace)
+	trace    *printkTrace             // printk:console, or nil: markers in the kernel log
+	marks    int                      // trace markers written (agent ready, each step's end)
 	seen     map[string]*loadedModule // every module seen loaded, by name
 	shell    shells                   // OpShell, OpResize (shell.go)
+	session  *target.Shell            // the case's bash session, started by its first step
 }
 
 func serve() error {
@@ -129,7 +144,7 @@ func serve() error {
 	enc := json.NewEncoder(port)
 	dec := json.NewDecoder(bufio.NewReader(port))
 
-	hello := Hello{Release: release(), Tainted: target.ProcTainted(), Error: os.Getenv("KMODCHECK_SETUP_ERROR")}
+	hello := Hello{Release: release(), Tainted: target.ProcTainted(), Error: os.Getenv("KMODCHECK_SETUP_ERROR"), Shell: stepShell()}
 	log, err := newKmsgReader(logPort)
 	if err != nil {
 		hello.Error = strings.TrimPrefix(hello.Error+"; ", "; ") + err.Error()
@@ -137,6 +152,20 @@ func serve() error {
 	a := &agent{log: log, seen: map[string]*loadedModule{}}
 	a.noteModules()
 	if log != nil {
+		a.trace, err = newPrintkTrace(instanceName)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "kmodcheck-agent: %v; step boundaries go into the kernel log\n", err)
+		}
+	}
+	if a.trace != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := a.ready(ctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		hello.NextSeq = a.next
+	} else if log != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		seq, err := log.mark(ctx, "kmodcheck: agent ready")
 		cancel()
@@ -186,6 +215,14 @@ func (a *agent) handle(req Request) Response {
 	case OpRun:
 		return a.run(req)
 	case OpLog:
+		if a.trace != nil { // attribute what came since the last step
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			if marks, err := a.trace.mark(ctx, "log"); err == nil && a.log.sync(ctx) == nil {
+				a.marks = marks
+				a.log.attribute(a.trace.attribute)
+			}
+			cancel()
+		}
 		recs, dropped := a.log.since(req.Since)
 		return Response{Records: recs, Dropped: dropped, Tainted: target.ProcTainted()}
 	case OpInspect:
@@ -200,6 +237,9 @@ func (a *agent) handle(req Request) Response {
 		}
 		sort.Strings(st.Modules)
 		st.Leaks, st.LeakNote = a.leaks()
+		if a.session != nil && a.session.Dead() == "" {
+			st.Jobs, _ = a.session.Jobs()
+		}
 		return Response{State: st}
 	case OpSysrq:
 		err := os.WriteFile("/proc/sysrq-trigger", []byte(req.Line), 0)
@@ -211,6 +251,44 @@ func (a *agent) handle(req Request) Response {
 	return Response{Error: fmt.Sprintf("unknown request %q", req.Op)}
 }
 
+// ready sets the first step's start: the records read so far are the
+// boot's. A trace marker separates the printks before it from the step's.
+func (a *agent) ready(ctx context.Context) error {
+	if err := a.log.sync(ctx); err != nil {
+		return err
+	}
+	a.next = a.log.last() + 1
+	a.log.attribute(func(string) (printkEvent, bool, bool) { return printkEvent{}, false, false })
+	var err error
+	a.marks, err = a.trace.mark(ctx, "agent ready")
+	return err
+}
+
+// stepEnd finds where the step's records end, with a trace marker: the
+// records the kernel stored before the marker are the step's. It returns
+// the first sequence number after them. A message still waiting for its
+// newline shows in the trace but in no record: only then a marker goes
+// into the kernel log, which completes it, as the next printk would.
+func (a *agent) stepEnd(ctx context.Context, line string) (uint64, error) {
+	marks, err := a.trace.mark(ctx, fmt.Sprintf("step %d done", a.steps))
+	if err != nil {
+		return 0, err
+	}
+	a.marks = marks
+	if err := a.log.sync(ctx); err != nil {
+		return 0, err
+	}
+	a.log.attribute(a.trace.attribute)
+	if a.trace.pending(marks) {
+		if _, err := a.log.mark(ctx, fmt.Sprintf("kmodcheck: step %d done: %s", a.steps, oneLine(line))); err != nil {
+			return 0, err
+		}
+		a.log.attribute(a.trace.attribute)
+	}
+	a.trace.dropBefore(marks)
+	return a.log.boundary(a.next, marks), nil
+}
+
 // run runs one step and then writes a marker to the kernel log. The records
 // between the previous marker and this one are the step's: a marker both
 // flushes a message still waiting for its newline and proves that everything
@@ -218,10 +296,31 @@ func (a *agent) handle(req Request) Response {
 // and dmesg read as a transcript.
 func (a *agent) run(req Request) Response {
 	a.steps++
-	resp := runOnPty(req)
+	resp := a.runStep(req)
 	a.noteModules()
 	markCtx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	if a.trace != nil {
+		end, err := a.stepEnd(markCtx, req.Line)
+		if err != nil {
+			resp.Error = err.Error()
+		}
+		var recs []kmsg.Record
+		all, dropped := a.log.since(a.next)
+		for _, r := range all {
+			if end != 0 && r.Seq >= end {
+				break
+			}
+			if !(r.Facility == 1 && strings.HasPrefix(r.Text, "kmodcheck: step ")) {
+				recs = append(recs, r)
+			}
+		}
+		if end != 0 {
+			a.next = end
+		}
+		resp.Records, resp.Dropped, resp.Tainted = recs, dropped, target.ProcTainted()
+		return resp
+	}
 	end, err := a.log.mark(markCtx, fmt.Sprintf("kmodcheck: step %d done: %s", a.steps, oneLine(req.Line)))
 	if err != nil {
 		resp.Error = err.Error()
@@ -248,14 +347,50 @@ func oneLine(s string) string {
 	return s
 }
 
-// baseEnv is a root login shell's environment, with colour off.
-var baseEnv = []string{
-	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-	"HOME=/root", "USER=root", "LOGNAME=root", "SHELL=/bin/sh",
-	"TERM=dumb", "NO_COLOR=1", "LANG=C.UTF-8",
+// stepShell says what runs the steps, for the transcript.
+func stepShell() string {
+	if _, err := os.Stat(target.Bash); err != nil {
+		return "/bin/sh -c, one process per step (no " + target.Bash + ")"
+	}
+	return target.Bash + ", one interactive session per case"
 }
 
-// runOnPty runs the line with a pseudo-terminal as its controlling terminal
+// runStep types the line into the case's bash session, starting it at the
+// first step (or again after a step ended it), or runs it with /bin/sh -c
+// where there is no bash.
+func (a *agent) runStep(req Request) Response {
+	var note string
+	if a.session != nil && a.session.Dead() != "" {
+		note = fmt.Sprintf("kmodcheck: a new shell session: the last one ended (%s)\n", a.session.Dead())
+		a.session.Close()
+		a.session = nil
+	}
+	if a.session == nil {
+		env, err := target.WithSudo(baseEnv, "/run/kmodcheck/bin")
+		if err != nil {
+			return Response{Exit: -1, Error: err.Error()}
+		}
+		sh, err := target.StartShell(req.Dir, env)
+		if errors.Is(err, os.ErrNotExist) {
+			return runOnPty(req)
+		}
+		if err != nil {
+			return Response{Exit: -1, Error: err.Error()}
+		}
+		a.session = sh
+	}
+	step := target.Step{Line: req.Line, Dir: req.Dir, Env: req.Env, Timeout: time.Duration(req.TimeoutMs) * time.Millisecond}
+	res := a.session.Run(context.Background(), step)
+	return Response{
+		Exit: res.Exit, Stdout: res.Stdout, Stderr: append([]byte(note), res.Stderr...),
+		TimedOut: res.TimedOut, Stuck: a.session.Stuck(),
+	}
+}
+
+// baseEnv is a root login shell's environment, with colour off.
+var baseEnv = target.ShellEnv
+
+// runOnPty runs the line with /bin/sh -c and a pseudo-terminal as its controlling terminal
 // and standard input, as in a reader's terminal (ps -N selects by terminal),
 // while standard output and error stay separate.
 func runOnPty(req Request) Response {
@@ -267,7 +402,7 @@ func runOnPty(req Request) Response {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command("/bin/sh", "-c", req.Line)
 	cmd.Dir = req.Dir
-	cmd.Env = append(append(append([]string(nil), baseEnv...), "PWD="+req.Dir), req.Env...)
+	cmd.Env = append(append(append([]string(nil), baseEnv...), "SHELL=/bin/sh", "PWD="+req.Dir), req.Env...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, &stdout, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	cmd.WaitDelay = time.Second

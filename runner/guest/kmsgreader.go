@@ -35,6 +35,10 @@ type kmsgReader struct {
 	recs    []kmsg.Record
 	dropped uint64 // records lost: overwritten in the kernel or over maxRecords
 	err     error
+	tried   uint64          // attribute has tried the records before this one
+	stepOf  map[uint64]int  // the step that printed a record, by sequence number
+	wake    int             // a write makes the loop read /dev/kmsg to its end
+	synced  []chan struct{} // closed once the loop has read to the end
 }
 
 func newKmsgReader(sink io.Writer) (*kmsgReader, error) {
@@ -42,13 +46,35 @@ func newKmsgReader(sink io.Writer) (*kmsgReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open /dev/kmsg: %w", err)
 	}
-	r := &kmsgReader{changed: make(chan struct{})}
+	var wake [2]int // raw: an *os.File's finalizer would close it under the loop
+	if err := unix.Pipe2(wake[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		return nil, fmt.Errorf("wake pipe: %w", err)
+	}
+	r := &kmsgReader{changed: make(chan struct{}), wake: wake[1]}
 	if sink != nil {
 		r.sink = bufio.NewWriterSize(sink, 256<<10)
 		go r.flushLoop()
 	}
-	go r.loop(fd)
+	go r.loop(fd, wake[0])
 	return r, nil
+}
+
+// sync waits until the reader has read every record the kernel had
+// finalized when it was called.
+func (r *kmsgReader) sync(ctx context.Context) error {
+	done := make(chan struct{})
+	r.mu.Lock()
+	r.synced = append(r.synced, done)
+	r.mu.Unlock()
+	if _, err := unix.Write(r.wake, []byte{0}); err != nil && err != unix.EAGAIN {
+		return fmt.Errorf("wake the kernel log reader: %w", err)
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("read the kernel log to its end: %w", ctx.Err())
+	}
 }
 
 // flushLoop sends what the sink holds to the host every few milliseconds.
@@ -62,7 +88,7 @@ func (r *kmsgReader) flushLoop() {
 
 // loop reads records as they come, in batches: one read returns one record,
 // and a flooding module writes them faster than a lock per record allows.
-func (r *kmsgReader) loop(fd int) {
+func (r *kmsgReader) loop(fd, wake int) {
 	buf := make([]byte, 8192)
 	var batch []kmsg.Record
 	var lost uint64
@@ -77,7 +103,17 @@ func (r *kmsgReader) loop(fd int) {
 		case err == unix.EAGAIN:
 			r.add(batch, lost)
 			batch, lost = batch[:0], 0
-			unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, -1)
+			r.mu.Lock()
+			for _, ch := range r.synced { // read to the end, as they asked
+				close(ch)
+			}
+			r.synced = nil
+			r.mu.Unlock()
+			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(wake), Events: unix.POLLIN}}
+			unix.Poll(fds, -1)
+			if fds[1].Revents != 0 {
+				unix.Read(wake, buf[:64])
+			}
 			continue
 		case err != nil:
 			r.add(batch, lost)
@@ -160,6 +196,62 @@ func (r *kmsgReader) dropMiddle() {
 func (r *kmsgReader) notifyLocked() {
 	close(r.changed)
 	r.changed = make(chan struct{})
+}
+
+// last is the sequence number of the last record read; 0 before any.
+func (r *kmsgReader) last() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.recs) == 0 {
+		return 0
+	}
+	return r.recs[len(r.recs)-1].Seq
+}
+
+// attribute names the task of every record not tried before, with
+// who(text), and keeps the step who says printed it.
+func (r *kmsgReader) attribute(who func(text string) (ev printkEvent, ok, later bool)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stepOf == nil {
+		r.stepOf = map[uint64]int{}
+	}
+	i := sort.Search(len(r.recs), func(i int) bool { return r.recs[i].Seq >= r.tried })
+	for ; i < len(r.recs); i++ {
+		rec := &r.recs[i]
+		ev, ok, later := who(rec.Text)
+		if later {
+			return
+		}
+		if ok {
+			rec.PID, rec.Task = ev.pid, ev.task
+			r.stepOf[rec.Seq] = ev.step
+		}
+		r.tried = rec.Seq + 1
+	}
+}
+
+// boundary is the first record from seq on that a step from step on
+// printed, as attribute found; without one, the record after the last
+// read. Records it could not attribute go with the earlier step.
+func (r *kmsgReader) boundary(seq uint64, step int) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for s := range r.stepOf {
+		if s < seq {
+			delete(r.stepOf, s)
+		}
+	}
+	i := sort.Search(len(r.recs), func(i int) bool { return r.recs[i].Seq >= seq })
+	for ; i < len(r.recs); i++ {
+		if st, ok := r.stepOf[r.recs[i].Seq]; ok && st >= step {
+			return r.recs[i].Seq
+		}
+	}
+	if len(r.recs) == 0 {
+		return seq
+	}
+	return max(seq, r.recs[len(r.recs)-1].Seq+1)
 }
 
 // since returns a copy of the records with Seq >= seq.

@@ -29,6 +29,7 @@ type Hello struct {
 	Tainted uint64
 	NextSeq uint64 // sequence number the next kernel record will carry
 	Error   string // set when the guest could not set itself up
+	Shell   string // what runs the steps (target.Info.Shell)
 }
 
 // Request operations.

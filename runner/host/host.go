@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -46,7 +47,10 @@ func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, erro
 	if err != nil {
 		return nil, err
 	}
-	s.info = target.Info{Target: "host", Release: release()}
+	s.info = target.Info{Target: "host", Release: release(), Shell: "/bin/sh -c, one process per step (no " + target.Bash + ")"}
+	if _, err := os.Stat(target.Bash); err == nil {
+		s.info.Shell = target.Bash + ", one interactive session per case"
+	}
 	if len(recs) > 0 {
 		s.info.LogStart = recs[len(recs)-1].Seq + 1
 	}
@@ -59,6 +63,7 @@ type session struct {
 	info    target.Info
 	timeout time.Duration
 	before  map[string]bool // modules loaded before the case
+	shell   *target.Shell   // the case's bash session, from its first step; nil without bash
 }
 
 func (s *session) Describe() target.Info { return s.info }
@@ -68,7 +73,7 @@ func (s *session) Run(ctx context.Context, step target.Step) (target.Result, err
 		step.Timeout = s.timeout
 	}
 	start := s.mark(fmt.Sprintf("kmodcheck: step begin %d", time.Now().UnixNano()))
-	res := target.RunLocal(ctx, step, os.Environ())
+	res := s.runStep(ctx, step)
 	s.mark("kmodcheck: step end")
 	recs, _ := readKmsg()
 	for _, r := range recs {
@@ -94,6 +99,27 @@ func (s *session) Log(ctx context.Context, since uint64) ([]kmsg.Record, error) 
 	return out, nil
 }
 
+// runStep types the line into the case's bash session, or runs it with
+// /bin/sh -c where there is no bash.
+func (s *session) runStep(ctx context.Context, step target.Step) target.Result {
+	if s.shell != nil && s.shell.Dead() != "" {
+		s.shell.Close()
+		s.shell = nil
+	}
+	if s.shell == nil {
+		env, err := target.WithSudo(os.Environ(), filepath.Join(os.TempDir(), "kmodcheck-sudo"))
+		if err != nil {
+			return target.Result{Step: step, Exit: -1, Stderr: []byte(err.Error())}
+		}
+		sh, err := target.StartShell(step.Dir, env)
+		if err != nil {
+			return target.RunLocal(ctx, step, os.Environ())
+		}
+		s.shell = sh
+	}
+	return s.shell.Run(ctx, step)
+}
+
 // Inspect reports the loaded modules and kernel threads. Leaks are not
 // looked for on the host: that needs slub_debug on the kernel command line.
 func (s *session) Inspect(ctx context.Context) (target.State, error) {
@@ -103,6 +129,9 @@ func (s *session) Inspect(ctx context.Context) (target.State, error) {
 	}
 	sort.Strings(st.Modules)
 	st.Kthreads = target.ProcKthreads()
+	if s.shell != nil && s.shell.Dead() == "" {
+		st.Jobs, _ = s.shell.Jobs()
+	}
 	return st, nil
 }
 
@@ -120,6 +149,10 @@ func (s *session) BlockedTasks(ctx context.Context) ([]kmsg.Record, error) {
 // does not leave the machine changed.
 func (s *session) Close(ctx context.Context) error {
 	var errs []string
+	if s.shell != nil {
+		s.shell.StopJobs()
+		s.shell.Close()
+	}
 	for m := range loadedModules() {
 		if !s.before[m] {
 			if err := unix.DeleteModule(m, unix.O_NONBLOCK); err != nil {

@@ -325,6 +325,7 @@ func (vm *VM) boot(ctx context.Context, vmlinux, initrd, accel string) error {
 	}
 	vm.info.Release = hello.Release
 	vm.info.LogStart = hello.NextSeq
+	vm.info.Shell = hello.Shell
 	var resp guest.Response
 	if err := vm.call(ctx, guest.Request{Op: guest.OpClock, UnixNano: time.Now().UnixNano()}, &resp); err != nil {
 		return err

@@ -115,12 +115,16 @@ func FailureOf(r suite.Result) (f Failure, ok bool) {
 }
 
 // kernelLines are the kernel's messages in a transcript: its "[kernel] "
-// lines.
+// lines, and "[kernel TASK[PID]] " where the target named the thread.
 func kernelLines(lines []string) []string {
 	var out []string
 	for _, l := range lines {
 		if k, ok := strings.CutPrefix(l, "[kernel] "); ok {
 			out = append(out, k)
+		} else if rest, ok := strings.CutPrefix(l, "[kernel "); ok {
+			if i := strings.Index(rest, "]] "); i >= 0 {
+				out = append(out, rest[i+3:])
+			}
 		}
 	}
 	return out

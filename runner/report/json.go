@@ -30,6 +30,7 @@ type Record struct {
 	Error     string         `json:"error,omitempty"` // command: why it could not run (the kernel died)
 	Stdout    string         `json:"stdout,omitempty"`
 	Stderr    string         `json:"stderr,omitempty"`
+	Tasks     []string       `json:"tasks,omitempty"`
 	KernelLog []string       `json:"kernel_log,omitempty"` // command: the kernel's messages while it ran
 	Golden    string         `json:"golden,omitempty"`     // kmsg: the golden file compared with
 	Mismatch  string         `json:"mismatch,omitempty"`   // kmsg: the golden line and kernel message at fault
@@ -69,6 +70,7 @@ func Records(r suite.Result) []Record {
 			for _, k := range res.Log {
 				if k.Facility == 0 {
 					rec.KernelLog = append(rec.KernelLog, k.Text)
+					rec.Tasks = append(rec.Tasks, k.ThreadLabel())
 				}
 			}
 			if e.Err != nil {

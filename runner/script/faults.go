@@ -184,6 +184,9 @@ func (cfg *Config) endOfCase(ts *testscript.TestScript, st *caseState) {
 	if err != nil {
 		problems = append(problems, fmt.Sprintf("cannot inspect the kernel: %v", err))
 	}
+	for _, j := range end.Jobs {
+		ts.Logf("[job still running at the end of the case, stopped: %s]", j)
+	}
 	for _, m := range added(st.start.Modules, end.Modules) {
 		problems = append(problems, fmt.Sprintf("module %s is still loaded", m))
 	}

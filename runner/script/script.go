@@ -171,6 +171,9 @@ func (cfg *Config) session(ts *testscript.TestScript) *caseState {
 	}
 	info := s.Describe()
 	ts.Logf("[%s %s, %s: ready in %.1fs]", info.Target, info.Release, accelName(info), info.Boot.Seconds())
+	if info.Shell != "" {
+		ts.Logf("[steps run in %s]", info.Shell)
+	}
 	for _, n := range info.Notes {
 		ts.Logf("[%s]", n)
 	}
@@ -278,7 +281,11 @@ func logKernel(ts *testscript.TestScript, st *caseState, recs []kmsg.Record) {
 			continue
 		}
 		if n++; n <= maxLoggedKernelLines {
-			ts.Logf("[kernel] %s", norm.Line(r.Text))
+			if th := r.ThreadLabel(); th != "" {
+				ts.Logf("[kernel %s] %s", th, norm.Line(r.Text))
+			} else {
+				ts.Logf("[kernel] %s", norm.Line(r.Text))
+			}
 		}
 	}
 	if n > maxLoggedKernelLines {

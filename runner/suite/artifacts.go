@@ -95,6 +95,9 @@ func stepText(e script.Event) string {
 		if r.Facility != 0 {
 			src = "user"
 		}
+		if th := r.ThreadLabel(); th != "" {
+			src += " " + th
+		}
 		fmt.Fprintf(&k, "[%12.6f] <%d> %s: %s\n", r.Time.Seconds(), r.Level, src, r.Text)
 	}
 	if res.Dropped > 0 {

@@ -59,6 +59,9 @@ type State struct {
 	// no longer loaded, when the kernel tracks allocation sites.
 	Leaks    []Leak
 	LeakNote string // why leaks could not be looked for, if they could not
+	// Jobs are the case's shell's jobs still running, as `jobs -l` lists
+	// them; the session stops them when it closes.
+	Jobs []string `json:",omitempty"`
 }
 
 // A Leak is a group of slab objects allocated at one site in code of a
@@ -80,6 +83,9 @@ type Info struct {
 	Console  string        // path of the kernel console log, if kept
 	LogStart uint64        // first kernel record logged after the session started
 	Notes    []string      // what the session noticed while starting (probe results)
+	// Shell runs the steps: /bin/bash, one interactive session per case,
+	// or /bin/sh -c per step where there is no bash.
+	Shell string
 }
 
 // Where a step runs.

@@ -1,0 +1,97 @@
+package target
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestShellSession types steps into one bash session, as a reader types
+// lines into a terminal: state carries from step to step, each step keeps
+// its own status and output.
+func TestShellSession(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(dir+"/sub", 0o755)
+	sh, err := StartShell(dir, ShellEnv)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer sh.Close()
+	steps := []struct {
+		line           string
+		exit           int
+		stdout, stderr string
+	}{
+		{"cd sub", 0, "", ""},
+		{"pwd", 0, dir + "/sub\n", ""},
+		{"export GREETING='hello world'; false", 1, "", ""},
+		{`echo "$GREETING"; echo oops >&2`, 0, "hello world\n", "oops\n"},
+		{"echo 1 > /proc/self/stat", 1, "", "bash: echo: write error: Invalid argument\n"},
+		{"echo $((1+))", 1, "", "bash: 1+: syntax error: operand expected (error token is \"+\")\n"},
+		{"sleep 100 &", 0, "", "[1] "},
+		{"jobs", 0, "[1]+  Running                 sleep 100 &\n", ""},
+		{"kill %1", 0, "", ""},
+		{"wait", 0, "", ""}, // "[1]+ Terminated" comes with this step or the last
+		{"tty", 0, "/dev/pts/", ""},
+	}
+	for _, s := range steps {
+		res := sh.Run(context.Background(), Step{Line: s.line, Dir: dir, Timeout: 10 * time.Second})
+		if res.Exit != s.exit || !strings.HasPrefix(string(res.Stdout), s.stdout) || !strings.HasPrefix(string(res.Stderr), s.stderr) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want %d, %q, %q", s.line, res.Exit, res.Stdout, res.Stderr, s.exit, s.stdout, s.stderr)
+		}
+	}
+	// A step that outlives its timeout is killed; the session goes on.
+	res := sh.Run(context.Background(), Step{Line: "sleep 100", Dir: dir, Timeout: 300 * time.Millisecond})
+	if !res.TimedOut || res.Exit != 137 {
+		t.Errorf("sleep 100 with a timeout: timed out %v, exit %d; want true, 137", res.TimedOut, res.Exit)
+	}
+	if res := sh.Run(context.Background(), Step{Line: "pwd", Dir: dir, Timeout: 10 * time.Second}); string(res.Stdout) != dir+"/sub\n" {
+		t.Errorf("pwd after a timeout: %q (stderr %q)", res.Stdout, res.Stderr)
+	}
+	// A line left open is interrupted, as ^C at bash's "> " prompt.
+	if res := sh.Run(context.Background(), Step{Line: "echo 'open", Dir: dir, Timeout: 10 * time.Second}); res.Exit == 0 || !strings.Contains(string(res.Stderr), "incomplete") {
+		t.Errorf("an open quote: exit %d, stderr %q", res.Exit, res.Stderr)
+	}
+	sh.Run(context.Background(), Step{Line: "tail -f /dev/null &", Dir: dir, Timeout: 10 * time.Second})
+	jobs, err := sh.StopJobs()
+	if err != nil || len(jobs) != 1 || !strings.Contains(jobs[0], "tail -f /dev/null") {
+		t.Errorf("jobs left: %q, %v", jobs, err)
+	}
+	if jobs, _ := sh.Jobs(); len(jobs) != 0 {
+		t.Errorf("jobs after StopJobs: %q", jobs)
+	}
+}
+
+// TestSudoStandIn runs the forms tutorials use through the stand-in that
+// replaces a missing sudo.
+func TestSudoStandIn(t *testing.T) {
+	dir := t.TempDir()
+	env, err := WithSudo([]string{"PATH=/nonexistent", "HOME=/root", "FOO=kept"}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, err := StartShell(dir, env)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer sh.Close()
+	export := sh.Run(context.Background(), Step{Line: "export FOO=kept PATH=" + dir + ":/usr/bin:/bin", Dir: dir, Timeout: 10 * time.Second})
+	if export.Exit != 0 {
+		t.Fatalf("export: %s", export.Stderr)
+	}
+	for _, c := range []struct{ line, stdout string }{
+		{"sudo id -u", "0\n"},
+		{"sudo printenv FOO || echo reset", "reset\n"},
+		{"sudo -E printenv FOO", "kept\n"},
+		{"sudo -u root sh -c 'echo $USER'", "root\n"},
+		{"echo 1 | sudo tee /dev/null", "1\n"},
+		{"sudo -u nobody id 2>&1", "sudo: kmodcheck's stand-in runs commands as root only, not nobody\n"},
+	} {
+		res := sh.Run(context.Background(), Step{Line: c.line, Dir: dir, Timeout: 10 * time.Second})
+		if string(res.Stdout) != c.stdout {
+			t.Errorf("%s: stdout %q, stderr %q; want %q", c.line, res.Stdout, res.Stderr, c.stdout)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package kmsg
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -46,9 +47,9 @@ func isWorkqueueWorker(task string) bool {
 // worker's line is 0, or if workers is set, every worker of one name is
 // one thread. It returns nil IDs when no line's thread is known.
 func threadIDs(lines []Line, workers bool) (ids []int32, first []Line) {
-	byPID := map[int]int32{}
-	byTask := map[string]int32{}
 	first = []Line{{}}
+	keys := []threadKey{{}}
+	var index map[threadKey]int32 // once there are too many threads to search
 	for i, l := range lines {
 		worker := isWorkqueueWorker(l.Task)
 		if !l.Known() || worker && !workers {
@@ -61,25 +62,38 @@ func threadIDs(lines []Line, workers bool) (ids []int32, first []Line) {
 			ids[i] = ids[i-1] // a thread's lines come in runs
 			continue
 		}
-		var id int32
-		var ok bool
+		key := threadKey{pid: l.PID}
 		if worker {
-			id, ok = byTask[l.Task]
-		} else {
-			id, ok = byPID[l.PID]
+			key = threadKey{task: l.Task}
+		}
+		id, ok := int32(0), false
+		if index != nil {
+			id, ok = index[key]
+		} else if k := slices.Index(keys, key); k > 0 {
+			id, ok = int32(k), true
 		}
 		if !ok {
 			id = int32(len(first))
-			first = append(first, l)
-			if worker {
-				byTask[l.Task] = id
-			} else {
-				byPID[l.PID] = id
+			first, keys = append(first, l), append(keys, key)
+			if index == nil && len(keys) > smallSet {
+				index = make(map[threadKey]int32)
+				for k, key := range keys[1:] {
+					index[key] = int32(k + 1)
+				}
+			} else if index != nil {
+				index[key] = id
 			}
 		}
 		ids[i] = id
 	}
 	return ids, first
+}
+
+// A threadKey is what tells threads apart: a PID, or for workqueue
+// workers (PID 0 here) the name they share.
+type threadKey struct {
+	pid  int
+	task string
 }
 
 // wrongThread sets result's mismatch, and its Want and Got with each

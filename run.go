@@ -59,7 +59,7 @@ type runArgs struct {
 	caseTimeout                               time.Duration
 	update, verbose                           bool
 	runRE, list, shard                        string
-	jobs                                      int
+	jobs, count                               int
 	golden, modules, out, junitFile, jsonFile string
 }
 
@@ -75,6 +75,7 @@ func runFlags(output io.Writer) (*flag.FlagSet, *runArgs) {
 	fs.DurationVar(&a.opts.StepTimeout, "step-timeout", time.Minute, "bound for one step (a case's timeout command overrides it)")
 	fs.DurationVar(&a.caseTimeout, "case-timeout", 10*time.Minute, "bound for a whole case")
 	fs.BoolVar(&a.update, "update", false, "rewrite golden files that differ from what the kernel printed")
+	fs.IntVar(&a.count, "count", 1, "with -update, run each case `N` times, one run after another, and write goldens that accept every run")
 	fs.StringVar(&a.runRE, "run", "", "run only cases whose name matches `regexp`")
 	fs.StringVar(&a.list, "list", "", "list the case@kernel pairs whose case matches `regexp` (and -run, and -shard) and exit without running them")
 	fs.StringVar(&a.shard, "shard", "", "run only the shard `I/N` (1 <= I <= N) of the case × kernel pairs: a pair's shard is fixed by its case and kernel names, so N jobs with shards 1/N..N/N run every pair exactly once")
@@ -110,6 +111,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
+		return 2
+	}
+	if a.count < 1 || a.count > 1 && !*update {
+		fmt.Fprintln(stderr, "kmodcheck: -count N needs -update and N >= 1")
 		return 2
 	}
 	opts, kernels := a.opts, a.kernels
@@ -152,6 +157,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := script.Config{
 		Golden: *golden, Modules: *modules, Update: *update,
 		StepTimeout: opts.StepTimeout, CaseTimeout: *caseTimeout,
+	}
+	if a.count > 1 {
+		cfg.UpdateRuns = &script.GoldenRuns{}
 	}
 	bad := false
 	for _, f := range files {
@@ -215,26 +223,32 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var progress report.Progress = report.NewPlain(stdout, *verbose)
 	if size, ok := terminal(stdout); ok && !*verbose {
-		progress = report.NewLive(stdout, size, pairs, false, report.LiveRefresh)
+		progress = report.NewLive(stdout, size, pairs*a.count, false, report.LiveRefresh)
 	}
 	start := time.Now()
 	var mu sync.Mutex // cases end concurrently
 	var jsonErr error
-	results := suite.RunWith(ctx, cfg, targets, files, suite.RunOptions{
-		Jobs: *jobs, Verbose: *verbose, Shard: shard,
-		Start:   progress.Start,
-		Observe: progress.Event,
-		Done: func(r suite.Result) {
-			progress.Done(r)
-			if jsonOut != nil {
-				mu.Lock()
-				if err := report.WriteJSON(jsonOut, r); err != nil && jsonErr == nil {
-					jsonErr = err
+	var results []suite.Result
+	for i := range a.count { // the runs of -update -count, one after another
+		if i > 0 && ctx.Err() != nil {
+			break // a stop signal ended the run before
+		}
+		results = append(results, suite.RunWith(ctx, cfg, targets, files, suite.RunOptions{
+			Jobs: *jobs, Verbose: *verbose, Shard: shard,
+			Start:   progress.Start,
+			Observe: progress.Event,
+			Done: func(r suite.Result) {
+				progress.Done(r)
+				if jsonOut != nil {
+					mu.Lock()
+					if err := report.WriteJSON(jsonOut, r); err != nil && jsonErr == nil {
+						jsonErr = err
+					}
+					mu.Unlock()
 				}
-				mu.Unlock()
-			}
-		},
-	})
+			},
+		})...)
+	}
 	progress.Close()
 	took := time.Since(start)
 

@@ -209,7 +209,7 @@ func (g *Golden) take(set *alignSet, st *alignState, k int, line string, extra i
 	i, c := int(st.pos[3*k]), int(st.pos[3*k+1])
 	for ; i < len(str.items) && extra <= alignSlack; i, c = i+1, 0 {
 		it := &g.items[str.items[i]]
-		if it.msg == line {
+		if it.matches(line) {
 			switch q := it.quant; {
 			case q.unbounded() || c < q.max:
 				set.add(st.with(k, i, countAfter(q, c), started, extra, &edit{item: str.items[i]}))

@@ -2,6 +2,7 @@ package kmsg
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -27,10 +28,12 @@ import (
 // The label and the quantifier are optional.
 //
 //   - LABEL names a stream (see below). It is written `[` name `]`
-//     followed by exactly one space, where name is one or more ASCII
-//     letters, digits, `_` or `-`, optionally followed by `?`. A line
-//     that starts with `[` is always a label: `[  12.3]`, `[a b]`, `[x`
-//     and `[x]y` are errors.
+//     followed by exactly one space, where name is made of ASCII
+//     letters, digits, spaces, `_`, `-`, `.`, `/` and `:`, has a letter
+//     and no space at either end (a thread's name, as
+//     `[kthread_init_work worker example]`), optionally followed by `?`.
+//     A line that starts with `[` is always a label: `[  12.3]`,
+//     `[12.3]`, `[x`, `[a,b]` and `[x]y` are errors.
 //   - QUANT says how many times the message appears in a row. It comes
 //     last, after exactly one space: `{*}` (any number, including none),
 //     `{+}` (one or more), `{?}` (none or one), `{N}` (exactly N),
@@ -39,6 +42,10 @@ import (
 //     numbers above 2^30 are errors. Something that only looks like a
 //     quantifier, such as `x{3}` (no space) or `{x}`, is part of the
 //     message.
+//
+// A message may hold varying tokens, `{N}` (a number), `{X}` (a hex
+// number), `{W}` (a word) and `{/RE/}` (a regexp), where the kernel
+// prints a value that changes from run to run; see pattern.go.
 //
 // Escapes keep every message writable:
 //
@@ -87,6 +94,12 @@ import (
 // "Created kthread" anywhere in the block. A label is local to its
 // block: the same label in two blocks names two streams.
 //
+// When the threads that printed the messages are known ([Golden.MatchLines]),
+// a stream is one thread: all its messages must come from one thread, and
+// the streams of a block from different threads. The first message a
+// stream takes binds it to its thread. Unlabelled items take messages of
+// any thread, and so does every item when the thread is unknown.
+//
 // A label ending in `?`, such as `[worker?]`, makes its stream
 // optional: either the stream matches as usual, or none of its messages
 // appear at all (for work that may be cancelled before it starts). All
@@ -108,7 +121,9 @@ import (
 // lines that still match are kept, new messages become new lines (in
 // the stream they interleave with), and lines that no longer match are
 // deleted, or keep their line with an adjusted quantifier if they
-// repeat. [New] writes a fresh golden file for a log.
+// repeat. [New] writes a fresh golden file for a log; [NewRuns] and
+// [Golden.UpdateRuns] do the same for logs whose threads are known, over
+// one or more runs, labelling each thread's messages with its name.
 type Golden struct {
 	// Path names the file in errors and mismatch reports.
 	Path string
@@ -135,10 +150,11 @@ type sourceLine struct {
 
 // An item is one parsed golden line that matches messages.
 type item struct {
-	line     int    // 1-based line number in the file
-	label    string // stream name; "" for an ordered item
-	optional bool   // the label ended in "?"
-	msg      string // the message, unescaped
+	line     int            // 1-based line number in the file
+	label    string         // stream name; "" for an ordered item
+	optional bool           // the label ended in "?"
+	msg      string         // the message, unescaped; as written if it has varying tokens
+	re       *regexp.Regexp // the message's pattern if it has varying tokens, else nil
 	quant    quant
 	head     string // the source text without " QUANT", for rewriting the quantifier alone
 	segment  int    // index into Golden.segments
@@ -216,7 +232,7 @@ func parseItem(line string) (item, error) {
 		it.optional = strings.HasSuffix(name, "?")
 		name = strings.TrimSuffix(name, "?")
 		if !validLabel(name) {
-			return it, fmt.Errorf("bad label %q: want [name] or [name?], name made of letters, digits, _ and - (a message starting with [ is written \\[)", rest[:end+1])
+			return it, fmt.Errorf("bad label %q: want [name] or [name?], name made of letters, digits, spaces and _-./: with a letter (a message starting with [ is written \\[)", rest[:end+1])
 		}
 		it.label = name
 		rest = rest[end+1:]
@@ -230,21 +246,33 @@ func parseItem(line string) (item, error) {
 		return it, err
 	}
 	it.head = line[:len(line)-len(suffix)]
-	it.msg = strings.TrimPrefix(msg, `\`)
+	if it.msg, it.re, err = parsePattern(strings.TrimPrefix(msg, `\`)); err != nil {
+		return it, err
+	}
 	it.quant = q
 	return it, nil
 }
 
+// validLabel reports whether name may be a label: a thread's name, such
+// as "kthread_init_work worker example" or "kworker/0:1", made of ASCII
+// letters, digits, spaces and `_-./:`, with a letter and no space at either
+// end (so that a dmesg timestamp such as "[  12.3]" is not a label).
 func validLabel(name string) bool {
-	if name == "" {
+	if name == "" || name[0] == ' ' || name[len(name)-1] == ' ' {
 		return false
 	}
+	letter := false
 	for _, r := range name {
-		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '-') {
+		if !labelChar(r) {
 			return false
 		}
+		letter = letter || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
 	}
-	return true
+	return letter
+}
+
+func labelChar(r rune) bool {
+	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("_-./: ", r)
 }
 
 // group builds the segments and streams from the items.

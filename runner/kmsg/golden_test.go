@@ -64,9 +64,11 @@ func TestParseGoldenErrors(t *testing.T) {
 		{"a {0}\n", "x.kmsg:1: bad quantifier {0}: a line that must appear 0 times matches nothing"},
 		{"a {99999999999}\n", "x.kmsg:1: bad quantifier {99999999999}: 99999999999 is too large"},
 		{"# c\n\n[thread execution\n", `x.kmsg:3: unterminated label "[thread execution" (a message starting with [ is written \[)`},
-		{"[  835.288192] hello\n", `x.kmsg:1: bad label "[  835.288192]": want [name] or [name?], name made of letters, digits, _ and - (a message starting with [ is written \[)`},
-		{"[a?b] x\n", `x.kmsg:1: bad label "[a?b]": want [name] or [name?], name made of letters, digits, _ and - (a message starting with [ is written \[)`},
-		{"[] x\n", `x.kmsg:1: bad label "[]": want [name] or [name?], name made of letters, digits, _ and - (a message starting with [ is written \[)`},
+		{"[  835.288192] hello\n", `x.kmsg:1: bad label "[  835.288192]": want [name] or [name?], name made of letters, digits, spaces and _-./: with a letter (a message starting with [ is written \[)`},
+		{"[a?b] x\n", `x.kmsg:1: bad label "[a?b]": want [name] or [name?], name made of letters, digits, spaces and _-./: with a letter (a message starting with [ is written \[)`},
+		{"[12.5] x\n", `x.kmsg:1: bad label "[12.5]": want [name] or [name?], name made of letters, digits, spaces and _-./: with a letter (a message starting with [ is written \[)`},
+		{"[a,b] x\n", `x.kmsg:1: bad label "[a,b]": want [name] or [name?], name made of letters, digits, spaces and _-./: with a letter (a message starting with [ is written \[)`},
+		{"[] x\n", `x.kmsg:1: bad label "[]": want [name] or [name?], name made of letters, digits, spaces and _-./: with a letter (a message starting with [ is written \[)`},
 		{"[w]x\n", `x.kmsg:1: label "[w]" must be followed by a space and the message`},
 		{"[w] a\n# c\n[w?] b\n", "x.kmsg:3: [w] is optional here but required at line 1: mark all of a stream's lines [w?] or none"},
 	}
@@ -102,12 +104,17 @@ func TestParseGoldenItems(t *testing.T) {
 		{"hello {2,5}", parsed{"", false, "hello", 2, 5}},
 		{"[w] hello {2,5}", parsed{"w", false, "hello", 2, 5}},
 		{"[w_1-x?] hello", parsed{"w_1-x", true, "hello", 1, 1}},
+		{"[kthread_init_work worker example] hello", parsed{"kthread_init_work worker example", false, "hello", 1, 1}},
+		{"[kworker/0:1] hello", parsed{"kworker/0:1", false, "hello", 1, 1}},
 		{"hello{3}", parsed{"", false, "hello{3}", 1, 1}},
 		{"{3}", parsed{"", false, "{3}", 1, 1}},
 		{"hello {x}", parsed{"", false, "hello {x}", 1, 1}},
 		{`hello \{3}`, parsed{"", false, "hello {3}", 1, 1}},
 		{`hello \\{3}`, parsed{"", false, `hello \{3}`, 1, 1}},
 		{`hello \{3,1}`, parsed{"", false, "hello {3,1}", 1, 1}},
+		{`size \{3} {+}`, parsed{"", false, "size {3}", 1, -1}},
+		{`size \\{3} {?}`, parsed{"", false, `size \{3}`, 0, 1}},
+		{"size {3} {+}", parsed{"", false, "size {3}", 1, -1}},
 		{`\[  1.0] x`, parsed{"", false, "[  1.0] x", 1, 1}},
 		{`\# not a comment`, parsed{"", false, "# not a comment", 1, 1}},
 		{`\\n`, parsed{"", false, `\n`, 1, 1}},
@@ -157,13 +164,17 @@ func TestEscapeMessageRoundTrip(t *testing.T) {
 	}
 	for _, msg := range msgs {
 		for _, label := range []string{"", "w"} {
-			line := formatItem(label, false, msg, once)
+			q := once
+			if len(label) > 0 {
+				q = quant{0, 1} // a quantifier after the message
+			}
+			line := formatItem(label, false, msg, q)
 			it, err := parseItem(line)
 			if err != nil {
 				t.Errorf("message %q written as %q: %v", msg, line, err)
 				continue
 			}
-			if it.msg != msg || it.quant != once || it.label != label {
+			if it.msg != msg || it.quant != q || it.label != label {
 				t.Errorf("message %q written as %q reads back as %q %v label %q", msg, line, it.msg, it.quant, it.label)
 			}
 			if isComment(line) {

@@ -27,7 +27,10 @@ type Match struct {
 	Alive bool
 
 	// Want and Got are for display. Got is the messages matched (the
-	// caller's slice, not a copy). Want is the golden file's
+	// caller's slice, not a copy), except after a line printed by the
+	// wrong thread: then each line of Want and Got whose thread is known
+	// starts with the thread's name in brackets, and Want names the
+	// thread the golden expected. Want is the golden file's
 	// expectation aligned with Got: the messages of the best partial
 	// match, which are identical to Got's, followed by the golden
 	// file's remaining required messages in file order (at most 10000
@@ -66,8 +69,33 @@ func joinLines(lines []string) []byte {
 }
 
 // Match compares actual, the step's messages already filtered and
-// normalised, with the golden file.
+// normalised, with the golden file, whichever threads printed them.
 func (g *Golden) Match(actual []string) Match {
+	return g.match(actual, nil, nil)
+}
+
+// MatchLines is Match for lines whose threads may be known: in an
+// interleave block, all lines of one label must come from one thread,
+// and different labels' from different threads. A line whose thread is
+// unknown may belong to any label, as in Match.
+func (g *Golden) MatchLines(lines []Line) Match {
+	texts := make([]string, len(lines))
+	for i, l := range lines {
+		texts[i] = l.Text
+	}
+	ids, threads := threadIDs(lines, false)
+	return g.match(texts, ids, threads)
+}
+
+// match compares actual with the golden file; ids[t] numbers the thread
+// of actual[t] (see threadIDs), or ids is nil if no thread is known.
+func (g *Golden) match(actual []string, ids []int32, threads []Line) Match {
+	thread := func(t int) int32 {
+		if ids == nil {
+			return 0
+		}
+		return ids[t]
+	}
 	m := newMatcher(g)
 	accepted := -1
 	if m.accepting() {
@@ -75,7 +103,7 @@ func (g *Golden) Match(actual []string) Match {
 	}
 	failed := -1 // the first message no surviving state could take
 	for t, line := range actual {
-		if !m.step(line) {
+		if !m.step(line, thread(t)) {
 			failed = t
 			break
 		}
@@ -111,6 +139,9 @@ func (g *Golden) Match(actual []string) Match {
 		return result
 	}
 	got := actual[failed]
+	if ids != nil && ids[failed] != 0 && m.wrongThread(&result, best, pending, failed, ids, threads) {
+		return result
+	}
 	// got is an extra message, rather than one in the wrong place or a
 	// wrong one, if nothing remains to match, or if the golden file
 	// never expects it from here and the message after it fits.
@@ -121,9 +152,9 @@ func (g *Golden) Match(actual []string) Match {
 	if !extra {
 		it = g.items[m.closest(best, got)]
 	}
-	if !extra && failed+1 < len(actual) && !slices.ContainsFunc(pending, func(i int) bool { return g.items[i].msg == got }) &&
+	if !extra && failed+1 < len(actual) && !slices.ContainsFunc(pending, func(i int) bool { return g.items[i].matches(got) }) &&
 		2*similarity(it.msg, got) < max(len(it.msg), len(got)) {
-		extra = m.step(actual[failed+1])
+		extra = m.step(actual[failed+1], thread(failed+1))
 	}
 	if extra {
 		where := g.Path

@@ -9,8 +9,9 @@ import (
 // A matcher runs a golden file as a nondeterministic automaton over
 // messages, keeping the set of states every way of matching could be
 // in. A state is a segment index followed, for each stream of that
-// segment, by the stream's current item and how many messages that item
-// has taken. Counts of unbounded items stop growing at their minimum
+// segment, by the stream's current item, how many messages that item
+// has taken, and the thread the stream is bound to (see [threads]; 0
+// while none is, and always in an ordered segment). Counts of unbounded items stop growing at their minimum
 // (but at least 1, to tell an optional stream that has started from one
 // that has not), so the set stays small however long the log is.
 type matcher struct {
@@ -30,7 +31,7 @@ type matcher struct {
 const smallSet = 16
 
 func newMatcher(g *Golden) *matcher {
-	width := 1 + 2*g.maxStreams
+	width := 1 + streamWidth*g.maxStreams
 	return &matcher{
 		g:      g,
 		width:  width,
@@ -40,14 +41,18 @@ func newMatcher(g *Golden) *matcher {
 	}
 }
 
-// step moves every state over line. If no state can take it, step
-// returns false and leaves the states as they were.
-func (m *matcher) step(line string) bool {
+// streamWidth is how many int32s of a state each stream takes.
+const streamWidth = 3
+
+// step moves every state over line, printed by thread (0 if unknown).
+// If no state can take it, step returns false and leaves the states as
+// they were.
+func (m *matcher) step(line string, thread int32) bool {
 	m.next = m.next[:0]
 	m.indexed = false
 	clear(m.index)
 	for off := 0; off < len(m.states); off += m.width {
-		m.take(m.states[off:off+m.width], line)
+		m.take(m.states[off:off+m.width], line, thread)
 	}
 	if len(m.next) == 0 {
 		return false
@@ -59,8 +64,10 @@ func (m *matcher) step(line string) bool {
 // take adds to next every state that st reaches by taking line: in the
 // current segment by any stream's current item or a later one whose
 // predecessors are satisfied, or in a later segment if everything
-// before it can finish.
-func (m *matcher) take(st []int32, line string) {
+// before it can finish. In an interleave block a stream takes only the
+// lines of its thread, and binds to the thread of its first line if no
+// other stream of the block is bound to it.
+func (m *matcher) take(st []int32, line string, thread int32) {
 	g := m.g
 	pos := st[1:]
 	for s := int(st[0]); s < len(g.segments); s++ {
@@ -70,11 +77,14 @@ func (m *matcher) take(st []int32, line string) {
 		seg := &g.segments[s]
 		for k := range seg.streams {
 			str := &seg.streams[k]
-			i, c := int(pos[2*k]), int(pos[2*k+1])
+			i, c := int(pos[streamWidth*k]), int(pos[streamWidth*k+1])
 			for i < len(str.items) {
-				q := g.items[str.items[i]].quant
-				if g.items[str.items[i]].msg == line && (q.unbounded() || c < q.max) {
-					m.add(s, pos, k, i, countAfter(q, c))
+				it := &g.items[str.items[i]]
+				q := it.quant
+				if (q.unbounded() || c < q.max) && it.matches(line) {
+					if bind, ok := bindThread(seg, pos, k, thread); ok {
+						m.add(s, pos, k, i, countAfter(q, c), bind)
+					}
 				}
 				if c < q.min {
 					break
@@ -97,12 +107,34 @@ func countAfter(q quant, c int) int {
 	return c + 1
 }
 
+// bindThread returns the thread stream k of seg is bound to after
+// taking a line of thread, and whether it may take it at all: a stream
+// takes the lines of its own thread and, while unbound, of any thread
+// no other stream of the block is bound to. A line of unknown thread
+// (0) is taken by any stream and binds nothing; so is every line of an
+// ordered segment.
+func bindThread(seg *segment, pos []int32, k int, thread int32) (int32, bool) {
+	bound := pos[streamWidth*k+2]
+	if thread == 0 || !seg.block || bound == thread {
+		return bound, true
+	}
+	if bound != 0 {
+		return 0, false
+	}
+	for j := range seg.streams {
+		if pos[streamWidth*j+2] == thread {
+			return 0, false
+		}
+	}
+	return thread, true
+}
+
 // add adds to next the state in segment s with stream positions pos,
-// except that stream k is at item i with count c.
-func (m *matcher) add(s int, pos []int32, k, i, c int) {
+// except that stream k is at item i with count c, bound to thread.
+func (m *matcher) add(s int, pos []int32, k, i, c int, thread int32) {
 	m.buf[0] = int32(s)
 	copy(m.buf[1:], pos)
-	m.buf[1+2*k], m.buf[2+2*k] = int32(i), int32(c)
+	m.buf[1+streamWidth*k], m.buf[2+streamWidth*k], m.buf[3+streamWidth*k] = int32(i), int32(c), thread
 	n := len(m.next) / m.width
 	if !m.indexed && n < smallSet {
 		for off := 0; off < len(m.next); off += m.width {
@@ -142,7 +174,7 @@ func (m *matcher) encode(st []int32) []byte {
 func (m *matcher) finished(seg *segment, pos []int32) bool {
 	for k := range seg.streams {
 		str := &seg.streams[k]
-		i, c := int(pos[2*k]), int(pos[2*k+1])
+		i, c := int(pos[streamWidth*k]), int(pos[streamWidth*k+1])
 		switch {
 		case str.optional && i == 0 && c == 0:
 			// Not started: the stream may be absent.
@@ -180,7 +212,7 @@ func (m *matcher) eachPending(st []int32, f func(item, n int)) {
 			pos = m.zero
 		}
 		for k, str := range g.segments[s].streams {
-			i, c := int(pos[2*k]), int(pos[2*k+1])
+			i, c := int(pos[streamWidth*k]), int(pos[streamWidth*k+1])
 			if str.optional && i == 0 && c == 0 {
 				continue
 			}
@@ -247,7 +279,7 @@ func (m *matcher) closest(st []int32, got string) int {
 		score := similarity(it.msg, got)
 		str := m.g.segments[it.segment].streams[it.stream]
 		for _, j := range str.items[it.pos+1:] {
-			if m.g.items[j].msg == got {
+			if m.g.items[j].matches(got) {
 				score += later
 				break
 			}

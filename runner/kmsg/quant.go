@@ -70,7 +70,26 @@ func splitQuant(rest string) (msg string, q quant, suffix string, err error) {
 	if err != nil {
 		return "", q, "", err
 	}
-	return rest[:brace-1], q, rest[brace-1:], nil
+	return unescapeQuant(rest[:brace-1]), q, rest[brace-1:], nil
+}
+
+// unescapeQuant removes the backslash that escapes a quantifier shape
+// ending msg, the message before a line's quantifier: `size \{3} {+}`
+// is the message `size {3}`, one or more times. An unescaped shape there
+// is part of the message.
+func unescapeQuant(msg string) string {
+	brace, ok := quantShape(msg)
+	if !ok {
+		return msg
+	}
+	slashes := 0
+	for brace-slashes > 0 && msg[brace-slashes-1] == '\\' {
+		slashes++
+	}
+	if slashes == 0 || brace-slashes == 0 || msg[brace-slashes-1] != ' ' {
+		return msg
+	}
+	return msg[:brace-1] + msg[brace:]
 }
 
 // quantShape reports whether s ends with something shaped like a
@@ -149,6 +168,13 @@ func parseQuant(text string) (quant, error) {
 // escapeMessage returns msg as written in a golden file, so that the
 // parser gives msg back with no quantifier.
 func escapeMessage(msg string) string {
+	return escapeLine(escapeTokens(msg))
+}
+
+// escapeLine returns text, a message whose varying tokens are written
+// as they should read, with the escapes that keep a line from reading as
+// a comment or a quantifier.
+func escapeLine(msg string) string {
 	if brace, ok := quantShape(msg); ok {
 		slashes := 0
 		for brace-slashes > 0 && msg[brace-slashes-1] == '\\' {
@@ -167,6 +193,12 @@ func escapeMessage(msg string) string {
 // formatItem returns the golden line for a message with a label (or "")
 // and a quantifier.
 func formatItem(label string, optional bool, msg string, q quant) string {
+	return formatLine(label, optional, escapeMessage(msg), q)
+}
+
+// formatLine returns the golden line for text, a message as written in a
+// golden file (escapes and tokens), with a label and a quantifier.
+func formatLine(label string, optional bool, text string, q quant) string {
 	var b strings.Builder
 	if label != "" {
 		b.WriteString("[" + label)
@@ -175,7 +207,7 @@ func formatItem(label string, optional bool, msg string, q quant) string {
 		}
 		b.WriteString("] ")
 	}
-	b.WriteString(escapeMessage(msg))
+	b.WriteString(text)
 	if s := q.String(); s != "" {
 		b.WriteString(" " + s)
 	}

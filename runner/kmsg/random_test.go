@@ -1,6 +1,7 @@
 package kmsg
 
 import (
+	"fmt"
 	"math/rand"
 	"strings"
 	"testing"
@@ -49,11 +50,11 @@ func TestMatchAgainstReference(t *testing.T) {
 		checkMatch(t, m, actual)
 		accepted, alive := -1, false
 		for n := 0; n <= len(actual); n++ {
-			if refMatch(g, actual[:n], true) {
+			if refMatch(g, actual[:n], nil, true) {
 				accepted = n
 			}
 		}
-		alive = refMatch(g, actual, false)
+		alive = refMatch(g, actual, nil, false)
 		if m.OK != (accepted == len(actual)) || m.Accepted != accepted || m.Alive != alive {
 			t.Fatalf("golden:\n%slog %q: OK %v, Accepted %d, Alive %v; reference says Accepted %d, Alive %v",
 				text, actual, m.OK, m.Accepted, m.Alive, accepted, alive)
@@ -62,9 +63,29 @@ func TestMatchAgainstReference(t *testing.T) {
 }
 
 // refMatch reports whether g can take all of actual and, if finish is
-// set, then end.
-func refMatch(g *Golden, actual []string, finish bool) bool {
-	type pos struct{ i, c int }
+// set, then end; ids[t] is the thread of actual[t] (0 unknown), or ids
+// is nil.
+func refMatch(g *Golden, actual []string, ids []int32, finish bool) bool {
+	type pos struct {
+		i, c  int
+		bound int32
+	}
+	// bind returns the thread stream k is bound to after taking line t,
+	// and whether it may take it.
+	bind := func(s int, ps []pos, k, t int) (int32, bool) {
+		if ids == nil || ids[t] == 0 || !g.segments[s].block {
+			return ps[k].bound, true
+		}
+		if ps[k].bound != 0 {
+			return ps[k].bound, ps[k].bound == ids[t]
+		}
+		for j := range ps {
+			if ps[j].bound == ids[t] {
+				return 0, false
+			}
+		}
+		return ids[t], true
+	}
 	var try func(s int, ps []pos, started []bool, t int) bool
 	canEnd := func(s int, ps []pos, started []bool) bool {
 		for k, str := range g.segments[s].streams {
@@ -97,12 +118,13 @@ func refMatch(g *Golden, actual []string, finish bool) bool {
 		if t < len(actual) {
 			for k, str := range g.segments[s].streams {
 				i, c := ps[k].i, ps[k].c
-				for i < len(str.items) {
+				bound, ok := bind(s, ps, k, t)
+				for ok && i < len(str.items) {
 					it := g.items[str.items[i]]
-					if it.msg == actual[t] && (it.quant.unbounded() || c < it.quant.max) {
+					if it.matches(actual[t]) && (it.quant.unbounded() || c < it.quant.max) {
 						nps := append([]pos(nil), ps...)
 						nstarted := append([]bool(nil), started...)
-						nps[k], nstarted[k] = pos{i, c + 1}, true
+						nps[k], nstarted[k] = pos{i, c + 1, bound}, true
 						if try(s, nps, nstarted, t+1) {
 							return true
 						}
@@ -151,6 +173,83 @@ func TestUpdateRandom(t *testing.T) {
 		}
 		if m := ng.Match(actual); !m.OK {
 			t.Fatalf("golden:\n%slog %q: revision rejects the log: %s\n%s", text, actual, m.Mismatch, revised)
+		}
+	}
+}
+
+// TestMatchLinesAgainstReference is TestMatchAgainstReference with each
+// message printed by one of three threads, or an unknown one.
+func TestMatchLinesAgainstReference(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	for range 5000 {
+		text := randomGolden(r)
+		g, err := ParseGolden("x.kmsg", []byte(text))
+		if err != nil {
+			continue
+		}
+		actual := randomLog(r)
+		lines := make([]Line, len(actual))
+		for i, msg := range actual {
+			lines[i] = Line{Text: msg, PID: r.Intn(4)}
+			if lines[i].PID != 0 {
+				lines[i].Task = fmt.Sprintf("t%d", lines[i].PID)
+			}
+		}
+		ids, _ := threadIDs(lines, false)
+		m := g.MatchLines(lines)
+		accepted := -1
+		for n := 0; n <= len(actual); n++ {
+			var prefix []int32
+			if ids != nil {
+				prefix = ids[:n]
+			}
+			if refMatch(g, actual[:n], prefix, true) {
+				accepted = n
+			}
+		}
+		alive := refMatch(g, actual, ids, false)
+		if m.OK != (accepted == len(actual)) || m.Accepted != accepted || m.Alive != alive || m.OK != (m.Mismatch == "") {
+			t.Fatalf("golden:\n%slines %v: OK %v, Accepted %d, Alive %v; reference says Accepted %d, Alive %v",
+				text, lines, m.OK, m.Accepted, m.Alive, accepted, alive)
+		}
+	}
+}
+
+// TestNewRunsRandom checks that a golden NewRuns writes accepts every run
+// it was written from, and that UpdateRuns keeps it for them.
+func TestNewRunsRandom(t *testing.T) {
+	r := rand.New(rand.NewSource(4))
+	tasks := []string{"insmod", "insmod", "a", "b", "kworker/0:1"}
+	for range 3000 {
+		randomLines := func() []Line {
+			var lines []Line
+			for range r.Intn(12) {
+				k := r.Intn(len(tasks))
+				pid := k + 1
+				if tasks[k] == "kworker/0:1" {
+					pid = 50 + r.Intn(2)
+				}
+				texts := []string{"a", "b", "c", "d", "n 1", "n 2", `n\3`, "n 1 {+}"}
+				lines = append(lines, Line{Text: texts[r.Intn(len(texts))], PID: pid, Task: tasks[k]})
+			}
+			return lines
+		}
+		var runs []Run
+		for range 1 + r.Intn(3) {
+			runs = append(runs, Run{Before: randomLines(), Lines: randomLines()})
+		}
+		text := NewRuns(runs)
+		g, err := ParseGolden("x.kmsg", text)
+		if err != nil {
+			t.Fatalf("runs %v: NewRuns wrote a golden that does not parse: %v\n%s", runs, err, text)
+		}
+		for i, run := range runs {
+			if m := g.MatchLines(run.Lines); !m.OK {
+				t.Fatalf("runs %v: NewRuns wrote a golden that rejects run %d: %s\n%s", runs, i, m.Mismatch, text)
+			}
+		}
+		if got := g.UpdateRuns(runs); string(got) != string(text) {
+			t.Fatalf("UpdateRuns changed NewRuns' golden:\n%s\nto:\n%s", text, got)
 		}
 	}
 }

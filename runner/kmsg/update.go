@@ -8,7 +8,7 @@ import (
 
 // newHeader starts every golden file New writes.
 const newHeader = `# Kernel messages the step must log, one per line, in order; a leading \ escapes [ # or \.
-# Lines labelled [name] may interleave with other labels; a final {*} {+} {?} {N} {N,} {N,M} repeats a line.
+# Lines labelled [name] may interleave with other labels; a final {*} {+} {?} {3} {2,} {2,5} repeats a line; {N} is any number.
 `
 
 // New returns a golden file that expects exactly the messages in actual:

@@ -66,6 +66,23 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 		cfg.fail(ts, st, Failure{Kind: FailKmsg, Step: st.steps + 1, Command: "kmsg " + name,
 			Message: fmt.Sprintf("golden file %s does not exist; run with -update to create it from this run's kernel log", goldenPath)})
 	}
+	// An update rewrites the golden as it was before the first of -count
+	// runs, to accept every run's lines.
+	var (
+		base     *kmsg.Golden
+		original []byte
+		before   []kmsg.Run
+	)
+	if cfg.Update {
+		if !missing {
+			original = data
+		}
+		if original, before = cfg.UpdateRuns.previous(updatePath, original); original != nil {
+			if base, err = kmsg.ParseGolden(goldenPath, original); err != nil {
+				ts.Fatalf("%v", err)
+			}
+		}
+	}
 
 	st := cfg.session(ts)
 	st.leftover = nil // this kmsg compares what the last one left
@@ -78,6 +95,7 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 	deadline := began.Add(*timeout)
 	var (
 		lines   []string
+		klines  []kmsg.Line // lines with the threads that printed them
 		kept    []kmsg.Record
 		dropped map[string][]kmsg.Record
 		m       kmsg.Match
@@ -96,9 +114,10 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 		for _, r := range kept {
 			lines = append(lines, norm.Line(r.Text))
 		}
+		klines = kmsg.Lines(kept, lines)
 		now := time.Now()
 		if golden != nil {
-			m = golden.Match(lines)
+			m = golden.MatchLines(klines)
 			// Done when the whole log so far fits, or when it cannot fit
 			// whatever comes: then its accepted prefix is the window and
 			// the rest is the next kmsg's. While it may still fit, wait: a
@@ -111,7 +130,7 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 			break
 		}
 		if cfg.Update {
-			next := rewrite(golden, lines)
+			next := rewrite(base, append(before, kmsg.Run{Lines: klines, Before: st.taken}))
 			if !bytes.Equal(next, candidate) {
 				candidate, stableSince = next, now
 			} else if now.Sub(stableSince) >= updateSettle {
@@ -128,34 +147,41 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Logf("[kmsg filter %s] %s", f, norm.Line(r.Text))
 		}
 	}
-	if golden != nil && accepted(m) && equalAligned(golden, lines[:m.Accepted]) {
+	ok := golden != nil && accepted(m) && equalAligned(golden, klines[:m.Accepted])
+	window := klines
+	if ok {
 		cmp.OK = true
 		st.next = nextAfter(recs(kept, dropped), kept, m.Accepted, st.next)
+		window = klines[:m.Accepted]
 		left := ""
-		if cmp.Left = len(lines) - m.Accepted; cmp.Left > 0 {
+		if cmp.Left = len(klines) - m.Accepted; cmp.Left > 0 {
 			left = fmt.Sprintf("; %d left for the next kmsg", cmp.Left)
 			if !*more {
 				st.leftover = &leftover{name: name, golden: golden, data: data, updatePath: updatePath,
-					lines: append([]string(nil), lines...), accepted: m.Accepted}
+					lines: append([]kmsg.Line(nil), klines...), before: st.taken, accepted: m.Accepted}
 			}
 		}
 		ts.Logf("[kmsg %s: %d lines match%s%s]", name, m.Accepted, left, filteredNote(cmp.Filtered))
-		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
-		return
-	}
-	if len(kept) > 0 {
+	} else if len(kept) > 0 {
 		st.next = kept[len(kept)-1].Seq + 1
 	}
 	if cfg.Update {
-		text := rewrite(golden, lines)
-		cmp.OK, cmp.Golden = true, updatePath
-		if !bytes.Equal(text, data) {
+		_, runs := cfg.UpdateRuns.add(updatePath, original, kmsg.Run{Lines: window, Before: st.taken})
+		st.taken = window
+		text := rewrite(base, runs)
+		cmp.OK = true
+		if !bytes.Equal(text, data) || missing {
+			cmp.Golden = updatePath
 			if err := kmsg.WriteGolden(updatePath, text); err != nil {
 				ts.Fatalf("kmsg: update %s: %v", updatePath, err)
 			}
 			cmp.Updated = true
-			ts.Logf("[kmsg %s: updated %s]", name, updatePath)
+			ts.Logf("[kmsg %s: updated %s from %d run(s)]", name, updatePath, len(runs))
 		}
+		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
+		return
+	}
+	if ok {
 		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
 		return
 	}
@@ -165,19 +191,20 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 		Message: "kernel log differs from " + goldenPath, Detail: m.Mismatch + "\n" + m.Diff(goldenPath)})
 }
 
-// rewrite is the golden file that -update writes for lines.
-func rewrite(g *kmsg.Golden, lines []string) []byte {
+// rewrite is the golden file that -update writes for the lines of one or
+// more runs, from g, the golden before the first run (nil if none).
+func rewrite(g *kmsg.Golden, runs []kmsg.Run) []byte {
 	if g == nil {
-		return kmsg.New(lines)
+		return kmsg.NewRuns(runs)
 	}
-	return g.Update(lines)
+	return g.UpdateRuns(runs)
 }
 
 // equalAligned decides with go-cmp whether the window equals what the golden
 // expects once the matcher has aligned the golden to it (repeats expanded,
-// interleavings resolved).
-func equalAligned(g *kmsg.Golden, window []string) bool {
-	m := g.Match(window)
+// interleavings resolved, threads bound to labels).
+func equalAligned(g *kmsg.Golden, window []kmsg.Line) bool {
+	m := g.MatchLines(window)
 	return gocmp.Equal(m.Want, m.Got)
 }
 

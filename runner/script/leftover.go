@@ -7,7 +7,6 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/kmodcheck/kmodcheck/runner/cache"
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 )
 
@@ -23,10 +22,11 @@ import (
 type leftover struct {
 	name       string // the kmsg's golden name
 	golden     *kmsg.Golden
-	data       []byte   // the golden as read
-	updatePath string   // where -update writes it
-	lines      []string // every line the kmsg compared, normalised
-	accepted   int      // how many of them the golden took
+	data       []byte      // the golden as read
+	updatePath string      // where -update writes it
+	lines      []kmsg.Line // every line the kmsg compared, normalised, with its thread
+	before     []kmsg.Line // what the kmsg before it took, for -update
+	accepted   int         // how many of them the golden took
 }
 
 // leftoverProblem returns the end-of-case failure for lines a kmsg left
@@ -38,9 +38,9 @@ func (cfg *Config) leftoverProblem(ts *testscript.TestScript, st *caseState) str
 		return ""
 	}
 	if cfg.Update {
-		text := rewrite(lo.golden, lo.lines)
+		text := rewrite(lo.golden, []kmsg.Run{{Lines: lo.lines, Before: lo.before}})
 		if !bytes.Equal(text, lo.data) {
-			if err := cache.WriteFile(lo.updatePath, text); err != nil {
+			if err := kmsg.WriteGolden(lo.updatePath, text); err != nil {
 				return fmt.Sprintf("kmsg %s: update %s: %v", lo.name, lo.updatePath, err)
 			}
 			ts.Logf("[kmsg %s: updated %s with the %d lines after it that no later kmsg compares]", lo.name, lo.updatePath, len(lo.lines)-lo.accepted)
@@ -58,8 +58,8 @@ func (lo *leftover) report() string {
 	fmt.Fprintf(&b, "kmsg %s: %d kernel line(s) after what %s takes, compared by no later kmsg (kmsg -more %s allows more lines):\n",
 		lo.name, len(rest), lo.golden.Path, lo.name)
 	for i, l := range rest {
-		fmt.Fprintf(&b, "%s: unexpected %q (kernel line %d): no golden line takes it\n", lo.golden.Path, l, lo.accepted+i+1)
+		fmt.Fprintf(&b, "%s: unexpected %q (kernel line %d): no golden line takes it\n", lo.golden.Path, l.Text, lo.accepted+i+1)
 	}
-	b.WriteString(lo.golden.Match(lo.lines).Diff(lo.golden.Path))
+	b.WriteString(lo.golden.MatchLines(lo.lines).Diff(lo.golden.Path))
 	return strings.TrimRight(b.String(), "\n")
 }

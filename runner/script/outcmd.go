@@ -10,7 +10,6 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/kmodcheck/kmodcheck/runner/cache"
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 )
 
@@ -89,7 +88,7 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		cmp.OK, cmp.Golden = true, updatePath
 		if !bytes.Equal(text, data) || updatePath != goldenPath {
-			if err := writeGolden(updatePath, text); err != nil {
+			if err := kmsg.WriteGolden(updatePath, text); err != nil {
 				ts.Fatalf("out: update %s: %v", updatePath, err)
 			}
 			cmp.Updated = true
@@ -102,17 +101,4 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
 	cfg.fail(ts, st, Failure{Kind: FailKmsg, Step: st.steps, Command: line,
 		Message: stream + " differs from " + goldenPath, Detail: m.Mismatch + "\n" + m.Diff})
-}
-
-// writeGolden writes a golden file whole (a reader sees the old file or the
-// new one), keeping the mode of the file it replaces; a new one is 0644.
-func writeGolden(file string, data []byte) error {
-	mode := fs.FileMode(0o644)
-	if fi, err := os.Stat(file); err == nil {
-		mode = fi.Mode().Perm()
-	}
-	if err := cache.WriteFile(file, data); err != nil {
-		return err
-	}
-	return os.Chmod(file, mode)
 }

@@ -49,6 +49,10 @@ type Config struct {
 	Golden  string // directory of golden files, one subdirectory per case
 	Modules string // directory of module sources, one subdirectory per module
 	Update  bool   // rewrite goldens that differ from what the kernel printed
+	// UpdateRuns, in an update over several runs of each case (-count),
+	// collects every run's lines, so that each golden is generalised over
+	// them; nil for one run.
+	UpdateRuns *GoldenRuns
 	// BuildInGuest runs make in the kernel under test, as a reader would,
 	// instead of on the host: slow under TCG, kept to measure what building
 	// on the host saves.
@@ -116,6 +120,8 @@ type caseState struct {
 	// lastLine is the command line of the last step or comparison.
 	lastLine string
 	failure  *Failure // the case's failure, once it has failed
+
+	taken []kmsg.Line // what the previous kmsg took, for -update
 
 	start       target.State  // what the kernel had loaded and running at the start
 	taint       uint64        // /proc/sys/kernel/tainted after the last step

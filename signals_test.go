@@ -15,7 +15,7 @@ import (
 
 // sleeper is a case whose second step sleeps far longer than any test:
 // a run of it is stopped mid-case.
-const sleeper = "sh 'true'\nsh 'sleep 600'\n"
+const sleeper = "sh true\nsh sleep 600\n"
 
 // startSleepers starts kmodcheck run on two sleeping cases, one at a time,
 // and returns once the first case's VM is up: the run is mid-case, one

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -143,12 +142,6 @@ func readScript(file string) ([]string, error) {
 		return nil, fmt.Errorf("read case: %w", err)
 	}
 	return strings.Split(string(a.Comment), "\n"), nil
-}
-
-// isTargetCommand reports whether a command's line goes to the target's
-// shell as written.
-func isTargetCommand(name string) bool {
-	return name == "sh" || name == "make" || slices.Contains(TargetTools, name)
 }
 
 // runs reports whether testscript's parsing of the line, with the script's

@@ -100,7 +100,6 @@ func words(line string) ([]string, error) {
 
 // A scriptLine is a parsed line of a case's script.
 type scriptLine struct {
-	num   int    // 1-based line number in the case file
 	text  string // the line as written
 	conds []string
 	neg   bool
@@ -111,12 +110,12 @@ type scriptLine struct {
 
 // parseScriptLine splits a line into its condition prefixes, its !, its
 // command and the rest; ok is false for a blank or comment line.
-func parseScriptLine(num int, text string) (l scriptLine, ok bool, err error) {
+func parseScriptLine(text string) (l scriptLine, ok bool, err error) {
 	toks, err := tokenize(text, nil)
 	if err != nil || len(toks) == 0 {
 		return l, false, err
 	}
-	l = scriptLine{num: num, text: text}
+	l = scriptLine{text: text}
 	i := 0
 	for i < len(toks) && strings.HasPrefix(toks[i].text, "[") && strings.HasSuffix(toks[i].text, "]") {
 		l.conds = append(l.conds, toks[i].text)
@@ -181,7 +180,7 @@ func lineRun(file string, script []string, n int, getenv func(string) string, na
 	if n < 1 || n > len(script) {
 		return scriptLine{}, fmt.Errorf("%s:%d: the script ran %q on no line of the case file: kmodcheck cannot tell which line it runs, so it runs none", file, n, call)
 	}
-	l, ok, err := parseScriptLine(n, script[n-1])
+	l, ok, err := parseScriptLine(script[n-1])
 	if err != nil {
 		return l, fmt.Errorf("%s:%d: %w", file, n, err)
 	}

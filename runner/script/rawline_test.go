@@ -83,7 +83,7 @@ func TestParseScriptLineRaw(t *testing.T) {
 		"dmesg\r": ``,
 	}
 	for line, want := range tests {
-		l, ok, err := parseScriptLine(1, line)
+		l, ok, err := parseScriptLine(line)
 		if err != nil || !ok || l.raw != want {
 			t.Errorf("parseScriptLine(%q): raw %q, %v, %v; want %q", line, l.raw, ok, err, want)
 		}

@@ -61,7 +61,7 @@ func (cfg *Config) Check(file string, extra ...string) error {
 			errs = append(errs, fmt.Sprintf("%s:%d: unknown command %q", file, i+1, args[0]))
 		}
 		if len(args) > 0 && slices.Contains(builtins, args[0]) {
-			l, _, _ := parseScriptLine(i+1, line)
+			l, _, _ := parseScriptLine(line)
 			if why := paths.check(l, args[1:]); why != "" {
 				errs = append(errs, fmt.Sprintf("%s:%d: %s", file, i+1, why))
 			}

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/rogpeppe/go-internal/testscript"
-	"github.com/rogpeppe/go-internal/txtar"
 )
 
 // Kinds of failure.
@@ -108,12 +107,8 @@ func (cfg *Config) checkFailed(ts *testscript.TestScript, st *caseState) {
 
 // sourceLine is line n of a case file's script, "" if it cannot be read.
 func sourceLine(file string, n int) string {
-	ar, err := txtar.ParseFile(file)
-	if err != nil || n < 1 {
-		return ""
-	}
-	lines := strings.Split(string(ar.Comment), "\n")
-	if n > len(lines) {
+	lines, err := readScript(file)
+	if err != nil || n < 1 || n > len(lines) {
 		return ""
 	}
 	return strings.TrimSpace(lines[n-1])

@@ -3,10 +3,7 @@ package script
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
-	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -16,12 +13,13 @@ import (
 // A target command's line reaches the target's shell as the case file
 // writes it: the reader's quoting, pipes, redirections, globs and $VAR are
 // the shell's to interpret. testscript gives a command only its words, split
-// on spaces and single quotes, with $VAR already expanded; it tells no
-// command which line it is on. So each case keeps the lines of its script
-// that run target commands, in file order, and each call of a target command
-// takes the next of them whose words testscript's parsing would give: a line
-// before it was skipped only if a condition prefix was false. Anything else
-// is a failure of the case, never a guess.
+// on spaces and single quotes, with $VAR already expanded, and keeps the
+// file and line it is running where its API does not show them (scriptPos
+// reads them). So a target command reads that line of its case file, once
+// per case, and runs it as written if testscript's parsing of it gives the
+// call's words; if not, the case fails naming the line, never a guess.
+// Condition prefixes and ! are testscript's to evaluate: the line it names
+// is the one that passed them.
 
 // A token is one word of a script line as testscript splits it, with where
 // it starts and ends in the line (the end is past any closing quote).
@@ -102,7 +100,6 @@ func words(line string) ([]string, error) {
 
 // A scriptLine is a parsed line of a case's script.
 type scriptLine struct {
-	num   int    // 1-based line number in the case file
 	text  string // the line as written
 	conds []string
 	neg   bool
@@ -113,12 +110,12 @@ type scriptLine struct {
 
 // parseScriptLine splits a line into its condition prefixes, its !, its
 // command and the rest; ok is false for a blank or comment line.
-func parseScriptLine(num int, text string) (l scriptLine, ok bool, err error) {
+func parseScriptLine(text string) (l scriptLine, ok bool, err error) {
 	toks, err := tokenize(text, nil)
 	if err != nil || len(toks) == 0 {
 		return l, false, err
 	}
-	l = scriptLine{num: num, text: text}
+	l = scriptLine{text: text}
 	i := 0
 	for i < len(toks) && strings.HasPrefix(toks[i].text, "[") && strings.HasSuffix(toks[i].text, "]") {
 		l.conds = append(l.conds, toks[i].text)
@@ -137,59 +134,13 @@ func parseScriptLine(num int, text string) (l scriptLine, ok bool, err error) {
 	return l, true, nil
 }
 
-// caseSource is the part of a case's script that runs on the target: its
-// target-command lines, in file order, and how far the script has got.
-type caseSource struct {
-	file  string
-	lines []scriptLine
-	next  int
-}
-
-// readSource reads a case file's target-command lines.
-func readSource(file string) (*caseSource, error) {
+// readScript reads a case file's script: the lines before its first file.
+func readScript(file string) ([]string, error) {
 	a, err := txtar.ParseFile(file)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read case: %w", err)
 	}
-	src := &caseSource{file: file}
-	for i, text := range strings.Split(string(a.Comment), "\n") {
-		l, ok, err := parseScriptLine(i+1, text)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", file, i+1, err)
-		}
-		if ok && isTargetCommand(l.name) {
-			src.lines = append(src.lines, l)
-		}
-	}
-	return src, nil
-}
-
-// isTargetCommand reports whether a command's line goes to the target's
-// shell as written.
-func isTargetCommand(name string) bool {
-	return name == "sh" || name == "make" || slices.Contains(TargetTools, name)
-}
-
-// take returns the source line of the target command testscript is
-// running now: the next line whose words, expanded as testscript expands
-// them, are this call's, past lines whose conditions were false.
-func (src *caseSource) take(getenv func(string) string, cond func(string) (bool, error), name string, neg bool, args []string) (scriptLine, error) {
-	call := strings.Join(append([]string{name}, args...), " ")
-	for src.next < len(src.lines) {
-		l := src.lines[src.next]
-		src.next++
-		if l.runs(getenv, name, neg, args) {
-			if ok, known := l.condsHold(cond); known && !ok {
-				continue // testscript skipped it; a later line is this call
-			}
-			return l, nil
-		}
-		if ok, known := l.condsHold(cond); !known || !ok {
-			continue // skipped by its condition
-		}
-		return l, fmt.Errorf("%s:%d: the script ran %q where the case file says %q: kmodcheck cannot tell which line it runs, so it runs none", src.file, l.num, call, l.text)
-	}
-	return scriptLine{}, fmt.Errorf("%s: the script ran %q, which is on no later line of the case file", src.file, call)
+	return strings.Split(string(a.Comment), "\n"), nil
 }
 
 // runs reports whether testscript's parsing of the line, with the script's
@@ -210,26 +161,6 @@ func (l scriptLine) runs(getenv func(string) string, name string, neg bool, args
 	return true
 }
 
-// condsHold evaluates the line's condition prefixes as testscript does;
-// known is false when one is testscript's own and cannot be evaluated here.
-func (l scriptLine) condsHold(cond func(string) (bool, error)) (ok, known bool) {
-	for _, c := range l.conds {
-		c = strings.TrimSpace(c[1 : len(c)-1])
-		want := true
-		if rest, neg := strings.CutPrefix(c, "!"); neg {
-			want, c = false, strings.TrimSpace(rest)
-		}
-		got, err := cond(c)
-		if err != nil {
-			return false, false
-		}
-		if got != want {
-			return false, true
-		}
-	}
-	return true, true
-}
-
 // expandEnv expands $VAR and ${VAR@R} as testscript does in unquoted text.
 func expandEnv(getenv func(string) string, s string) string {
 	return os.Expand(s, func(key string) string {
@@ -240,44 +171,39 @@ func expandEnv(getenv func(string) string, s string) string {
 	})
 }
 
-// caseFiles maps each case's name, as testscript names it (the file's base
-// name less .txt or .txtar, with #1, #2... for a name seen before), to its
-// file.
-func caseFiles(files []string) map[string]string {
-	byName := map[string]string{}
-	for _, file := range files {
-		name := filepath.Base(file)
-		if n, ok := strings.CutSuffix(name, ".txt"); ok {
-			name = n
-		} else if n, ok := strings.CutSuffix(name, ".txtar"); ok {
-			name = n
-		}
-		prefix := name
-		for i := 1; byName[name] != ""; i++ {
-			name = prefix + "#" + strconv.Itoa(i)
-		}
-		byName[name] = file
+// lineRun is the source line n of a case file's script, whose
+// testscript-tokenised words must be this command call's: testscript says
+// which line it runs, and kmodcheck runs that line only if it agrees on
+// what the line says.
+func lineRun(file string, script []string, n int, getenv func(string) string, name string, neg bool, args []string) (scriptLine, error) {
+	call := strings.Join(append([]string{name}, args...), " ")
+	if n < 1 || n > len(script) {
+		return scriptLine{}, fmt.Errorf("%s:%d: the script ran %q on no line of the case file: kmodcheck cannot tell which line it runs, so it runs none", file, n, call)
 	}
-	return byName
+	l, ok, err := parseScriptLine(script[n-1])
+	if err != nil {
+		return l, fmt.Errorf("%s:%d: %w", file, n, err)
+	}
+	if !ok || !l.runs(getenv, name, neg, args) {
+		return l, fmt.Errorf("%s:%d: the script ran %q where the case file says %q: kmodcheck cannot tell which line it runs, so it runs none", file, n, call, script[n-1])
+	}
+	return l, nil
 }
 
 // rawLine returns what follows the command's name on the source line of
-// the target command testscript is running, failing the case when there is
-// no such line.
+// the target command testscript is running, failing the case when that
+// line is not this call.
 func (cfg *Config) rawLine(ts *testscript.TestScript, name string, neg bool, args []string) string {
 	st := ts.Value(stateKey{}).(*caseState)
-	if st.src == nil {
-		file, ok := st.files[ts.Name()]
-		if !ok {
-			ts.Fatalf("%s: kmodcheck was not given the case's file (Config.Params), so cannot run its lines as written", ts.Name())
-		}
-		src, err := readSource(file)
+	file, n := scriptPos(ts)
+	if st.script == nil {
+		script, err := readScript(file)
 		if err != nil {
-			ts.Fatalf("%v", err)
+			ts.Fatalf("%s: %v", file, err)
 		}
-		st.src = src
+		st.script = script
 	}
-	l, err := st.src.take(ts.Getenv, cfg.condition, name, neg, args)
+	l, err := lineRun(file, st.script, n, ts.Getenv, name, neg, args)
 	if err != nil {
 		ts.Fatalf("%v", err)
 	}

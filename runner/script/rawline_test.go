@@ -83,51 +83,49 @@ func TestParseScriptLineRaw(t *testing.T) {
 		"dmesg\r": ``,
 	}
 	for line, want := range tests {
-		l, ok, err := parseScriptLine(1, line)
+		l, ok, err := parseScriptLine(line)
 		if err != nil || !ok || l.raw != want {
 			t.Errorf("parseScriptLine(%q): raw %q, %v, %v; want %q", line, l.raw, ok, err, want)
 		}
 	}
 }
 
-// TestTakeRefusesToGuess: a call that is not the next line (past lines
-// whose conditions were false) fails, naming the line.
-func TestTakeRefusesToGuess(t *testing.T) {
-	src := &caseSource{file: "c.txtar"}
-	for i, text := range []string{`insmod a.ko`, `[kernel>=6.12] sh echo "x  y"`, `sh echo "x y"`, `[exec:nonesuch] rmmod a`, `rmmod b`} {
-		l, _, err := parseScriptLine(i+1, text)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src.lines = append(src.lines, l)
-	}
-	getenv := func(string) string { return "" }
-	on61 := func(c string) (bool, error) {
-		if c == "kernel>=6.12" {
-			return false, nil
-		}
-		return false, os.ErrInvalid // not kmodcheck's condition
-	}
-	take := func(name string, args ...string) (string, error) {
-		l, err := src.take(getenv, on61, name, false, args)
+// TestLineRunRefusesToGuess: the line testscript names must be the call,
+// as testscript's parsing of it with the script's environment gives it;
+// any other call fails, naming the line.
+func TestLineRunRefusesToGuess(t *testing.T) {
+	script := []string{`insmod a.ko`, `[kernel>=6.12] sh echo "x  y" $X`, `! rmmod a`, `# note`}
+	getenv := func(k string) string { return map[string]string{"X": "ex"}[k] }
+	run := func(n int, name string, neg bool, args ...string) (string, error) {
+		l, err := lineRun("c.txtar", script, n, getenv, name, neg, args)
 		return l.raw, err
 	}
-	if raw, err := take("insmod", "a.ko"); err != nil || raw != "a.ko" {
-		t.Fatalf("insmod: %q, %v", raw, err)
+	if raw, err := run(1, "insmod", false, "a.ko"); err != nil || raw != "a.ko" {
+		t.Errorf("insmod: %q, %v", raw, err)
 	}
-	if raw, err := take("sh", "echo", `"x`, `y"`); err != nil || raw != `echo "x y"` {
-		t.Fatalf("sh: %q, %v; want the line after the skipped one", raw, err)
+	if raw, err := run(2, "sh", false, "echo", `"x`, `y"`, "ex"); err != nil || raw != `echo "x  y" $X` {
+		t.Errorf("sh: %q, %v; want the line as written", raw, err)
 	}
-	if raw, err := take("rmmod", "b"); err != nil || raw != "b" {
-		t.Fatalf("rmmod b: %q, %v; want the line after the one an unknown condition may skip", raw, err)
+	if raw, err := run(3, "rmmod", true, "a"); err != nil || raw != "a" {
+		t.Errorf("! rmmod: %q, %v", raw, err)
 	}
-	src.next = 0
-	_, err := take("rmmod", "a")
-	if err == nil || !strings.Contains(err.Error(), `c.txtar:1: the script ran "rmmod a" where the case file says "insmod a.ko"`) {
-		t.Errorf("rmmod a first: %v", err)
-	}
-	src.next = len(src.lines)
-	if _, err := take("dmesg"); err == nil || !strings.Contains(err.Error(), "on no later line") {
-		t.Errorf("dmesg past the end: %v", err)
+	for _, bad := range []struct {
+		n    int
+		name string
+		neg  bool
+		args []string
+		want string
+	}{
+		{1, "rmmod", false, []string{"a"}, `c.txtar:1: the script ran "rmmod a" where the case file says "insmod a.ko"`},
+		{1, "insmod", false, []string{"b.ko"}, `c.txtar:1: the script ran "insmod b.ko" where`},
+		{2, "sh", false, []string{"echo", `"x`, `y"`, "$X"}, `c.txtar:2: the script ran "sh echo \"x y\" $X" where`},
+		{3, "rmmod", false, []string{"a"}, `c.txtar:3: the script ran "rmmod a" where the case file says "! rmmod a"`},
+		{4, "dmesg", false, nil, `c.txtar:4: the script ran "dmesg" where the case file says "# note"`},
+		{5, "dmesg", false, nil, `c.txtar:5: the script ran "dmesg" on no line of the case file`},
+		{0, "dmesg", false, nil, `c.txtar:0: the script ran "dmesg" on no line`},
+	} {
+		if _, err := run(bad.n, bad.name, bad.neg, bad.args...); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("line %d, %s %q: %v; want an error containing %s", bad.n, bad.name, bad.args, err, bad.want)
+		}
 	}
 }

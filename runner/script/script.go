@@ -18,7 +18,7 @@
 //	                         compare the last step's output with golden/<case>/<name>.out
 //
 // The arguments of make, the tools and sh reach the target's shell as the
-// case file writes them (see caseSource); the other commands take
+// case file writes them (see rawLine); the other commands take
 // testscript's words.
 //
 // Each target command's stdout and stderr are what testscript's stdout and
@@ -111,9 +111,8 @@ type caseState struct {
 	t       testscript.T // the case's T, to fail it from its end-of-case checks
 	work    string
 	session target.Session
-	files   map[string]string // case files by case name
-	src     *caseSource       // the script's target-command lines, as written
-	next    uint64            // first kernel record the next kmsg compares
+	script  []string // the case file's script, read on first use (see rawLine)
+	next    uint64   // first kernel record the next kmsg compares
 	// leftover is what the last kmsg left for the next; nil when nothing.
 	leftover *leftover
 	steps    int // steps and kmsg comparisons run so far, numbered as the reports number them
@@ -138,7 +137,7 @@ type caseState struct {
 
 // Params returns the testscript parameters that run the case files with
 // cfg. Each case reads its own file again, so that target commands get
-// their lines as written (see caseSource).
+// their lines as written (see rawLine).
 func (cfg *Config) Params(files ...string) testscript.Params {
 	cmds := map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		"make":    cfg.stepCmd("make", cfg.buildWhere()),
@@ -152,7 +151,6 @@ func (cfg *Config) Params(files ...string) testscript.Params {
 	for _, tool := range TargetTools {
 		cmds[tool] = cfg.stepCmd(tool, target.OnKernel)
 	}
-	byName := caseFiles(files)
 	return testscript.Params{
 		Setup: func(env *testscript.Env) error {
 			ctx := cfg.Context
@@ -162,7 +160,7 @@ func (cfg *Config) Params(files ...string) testscript.Params {
 			if ctx.Err() != nil {
 				return fmt.Errorf("not started: %w", context.Cause(ctx))
 			}
-			st := &caseState{ctx: ctx, t: env.T(), work: env.WorkDir, files: byName}
+			st := &caseState{ctx: ctx, t: env.T(), work: env.WorkDir}
 			if cfg.CaseTimeout > 0 {
 				st.deadline = time.Now().Add(cfg.CaseTimeout)
 				var cancel context.CancelFunc

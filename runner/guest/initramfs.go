@@ -14,6 +14,7 @@ import (
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
+	"github.com/kmodcheck/kmodcheck/runner/proto"
 )
 
 // initScript is the initramfs's /init: load what 9p needs, then wait on the
@@ -41,10 +42,10 @@ port= tries=0
 while [ -z "$port" ]; do
 	for n in /sys/class/virtio-ports/*/name; do
 		d=${n%/name}
-		[ "$($bb cat $n 2>/dev/null)" = ` + PortName + ` ] && [ -c /dev/${d##*/} ] && port=/dev/${d##*/}
+		[ "$($bb cat $n 2>/dev/null)" = ` + proto.PortName + ` ] && [ -c /dev/${d##*/} ] && port=/dev/${d##*/}
 	done
 	tries=$((tries+1))
-	[ -n "$port" ] || [ $tries -le 250 ] || fail "no virtio-serial port ` + PortName + `"
+	[ -n "$port" ] || [ $tries -le 250 ] || fail "no virtio-serial port ` + proto.PortName + `"
 	[ -n "$port" ] || $bb sleep 0.02
 done
 echo "` + InitWaiting + `"

@@ -22,12 +22,10 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
-// Environment variables the host passes to the guest on the kernel command
-// line (the kernel hands name=value words without a dot to init).
+// The guest side's roles (proto.EnvRole): /init hands over to the agent as
+// roleInit; it starts itself again as roleServ to serve the host.
 const (
-	EnvWork  = "KMODCHECK_WORK"  // the case's work directory, shared read-write
-	EnvRole  = "KMODCHECK_GUEST" // set: this process is the guest side ("init" from the initramfs)
-	roleInit = "init"
+	roleInit = proto.RoleInit
 	roleServ = "serve"
 )
 
@@ -40,7 +38,7 @@ func IsGuest() bool { return guestRole() != "" }
 // Main runs the guest side and never returns: as PID 1 it sets the machine up,
 // runs the agent as its child and powers off when the agent exits.
 func Main() {
-	if os.Getenv(EnvRole) == roleServ {
+	if os.Getenv(proto.EnvRole) == roleServ {
 		err := serve()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "kmodcheck-agent: %v\n", err)
@@ -54,7 +52,7 @@ func Main() {
 		os.Setenv("KMODCHECK_SETUP_ERROR", err.Error())
 	}
 	agent := exec.Command("/proc/self/exe")
-	agent.Env = append(os.Environ(), EnvRole+"="+roleServ)
+	agent.Env = append(os.Environ(), proto.EnvRole+"="+roleServ)
 	agent.Stdout, agent.Stderr = os.Stdout, os.Stderr
 	if err := agent.Start(); err != nil {
 		fmt.Fprintf(os.Stderr, "kmodcheck-init: start agent: %v\n", err)
@@ -99,7 +97,7 @@ func setUp() error {
 			errs = append(errs, fmt.Errorf("mount %s on %s: %w", m.fstype, m.target, err))
 		}
 	}
-	if work := os.Getenv(EnvWork); work != "" {
+	if work := os.Getenv(proto.EnvWork); work != "" {
 		os.MkdirAll(work, 0o755)
 		opts := "trans=virtio,version=9p2000.L,msize=512000,cache=none"
 		if err := unix.Mount("work", work, "9p", 0, opts); err != nil {

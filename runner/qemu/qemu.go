@@ -3,7 +3,8 @@
 // host's root filesystem shared read-only over 9p and the case's work
 // directory shared read-write at the same path.
 //
-// Commands reach the guest agent (package guest) over a virtio-serial port;
+// Commands reach the guest agent (package guest) over a virtio-serial port,
+// in runner/proto; the VM boots an initramfs built here (initramfs.go);
 // the kernel console goes to a log file kept for every case. Builds run on the
 // host against the target kernel's headers, where they take a second instead
 // of half a minute under TCG.
@@ -25,7 +26,6 @@ import (
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
-	"github.com/kmodcheck/kmodcheck/runner/guest"
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 	"github.com/kmodcheck/kmodcheck/runner/proto"
@@ -107,7 +107,7 @@ func (t *Target) prepare(ctx context.Context) (machine, []string, error) {
 		vmlinux = t.Kernel.Image
 		notes = append(notes, "no PVH entry in the kernel: booting the bzImage")
 	}
-	initrd, err := guest.Initramfs(ctx, t.Kernel.Modules, t.Busybox, t.Cache)
+	initrd, err := initramfs(ctx, t.Kernel.Modules, t.Busybox, t.Cache)
 	if err != nil {
 		return machine{}, nil, fmt.Errorf("initramfs for %s: %w", t.Kernel.Release, err)
 	}
@@ -352,7 +352,7 @@ func (vm *VM) handshake(ctx context.Context) error {
 	vm.wire = proto.NewConn(conn)
 	seed := make([]byte, 32)
 	rand.Read(seed)
-	if _, err := io.WriteString(conn, guest.CaseLine(vm.work, vm.t.Agent, seed)); err != nil {
+	if _, err := io.WriteString(conn, proto.CaseLine(vm.work, vm.t.Agent, seed)); err != nil {
 		return vm.failure("send the case to the guest's init", err)
 	}
 	kmsgConn, err := vm.dial(ctx, e.Kmsg)

@@ -18,6 +18,7 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/report"
 	"github.com/kmodcheck/kmodcheck/runner/script"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
+	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
 // runUsage heads `kmodcheck run -h`; the flags follow it.
@@ -61,6 +62,11 @@ type runArgs struct {
 	runRE, list, shard                        string
 	jobs, count                               int
 	golden, modules, out, junitFile, jsonFile string
+
+	// Parsed from the above by parseRun:
+	paths []string         // the cases and directories named
+	match []*regexp.Regexp // -run and -list
+	part  suite.Shard      // -shard
 }
 
 // runFlags defines kmodcheck run's flags, for runCmd and for help.
@@ -99,64 +105,112 @@ func runHelp(w io.Writer) {
 	fs.Usage()
 }
 
+// runCmd is kmodcheck run: it parses the command line, plans the pairs,
+// runs them and reports the results, each step below.
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	a, code := parseRun(args, stderr)
+	if a == nil {
+		return code
+	}
+	p, code := planRun(a, stderr)
+	if p == nil {
+		return code
+	}
+	if a.list != "" {
+		p.list(stdout)
+		return 0
+	}
+	rep, err := openReports(a)
+	if err != nil {
+		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
+		return 2
+	}
+	defer rep.close()
+	if a.out == "" {
+		if a.out, err = suite.RunDir(); err != nil {
+			fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
+			return 2
+		}
+	}
+	p.cfg.ArtifactDir = a.out
+	r := p.run(ctx, rep, stdout)
+	return r.report(ctx, p, rep, stdout, stderr)
+}
+
+// parseRun parses kmodcheck run's command line. On -h or a usage error it
+// has said so on stderr and returns nil and the exit status.
+func parseRun(args []string, stderr io.Writer) (*runArgs, int) {
 	fs, a := runFlags(stderr)
-	caseTimeout, update, runRE, list, shardFlag, jobs := &a.caseTimeout, &a.update, &a.runRE, &a.list, &a.shard, &a.jobs
-	golden, modules, out, junitFile, jsonFile, verbose := &a.golden, &a.modules, &a.out, &a.junitFile, &a.jsonFile, &a.verbose
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
-			return 0
+			return nil, 0
 		}
-		return 2
+		return nil, 2
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
-		return 2
+		return nil, 2
 	}
-	if a.count < 1 || a.count > 1 && !*update {
+	if a.count < 1 || a.count > 1 && !a.update {
 		fmt.Fprintln(stderr, "kmodcheck: -count N needs -update and N >= 1")
-		return 2
+		return nil, 2
 	}
-	opts, kernels := a.opts, a.kernels
-	var res []*regexp.Regexp
-	for _, f := range []struct{ name, re string }{{"run", *runRE}, {"list", *list}} {
+	a.paths = fs.Args()
+	for _, f := range []struct{ name, re string }{{"run", a.runRE}, {"list", a.list}} {
 		if f.re == "" {
 			continue
 		}
 		re, err := regexp.Compile(f.re)
 		if err != nil {
 			fmt.Fprintf(stderr, "kmodcheck: -%s: %v\n", f.name, err)
-			return 2
+			return nil, 2
 		}
-		res = append(res, re)
+		a.match = append(a.match, re)
 	}
-	var shard suite.Shard
-	if *shardFlag != "" {
+	if a.shard != "" {
 		var err error
-		if shard, err = suite.ParseShard(*shardFlag); err != nil {
+		if a.part, err = suite.ParseShard(a.shard); err != nil {
 			fmt.Fprintf(stderr, "kmodcheck: -shard: %v\n", err)
-			return 2
+			return nil, 2
 		}
 	}
-	files, err := suite.Cases(fs.Args(), nil)
+	return a, 0
+}
+
+// A runPlan is what a run will do: the checked cases, the targets they run
+// on, and the pairs of this shard.
+type runPlan struct {
+	args     *runArgs
+	cfg      script.Config
+	files    []string
+	targets  []target.Target
+	selected [][]string // selected[i]: the cases to run on targets[i]
+	pairs    int
+}
+
+// planRun finds and checks the cases, defaults -golden and -modules beside
+// them, and sets up the targets. On an error it has said so on stderr and
+// returns nil and the exit status.
+func planRun(a *runArgs, stderr io.Writer) (*runPlan, int) {
+	files, err := suite.Cases(a.paths, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
-		return 2
+		return nil, 2
 	}
-	files = matching(files, res)
-	root := filepath.Dir(filepath.Clean(fs.Arg(0)))
-	if st, err := os.Stat(fs.Arg(0)); err == nil && !st.IsDir() {
-		root = filepath.Dir(filepath.Dir(filepath.Clean(fs.Arg(0))))
+	files = matching(files, a.match)
+	root := filepath.Dir(filepath.Clean(a.paths[0]))
+	if st, err := os.Stat(a.paths[0]); err == nil && !st.IsDir() {
+		root = filepath.Dir(filepath.Dir(filepath.Clean(a.paths[0])))
 	}
-	if *golden == "" {
-		*golden = filepath.Join(root, "golden")
+	if a.golden == "" {
+		a.golden = filepath.Join(root, "golden")
 	}
-	if *modules == "" {
-		*modules = filepath.Join(root, "modules")
+	if a.modules == "" {
+		a.modules = filepath.Join(root, "modules")
 	}
 	cfg := script.Config{
-		Golden: *golden, Modules: *modules, Update: *update,
-		StepTimeout: opts.StepTimeout, CaseTimeout: *caseTimeout,
+		Golden: a.golden, Modules: a.modules, Update: a.update,
+		StepTimeout: a.opts.StepTimeout, CaseTimeout: a.caseTimeout,
 	}
 	if a.count > 1 {
 		cfg.UpdateRuns = &script.GoldenRuns{}
@@ -169,80 +223,104 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if bad {
-		return 2
+		return nil, 2
 	}
-	cfg.KernelVariants = len(kernels) > 0
-	targets, err := opts.NewTargets(kernels)
+	cfg.KernelVariants = len(a.kernels) > 0
+	targets, err := a.opts.NewTargets(a.kernels)
 	if err != nil {
 		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
-		return 2
+		return nil, 2
 	}
-	selected := suite.Select(targets, files, shard)
-	pairs := 0
-	for _, sel := range selected {
-		pairs += len(sel)
+	p := &runPlan{args: a, cfg: cfg, files: files, targets: targets}
+	p.selected = suite.Select(targets, files, a.part)
+	for _, sel := range p.selected {
+		p.pairs += len(sel)
 	}
-	if *list != "" {
-		for i, sel := range selected {
-			for _, f := range sel {
-				fmt.Fprintf(stdout, "%s@%s\n", suite.CaseName(f), targets[i].Release())
-			}
-		}
-		return 0
-	}
+	return p, 0
+}
 
-	// Reports are opened before anything boots: a path that cannot be
-	// written is a set-up error, found at once.
-	var junitOut, jsonOut *os.File
+// list prints the planned pairs, one case@kernel a line (-list).
+func (p *runPlan) list(stdout io.Writer) {
+	for i, sel := range p.selected {
+		for _, f := range sel {
+			fmt.Fprintf(stdout, "%s@%s\n", suite.CaseName(f), p.targets[i].Release())
+		}
+	}
+}
+
+// runReports are the report files of -junit and -json; nil when not asked.
+type runReports struct {
+	junit, json *os.File
+}
+
+// openReports creates the report files before anything boots: a path that
+// cannot be written is a set-up error, found at once.
+func openReports(a *runArgs) (*runReports, error) {
+	rep := &runReports{}
 	for _, r := range []struct {
 		name string
 		f    **os.File
-	}{{*junitFile, &junitOut}, {*jsonFile, &jsonOut}} {
+	}{{a.junitFile, &rep.junit}, {a.jsonFile, &rep.json}} {
 		if r.name == "" {
 			continue
 		}
+		var err error
 		if *r.f, err = os.Create(r.name); err != nil {
-			fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
-			return 2
-		}
-		defer (*r.f).Close()
-	}
-	if *out == "" {
-		if *out, err = suite.RunDir(); err != nil {
-			fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
-			return 2
+			rep.close()
+			return nil, err
 		}
 	}
-	cfg.ArtifactDir = *out
+	return rep, nil
+}
 
-	if shard.Count > 0 {
-		fmt.Fprintf(stdout, "shard %s: %d case × kernel pairs\n", shard, pairs)
+// close closes what is open still, for an early return; report closes
+// them itself to see their errors.
+func (rep *runReports) close() {
+	for _, f := range []*os.File{rep.junit, rep.json} {
+		if f != nil {
+			f.Close()
+		}
 	}
-	if pairs == 0 {
+}
+
+// A finishedRun is what running the plan gave.
+type finishedRun struct {
+	results []suite.Result
+	start   time.Time
+	took    time.Duration
+	jsonErr error // the first error writing the JSON report
+}
+
+// run runs the planned pairs, -count times, showing progress on stdout
+// and writing each pair's JSON record as it ends.
+func (p *runPlan) run(ctx context.Context, rep *runReports, stdout io.Writer) finishedRun {
+	a := p.args
+	if a.part.Count > 0 {
+		fmt.Fprintf(stdout, "shard %s: %d case × kernel pairs\n", a.part, p.pairs)
+	}
+	if p.pairs == 0 {
 		fmt.Fprintln(stdout, "no case × kernel pair selected")
 	}
-	var progress report.Progress = report.NewPlain(stdout, *verbose)
-	if size, ok := terminal(stdout); ok && !*verbose {
-		progress = report.NewLive(stdout, size, pairs*a.count, false, report.LiveRefresh)
+	var progress report.Progress = report.NewPlain(stdout, a.verbose)
+	if size, ok := terminal(stdout); ok && !a.verbose {
+		progress = report.NewLive(stdout, size, p.pairs*a.count, false, report.LiveRefresh)
 	}
-	start := time.Now()
-	var mu sync.Mutex // cases end concurrently
-	var jsonErr error
-	var results []suite.Result
+	r := finishedRun{start: time.Now()}
+	var mu sync.Mutex        // cases end concurrently
 	for i := range a.count { // the runs of -update -count, one after another
 		if i > 0 && ctx.Err() != nil {
 			break // a stop signal ended the run before
 		}
-		results = append(results, suite.RunWith(ctx, cfg, targets, files, suite.RunOptions{
-			Jobs: *jobs, Verbose: *verbose, Shard: shard,
+		r.results = append(r.results, suite.RunWith(ctx, p.cfg, p.targets, p.files, suite.RunOptions{
+			Jobs: a.jobs, Verbose: a.verbose, Shard: a.part,
 			Start:   progress.Start,
 			Observe: progress.Event,
-			Done: func(r suite.Result) {
-				progress.Done(r)
-				if jsonOut != nil {
+			Done: func(res suite.Result) {
+				progress.Done(res)
+				if rep.json != nil {
 					mu.Lock()
-					if err := report.WriteJSON(jsonOut, r); err != nil && jsonErr == nil {
-						jsonErr = err
+					if err := report.WriteJSON(rep.json, res); err != nil && r.jsonErr == nil {
+						r.jsonErr = err
 					}
 					mu.Unlock()
 				}
@@ -250,17 +328,23 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		})...)
 	}
 	progress.Close()
-	took := time.Since(start)
+	r.took = time.Since(r.start)
+	return r
+}
 
+// report prints the run's end (the signal that stopped it, the artifacts of
+// the failures, the summary), finishes the reports and returns the exit
+// status: 1 when a case failed, 2 when a report could not be written.
+func (r finishedRun) report(ctx context.Context, p *runPlan, rep *runReports, stdout, stderr io.Writer) int {
 	if sig, ok := interruptedBy(ctx); ok {
-		fmt.Fprintf(stdout, "kmodcheck: %s stopped the run after %.1fs\n", signalName(sig), took.Seconds())
+		fmt.Fprintf(stdout, "kmodcheck: %s stopped the run after %.1fs\n", signalName(sig), r.took.Seconds())
 	}
-	report.Artifacts(stdout, *out, results)
-	report.Summary(stdout, results, took)
+	report.Artifacts(stdout, p.cfg.ArtifactDir, r.results)
+	report.Summary(stdout, r.results, r.took)
 
 	code := 0
-	for _, r := range results {
-		if r.Status == "FAIL" {
+	for _, res := range r.results {
+		if res.Status == "FAIL" {
 			code = 1
 		}
 	}
@@ -268,27 +352,27 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
 		code = 2
 	}
-	if jsonErr != nil {
-		fail(jsonErr)
+	if r.jsonErr != nil {
+		fail(r.jsonErr)
 	}
-	if jsonOut != nil {
-		if err := jsonOut.Close(); err != nil {
+	if rep.json != nil {
+		if err := rep.json.Close(); err != nil {
 			fail(err)
 		}
 	}
-	if junitOut != nil {
-		if err := report.WriteJUnit(junitOut, report.JUnit(results, took, start)); err != nil {
+	if rep.junit != nil {
+		if err := report.WriteJUnit(rep.junit, report.JUnit(r.results, r.took, r.start)); err != nil {
 			fail(err)
 		}
-		if err := junitOut.Close(); err != nil {
+		if err := rep.junit.Close(); err != nil {
 			fail(err)
 		}
 	}
 	title := "kmodcheck"
-	if shard.Count > 0 {
+	if shard := p.args.part; shard.Count > 0 {
 		title += " (shard " + shard.String() + ")"
 	}
-	if err := report.AppendStepSummary(results, took, title); err != nil {
+	if err := report.AppendStepSummary(r.results, r.took, title); err != nil {
 		fail(err)
 	}
 	return code

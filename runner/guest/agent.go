@@ -1,10 +1,8 @@
 package guest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,15 +18,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/proto"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
-// Environment variables the host passes to the guest on the kernel command
-// line (the kernel hands name=value words without a dot to init).
+// The guest side's roles (proto.EnvRole): /init hands over to the agent as
+// roleInit; it starts itself again as roleServ to serve the host.
 const (
-	EnvWork  = "KMODCHECK_WORK"  // the case's work directory, shared read-write
-	EnvRole  = "KMODCHECK_GUEST" // set: this process is the guest side ("init" from the initramfs)
-	roleInit = "init"
+	roleInit = proto.RoleInit
 	roleServ = "serve"
 )
 
@@ -41,7 +38,7 @@ func IsGuest() bool { return guestRole() != "" }
 // Main runs the guest side and never returns: as PID 1 it sets the machine up,
 // runs the agent as its child and powers off when the agent exits.
 func Main() {
-	if os.Getenv(EnvRole) == roleServ {
+	if os.Getenv(proto.EnvRole) == roleServ {
 		err := serve()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "kmodcheck-agent: %v\n", err)
@@ -55,7 +52,7 @@ func Main() {
 		os.Setenv("KMODCHECK_SETUP_ERROR", err.Error())
 	}
 	agent := exec.Command("/proc/self/exe")
-	agent.Env = append(os.Environ(), EnvRole+"="+roleServ)
+	agent.Env = append(os.Environ(), proto.EnvRole+"="+roleServ)
 	agent.Stdout, agent.Stderr = os.Stdout, os.Stderr
 	if err := agent.Start(); err != nil {
 		fmt.Fprintf(os.Stderr, "kmodcheck-init: start agent: %v\n", err)
@@ -100,7 +97,7 @@ func setUp() error {
 			errs = append(errs, fmt.Errorf("mount %s on %s: %w", m.fstype, m.target, err))
 		}
 	}
-	if work := os.Getenv(EnvWork); work != "" {
+	if work := os.Getenv(proto.EnvWork); work != "" {
 		os.MkdirAll(work, 0o755)
 		opts := "trans=virtio,version=9p2000.L,msize=512000,cache=none"
 		if err := unix.Mount("work", work, "9p", 0, opts); err != nil {
@@ -134,20 +131,19 @@ type agent struct {
 }
 
 func serve() error {
-	port, err := openPort(PortName, 10*time.Second)
+	port, err := openPort(proto.PortName, 10*time.Second)
 	if err != nil {
 		return err
 	}
 	defer port.Close()
-	logPort, err := openPort(LogPortName, time.Second)
+	logPort, err := openPort(proto.LogPortName, time.Second)
 	if err != nil {
 		return err
 	}
 	defer logPort.Close()
-	enc := json.NewEncoder(port)
-	dec := json.NewDecoder(bufio.NewReader(port))
+	wire := proto.NewConn(port)
 
-	hello := Hello{Release: release(), Tainted: target.ProcTainted(), Error: os.Getenv("KMODCHECK_SETUP_ERROR"), Shell: stepShell()}
+	hello := proto.Hello{Release: release(), Tainted: target.ProcTainted(), Error: os.Getenv("KMODCHECK_SETUP_ERROR"), Shell: stepShell()}
 	log, err := newKmsgReader(logPort)
 	if err != nil {
 		hello.Error = strings.TrimPrefix(hello.Error+"; ", "; ") + err.Error()
@@ -178,13 +174,13 @@ func serve() error {
 		hello.NextSeq = seq + 1
 		a.lastMark = seq
 	}
-	if err := enc.Encode(hello); err != nil {
+	if err := wire.Send(hello); err != nil {
 		return fmt.Errorf("send hello: %w", err)
 	}
-	out := newReplies(enc) // in order, though OpShell answers only when its shell exits
+	out := newReplies(wire) // in order, though OpShell answers only when its shell exits
 	for {
-		var req Request
-		if err := dec.Decode(&req); err != nil {
+		var req proto.Request
+		if err := wire.Receive(&req); err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
@@ -192,12 +188,12 @@ func serve() error {
 		}
 		var err error
 		switch req.Op {
-		case OpPoweroff:
+		case proto.OpPoweroff:
 			return nil
-		case OpResize:
+		case proto.OpResize:
 			a.shell.resize(req) // no Response
-		case OpShell:
-			err = out.later(func() Response { return a.shell.shell(req) })
+		case proto.OpShell:
+			err = out.later(func() proto.Response { return a.shell.shell(req) })
 		default:
 			err = out.send(a.handle(req))
 		}
@@ -207,17 +203,17 @@ func serve() error {
 	}
 }
 
-func (a *agent) handle(req Request) Response {
+func (a *agent) handle(req proto.Request) proto.Response {
 	switch req.Op {
-	case OpClock:
+	case proto.OpClock:
 		tv := unix.NsecToTimeval(req.UnixNano)
 		if err := unix.Settimeofday(&tv); err != nil {
-			return Response{Error: fmt.Sprintf("set clock: %v", err)}
+			return proto.Response{Error: fmt.Sprintf("set clock: %v", err)}
 		}
-		return Response{}
-	case OpRun:
+		return proto.Response{}
+	case proto.OpRun:
 		return a.run(req)
-	case OpLog:
+	case proto.OpLog:
 		if a.trace != nil { // attribute what came since the last step
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			if marks, err := a.trace.Mark(ctx, "log"); err == nil && a.log.sync(ctx) == nil {
@@ -227,12 +223,12 @@ func (a *agent) handle(req Request) Response {
 			cancel()
 		}
 		recs, dropped := a.log.since(req.Since)
-		return Response{Records: recs, Dropped: dropped, Tainted: target.ProcTainted()}
-	case OpInspect:
+		return proto.Response{Records: recs, Dropped: dropped, Tainted: target.ProcTainted()}
+	case proto.OpInspect:
 		a.noteModules()
 		mods, err := target.ProcModules()
 		if err != nil {
-			return Response{Error: err.Error()}
+			return proto.Response{Error: err.Error()}
 		}
 		st := &target.State{Kthreads: target.ProcKthreads(), Tainted: target.ProcTainted()}
 		for _, m := range mods {
@@ -243,15 +239,15 @@ func (a *agent) handle(req Request) Response {
 		if a.session != nil && a.session.Dead() == "" {
 			st.Jobs, _ = a.session.Jobs()
 		}
-		return Response{State: st}
-	case OpSysrq:
+		return proto.Response{State: st}
+	case proto.OpSysrq:
 		err := os.WriteFile("/proc/sysrq-trigger", []byte(req.Line), 0)
 		if err != nil {
-			return Response{Error: fmt.Sprintf("sysrq %s: %v", req.Line, err)}
+			return proto.Response{Error: fmt.Sprintf("sysrq %s: %v", req.Line, err)}
 		}
-		return Response{}
+		return proto.Response{}
 	}
-	return Response{Error: fmt.Sprintf("unknown request %q", req.Op)}
+	return proto.Response{Error: fmt.Sprintf("unknown request %q", req.Op)}
 }
 
 // ready sets the first step's start: the records read so far are the
@@ -298,7 +294,7 @@ func (a *agent) stepEnd(ctx context.Context, line string) (uint64, error) {
 // still waiting for its newline and proves that everything before it has
 // been read (markers name the step, so the console log reads as a
 // transcript).
-func (a *agent) run(req Request) Response {
+func (a *agent) run(req proto.Request) proto.Response {
 	a.steps++
 	resp := a.runStep(req)
 	a.noteModules()
@@ -369,7 +365,7 @@ func stepShell() string {
 // runStep types the line into the case's bash session, starting it at the
 // first step (or again after a step ended it), or runs it with /bin/sh -c
 // where there is no bash.
-func (a *agent) runStep(req Request) Response {
+func (a *agent) runStep(req proto.Request) proto.Response {
 	var note string
 	if a.session != nil && a.session.Dead() != "" {
 		note = fmt.Sprintf("kmodcheck: a new shell session: the last one ended (%s)\n", a.session.Dead())
@@ -379,20 +375,20 @@ func (a *agent) runStep(req Request) Response {
 	if a.session == nil {
 		env, err := target.WithSudo(baseEnv, "/run/kmodcheck/bin")
 		if err != nil {
-			return Response{Exit: -1, Error: err.Error()}
+			return proto.Response{Exit: -1, Error: err.Error()}
 		}
 		sh, err := target.StartShell(req.Dir, env)
 		if errors.Is(err, os.ErrNotExist) {
 			return runOnPty(req)
 		}
 		if err != nil {
-			return Response{Exit: -1, Error: err.Error()}
+			return proto.Response{Exit: -1, Error: err.Error()}
 		}
 		a.session = sh
 	}
 	step := target.Step{Line: req.Line, Dir: req.Dir, Env: req.Env, Timeout: time.Duration(req.TimeoutMs) * time.Millisecond}
 	res := a.session.Run(context.Background(), step)
-	return Response{
+	return proto.Response{
 		Exit: res.Exit, Stdout: res.Stdout, Stderr: append([]byte(note), res.Stderr...),
 		TimedOut: res.TimedOut, Stuck: a.session.Stuck(), Pwd: a.session.Pwd(),
 	}
@@ -404,10 +400,10 @@ var baseEnv = target.ShellEnv
 // runOnPty runs the line with /bin/sh -c and a pseudo-terminal as its controlling terminal
 // and standard input, as in a reader's terminal (ps -N selects by terminal),
 // while standard output and error stay separate.
-func runOnPty(req Request) Response {
+func runOnPty(req proto.Request) proto.Response {
 	ptmx, tty, err := pty.Open()
 	if err != nil {
-		return Response{Exit: -1, Error: fmt.Sprintf("open pty: %v", err)}
+		return proto.Response{Exit: -1, Error: fmt.Sprintf("open pty: %v", err)}
 	}
 	defer ptmx.Close()
 	var stdout, stderr bytes.Buffer
@@ -420,7 +416,7 @@ func runOnPty(req Request) Response {
 	err = cmd.Start()
 	tty.Close()
 	if err != nil {
-		return Response{Exit: -1, Error: fmt.Sprintf("start: %v", err)}
+		return proto.Response{Exit: -1, Error: fmt.Sprintf("start: %v", err)}
 	}
 	go io.Copy(io.Discard, ptmx)
 	done := make(chan error, 1)
@@ -429,7 +425,7 @@ func runOnPty(req Request) Response {
 	if req.TimeoutMs > 0 {
 		timeout = time.After(time.Duration(req.TimeoutMs) * time.Millisecond)
 	}
-	var resp Response
+	var resp proto.Response
 	select {
 	case err = <-done:
 	case <-timeout:

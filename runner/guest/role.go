@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/kmodcheck/kmodcheck/runner/proto"
 )
 
 // notInVM says why this process cannot be kmodcheck's guest side in the
@@ -26,8 +28,8 @@ func notInVM(role string) string {
 	default:
 		return fmt.Sprintf("unknown role %q", role)
 	}
-	if os.Getenv(EnvWork) == "" {
-		return "no " + EnvWork + " from kmodcheck's /init"
+	if os.Getenv(proto.EnvWork) == "" {
+		return "no " + proto.EnvWork + " from kmodcheck's /init"
 	}
 	// devtmpfs names a virtio-serial port vportNpM: the initramfs moves
 	// /dev over, so it is there before /sys is mounted.
@@ -41,13 +43,13 @@ func notInVM(role string) string {
 // about a role asked for where it cannot be, and forgets it, so that the
 // programs it starts do not warn again.
 func guestRole() string {
-	role := os.Getenv(EnvRole)
+	role := os.Getenv(proto.EnvRole)
 	if role == "" {
 		return ""
 	}
 	if why := notInVM(role); why != "" {
-		fmt.Fprintf(os.Stderr, "kmodcheck: %s=%s ignored: %s\n", EnvRole, role, why)
-		os.Unsetenv(EnvRole)
+		fmt.Fprintf(os.Stderr, "kmodcheck: %s=%s ignored: %s\n", proto.EnvRole, role, why)
+		os.Unsetenv(proto.EnvRole)
 		return ""
 	}
 	return role

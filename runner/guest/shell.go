@@ -2,7 +2,6 @@ package guest
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,32 +14,34 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"github.com/kmodcheck/kmodcheck/runner/proto"
 )
 
 // replies writes Responses in the order of their Requests while some of them
 // (OpShell) are answered only later: the host expects one Response per
 // Request, in order. Each Response waits for the one before it.
 type replies struct {
-	enc  *json.Encoder
+	wire *proto.Conn
 	mu   sync.Mutex
 	err  error
 	prev chan struct{} // closed once the previous Response is written
 }
 
-func newReplies(enc *json.Encoder) *replies {
+func newReplies(wire *proto.Conn) *replies {
 	done := make(chan struct{})
 	close(done)
-	return &replies{enc: enc, prev: done}
+	return &replies{wire: wire, prev: done}
 }
 
 // send queues resp, computed already.
-func (r *replies) send(resp Response) error {
-	return r.later(func() Response { return resp })
+func (r *replies) send(resp proto.Response) error {
+	return r.later(func() proto.Response { return resp })
 }
 
 // later queues the Response f will compute, running f in its own goroutine,
 // and returns the first error writing a Response met so far.
-func (r *replies) later(f func() Response) error {
+func (r *replies) later(f func() proto.Response) error {
 	prev, done := r.prev, make(chan struct{})
 	r.prev = done
 	go func() {
@@ -48,7 +49,7 @@ func (r *replies) later(f func() Response) error {
 		<-prev
 		r.mu.Lock()
 		if r.err == nil {
-			if err := r.enc.Encode(resp); err != nil {
+			if err := r.wire.Send(resp); err != nil {
 				r.err = fmt.Errorf("send response: %w", err)
 			}
 		}
@@ -76,17 +77,17 @@ type shells struct {
 // shell runs an interactive login shell on a new pty, its terminal copied
 // to and from ShellPortName, and answers when it exits. The shell is the
 // host's bash, or sh when there is no bash, as root in req.Dir.
-func (s *shells) shell(req Request) Response {
+func (s *shells) shell(req proto.Request) proto.Response {
 	s.mu.Lock()
 	if s.running {
 		s.mu.Unlock()
-		return Response{Exit: -1, Error: "a shell is running already"}
+		return proto.Response{Exit: -1, Error: "a shell is running already"}
 	}
 	if s.port == nil {
-		port, err := openPort(ShellPortName, time.Second)
+		port, err := openPort(proto.ShellPortName, time.Second)
 		if err != nil {
 			s.mu.Unlock()
-			return Response{Exit: -1, Error: err.Error()}
+			return proto.Response{Exit: -1, Error: err.Error()}
 		}
 		s.port = port
 	}
@@ -121,7 +122,7 @@ func (s *shells) shell(req Request) Response {
 	// session of its own.
 	ptmx, err := pty.StartWithSize(cmd, size)
 	if err != nil {
-		return Response{Exit: -1, Error: fmt.Sprintf("start %s: %v", sh, err)}
+		return proto.Response{Exit: -1, Error: fmt.Sprintf("start %s: %v", sh, err)}
 	}
 	s.mu.Lock()
 	s.ptmx, s.piped, s.pid, s.bash = ptmx, req.Piped, cmd.Process.Pid, sh == "/bin/bash"
@@ -158,7 +159,7 @@ func (s *shells) shell(req Request) Response {
 	ptmx.Close()
 	<-output
 
-	resp := Response{Exit: cmd.ProcessState.ExitCode(), Written: written.Load()}
+	resp := proto.Response{Exit: cmd.ProcessState.ExitCode(), Written: written.Load()}
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		resp.Exit = 128 + int(ws.Signal())
 	}
@@ -202,7 +203,7 @@ func (s *shells) input(port *os.File) {
 
 // resize sets the running shell's window size; the kernel sends SIGWINCH
 // to its foreground job.
-func (s *shells) resize(req Request) {
+func (s *shells) resize(req proto.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ptmx != nil && req.Rows > 0 && req.Cols > 0 {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/kmodcheck/kmodcheck/runner/guest"
+	"github.com/kmodcheck/kmodcheck/runner/proto"
 )
 
 // A machine is the virtual hardware and what it boots: everything a saved
@@ -30,7 +30,7 @@ type endpoints struct {
 
 // kernelCmdline is the kernel command line: the same for every case, so
 // that a state saved once serves them all (what differs per case reaches
-// /init after the restore, guest.CaseLine). lpj, when not 0, presets the
+// /init after the restore, proto.CaseLine). lpj, when not 0, presets the
 // delay loop on every CPU (see loopsPerJiffy).
 func kernelCmdline(lpj uint64) []string {
 	// The serial console gets warnings and worse (oopses and panics raise
@@ -68,11 +68,11 @@ func (m machine) args(e endpoints) []string {
 		"-device", "virtio-9p-pci,fsdev=work,mount_tag=work",
 		"-device", "virtio-serial-pci",
 		"-chardev", "socket,id=agent,path=" + e.Agent + ",server=on,wait=off",
-		"-device", "virtserialport,chardev=agent,name=" + guest.PortName,
+		"-device", "virtserialport,chardev=agent,name=" + proto.PortName,
 		"-chardev", "socket,id=kmsg,path=" + e.Kmsg + ",server=on,wait=off",
-		"-device", "virtserialport,chardev=kmsg,name=" + guest.LogPortName,
+		"-device", "virtserialport,chardev=kmsg,name=" + proto.LogPortName,
 		"-chardev", "socket,id=shell,path=" + e.Shell + ",server=on,wait=off", // shell.go
-		"-device", "virtserialport,chardev=shell,name=" + guest.ShellPortName,
+		"-device", "virtserialport,chardev=shell,name=" + proto.ShellPortName,
 		"-device", "pvpanic-pci", "-action", "panic=exit-failure",
 		// A new generation ID at every start: a restored kernel sees it
 		// change and reseeds its random generator (drivers/virt/vmgenid.c),

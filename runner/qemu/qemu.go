@@ -3,18 +3,17 @@
 // host's root filesystem shared read-only over 9p and the case's work
 // directory shared read-write at the same path.
 //
-// Commands reach the guest agent (package guest) over a virtio-serial port;
+// Commands reach the guest agent (package guest) over a virtio-serial port,
+// in runner/proto; the VM boots an initramfs built here (initramfs.go);
 // the kernel console goes to a log file kept for every case. Builds run on the
 // host against the target kernel's headers, where they take a second instead
 // of half a minute under TCG.
 package qemu
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,9 +26,9 @@ import (
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
-	"github.com/kmodcheck/kmodcheck/runner/guest"
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/proto"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -108,7 +107,7 @@ func (t *Target) prepare(ctx context.Context) (machine, []string, error) {
 		vmlinux = t.Kernel.Image
 		notes = append(notes, "no PVH entry in the kernel: booting the bzImage")
 	}
-	initrd, err := guest.Initramfs(ctx, t.Kernel.Modules, t.Busybox, t.Cache)
+	initrd, err := initramfs(ctx, t.Kernel.Modules, t.Busybox, t.Cache)
 	if err != nil {
 		return machine{}, nil, fmt.Errorf("initramfs for %s: %w", t.Kernel.Release, err)
 	}
@@ -268,7 +267,7 @@ type VM struct {
 	kmsgDone chan struct{} // closed when kernel.log is complete
 	dropped  uint64        // records the agent had dropped by the last step
 	peakRSS  uint64        // QEMU's VmHWM when closed
-	dec      *json.Decoder
+	wire     *proto.Conn   // the agent's messages on conn
 	reqMu    sync.Mutex
 	unameDir string
 	stderr   bytes.Buffer
@@ -350,9 +349,10 @@ func (vm *VM) handshake(ctx context.Context) error {
 		return vm.failure("connect to the guest agent", err)
 	}
 	vm.conn = conn
+	vm.wire = proto.NewConn(conn)
 	seed := make([]byte, 32)
 	rand.Read(seed)
-	if _, err := io.WriteString(conn, guest.CaseLine(vm.work, vm.t.Agent, seed)); err != nil {
+	if _, err := io.WriteString(conn, proto.CaseLine(vm.work, vm.t.Agent, seed)); err != nil {
 		return vm.failure("send the case to the guest's init", err)
 	}
 	kmsgConn, err := vm.dial(ctx, e.Kmsg)
@@ -370,8 +370,7 @@ func (vm *VM) handshake(ctx context.Context) error {
 		close(vm.kmsgDone)
 	}()
 	vm.kmsgConn = kmsgConn
-	vm.dec = json.NewDecoder(bufio.NewReader(conn))
-	var hello guest.Hello
+	var hello proto.Hello
 	if err := vm.receive(ctx, &hello); err != nil {
 		return vm.failure("wait for the guest agent", err)
 	}
@@ -384,8 +383,8 @@ func (vm *VM) handshake(ctx context.Context) error {
 	vm.info.Release = hello.Release
 	vm.info.LogStart = hello.NextSeq
 	vm.info.Shell = hello.Shell
-	var resp guest.Response
-	if err := vm.call(ctx, guest.Request{Op: guest.OpClock, UnixNano: time.Now().UnixNano()}, &resp); err != nil {
+	var resp proto.Response
+	if err := vm.call(ctx, proto.Request{Op: proto.OpClock, UnixNano: time.Now().UnixNano()}, &resp); err != nil {
 		return err
 	}
 	return vm.makeUname()
@@ -422,7 +421,7 @@ func (vm *VM) dial(ctx context.Context, sock string) (net.Conn, error) {
 // when QEMU exits.
 func (vm *VM) receive(ctx context.Context, v any) error {
 	done := make(chan error, 1)
-	go func() { done <- vm.dec.Decode(v) }()
+	go func() { done <- vm.wire.Receive(v) }()
 	select {
 	case err := <-done:
 		if errors.Is(err, io.EOF) {
@@ -462,17 +461,13 @@ func (vm *VM) exitState() string {
 }
 
 // call sends one request and waits for its response.
-func (vm *VM) call(ctx context.Context, req guest.Request, resp *guest.Response) error {
+func (vm *VM) call(ctx context.Context, req proto.Request, resp *proto.Response) error {
 	vm.reqMu.Lock()
 	defer vm.reqMu.Unlock()
 	if vm.conn == nil {
 		return errors.New("no guest agent")
 	}
-	b, err := json.Marshal(req)
-	if err != nil {
-		return err
-	}
-	if _, err := vm.conn.Write(append(b, '\n')); err != nil {
+	if err := vm.wire.Send(req); err != nil {
 		return fmt.Errorf("send %s: %w", req.Op, err)
 	}
 	if err := vm.receive(ctx, resp); err != nil {
@@ -498,12 +493,12 @@ func (vm *VM) Run(ctx context.Context, step target.Step) (target.Result, error) 
 		return vm.build(ctx, step)
 	}
 	start := time.Now()
-	req := guest.Request{Op: guest.OpRun, Line: step.Line, Dir: step.Dir, Env: step.Env, TimeoutMs: step.Timeout.Milliseconds()}
+	req := proto.Request{Op: proto.OpRun, Line: step.Line, Dir: step.Dir, Env: step.Env, TimeoutMs: step.Timeout.Milliseconds()}
 	// The agent enforces the step's timeout; allow it time to report, but
 	// not a kernel that locked up (live.go).
 	ctx, cancel := vm.watchStep(ctx, step)
 	defer cancel()
-	var resp guest.Response
+	var resp proto.Response
 	err := vm.call(ctx, req, &resp)
 	res := target.Result{
 		Step: step, Exit: resp.Exit, Stdout: resp.Stdout, Stderr: resp.Stderr,
@@ -540,8 +535,8 @@ func (vm *VM) explain(err error) error {
 func (vm *VM) Log(ctx context.Context, since uint64) ([]kmsg.Record, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	var resp guest.Response
-	if err := vm.call(ctx, guest.Request{Op: guest.OpLog, Since: since}, &resp); err != nil {
+	var resp proto.Response
+	if err := vm.call(ctx, proto.Request{Op: proto.OpLog, Since: since}, &resp); err != nil {
 		return nil, err
 	}
 	return resp.Records, nil
@@ -572,8 +567,7 @@ func (vm *VM) Close(ctx context.Context) error {
 	if vm.cmd != nil && vm.cmd.Process != nil {
 		vm.peakRSS = readPeakRSS(vm.cmd.Process.Pid)
 		if vm.conn != nil {
-			b, _ := json.Marshal(guest.Request{Op: guest.OpPoweroff})
-			vm.conn.Write(append(b, '\n'))
+			vm.wire.Send(proto.Request{Op: proto.OpPoweroff})
 		}
 		select {
 		case <-vm.exited:
@@ -606,8 +600,8 @@ func (vm *VM) Close(ctx context.Context) error {
 func (vm *VM) Inspect(ctx context.Context) (target.State, error) {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	var resp guest.Response
-	if err := vm.call(ctx, guest.Request{Op: guest.OpInspect}, &resp); err != nil {
+	var resp proto.Response
+	if err := vm.call(ctx, proto.Request{Op: proto.OpInspect}, &resp); err != nil {
 		return target.State{}, err
 	}
 	if resp.State == nil {
@@ -629,8 +623,8 @@ func (vm *VM) BlockedTasks(ctx context.Context) ([]kmsg.Record, error) {
 	if len(recs) > 0 {
 		next = recs[len(recs)-1].Seq + 1
 	}
-	var resp guest.Response
-	if err := vm.call(ctx, guest.Request{Op: guest.OpSysrq, Line: "w"}, &resp); err != nil {
+	var resp proto.Response
+	if err := vm.call(ctx, proto.Request{Op: proto.OpSysrq, Line: "w"}, &resp); err != nil {
 		return nil, err
 	}
 	if err := vm.sync(ctx); err != nil { // live.go

@@ -2,7 +2,6 @@ package qemu
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/kmodcheck/kmodcheck/runner/guest"
+	"github.com/kmodcheck/kmodcheck/runner/proto"
 )
 
 // A Shell is an interactive shell in the guest: its terminal is a pty in the
@@ -56,12 +55,8 @@ func (vm *VM) Shell(ctx context.Context, sh Shell) (int, error) {
 	if vm.conn == nil {
 		return -1, errors.New("no guest agent")
 	}
-	send := func(req guest.Request) error {
-		b, err := json.Marshal(req)
-		if err != nil {
-			return err
-		}
-		if _, err := vm.conn.Write(append(b, '\n')); err != nil {
+	send := func(req proto.Request) error {
+		if err := vm.wire.Send(req); err != nil {
 			return fmt.Errorf("send %s: %w", req.Op, err)
 		}
 		return nil
@@ -70,7 +65,7 @@ func (vm *VM) Shell(ctx context.Context, sh Shell) (int, error) {
 	if dir == "" {
 		dir = vm.work
 	}
-	if err := send(guest.Request{Op: guest.OpShell, Dir: dir, Term: sh.Term, Rows: sh.Rows, Cols: sh.Cols, Piped: sh.Piped}); err != nil {
+	if err := send(proto.Request{Op: proto.OpShell, Dir: dir, Term: sh.Term, Rows: sh.Rows, Cols: sh.Cols, Piped: sh.Piped}); err != nil {
 		return -1, err
 	}
 
@@ -108,13 +103,13 @@ func (vm *VM) Shell(ctx context.Context, sh Shell) (int, error) {
 		}()
 	}
 
-	var resp guest.Response
+	var resp proto.Response
 	answered := make(chan error, 1)
 	go func() { answered <- vm.receive(ctx, &resp) }()
 	for {
 		select {
 		case ws := <-sh.Resize:
-			if err := send(guest.Request{Op: guest.OpResize, Rows: ws.Rows, Cols: ws.Cols}); err != nil {
+			if err := send(proto.Request{Op: proto.OpResize, Rows: ws.Rows, Cols: ws.Cols}); err != nil {
 				<-answered
 				return -1, vm.explain(err)
 			}

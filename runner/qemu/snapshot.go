@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
-	"github.com/kmodcheck/kmodcheck/runner/guest"
+	"github.com/kmodcheck/kmodcheck/runner/proto"
 )
 
 // A saved state is a VM's memory and devices, saved by QEMU's migration
-// once the guest's /init waits for its case (guest.InitWaiting): every
+// once the guest's /init waits for its case (proto.InitWaiting): every
 // module it needs loaded, nothing of a case in it. Restoring it takes a
 // fraction of a second where booting the kernel under TCG takes seconds,
 // and every case restores the same state into a fresh QEMU, so cases stay
@@ -125,7 +125,7 @@ func (t *Target) saveState(ctx context.Context, m machine, st *savedState) error
 		return err
 	}
 	defer vm.console.close()
-	waiting := vm.console.watch(guest.InitWaiting)
+	waiting := vm.console.watch(proto.InitWaiting)
 	e := vm.endpoints()
 	e.QMP = filepath.Join(tmp, "qmp.sock")
 	if err := vm.start(ctx, m.args(e), nil); err != nil {

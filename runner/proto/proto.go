@@ -1,11 +1,12 @@
-// Package guest is kmodcheck's side inside the virtual machine: the tiny
-// initramfs that mounts the host's root over 9p, and the agent that runs each
-// step on a pseudo-terminal and reports the kernel log it produced.
+// Package proto is the wire protocol between kmodcheck's host side
+// (runner/qemu, which boots the VM) and its agent inside the VM
+// (runner/guest): the names of the virtio-serial ports, the messages on
+// them, and what the host tells the initramfs's /init.
 //
 // The host talks to the agent over a virtio-serial port with one JSON object
-// per line: the agent announces itself with a Hello, then answers each Request
-// with one Response, in order.
-package guest
+// per line (Conn): the agent announces itself with a Hello, then answers each
+// Request with one Response, in order.
+package proto
 
 import (
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"

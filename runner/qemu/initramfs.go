@@ -1,4 +1,4 @@
-package guest
+package qemu
 
 import (
 	"bufio"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
+	"github.com/kmodcheck/kmodcheck/runner/proto"
 )
 
 // initScript is the initramfs's /init: load what 9p needs, then wait on the
@@ -41,13 +42,13 @@ port= tries=0
 while [ -z "$port" ]; do
 	for n in /sys/class/virtio-ports/*/name; do
 		d=${n%/name}
-		[ "$($bb cat $n 2>/dev/null)" = ` + PortName + ` ] && [ -c /dev/${d##*/} ] && port=/dev/${d##*/}
+		[ "$($bb cat $n 2>/dev/null)" = ` + proto.PortName + ` ] && [ -c /dev/${d##*/} ] && port=/dev/${d##*/}
 	done
 	tries=$((tries+1))
-	[ -n "$port" ] || [ $tries -le 250 ] || fail "no virtio-serial port ` + PortName + `"
+	[ -n "$port" ] || [ $tries -le 250 ] || fail "no virtio-serial port ` + proto.PortName + `"
 	[ -n "$port" ] || $bb sleep 0.02
 done
-echo "` + InitWaiting + `"
+echo "` + proto.InitWaiting + `"
 # A read returns at once, empty, while no host is connected to the port
 # (and when a restored QEMU's host end is not connected yet): try again.
 tries=0
@@ -62,21 +63,9 @@ $bb umount /sys
 $bb umount /proc
 $bb mount --move /dev /newroot/dev
 [ -x "/newroot$agent" ] || fail "agent $agent not found on the host root"
-export KMODCHECK_GUEST=init ` + EnvWork + `="$work"
+export ` + proto.EnvRole + `=` + proto.RoleInit + ` ` + proto.EnvWork + `="$work"
 exec $bb switch_root /newroot "$agent"
 `
-
-// InitWaiting is the console line /init prints when it waits for the case:
-// a state saved after it serves every case.
-const InitWaiting = "kmodcheck-init: waiting for the case"
-
-// CaseLine is the line the host sends /init: the case's work directory, the
-// agent to hand over to, and bytes to mix into the guest's random pool
-// (a restored guest would otherwise start every case from one pool).
-// Neither path may hold white space.
-func CaseLine(work, agent string, seed []byte) string {
-	return fmt.Sprintf("%s %s %x\n", work, agent, seed)
-}
 
 // BootModules are the modules the guest needs before the host root is
 // mounted, unless the kernel has them built in. pvpanic-pci lets QEMU see a
@@ -92,10 +81,10 @@ var bootModules = []struct {
 	{"pvpanic_pci", true},
 }
 
-// Initramfs returns the path of an initramfs for the kernel whose modules
+// initramfs returns the path of an initramfs for the kernel whose modules
 // live in modulesDir, building it into the cache unless an identical one is
 // there already. Its name is a hash of everything that goes into it.
-func Initramfs(ctx context.Context, modulesDir, busybox string, c cache.Dir) (string, error) {
+func initramfs(ctx context.Context, modulesDir, busybox string, c cache.Dir) (string, error) {
 	mods, err := bootModuleFiles(modulesDir)
 	if err != nil {
 		return "", err

@@ -1,0 +1,24 @@
+package proto
+
+import "fmt"
+
+// What the initramfs's /init (built on the host by runner/qemu) and the
+// agent it hands over to (runner/guest) agree on: /init exports these to
+// the agent.
+const (
+	EnvWork  = "KMODCHECK_WORK"  // the case's work directory, shared read-write
+	EnvRole  = "KMODCHECK_GUEST" // set: this process is the guest side (RoleInit from the initramfs)
+	RoleInit = "init"
+)
+
+// InitWaiting is the console line /init prints when it waits for the case:
+// a state saved after it serves every case.
+const InitWaiting = "kmodcheck-init: waiting for the case"
+
+// CaseLine is the line the host sends /init: the case's work directory, the
+// agent to hand over to, and bytes to mix into the guest's random pool
+// (a restored guest would otherwise start every case from one pool).
+// Neither path may hold white space.
+func CaseLine(work, agent string, seed []byte) string {
+	return fmt.Sprintf("%s %s %x\n", work, agent, seed)
+}

@@ -313,8 +313,9 @@ func (p *runPlan) run(ctx context.Context, rep *runReports, stdout io.Writer) fi
 		}
 		r.results = append(r.results, suite.RunWith(ctx, p.cfg, p.targets, p.files, suite.RunOptions{
 			Jobs: a.jobs, Verbose: a.verbose, Shard: a.part,
-			Start:   progress.Start,
-			Observe: progress.Event,
+			Start:     progress.Start,
+			Observe:   progress.Event,
+			Artifacts: report.WriteArtifacts,
 			Done: func(res suite.Result) {
 				progress.Done(res)
 				if rep.json != nil {

@@ -135,14 +135,14 @@ func Artifacts(w io.Writer, dir string, rs []suite.Result) {
 		fmt.Fprintf(w, "failed: %s [%s]\n", r.Case, r.Kernel)
 		steps := false
 		for _, f := range r.Files {
-			if filepath.Base(filepath.Dir(f)) == suite.StepsDir {
+			if filepath.Base(filepath.Dir(f)) == StepsDir {
 				steps = true
 				continue
 			}
 			fmt.Fprintf(w, "    %s\n", f)
 		}
 		if steps {
-			fmt.Fprintf(w, "    %s%c\n", filepath.Join(r.Dir, suite.StepsDir), filepath.Separator)
+			fmt.Fprintf(w, "    %s%c\n", filepath.Join(r.Dir, StepsDir), filepath.Separator)
 		}
 		for _, name := range []string{"console.log", "kernel.log"} {
 			if p := filepath.Join(r.Dir, name); exists(p) {

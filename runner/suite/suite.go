@@ -207,6 +207,9 @@ type RunOptions struct {
 	Start func(caseName, kernel string)
 	// Observe is told every event of every case, with its kernel.
 	Observe func(kernel string, e script.Event)
+	// Artifacts, if set, writes a finished case × kernel's files into its
+	// directory (CaseDir) when the run keeps artifacts (report.WriteArtifacts).
+	Artifacts func(dir string, r Result) ([]string, error)
 	// Done is called after each case × kernel, its artifacts written.
 	Done func(Result)
 }
@@ -288,7 +291,9 @@ func RunWith(ctx context.Context, cfg script.Config, targets []target.Target, fi
 			}
 			if cfg.ArtifactDir != "" {
 				res.Dir = CaseDir(cfg.ArtifactDir, release, res.Case)
-				res.Files, res.ArtifactErr = writeArtifacts(res.Dir, res)
+				if o.Artifacts != nil {
+					res.Files, res.ArtifactErr = o.Artifacts(res.Dir, res)
+				}
 			}
 			if o.Done != nil {
 				o.Done(res)
@@ -335,4 +340,10 @@ func RunDir() (string, error) {
 	}
 	dir := filepath.Join(runs, fmt.Sprintf("%s-%d", time.Now().Format("20060102-150405"), os.Getpid()))
 	return dir, os.MkdirAll(dir, 0o755)
+}
+
+// CaseDir is where a case × kernel keeps its files under an output
+// directory: DIR/KERNEL/CASE.
+func CaseDir(out, kernel, caseName string) string {
+	return filepath.Join(out, kernel, caseName)
 }

@@ -1,4 +1,4 @@
-package suite
+package report
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/kmodcheck/kmodcheck/runner/script"
+	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
 // Artifact files of a case × kernel, in its directory DIR/KERNEL/CASE (beside
@@ -24,15 +25,10 @@ const (
 	DiffExt        = ".diff"
 )
 
-// CaseDir is where a case × kernel keeps its files under an output
-// directory: DIR/KERNEL/CASE.
-func CaseDir(out, kernel, caseName string) string {
-	return filepath.Join(out, kernel, caseName)
-}
-
-// writeArtifacts writes a finished case's transcript, steps and diffs into
-// dir, returning the files it wrote, or the first error.
-func writeArtifacts(dir string, r Result) ([]string, error) {
+// WriteArtifacts writes a finished case's transcript, steps and diffs into
+// dir (suite.CaseDir), returning the files it wrote, or the first error:
+// the run gives it to the suite as RunOptions.Artifacts.
+func WriteArtifacts(dir string, r suite.Result) ([]string, error) {
 	var files []string
 	write := func(name string, data []byte) error {
 		p := filepath.Join(dir, name)

@@ -150,13 +150,13 @@ func (s *session) runStep(ctx context.Context, step target.Step) target.Result {
 		s.shell = nil
 	}
 	if s.shell == nil {
-		env, err := target.WithSudo(os.Environ(), filepath.Join(os.TempDir(), "kmodcheck-sudo"))
+		env, err := target.WithSudo(target.HostEnv(), filepath.Join(os.TempDir(), "kmodcheck-sudo"))
 		if err != nil {
 			return target.Result{Step: step, Exit: -1, Stderr: []byte(err.Error())}
 		}
 		sh, err := target.StartShell(step.Dir, env)
 		if err != nil {
-			return target.RunLocal(ctx, step, os.Environ())
+			return target.RunLocal(ctx, step, target.HostEnv())
 		}
 		s.shell = sh
 	}

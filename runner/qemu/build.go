@@ -57,7 +57,7 @@ func (vm *VM) makeUname() error {
 // filesystems are not changed, and the system's own files stay visible
 // beneath.
 func (vm *VM) build(ctx context.Context, step target.Step) (target.Result, error) {
-	env := append(os.Environ(), "PATH="+vm.unameDir+":"+os.Getenv("PATH"))
+	env := append(target.HostEnv(), "PATH="+vm.unameDir+":"+os.Getenv("PATH"))
 	if vm.t.Kernel.System() {
 		return target.RunLocal(ctx, step, env), nil
 	}

@@ -548,3 +548,22 @@ func WithSudo(env []string, dir string) ([]string, error) {
 	}
 	return append(append([]string(nil), env...), "PATH="+dir+":"+path), nil
 }
+
+// HostEnv is this process's environment for a step run on the host (a
+// build, or every step of the host target), without what a make that
+// started kmodcheck passed down to its children: with MAKELEVEL and
+// MAKEFLAGS inherited (make test runs go test, which runs kmodcheck), the
+// tutorial's make would print "make[1]: Entering directory" and take the
+// outer make's flags, where a reader's terminal has neither.
+func HostEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "GNUMAKEFLAGS", "MAKE_TERMOUT", "MAKE_TERMERR":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}

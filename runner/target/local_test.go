@@ -114,3 +114,26 @@ func TestShellPwd(t *testing.T) {
 		t.Errorf("Pwd after cd drv: %q, want %q", sh.Pwd(), dir+"/drv")
 	}
 }
+
+// A make that started kmodcheck (make test, make bench) must not reach the
+// tutorial's make: it would print "make[1]: Entering directory" lines a
+// reader's terminal does not show, and the step-output goldens would differ.
+func TestHostEnvDropsParentMake(t *testing.T) {
+	t.Setenv("MAKELEVEL", "1")
+	t.Setenv("MAKEFLAGS", "w -- GO=go")
+	t.Setenv("MFLAGS", "-w")
+	t.Setenv("KMODCHECK_KEPT", "yes")
+	env := strings.Join(HostEnv(), "\n")
+	for _, name := range []string{"MAKELEVEL", "MAKEFLAGS", "MFLAGS"} {
+		if strings.Contains("\n"+env, "\n"+name+"=") {
+			t.Errorf("HostEnv keeps %s", name)
+		}
+	}
+	if !strings.Contains(env, "KMODCHECK_KEPT=yes") {
+		t.Errorf("HostEnv dropped an ordinary variable")
+	}
+	res := RunLocal(context.Background(), Step{Line: "make -s -f /dev/null -p 2>/dev/null | grep -c '^MAKELEVEL := 0$' || true", Dir: t.TempDir()}, HostEnv())
+	if got := strings.TrimSpace(string(res.Stdout)); got != "1" {
+		t.Errorf("make under HostEnv: MAKELEVEL is not 0 (%q, stderr %q)", got, res.Stderr)
+	}
+}

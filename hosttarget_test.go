@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -60,23 +58,8 @@ echo "@@gotestpass=$(grep -c -e '--- PASS: TestCases/' $W/gotest.out) 0s@@"
 for f in $W/*.out; do echo "==> $f"; tail -n 60 $f; done
 exit 0
 `, root, bin)
-	cmd := kmodcheckCmd(t, "shell", "-accel", shellAccel())
-	cmd.Stdin = strings.NewReader(script)
-	var out, errs lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &errs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	select {
-	case <-exited:
-	case <-time.After(30 * time.Minute):
-		t.Fatalf("the guest's runs did not end within 30 minutes; output:\n%s\n%s", out.String(), errs.String())
-	}
+	_, out, errs := shellPiped(t, script, 30*time.Minute)
 	t.Logf("host target in a VM: %v in all", time.Since(start).Round(time.Second))
 	work := regexp.MustCompile(`kmodcheck: work directory (\S+)`).FindStringSubmatch(errs.String())
 	if work == nil {

@@ -241,10 +241,24 @@ func TestShellPipe(t *testing.T) {
 		t.Skip("boots a VM")
 	}
 	release := shellKernel(t)
-	cmd := kmodcheckCmd(t, "shell", "-accel", shellAccel())
-	cmd.Stdin = strings.NewReader("uname -r\nsleep 1; (exit 4)\n")
-	var out, errs lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &errs
+	cmd, out, errs := shellPiped(t, "uname -r\nsleep 1; (exit 4)\n", 3*time.Minute)
+	if code := cmd.ProcessState.ExitCode(); code != 4 {
+		t.Errorf("kmodcheck shell exited with %d, want the shell's 4; stderr:\n%s", code, errs.String())
+	}
+	if !regexp.MustCompile(outputLine + regexp.QuoteMeta(release) + `\r\n`).MatchString(out.String()) {
+		t.Errorf("no %s in the output:\n%q", release, out.String())
+	}
+}
+
+// shellPiped runs kmodcheck shell with input as its standard input, a
+// pipe, and waits for it to exit, at most limit; it is killed, with its
+// process group, when the test ends.
+func shellPiped(t *testing.T, input string, limit time.Duration) (cmd *exec.Cmd, out, errs *lockedBuffer) {
+	t.Helper()
+	cmd = kmodcheckCmd(t, "shell", "-accel", shellAccel())
+	cmd.Stdin = strings.NewReader(input)
+	out, errs = &lockedBuffer{}, &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, errs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -254,15 +268,10 @@ func TestShellPipe(t *testing.T) {
 	go func() { exited <- cmd.Wait() }()
 	select {
 	case <-exited:
-	case <-time.After(3 * time.Minute):
-		t.Fatalf("kmodcheck shell did not exit at the end of its input; stdout:\n%q\nstderr:\n%s", out.String(), errs.String())
+	case <-time.After(limit):
+		t.Fatalf("kmodcheck shell did not exit at the end of its input within %v; stdout:\n%q\nstderr:\n%s", limit, out.String(), errs.String())
 	}
-	if code := cmd.ProcessState.ExitCode(); code != 4 {
-		t.Errorf("kmodcheck shell exited with %d, want the shell's 4; stderr:\n%s", code, errs.String())
-	}
-	if !regexp.MustCompile(outputLine + regexp.QuoteMeta(release) + `\r\n`).MatchString(out.String()) {
-		t.Errorf("no %s in the output:\n%q", release, out.String())
-	}
+	return cmd, out, errs
 }
 
 // processUsing names a process whose command line mentions path, if any.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,54 +16,37 @@ import (
 // kmodcheck run -target host on a seed case and on a fault fixture (an
 // oops in a kernel thread: reported, and the module unloaded when the case
 // ends), then go test -run TestCases . -args -target host. The binaries
-// are this test binary, built on the host and put where the guest sees
-// the host's files; make runs in the guest, as the host target does, which
-// under TCG takes most of the time (see README, Host target).
+// are this test binary, built on the host and copied with the cases into
+// the shell's work directory; make runs in the guest, as the host target
+// does, which under TCG takes most of the time (see README, Host target).
 func TestHostTargetInVM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a VM and builds five modules in it (minutes under TCG)")
 	}
-	root, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The guest mounts tmpfs over /tmp: the binaries go under the
-	// repository, which it sees (read-only) at the same path.
-	bin, err := os.MkdirTemp(root, ".hosttarget-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(bin) })
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"kmodcheck", "kmodcheck.test"} { // the command, and go test's binary
-		if err := copyFile(self, filepath.Join(bin, name)); err != nil {
-			t.Fatal(err)
+	// The guest sees the host's root read-only, but with tmpfs over /tmp,
+	// /home and the like, where a clone of this repository may well be; it
+	// always sees the shell's work directory, at the same path. So the
+	// binaries and what the runs read go there, once the shell names it.
+	stage := func(work string) string {
+		for _, dir := range []string{"cases", "modules", "golden", "testdata/hosttarget"} {
+			if err := os.CopyFS(filepath.Join(work, "repo", dir), os.DirFS(dir)); err != nil {
+				t.Errorf("copy %s into the shell's work directory: %v", dir, err)
+			}
 		}
+		for _, name := range []string{"kmodcheck", "kmodcheck.test"} { // the command, and go test's binary
+			if err := copyFile(self, filepath.Join(work, "bin", name)); err != nil {
+				t.Errorf("copy %s: %v", name, err)
+			}
+		}
+		return hostTargetScript
 	}
-	// Each result is echoed as @@NAME=N TIMEs@@: the work directory, and
-	// what the runs wrote in it, goes when the shell exits.
-	script := fmt.Sprintf(`W=$PWD; cd %[1]s; t0=$(date +%%s)
-%[2]s/kmodcheck run -target host -step-timeout 6m -run '^kthread_init_work$' -json $W/seed.json cases/ >$W/seed.out 2>&1; echo "@@seed=$? $(( $(date +%%s) - t0 ))s@@"; t0=$(date +%%s)
-echo "@@seedpass=$(grep -c '"type":"case".*"status":"PASS"' $W/seed.json) 0s@@"
-%[2]s/kmodcheck run -target host -step-timeout 6m -json $W/fault.json testdata/hosttarget/oops_thread.txtar >$W/fault.out 2>&1; echo "@@fault=$? $(( $(date +%%s) - t0 ))s@@"
-echo "@@oops=$(grep -c 'the kernel reported an oops' $W/fault.out) 0s@@"
-echo "@@nullderef=$(grep -c 'BUG: kernel NULL pointer dereference' $W/fault.out) 0s@@"
-echo "@@loaded=$(grep -c '^oopsthread ' /proc/modules) 0s@@"; t0=$(date +%%s)
-%[2]s/kmodcheck.test -test.v -test.run '^TestCases$' -target host -step-timeout 6m >$W/gotest.out 2>&1; echo "@@gotest=$? $(( $(date +%%s) - t0 ))s@@"
-echo "@@gotestpass=$(grep -c -e '--- PASS: TestCases/' $W/gotest.out) 0s@@"
-for f in $W/*.out; do echo "==> $f"; tail -n 60 $f; done
-exit 0
-`, root, bin)
 	start := time.Now()
-	_, out, errs := shellPiped(t, script, 30*time.Minute)
+	_, out, errs := shellPiped(t, 30*time.Minute, stage)
 	t.Logf("host target in a VM: %v in all", time.Since(start).Round(time.Second))
-	work := regexp.MustCompile(`kmodcheck: work directory (\S+)`).FindStringSubmatch(errs.String())
-	if work == nil {
-		t.Fatalf("no work directory in:\n%s", errs.String())
-	}
 	result := map[string]int{}
 	for _, m := range regexp.MustCompile(`@@(\w+)=(\d+) (\d+s)@@`).FindAllStringSubmatch(out.String(), -1) {
 		result[m[1]], _ = strconv.Atoi(m[2])
@@ -87,7 +69,27 @@ exit 0
 	}
 }
 
+// hostTargetScript is what the guest's shell runs, in the work directory
+// the test filled: each result is echoed as @@NAME=N TIMEs@@. The work
+// directory, and what the runs wrote in it, goes when the shell exits.
+const hostTargetScript = `W=$PWD; cd $W/repo; t0=$(date +%s)
+$W/bin/kmodcheck run -target host -step-timeout 6m -run '^kthread_init_work$' -json $W/seed.json cases/ >$W/seed.out 2>&1; echo "@@seed=$? $(( $(date +%s) - t0 ))s@@"; t0=$(date +%s)
+echo "@@seedpass=$(grep -c '"type":"case".*"status":"PASS"' $W/seed.json) 0s@@"
+$W/bin/kmodcheck run -target host -step-timeout 6m -json $W/fault.json testdata/hosttarget/oops_thread.txtar >$W/fault.out 2>&1; echo "@@fault=$? $(( $(date +%s) - t0 ))s@@"
+echo "@@oops=$(grep -c 'the kernel reported an oops' $W/fault.out) 0s@@"
+echo "@@nullderef=$(grep -c 'BUG: kernel NULL pointer dereference' $W/fault.out) 0s@@"
+echo "@@loaded=$(grep -c '^oopsthread ' /proc/modules) 0s@@"; t0=$(date +%s)
+$W/bin/kmodcheck.test -test.v -test.run '^TestCases$' -target host -step-timeout 6m >$W/gotest.out 2>&1; echo "@@gotest=$? $(( $(date +%s) - t0 ))s@@"
+echo "@@gotestpass=$(grep -c -e '--- PASS: TestCases/' $W/gotest.out) 0s@@"
+for f in $W/*.out; do echo "==> $f"; tail -n 60 $f; done
+exit 0
+`
+
+// copyFile copies an executable file, making the directory it goes in.
 func copyFile(from, to string) error {
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		return err
+	}
 	in, err := os.Open(from)
 	if err != nil {
 		return err

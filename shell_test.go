@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -241,7 +243,7 @@ func TestShellPipe(t *testing.T) {
 		t.Skip("boots a VM")
 	}
 	release := shellKernel(t)
-	cmd, out, errs := shellPiped(t, "uname -r\nsleep 1; (exit 4)\n", 3*time.Minute)
+	cmd, out, errs := shellPiped(t, 3*time.Minute, func(string) string { return "uname -r\nsleep 1; (exit 4)\n" })
 	if code := cmd.ProcessState.ExitCode(); code != 4 {
 		t.Errorf("kmodcheck shell exited with %d, want the shell's 4; stderr:\n%s", code, errs.String())
 	}
@@ -250,25 +252,57 @@ func TestShellPipe(t *testing.T) {
 	}
 }
 
-// shellPiped runs kmodcheck shell with input as its standard input, a
-// pipe, and waits for it to exit, at most limit; it is killed, with its
-// process group, when the test ends.
-func shellPiped(t *testing.T, input string, limit time.Duration) (cmd *exec.Cmd, out, errs *lockedBuffer) {
+// shellPiped runs kmodcheck shell with a pipe as its standard input and
+// waits for it to exit, at most limit; it is killed, with its process
+// group, when the test ends. What the pipe carries is input(work), written
+// once the shell has said its work directory, which the guest sees at the
+// same path: a test can put files there first.
+func shellPiped(t *testing.T, limit time.Duration, input func(work string) string) (cmd *exec.Cmd, out, errs *lockedBuffer) {
 	t.Helper()
 	cmd = kmodcheckCmd(t, "shell", "-accel", shellAccel())
-	cmd.Stdin = strings.NewReader(input)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	out, errs = &lockedBuffer{}, &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, errs
+	cmd.Stdout = out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	work := make(chan string, 1)
+	copied := make(chan struct{})
+	go func() { // stderr to errs, its work directory line to work
+		defer close(copied)
+		workLine := regexp.MustCompile(`^kmodcheck: work directory (\S+)`)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			errs.Write(append(sc.Bytes(), '\n'))
+			if m := workLine.FindStringSubmatch(sc.Text()); m != nil {
+				work <- m[1]
+			}
+		}
+	}()
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() { <-copied; exited <- cmd.Wait() }()
+	deadline := time.After(limit)
+	select {
+	case w := <-work:
+		io.WriteString(stdin, input(w))
+		stdin.Close()
+	case <-exited:
+		t.Fatalf("kmodcheck shell exited before it named its work directory; stderr:\n%s", errs.String())
+	case <-deadline:
+		t.Fatalf("kmodcheck shell did not name its work directory within %v; stderr:\n%s", limit, errs.String())
+	}
 	select {
 	case <-exited:
-	case <-time.After(limit):
+	case <-deadline:
 		t.Fatalf("kmodcheck shell did not exit at the end of its input within %v; stdout:\n%q\nstderr:\n%s", limit, out.String(), errs.String())
 	}
 	return cmd, out, errs

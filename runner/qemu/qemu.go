@@ -273,6 +273,9 @@ type VM struct {
 	stderr   bytes.Buffer
 	pwd      string // the case's shell's working directory, after the last step
 	lastDir  string // that step's Dir, as testscript gave it
+	// silent is set when the agent failed to answer: a kernel that locked
+	// up will not power off when asked, so Close kills QEMU at once.
+	silent bool
 }
 
 func (vm *VM) Describe() target.Info { return vm.info }
@@ -471,6 +474,7 @@ func (vm *VM) call(ctx context.Context, req proto.Request, resp *proto.Response)
 		return fmt.Errorf("send %s: %w", req.Op, err)
 	}
 	if err := vm.receive(ctx, resp); err != nil {
+		vm.silent = true // and a late answer would be taken for the next request's
 		return fmt.Errorf("%s: %w", req.Op, err)
 	}
 	if resp.Error != "" {
@@ -566,12 +570,19 @@ func readPeakRSS(pid int) uint64 {
 func (vm *VM) Close(ctx context.Context) error {
 	if vm.cmd != nil && vm.cmd.Process != nil {
 		vm.peakRSS = readPeakRSS(vm.cmd.Process.Pid)
-		if vm.conn != nil {
+		vm.reqMu.Lock()
+		silent := vm.silent
+		vm.reqMu.Unlock()
+		if vm.conn != nil && !silent {
 			vm.wire.Send(proto.Request{Op: proto.OpPoweroff})
+		}
+		powerOff := 10 * time.Second
+		if silent {
+			powerOff = 0
 		}
 		select {
 		case <-vm.exited:
-		case <-time.After(10 * time.Second):
+		case <-time.After(powerOff):
 			vm.cmd.Process.Kill()
 			<-vm.exited
 		case <-ctx.Done():

@@ -49,22 +49,8 @@ func BenchmarkBoot(b *testing.B) {
 // beyond the command itself.
 func BenchmarkStepRoundTrip(b *testing.B) {
 	tg := benchTarget(b, "")
-	work := b.TempDir()
-	s, err := tg.Start(context.Background(), target.Case{Name: "steps", WorkDir: work})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close(context.Background())
-	var rts []time.Duration
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		res, err := s.Run(context.Background(), target.Step{Line: "true", Dir: work, Where: target.OnKernel, Timeout: time.Minute})
-		if err != nil || res.Exit != 0 {
-			b.Fatalf("true: %v exit %d", err, res.Exit)
-		}
-		rts = append(rts, res.Duration)
-	}
-	b.ReportMetric(float64(median(rts).Microseconds())/1000, "median-ms")
+	b.ReportMetric(float64(median(stepRoundTrips(b, tg, b.N)).Microseconds())/1000, "median-ms")
 }
 
 // BenchmarkSeed runs the seed cases the ways issue 7 compares: one after

@@ -43,6 +43,13 @@ func startSleepers(t *testing.T) (cmd *exec.Cmd, dir string, vm qemuProc, lines 
 		t.Fatal(err)
 	}
 	cmd.Stderr = os.Stderr
+	// Its temporary directories go under the test's: a kmodcheck killed
+	// with SIGKILL cannot remove its VM's, the test's cleanup does.
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -112,7 +112,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if a == nil {
 		return code
 	}
-	p, code := planRun(a, stderr)
+	p, code := planRun(ctx, a, stderr)
 	if p == nil {
 		return code
 	}
@@ -191,7 +191,7 @@ type runPlan struct {
 // planRun finds and checks the cases, defaults -golden and -modules beside
 // them, and sets up the targets. On an error it has said so on stderr and
 // returns nil and the exit status.
-func planRun(a *runArgs, stderr io.Writer) (*runPlan, int) {
+func planRun(ctx context.Context, a *runArgs, stderr io.Writer) (*runPlan, int) {
 	files, err := suite.Cases(a.paths, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
@@ -226,7 +226,8 @@ func planRun(a *runArgs, stderr io.Writer) (*runPlan, int) {
 		return nil, 2
 	}
 	cfg.KernelVariants = len(a.kernels) > 0
-	targets, err := a.opts.NewTargets(a.kernels)
+	a.opts.Progress = stderr
+	targets, err := a.opts.NewTargets(ctx, a.kernels)
 	if err != nil {
 		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
 		return nil, 2

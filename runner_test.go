@@ -60,7 +60,7 @@ func TestCases(t *testing.T) {
 	if len(kernels) == 0 {
 		kernels = strings.Fields(os.Getenv("KMODCHECK_KERNELS"))
 	}
-	targets, err := options().NewTargets(kernels)
+	targets, err := options().NewTargets(context.Background(), kernels)
 	if err != nil {
 		t.Fatal(err)
 	}

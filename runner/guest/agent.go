@@ -77,8 +77,11 @@ func powerOff() {
 	os.Exit(1) // not reached
 }
 
-// writableDirs get a tmpfs each: the host's root is shared read-only.
-var writableDirs = []string{"/tmp", "/run", "/root", "/home", "/var/tmp", "/var/log", "/var/cache", "/var/lib", "/mnt", "/dev/shm"}
+// writableDirs get a tmpfs each, as on a Debian machine (/tmp, /dev/shm;
+// /run is /init's), and where the host's own root would show its users'
+// files (/root, /home). The rest of the root is an overlay of /init's,
+// writable.
+var writableDirs = []string{"/tmp", "/root", "/home", "/dev/shm"}
 
 func setUp() error {
 	mounts := []struct{ source, target, fstype, data string }{
@@ -366,6 +369,11 @@ func stepShell() string {
 // first step (or again after a step ended it), or runs it with /bin/sh -c
 // where there is no bash.
 func (a *agent) runStep(req proto.Request) proto.Response {
+	if req.Sync {
+		if err := syncMachine(); err != nil {
+			return proto.Response{Exit: -1, Error: err.Error()}
+		}
+	}
 	var note string
 	if a.session != nil && a.session.Dead() != "" {
 		note = fmt.Sprintf("kmodcheck: a new shell session: the last one ended (%s)\n", a.session.Dead())

@@ -47,6 +47,9 @@ func makeFakeRoot(t testing.TB, root string, k fakeKernel) {
 			t.Fatal(err)
 		}
 	}
+	if root != "/" {
+		write(metaFile, []byte(`{"suite":"bookworm-backports","needs":["gcc-12"]}`), 0o644)
+	}
 	if k.image != "" {
 		write("boot/vmlinuz-"+rel, fakeBzImage(k.image+" (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian"), 0o644)
 	}

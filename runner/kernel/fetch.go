@@ -40,11 +40,12 @@ func (p Package) DebName() string {
 // A Plan is what fetching one release takes.
 type Plan struct {
 	Release  string
+	Suite    string    // the archive suite it comes from; "" for the host's apt
 	Packages []Package // the image first, then the headers and the kernel packages they depend on
-	// HostNeeds are packages the headers depend on that are not kernel
-	// packages and are not installed here (gcc-12, pahole): builds may need
-	// them, and kmodcheck does not install anything system-wide.
-	HostNeeds []string
+	// Needs are the packages the headers depend on that are not kernel
+	// packages (the compiler, libraries of kbuild's tools): the release
+	// root a build runs in has them.
+	Needs []string
 }
 
 // Size is the plan's download size in bytes.
@@ -56,17 +57,22 @@ func (p *Plan) Size() int64 {
 	return n
 }
 
-// A Fetcher gets a Debian kernel and its headers from the machine's package
-// manager into the cache: apt-cache resolves the name, apt-get download
-// fetches the .debs as any user may, and dpkg-deb -x unpacks them into
-// cache.Path("kernels", RELEASE), a root of its own. Nothing is installed.
+// runFunc runs a program in dir, its standard output to stdout.
+type runFunc func(ctx context.Context, dir string, stdout io.Writer, name string, args ...string) error
+
+// A Fetcher gets a Debian kernel and its headers from an archive into the
+// cache: apt-cache resolves the name in each of the archive's suites,
+// apt-get download fetches the .debs as any user may, and dpkg-deb -x
+// unpacks them into cache.Path("kernels", RELEASE), a root of its own.
+// Nothing is installed, and the host's apt state is not used.
 type Fetcher struct {
-	Cache cache.Dir
-	Out   io.Writer // progress; nil discards it
+	Cache   cache.Dir
+	Archive *Archive  // where kernels come from; nil: the host's apt sources
+	Out     io.Writer // progress; nil discards it
 
 	// Run runs a program in dir, its standard output to stdout; nil runs
 	// it for real. Tests answer apt-cache with fixtures through it.
-	Run func(ctx context.Context, dir string, stdout io.Writer, name string, args ...string) error
+	Run runFunc
 }
 
 func (f *Fetcher) out() io.Writer {
@@ -129,58 +135,141 @@ func imageReleases(names []string) map[string]string {
 	return rels
 }
 
+// An Offer is a kernel release an archive suite has with its headers.
+type Offer struct {
+	Release string
+	Suite   string // "" for the host's apt
+	Image   string // the image package to fetch
+	Size    int64  // of the image and headers packages; 0 unless asked for
+}
+
+// suites are the suites searched: the archive's, or the host's apt ("").
+func (f *Fetcher) suites() []string {
+	if f.Archive == nil {
+		return []string{""}
+	}
+	return f.Archive.Suites
+}
+
+// apt runs an apt tool with the suite's own state.
+func (f *Fetcher) apt(ctx context.Context, suite, tool string, args ...string) ([]byte, error) {
+	if f.Archive != nil {
+		args = append(f.Archive.AptOptions(suite), args...)
+	}
+	return f.output(ctx, tool, args...)
+}
+
+// Update brings the archive's package lists up to date where they are
+// missing or old (all of them when force).
+func (f *Fetcher) Update(ctx context.Context, force bool) error {
+	if f.Archive == nil {
+		return nil
+	}
+	return f.Archive.Update(ctx, f.run, f.out(), force)
+}
+
+// Available lists the releases with both an image and a headers package in
+// every suite, newest first; with sizes, it asks apt-cache for the size of
+// each release's image and headers packages.
+func (f *Fetcher) Available(ctx context.Context, sizes bool) ([]Offer, error) {
+	if err := f.Update(ctx, false); err != nil {
+		return nil, err
+	}
+	var offers []Offer
+	listed := map[string]bool{}
+	for _, suite := range f.suites() {
+		out, err := f.apt(ctx, suite, "apt-cache", "pkgnames", "linux-image-")
+		if err != nil {
+			return nil, err
+		}
+		images := imageReleases(strings.Fields(string(out)))
+		out, err = f.apt(ctx, suite, "apt-cache", "pkgnames", "linux-headers-")
+		if err != nil {
+			return nil, err
+		}
+		headers := map[string]bool{}
+		for _, n := range strings.Fields(string(out)) {
+			headers[n] = true
+		}
+		var names []string
+		var here []Offer
+		for rel, img := range images {
+			if headers["linux-headers-"+rel] && !listed[rel] {
+				listed[rel] = true // a backports suite lists its base suite's kernels too
+				here = append(here, Offer{Release: rel, Suite: suite, Image: img})
+				names = append(names, img, "linux-headers-"+rel)
+			}
+		}
+		if sizes && len(names) > 0 {
+			out, _ := f.apt(ctx, suite, "apt-cache", append([]string{"show", "--no-all-versions"}, names...)...)
+			size := map[string]int64{}
+			for _, p := range parseShow(out) {
+				size[p.Name] = p.Size
+			}
+			for i := range here {
+				here[i].Size = size[here[i].Image] + size["linux-headers-"+here[i].Release]
+			}
+		}
+		offers = append(offers, here...)
+	}
+	sortPreferred(offers, func(o Offer) string { return o.Release })
+	return offers, nil
+}
+
 // Resolve turns a kernel name (6.12, 6.12-rt, 6.12.*-rt-amd64, or a
 // release) into the packages of the newest matching release that has both
-// an image and headers, preferring the plain amd64 flavour unless the name
-// says otherwise, as Select does.
+// an image and headers in one of the suites, preferring the plain amd64
+// flavour unless the name says otherwise, as Select does.
 func (f *Fetcher) Resolve(ctx context.Context, name string) (*Plan, error) {
 	if name == "" {
 		return nil, errors.New("no kernel name")
 	}
-	out, err := f.output(ctx, "apt-cache", "pkgnames", "linux-image-")
+	offers, err := f.Available(ctx, false)
 	if err != nil {
 		return nil, err
 	}
-	images := imageReleases(strings.Fields(string(out)))
-	out, err = f.output(ctx, "apt-cache", "pkgnames", "linux-headers-")
-	if err != nil {
-		return nil, err
-	}
-	headers := map[string]bool{}
-	for _, n := range strings.Fields(string(out)) {
-		headers[n] = true
-	}
-	var matched, all, headerless []string
-	for rel := range images {
-		if !headers["linux-headers-"+rel] {
-			if Match(name, rel) {
-				headerless = append(headerless, rel)
-			}
-			continue
-		}
-		all = append(all, rel)
-		if Match(name, rel) {
-			matched = append(matched, rel)
+	var matched []Offer
+	for _, o := range offers {
+		if Match(name, o.Release) {
+			matched = append(matched, o)
 		}
 	}
-	id := func(s string) string { return s }
 	if len(matched) == 0 {
-		if len(images) == 0 {
-			return nil, fmt.Errorf("apt-cache knows no linux-image packages: run apt-get update (as root) first")
-		}
-		if len(headerless) > 0 {
-			return nil, fmt.Errorf("no headers package for %s in apt-cache", strings.Join(sortPreferred(headerless, id), ", "))
-		}
-		avail := sortPreferred(all, id)
-		if len(avail) > 12 {
-			avail = avail[:12]
-		}
-		return nil, fmt.Errorf("no Debian kernel package matches %q; apt-cache has %s", name, strings.Join(avail, ", "))
+		return nil, f.noMatch(ctx, name, offers)
 	}
-	rel := sortPreferred(matched, id)[0]
-	plan := &Plan{Release: rel}
+	best := matched[0] // offers are in preference order
+	return f.plan(ctx, best)
+}
 
-	pkgs, err := f.show(ctx, images[rel], "linux-headers-"+rel)
+// noMatch says why no offer matches name.
+func (f *Fetcher) noMatch(ctx context.Context, name string, offers []Offer) error {
+	where := "apt-cache"
+	if f.Archive != nil {
+		where = fmt.Sprintf("the archive's suites (%s)", strings.Join(f.Archive.Suites, ", "))
+	}
+	if len(offers) == 0 {
+		if f.Archive == nil {
+			return fmt.Errorf("apt-cache knows no linux-image packages: run apt-get update (as root) first")
+		}
+		return fmt.Errorf("%s have no linux-image packages with headers", where)
+	}
+	var avail []string
+	for _, o := range offers {
+		avail = append(avail, o.Release)
+	}
+	if len(avail) > 12 {
+		avail = avail[:12]
+	}
+	return fmt.Errorf("no Debian kernel package matches %q in %s; there are %s", name, where, strings.Join(avail, ", "))
+}
+
+// plan lists the packages of an offer: its image and what the image pulls
+// in of the same release (the modules and binary packages of Debian's
+// split 7.x kernels, Ubuntu's linux-modules), its headers and the kernel
+// packages they depend on; the headers' other dependencies are Needs.
+func (f *Fetcher) plan(ctx context.Context, o Offer) (*Plan, error) {
+	plan := &Plan{Release: o.Release, Suite: o.Suite}
+	pkgs, err := f.show(ctx, o.Suite, o.Image, "linux-headers-"+o.Release)
 	if err != nil {
 		return nil, err
 	}
@@ -189,34 +278,37 @@ func (f *Fetcher) Resolve(ctx context.Context, name string) (*Plan, error) {
 		seen[p.Name] = true
 	}
 	plan.Packages = pkgs
-	var hostDeps []string
-	for i := 1; i < len(plan.Packages); i++ { // the headers and what they pull in
+	var needs []string
+	for i := 0; i < len(plan.Packages); i++ {
 		var more []string
 		for _, group := range strings.Split(plan.Packages[i].Depends, ",") {
 			alts := dependAlternatives(group)
-			if len(alts) == 0 || anyPrefix(alts, "linux-image-") {
+			if len(alts) == 0 {
 				continue
 			}
-			switch n := alts[0]; {
-			case strings.HasPrefix(n, "linux-headers-") || strings.HasPrefix(n, "linux-kbuild-"):
-				if !seen[n] {
-					seen[n] = true
-					more = append(more, n)
-				}
-			case n != "linux-base" && !seen[n]:
+			n := alts[0]
+			switch {
+			case seen[n]:
+			case strings.Contains(n, o.Release) || strings.HasPrefix(n, "linux-headers-") || strings.HasPrefix(n, "linux-kbuild-"):
 				seen[n] = true
-				hostDeps = append(hostDeps, n)
+				more = append(more, n)
+			case i == 0 || anyPrefix(alts, "linux-image-") || n == "linux-base":
+				// What the image needs to be installed (initramfs tools,
+				// linux-base) is no part of building or booting it here.
+			default:
+				seen[n] = true
+				needs = append(needs, n)
 			}
 		}
 		if len(more) > 0 {
-			ps, err := f.show(ctx, more...)
+			ps, err := f.show(ctx, o.Suite, more...)
 			if err != nil {
 				return nil, err
 			}
 			plan.Packages = append(plan.Packages, ps...)
 		}
 	}
-	plan.HostNeeds = f.notInstalled(ctx, hostDeps)
+	plan.Needs = needs
 	return plan, nil
 }
 
@@ -244,10 +336,10 @@ func anyPrefix(names []string, prefix string) bool {
 	return false
 }
 
-// show runs apt-cache show for the candidate versions of names.
-func (f *Fetcher) show(ctx context.Context, names ...string) ([]Package, error) {
+// show runs apt-cache show for the candidate versions of names in suite.
+func (f *Fetcher) show(ctx context.Context, suite string, names ...string) ([]Package, error) {
 	args := append([]string{"show", "--no-all-versions"}, names...)
-	out, err := f.output(ctx, "apt-cache", args...)
+	out, err := f.apt(ctx, suite, "apt-cache", args...)
 	pkgs := parseShow(out)
 	byName := map[string]Package{}
 	for _, p := range pkgs {
@@ -316,30 +408,6 @@ func parseShow(out []byte) []Package {
 	return pkgs
 }
 
-// notInstalled returns those of names dpkg does not have installed.
-func (f *Fetcher) notInstalled(ctx context.Context, names []string) []string {
-	if len(names) == 0 {
-		return nil
-	}
-	args := append([]string{"-W", "-f", "${Package} ${db:Status-Abbrev}\n"}, names...)
-	out, _ := f.output(ctx, "dpkg-query", args...) // exit 1 when some are unknown
-	installed := map[string]bool{}
-	for _, l := range strings.Split(string(out), "\n") {
-		fields := strings.Fields(l)
-		if len(fields) >= 2 && strings.HasPrefix(fields[1], "ii") {
-			n, _, _ := strings.Cut(fields[0], ":")
-			installed[n] = true
-		}
-	}
-	var missing []string
-	for _, n := range names {
-		if !installed[n] {
-			missing = append(missing, n)
-		}
-	}
-	return missing
-}
-
 // Cached returns the complete kernel of release already unpacked in the
 // cache, or nil.
 func (f *Fetcher) Cached(release string) *Kernel {
@@ -386,9 +454,9 @@ func (f *Fetcher) Fetch(ctx context.Context, name string, dryRun bool) (*Kernel,
 		fmt.Fprintf(w, "  %-44s %-22s %10s\n", p.Name, p.Version, Size(p.Size))
 	}
 	fmt.Fprintf(w, "  %-44s %-22s %10s\n", "total", "", Size(plan.Size()))
-	if len(plan.HostNeeds) > 0 {
-		fmt.Fprintf(w, "note: the headers depend on %s, not installed on this machine; builds may fail without them (apt-get install %s)\n",
-			strings.Join(plan.HostNeeds, ", "), strings.Join(plan.HostNeeds, " "))
+	if plan.Suite != "" {
+		fmt.Fprintf(w, "  from %s; builds for it run in a root of %s holding what its headers need: %s\n",
+			plan.Suite, BaseSuite(plan.Suite), strings.Join(plan.Needs, ", "))
 	}
 	if dryRun {
 		return nil, nil
@@ -433,12 +501,16 @@ func (f *Fetcher) download(ctx context.Context, plan *Plan) ([]string, error) {
 	if len(args) > 0 {
 		fmt.Fprintf(w, "downloading %d packages, %s, with apt-get download into %s\n", len(args), Size(size), dir)
 		start := time.Now()
-		cmd := []string{"download"}
-		if os.Geteuid() == 0 {
+		var cmd []string
+		switch {
+		case f.Archive != nil:
+			cmd = f.Archive.AptOptions(plan.Suite)
+		case os.Geteuid() == 0:
 			// apt's _apt user cannot write a root-owned cache directory;
 			// say so rather than have apt warn about it.
-			cmd = append([]string{"-o", "APT::Sandbox::User=root"}, cmd...)
+			cmd = []string{"-o", "APT::Sandbox::User=root"}
 		}
+		cmd = append(cmd, "download")
 		pw := &prefixWriter{w: w, prefix: "  "}
 		err := f.run(ctx, dir, pw, "apt-get", append(cmd, args...)...)
 		pw.Flush()
@@ -491,6 +563,9 @@ func (f *Fetcher) unpack(ctx context.Context, plan *Plan, debs []string, root st
 				return err
 			}
 		}
+	}
+	if err := writeMeta(stage, Meta{Suite: plan.Suite, Needs: plan.Needs}); err != nil {
+		return err
 	}
 	// Debian's image package leaves modules.dep to its postinst.
 	depmod := "depmod"

@@ -6,6 +6,7 @@ package kernel
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path"
@@ -26,6 +27,42 @@ type Kernel struct {
 	Headers  string   // the build directory the Makefile's `make -C` uses, resolved within Root
 	Missing  []string // what is absent, as the package that provides it
 	Mismatch []string // parts that are present but of another release
+
+	// Suite is the archive suite a fetched kernel came from, Needs what
+	// its headers need to build (the compiler and kbuild's libraries):
+	// its release root is made from them (root.go). Both are empty for
+	// the system's kernels, which build and run on the host's own root.
+	Suite string
+	Needs []string
+}
+
+// metaFile is where a fetched kernel's root records what Fetch learnt.
+const metaFile = "kmodcheck.json"
+
+// Meta is what Fetch records beside a kernel it unpacked.
+type Meta struct {
+	Suite string   `json:"suite"`
+	Needs []string `json:"needs"`
+}
+
+func writeMeta(root string, m Meta) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(root, metaFile), append(b, '\n'), 0o644)
+}
+
+func readMeta(root string) (Meta, error) {
+	var m Meta
+	b, err := os.ReadFile(filepath.Join(root, metaFile))
+	if err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("%s: %w", filepath.Join(root, metaFile), err)
+	}
+	return m, nil
 }
 
 // Complete reports whether the kernel can be booted and built for: nothing
@@ -66,6 +103,10 @@ func Scan(root string) ([]*Kernel, error) {
 	for _, img := range images {
 		releases[strings.TrimPrefix(filepath.Base(img), "vmlinuz-")] = true
 	}
+	images, _ = filepath.Glob(filepath.Join(root, "usr", "lib", "modules", "*", "vmlinuz"))
+	for _, img := range images {
+		releases[filepath.Base(filepath.Dir(img))] = true
+	}
 	dirs, _ := filepath.Glob(filepath.Join(root, "lib", "modules", "*"))
 	for _, d := range dirs {
 		releases[filepath.Base(d)] = true
@@ -93,6 +134,20 @@ func inspect(root, rel string) *Kernel {
 	}
 	if root == "/" {
 		k.Headers = filepath.Join(k.Modules, "build")
+	}
+	// Debian's split 7.x packages install the image with the modules
+	// (merged /usr), not in /boot.
+	if _, err := os.Stat(k.Image); err != nil {
+		if img := filepath.Join(root, "usr", "lib", "modules", rel, "vmlinuz"); fileExists(img) {
+			k.Image = img
+		}
+	}
+	if !k.System() {
+		m, err := readMeta(root)
+		if err != nil {
+			k.Missing = append(k.Missing, metaFile+" (fetched by an older kmodcheck: fetch it again)")
+		}
+		k.Suite, k.Needs = m.Suite, m.Needs
 	}
 	where := func(p string) string { return p }
 	if !k.System() {
@@ -316,4 +371,9 @@ func numbers(s string) []int {
 		ns = append(ns, n)
 	}
 	return ns
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

@@ -11,6 +11,15 @@ const (
 	RoleInit = "init"
 )
 
+// Where /init mounts the host's shares in the guest: the agent binary's
+// directory, and the changes the case's build steps made to the machine
+// (the upper directory of their overlays), which the agent copies into the
+// guest's root before a step (Request.Sync).
+const (
+	AgentDir   = "/run/kmodcheck/agent"
+	ChangesDir = "/run/kmodcheck/changes"
+)
+
 // InitWaiting is the console line /init prints when it waits for the case:
 // a state saved after it serves every case.
 const InitWaiting = "kmodcheck-init: waiting for the case"

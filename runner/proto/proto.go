@@ -55,6 +55,7 @@ type Request struct {
 	Dir       string   // OpRun: working directory
 	Env       []string // OpRun: extra environment
 	TimeoutMs int64    // OpRun: kill the command after this long (0: never)
+	Sync      bool     // OpRun: first take the machine's changes from the build steps (ChangesDir)
 	Since     uint64   // OpLog
 	UnixNano  int64    // OpClock
 	Rows      int      // OpShell, OpResize: window size

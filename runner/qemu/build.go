@@ -6,65 +6,65 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
-// buildNS is the name of the script that runs a build for a kernel outside
-// "/" in a mount namespace of its own; it lives beside the uname.
+// buildNS is the name of the script that runs a build step on the case's
+// machine; it lives beside the uname.
 const buildNS = "kmodcheck-buildns"
 
-// makeUname writes the uname that builds see first on PATH: it reports the
-// target's release for -r, so the tutorial's unchanged Makefile
-// (make -C /lib/modules/$(shell uname -r)/build) builds for the target.
-// For a kernel unpacked in the cache it also writes the build namespace
-// script (see build).
+// Where a build step's chroot finds the uname that reports the target's
+// release: first on its PATH.
+const (
+	chrootBin  = "/run/kmodcheck/bin"
+	chrootPath = chrootBin + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+)
+
+// makeUname writes the uname that builds see first on PATH, which reports
+// the target's release for -r, so the tutorial's unchanged Makefile
+// (make -C /lib/modules/$(shell uname -r)/build) builds for the target,
+// and the build namespace script (see build).
 func (vm *VM) makeUname() error {
-	real, err := exec.LookPath("uname")
-	if err != nil {
-		return err
-	}
 	vm.unameDir = filepath.Join(vm.tmp, "bin")
-	script := fmt.Sprintf("#!/bin/sh\n# kmodcheck: the kernel under test is %s\n[ \"$*\" = -r ] && { echo %s; exit 0; }\nexec %s \"$@\"\n",
-		vm.t.Kernel.Release, vm.t.Kernel.Release, real)
+	script := fmt.Sprintf("#!/bin/sh\n# kmodcheck: the kernel under test is %s\n[ \"$*\" = -r ] && { echo %s; exit 0; }\nexec /bin/uname \"$@\"\n",
+		vm.t.Kernel.Release, vm.t.Kernel.Release)
 	if err := os.MkdirAll(vm.unameDir, 0o755); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(vm.unameDir, "uname"), []byte(script), 0o755); err != nil {
 		return err
 	}
-	if vm.t.Kernel.System() {
-		return nil
+	for _, d := range []string{"upper", "ovlwork", "mnt"} {
+		if err := os.MkdirAll(filepath.Join(vm.tmp, d), 0o755); err != nil {
+			return err
+		}
 	}
-	ns, err := buildNSScript(vm.t.Kernel.Root, vm.t.Kernel.Release)
+	ns, err := buildNSScript(buildMachine{
+		Root: vm.machine, Release: vm.t.Kernel.Release, Work: vm.work,
+		Upper: filepath.Join(vm.tmp, "upper"), OvlWork: filepath.Join(vm.tmp, "ovlwork"),
+		Mount: filepath.Join(vm.tmp, "mnt"), Bin: vm.unameDir, Private: vm.tmp,
+	})
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(vm.unameDir, buildNS), []byte(ns), 0o755)
 }
 
-// build runs a build step on the host, where it is fast, with uname -r
-// reporting the target's release.
-//
-// A kernel unpacked in the cache (kmodcheck kernels fetch) is not where the
-// Makefile looks: make -C /lib/modules/REL/build, and Debian's headers
-// lean on /usr/src/linux-headers-REL-common and /usr/lib/linux-kbuild-VER
-// by absolute path. Such a build runs under unshare(1) in a mount namespace
-// of its own (and a user namespace mapping the user to root when not root),
-// where read-only overlays put the cache root's lib, usr/lib and usr/src
-// over the system's. Only the build's processes see them; the host's
-// filesystems are not changed, and the system's own files stay visible
-// beneath.
+// build runs a build step on the host, where it is fast, on the case's
+// machine: chrooted into the kernel's release root (the host's root for
+// a system kernel) under an overlay whose changes are the case's own, with
+// uname -r reporting the target's release. What the step writes outside
+// the work directory (make install into /lib/modules) lands in the
+// overlay, never on the host, and reaches the guest before its next step.
 func (vm *VM) build(ctx context.Context, step target.Step) (target.Result, error) {
-	env := append(target.HostEnv(), "PATH="+vm.unameDir+":"+os.Getenv("PATH"))
-	if vm.t.Kernel.System() {
-		return target.RunLocal(ctx, step, env), nil
-	}
 	wrapped := step
 	wrapped.Line = wrapNS(filepath.Join(vm.unameDir, buildNS), step.Line, os.Geteuid() != 0)
-	res := target.RunLocal(ctx, wrapped, env)
+	res := target.RunLocal(ctx, wrapped, target.HostEnv())
 	res.Step = step
+	vm.changed = true
 	return res, nil
 }
 
@@ -79,77 +79,94 @@ func wrapNS(script, line string, mapRoot bool) string {
 	return strings.Join(args, " ")
 }
 
-// An overlay is one read-only overlay mount: lower directories, the first
-// on top, over target.
-type overlay struct {
-	target string
-	lowers []string
+// A buildMachine is what the namespace script puts together.
+type buildMachine struct {
+	Root    string // the machine's root: a release root, or "/"
+	Release string
+	Work    string // the case's work directory, bound at its own path
+	Upper   string // the overlays' upper directories, one per top-level directory
+	OvlWork string // overlayfs's work directories, beside them
+	Mount   string // where the machine is put together
+	Bin     string // the uname directory, bound at chrootBin
+	Private string // a directory of the VM's (its temporary directory), never overlaid
 }
 
-// overlays returns the mounts that show the packages unpacked in root at
-// their system paths: for each of root's lib, usr/lib and usr/src, an
-// overlay of it over the system directory the same path reaches (on a
-// merged-/usr system /lib reaches /usr/lib, so root's lib and usr/lib share
-// one mount). The cache root is on top, so its release's paths are its own.
-func overlays(root string) ([]overlay, error) {
-	var out []overlay
-	index := map[string]int{}
-	for _, d := range []string{"lib", "usr/lib", "usr/src"} {
-		src := filepath.Join(root, d)
-		if fi, err := os.Lstat(src); err != nil || !fi.IsDir() {
-			continue // absent, or a symlink (lib -> usr/lib) that another covers
-		}
-		sys, err := filepath.EvalSymlinks("/" + d)
-		if err != nil {
-			return nil, fmt.Errorf("kernel root %s: the system has no /%s to show its %s over: %w", root, d, d, err)
-		}
-		i, ok := index[sys]
-		if !ok {
-			i = len(out)
-			index[sys] = i
-			out = append(out, overlay{target: sys})
-		}
-		out[i].lowers = append(out[i].lowers, src)
-	}
-	for i := range out {
-		out[i].lowers = append(out[i].lowers, out[i].target)
-	}
-	return out, nil
-}
+// apiDirs are a machine's kernel and run-time directories: bound from the
+// host or fresh tmpfs, never overlaid.
+var apiDirs = map[string]bool{"dev": true, "proc": true, "sys": true, "tmp": true, "run": true}
 
-// buildNSScript is the script unshare runs: it mounts the overlays in its
-// new, private mount namespace, then runs the step's line ($1).
-func buildNSScript(root, release string) (string, error) {
-	ovs, err := overlays(root)
+// buildNSScript is the script unshare runs: in its new, private mount
+// namespace it builds the machine at m.Mount (a tmpfs with, for each
+// top-level directory of the root, an overlay whose upper directory is the
+// case's) and runs the step's line ($1) chrooted there. One overlay per
+// directory rather than one over the root: overlayfs refuses layers that
+// overlap, and the upper directories live under the host's root.
+func buildNSScript(m buildMachine) (string, error) {
+	entries, err := os.ReadDir(m.Root)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("machine root of %s: %w", m.Release, err)
 	}
-	if len(ovs) == 0 {
-		return "", fmt.Errorf("kernel root %s has none of lib, usr/lib, usr/src", root)
-	}
-	for _, p := range []string{"unshare", "mount"} {
+	for _, p := range []string{"unshare", "mount", "chroot"} {
 		if _, err := exec.LookPath(p); err != nil {
-			return "", fmt.Errorf("building for %s (unpacked in %s) needs %s: install util-linux and mount", release, root, p)
+			return "", fmt.Errorf("building for %s needs %s: install util-linux, mount and coreutils", m.Release, p)
+		}
+	}
+	for _, p := range []string{m.Root, m.Upper, m.OvlWork} {
+		if strings.ContainsAny(p, ",:\n") {
+			return "", fmt.Errorf("overlayfs cannot take a directory whose path has a comma or colon (%s); set KMODCHECK_CACHE or TMPDIR elsewhere", p)
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "#!/bin/sh\n# kmodcheck: build for %s with the packages unpacked in\n# %s\n", release, root)
-	b.WriteString("# seen at their system paths, in this process's own mount namespace only.\n")
+	fmt.Fprintf(&b, "#!/bin/sh\n# kmodcheck: run a build step on the machine of %s (root %s),\n", m.Release, m.Root)
+	b.WriteString("# its changes in the case's overlay, in this process's own mount namespace only.\n")
 	b.WriteString("# Run as: unshare --mount --propagation private [--map-root-user] -- THIS 'COMMAND LINE'\n")
-	for _, o := range ovs {
-		for _, l := range o.lowers {
-			if strings.ContainsAny(l, ",:\n") {
-				return "", fmt.Errorf("kernel root %s: overlayfs cannot take a directory whose path has a comma or colon (%s); set KMODCHECK_CACHE elsewhere", root, l)
-			}
-		}
-		opts := "ro,lowerdir=" + strings.Join(o.lowers, ":")
-		fmt.Fprintf(&b, "mount -t overlay -o %s kmodcheck %s || {\n", shellQuote(opts), shellQuote(o.target))
-		fmt.Fprintf(&b, "\techo %s >&2\n\texit 125\n}\n", shellQuote(fmt.Sprintf(
-			"kmodcheck: cannot show %s over %s in a private mount namespace (needs root, or unprivileged user namespaces and overlayfs: Linux 5.11 or later)",
-			strings.Join(o.lowers[:len(o.lowers)-1], " and "), o.target)))
+	b.WriteString("fail() { echo \"kmodcheck: cannot put the build's machine together: $* (needs root, or unprivileged user namespaces and overlayfs: Linux 5.11 or later)\" >&2; exit 125; }\n")
+	mnt := shellQuote(m.Mount)
+	fmt.Fprintf(&b, "mount -t tmpfs -o mode=0755 kmodcheck %s || fail tmpfs\n", mnt)
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, e.Name())
 	}
-	b.WriteString("cd \"$PWD\" 2>/dev/null || :\nexec /bin/sh -c \"$1\"\n")
+	sort.Strings(names)
+	for _, name := range names {
+		src := filepath.Join(m.Root, name)
+		dst := shellQuote(filepath.Join(m.Mount, name))
+		fi, err := os.Lstat(src)
+		switch {
+		case err != nil:
+			continue
+		case fi.Mode()&os.ModeSymlink != 0:
+			link, _ := os.Readlink(src)
+			fmt.Fprintf(&b, "ln -s %s %s\n", shellQuote(link), dst)
+		case !fi.IsDir():
+		case apiDirs[name]:
+			fmt.Fprintf(&b, "mkdir %s\n", dst)
+		case within(m.Private, src) || within(src, m.Private):
+			// The VM's own directory is under it: overlayfs would see
+			// overlapping layers. Bound as it is.
+			fmt.Fprintf(&b, "mkdir %s && mount --rbind %s %s || fail %s\n", dst, shellQuote(src), dst, shellQuote(name))
+		default:
+			up, wk := shellQuote(filepath.Join(m.Upper, name)), shellQuote(filepath.Join(m.OvlWork, name))
+			opts := shellQuote("lowerdir=" + src + ",upperdir=" + filepath.Join(m.Upper, name) + ",workdir=" + filepath.Join(m.OvlWork, name))
+			fmt.Fprintf(&b, "mkdir -p %s %s %s && mount -t overlay -o %s kmodcheck %s || fail overlay %s\n", dst, up, wk, opts, dst, shellQuote(name))
+		}
+	}
+	for _, d := range []string{"dev", "proc", "sys"} {
+		fmt.Fprintf(&b, "mkdir -p %s/%s && mount --rbind /%s %s/%s || fail %s\n", mnt, d, d, mnt, d, d)
+	}
+	fmt.Fprintf(&b, "mkdir -p %s/tmp %s/run && mount -t tmpfs -o mode=1777 tmp %s/tmp && mount -t tmpfs -o mode=0755 run %s/run || fail tmpfs\n", mnt, mnt, mnt, mnt)
+	bin := shellQuote(m.Mount + chrootBin)
+	fmt.Fprintf(&b, "mkdir -p %s && mount --bind %s %s || fail uname\n", bin, shellQuote(m.Bin), bin)
+	work := shellQuote(m.Mount + m.Work)
+	fmt.Fprintf(&b, "mkdir -p %s && mount --bind %s %s || fail work directory\n", work, shellQuote(m.Work), work)
+	fmt.Fprintf(&b, "exec chroot %s /usr/bin/env PATH=%s /bin/sh -c 'cd \"$1\" 2>/dev/null || :; exec /bin/sh -c \"$2\"' kmodcheck \"$PWD\" \"$1\"\n", mnt, chrootPath)
 	return b.String(), nil
+}
+
+// within reports whether p is dir or below it.
+func within(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
 // shellQuote quotes s for sh.

@@ -4,48 +4,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 )
-
-func TestOverlays(t *testing.T) {
-	root := t.TempDir()
-	for _, d := range []string{"lib/modules/6.12.1-amd64", "usr/lib/linux-kbuild-6.12", "usr/src/linux-headers-6.12.1-amd64", "usr/share/doc", "boot"} {
-		os.MkdirAll(filepath.Join(root, d), 0o755)
-	}
-	ovs, err := overlays(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sysLib, _ := filepath.EvalSymlinks("/lib")
-	sysUsrLib, _ := filepath.EvalSymlinks("/usr/lib")
-	var want []overlay
-	if sysLib == sysUsrLib { // merged /usr: one mount shows both
-		want = []overlay{
-			{sysUsrLib, []string{root + "/lib", root + "/usr/lib", sysUsrLib}},
-		}
-	} else {
-		want = []overlay{
-			{sysLib, []string{root + "/lib", sysLib}},
-			{sysUsrLib, []string{root + "/usr/lib", sysUsrLib}},
-		}
-	}
-	sysSrc, _ := filepath.EvalSymlinks("/usr/src")
-	want = append(want, overlay{sysSrc, []string{root + "/usr/src", sysSrc}})
-	if !reflect.DeepEqual(ovs, want) {
-		t.Errorf("overlays = %+v\nwant %+v", ovs, want)
-	}
-
-	if _, err := buildNSScript(t.TempDir(), "6.12.1-amd64"); err == nil {
-		t.Error("buildNSScript accepted a root with nothing to show")
-	}
-	bad := filepath.Join(t.TempDir(), "a:b")
-	os.MkdirAll(filepath.Join(bad, "usr/src"), 0o755)
-	if _, err := buildNSScript(bad, "6.12.1-amd64"); err == nil || !strings.Contains(err.Error(), "colon") {
-		t.Errorf("buildNSScript with a colon in the root: %v", err)
-	}
-}
 
 func TestWrapNS(t *testing.T) {
 	got := wrapNS("/tmp/x/kmodcheck-buildns", `make -C "/a b" 'c'`, true)
@@ -59,42 +20,71 @@ func TestWrapNS(t *testing.T) {
 	}
 }
 
-// TestBuildNamespace runs a command through the namespace script: it must
-// see the fake root's files at their system paths, and the host must not.
-// It needs root, or unprivileged user namespaces and overlayfs.
-func TestBuildNamespace(t *testing.T) {
+func TestBuildNSScriptRefuses(t *testing.T) {
+	if _, err := buildNSScript(buildMachine{Root: filepath.Join(t.TempDir(), "none"), Release: "6.12.1-amd64"}); err == nil {
+		t.Error("buildNSScript accepted a machine root that is not there")
+	}
+	bad := filepath.Join(t.TempDir(), "a:b")
+	os.MkdirAll(filepath.Join(bad, "usr"), 0o755)
+	if _, err := buildNSScript(buildMachine{Root: bad, Release: "6.12.1-amd64", Upper: "/u", OvlWork: "/w"}); err == nil || !strings.Contains(err.Error(), "colon") {
+		t.Errorf("buildNSScript with a colon in the root: %v", err)
+	}
+}
+
+// TestBuildMachine runs build steps on a machine made of the host's root,
+// as a system kernel's builds run: a step sees the root, uname -r names
+// the target's release, a step's writes outside the work directory (a
+// make install into /lib/modules) land in the case's upper directory and
+// are seen by the next step, and never reach the host; writes into the
+// work directory do. It needs root, or unprivileged user namespaces and
+// overlayfs.
+func TestBuildMachine(t *testing.T) {
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Skip("no unshare")
 	}
-	root := t.TempDir()
-	name := "kmodcheck-test-" + filepath.Base(root)
-	os.MkdirAll(filepath.Join(root, "usr/src", name), 0o755)
-	os.WriteFile(filepath.Join(root, "usr/src", name, "Makefile"), []byte("all:\n\t@echo built\n"), 0o644)
-	os.MkdirAll(filepath.Join(root, "lib/modules", name), 0o755)
-	os.Symlink("/usr/src/"+name, filepath.Join(root, "lib/modules", name, "build"))
-	script, err := buildNSScript(root, name)
+	tmp := t.TempDir()
+	m := buildMachine{Root: "/", Release: "9.9.9-kmodcheck-test", Work: t.TempDir(), Private: tmp}
+	for _, d := range []*string{&m.Upper, &m.OvlWork, &m.Mount, &m.Bin} {
+		*d = filepath.Join(tmp, map[*string]string{&m.Upper: "upper", &m.OvlWork: "ovlwork", &m.Mount: "mnt", &m.Bin: "bin"}[d])
+		os.MkdirAll(*d, 0o755)
+	}
+	os.WriteFile(filepath.Join(m.Bin, "uname"), []byte("#!/bin/sh\n[ \"$*\" = -r ] && { echo "+m.Release+"; exit 0; }\nexec /bin/uname \"$@\"\n"), 0o755)
+	script, err := buildNSScript(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(t.TempDir(), buildNS)
-	if err := os.WriteFile(file, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	line := "cat /lib/modules/" + name + "/build/Makefile >/dev/null && ls /usr/src && echo pwd=$(pwd)"
-	cmd := exec.Command("/bin/sh", "-c", wrapNS(file, line, os.Geteuid() != 0))
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "PWD="+cmd.Dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		if strings.Contains(string(out), "kmodcheck: cannot show") || strings.Contains(string(out), "unshare:") {
-			t.Skipf("no private mounts here: %s", out)
+	file := filepath.Join(m.Bin, buildNS)
+	os.WriteFile(file, []byte(script), 0o755)
+	step := func(line string) string {
+		cmd := exec.Command("/bin/sh", "-c", wrapNS(file, line, os.Geteuid() != 0))
+		cmd.Dir = m.Work
+		cmd.Env = append(os.Environ(), "PWD="+m.Work)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			if strings.Contains(string(out), "kmodcheck: cannot put") || strings.Contains(string(out), "unshare:") {
+				t.Skipf("no private mounts here: %s", out)
+			}
+			t.Fatalf("%s: %v: %s", line, err, out)
 		}
-		t.Fatalf("%v: %s", err, out)
+		return string(out)
 	}
-	if !strings.Contains(string(out), name) || !strings.Contains(string(out), "pwd="+cmd.Dir) {
-		t.Errorf("inside the namespace: %s; want %s listed in /usr/src, in %s", out, name, cmd.Dir)
+	extra := "/lib/modules/" + m.Release + "/extra"
+	out := step("mkdir -p " + extra + " && echo module > " + extra + "/hi.ko && uname -r && pwd && echo built > hi.ko")
+	if want := m.Release + "\n" + m.Work + "\n"; out != want {
+		t.Errorf("first step printed %q, want %q", out, want)
 	}
-	if _, err := os.Stat("/usr/src/" + name); err == nil {
-		t.Errorf("/usr/src/%s is visible outside the build's namespace", name)
+	if out := step("cat " + extra + "/hi.ko"); out != "module\n" {
+		t.Errorf("the next step reads %q from %s/hi.ko, want what the first wrote", out, extra)
+	}
+	if _, err := os.Stat(extra); err == nil {
+		t.Errorf("%s reached the host", extra)
+	}
+	found, _ := filepath.Glob(filepath.Join(m.Upper, "*", "*", "modules", m.Release, "extra", "hi.ko"))
+	more, _ := filepath.Glob(filepath.Join(m.Upper, "*", "modules", m.Release, "extra", "hi.ko"))
+	if len(found)+len(more) != 1 {
+		t.Errorf("hi.ko is not in the upper directory %s once: %v %v", m.Upper, found, more)
+	}
+	if b, err := os.ReadFile(filepath.Join(m.Work, "hi.ko")); err != nil || string(b) != "built\n" {
+		t.Errorf("the work directory's hi.ko: %q, %v", b, err)
 	}
 }

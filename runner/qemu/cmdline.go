@@ -13,6 +13,7 @@ import (
 type machine struct {
 	Kernel  string // ELF vmlinux (PVH entry) or bzImage
 	Initrd  string
+	Root    string // the guest's root, shared read-only: "/" or a release root
 	Accel   string // kvm or tcg
 	CPUs    int
 	Memory  string   // QEMU -m
@@ -24,6 +25,8 @@ type machine struct {
 type endpoints struct {
 	Work               string // the case's work directory, exported read-write over 9p
 	Agent, Kmsg, Shell string // unix sockets of the virtio-serial ports
+	AgentDir           string // holds the agent binary, shared read-only
+	Changes            string // what the case's build steps changed of the machine, shared read-only
 	QMP                string // a QMP socket; empty: none
 	IncomingFD         int    // >0: restore the state readable on this descriptor
 }
@@ -62,10 +65,14 @@ func (m machine) args(e endpoints) []string {
 		"-machine", "pc", "-accel", accelArg(m.Accel), "-cpu", cpu, "-smp", fmt.Sprint(m.CPUs), "-m", m.Memory,
 		"-kernel", m.Kernel, "-initrd", m.Initrd, "-append", strings.Join(m.Cmdline, " "),
 		"-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
-		"-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
+		"-fsdev", "local,id=hostroot,path=" + m.Root + ",security_model=none,readonly=on,multidevs=remap",
 		"-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
 		"-fsdev", "local,id=work,path=" + e.Work + ",security_model=none,multidevs=remap",
 		"-device", "virtio-9p-pci,fsdev=work,mount_tag=work",
+		"-fsdev", "local,id=agent,path=" + e.AgentDir + ",security_model=none,readonly=on",
+		"-device", "virtio-9p-pci,fsdev=agent,mount_tag=agent",
+		"-fsdev", "local,id=changes,path=" + e.Changes + ",security_model=none,readonly=on,multidevs=remap",
+		"-device", "virtio-9p-pci,fsdev=changes,mount_tag=changes",
 		"-device", "virtio-serial-pci",
 		"-chardev", "socket,id=agent,path=" + e.Agent + ",server=on,wait=off",
 		"-device", "virtserialport,chardev=agent,name=" + proto.PortName,

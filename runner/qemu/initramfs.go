@@ -19,8 +19,8 @@ import (
 
 // initScript is the initramfs's /init: load what 9p needs, then wait on the
 // agent's port for the case, mount the host's root read-only and hand over
-// to the agent on it. busybox is the only program in the initramfs;
-// everything else comes from the host.
+// to the agent. busybox is the only program in the initramfs; everything
+// else comes from the machine's root (the host's, or a release root).
 //
 // The wait is the last point before anything case-specific, so a state
 // saved there serves every case: nothing is mounted over 9p yet (QEMU
@@ -58,11 +58,22 @@ until read -r work agent seed < $port && [ -n "$seed" ]; do
 	$bb sleep 0.05
 done
 echo "$seed" > /dev/urandom
-$bb mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /newroot || fail "mount host root over 9p failed"
+# The machine's root: its files shared read-only, under an overlay whose
+# changes live in this VM's memory and vanish with it, writable as a
+# reader's root is.
+p9=trans=virtio,version=9p2000.L,msize=512000
+$bb mkdir -p /lower /rw
+$bb mount -t 9p -o $p9,ro,cache=loose hostroot /lower || fail "mount the machine's root over 9p failed"
+$bb mount -t tmpfs -o mode=0755 rw /rw && $bb mkdir -p /rw/upper /rw/work || fail "tmpfs for the root's changes failed"
+$bb mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work root /newroot || fail "overlay over the machine's root failed"
+$bb mount -t tmpfs -o mode=0755 run /newroot/run || fail "tmpfs on /run failed"
+$bb mkdir -p /newroot` + proto.AgentDir + ` /newroot` + proto.ChangesDir + `
+$bb mount -t 9p -o $p9,ro,cache=loose agent /newroot` + proto.AgentDir + ` || fail "mount the agent's directory failed"
+$bb mount -t 9p -o $p9,ro,cache=none changes /newroot` + proto.ChangesDir + ` || fail "mount the build steps' changes failed"
 $bb umount /sys
 $bb umount /proc
 $bb mount --move /dev /newroot/dev
-[ -x "/newroot$agent" ] || fail "agent $agent not found on the host root"
+[ -x "/newroot$agent" ] || fail "agent $agent not found"
 export ` + proto.EnvRole + `=` + proto.RoleInit + ` ` + proto.EnvWork + `="$work"
 exec $bb switch_root /newroot "$agent"
 `
@@ -78,6 +89,7 @@ var bootModules = []struct {
 	{"virtio_console", false},
 	{"9pnet_virtio", false},
 	{"9p", false},
+	{"overlay", false},
 	{"pvpanic_pci", true},
 }
 

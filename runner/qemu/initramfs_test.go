@@ -26,7 +26,7 @@ kernel/fs/9p/9p.ko.xz: kernel/fs/netfs/netfs.ko.xz kernel/net/9p/9pnet.ko.xz
 kernel/fs/netfs/netfs.ko.xz:
 kernel/sound/unrelated.ko.xz: kernel/fs/netfs/netfs.ko.xz
 `)
-	write("modules.builtin", "kernel/drivers/virtio/virtio_pci.ko\n")
+	write("modules.builtin", "kernel/drivers/virtio/virtio_pci.ko\nkernel/fs/overlayfs/overlay.ko\n")
 	got, err := bootModuleFiles(dir)
 	if err != nil {
 		t.Fatal(err)

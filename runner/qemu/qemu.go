@@ -41,7 +41,10 @@ type Target struct {
 	Memory  string // QEMU -m, e.g. 1G
 	Agent   string // the program the guest runs as its agent: this one
 	Busybox string // a static busybox for the initramfs
-	QEMU    string // qemu-system-x86_64; empty: found on PATH ($KMODCHECK_QEMU overrides)
+	// Roots makes the release root a fetched kernel's guest boots with
+	// and its builds run in; the system's kernels use the host's root.
+	Roots *kernel.Roots
+	QEMU  string // qemu-system-x86_64; empty: found on PATH ($KMODCHECK_QEMU overrides)
 
 	// BootTimeout bounds boot to the agent's hello.
 	BootTimeout time.Duration
@@ -55,6 +58,7 @@ type Target struct {
 	accel   string // the probe's verdict, once made
 	note    string
 	lpj     uint64 // the delay loop's calibration, once measured
+	machine string // the machine root, once made
 	version string // qemu -version, once asked
 
 	saving sync.Mutex // held while a state is saved (snapshot.go)
@@ -127,7 +131,12 @@ func (t *Target) prepare(ctx context.Context) (machine, []string, error) {
 			return machine{}, nil, fmt.Errorf("calibrate the delay loop of %s: %w", t.Kernel.Release, err)
 		}
 	}
-	m := machine{Kernel: vmlinux, Initrd: initrd, Accel: t.accel, CPUs: t.CPUs, Memory: t.Memory, Cmdline: kernelCmdline(t.lpj)}
+	if t.machine == "" {
+		if t.machine, err = t.machineRoot(ctx); err != nil {
+			return machine{}, nil, err
+		}
+	}
+	m := machine{Kernel: vmlinux, Initrd: initrd, Root: t.machine, Accel: t.accel, CPUs: t.CPUs, Memory: t.Memory, Cmdline: kernelCmdline(t.lpj)}
 	if m.CPUs == 0 {
 		m.CPUs = 2
 	}
@@ -135,6 +144,26 @@ func (t *Target) prepare(ctx context.Context) (machine, []string, error) {
 		m.Memory = "1G"
 	}
 	return m, notes, nil
+}
+
+// machineRoot is the root the kernel's guest boots with and its builds
+// run in: the host's for a system kernel, else its release root, made on
+// first use.
+func (t *Target) machineRoot(ctx context.Context) (string, error) {
+	if t.Kernel.System() {
+		return "/", nil
+	}
+	if t.Roots == nil {
+		return "", fmt.Errorf("kernel %s: no release roots to run it in", t.Kernel.Release)
+	}
+	root, err := t.Roots.Machine(ctx, t.Kernel)
+	if err != nil {
+		return "", fmt.Errorf("release root of %s: %w", t.Kernel.Release, err)
+	}
+	if err := staticAgent(t.Agent); err != nil {
+		return "", err
+	}
+	return root, nil
 }
 
 // Start boots a VM for one case: restored from the kernel's saved state
@@ -197,7 +226,11 @@ func (t *Target) startVM(ctx context.Context, c target.Case, m machine, st *save
 	if err != nil {
 		return nil, err
 	}
-	vm := &VM{t: t, tmp: tmp, work: c.WorkDir, logDir: c.LogDir, info: target.Info{Target: "qemu", Release: t.Kernel.Release, Accel: m.Accel}}
+	vm := &VM{t: t, tmp: tmp, work: c.WorkDir, logDir: c.LogDir, machine: m.Root, info: target.Info{Target: "qemu", Release: t.Kernel.Release, Accel: m.Accel}}
+	if err := vm.shareDirs(); err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
 	vm.info.Notes = append(vm.info.Notes, notes...)
 	if st != nil {
 		vm.info.Notes = append(vm.info.Notes, "restored from the saved state "+filepath.Base(st.file))
@@ -270,6 +303,8 @@ type VM struct {
 	wire     *proto.Conn   // the agent's messages on conn
 	reqMu    sync.Mutex
 	unameDir string
+	machine  string // the machine root (machine.Root)
+	changed  bool   // a build step ran since the guest last took the machine's changes
 	stderr   bytes.Buffer
 	pwd      string // the case's shell's working directory, after the last step
 	lastDir  string // that step's Dir, as testscript gave it
@@ -324,7 +359,7 @@ func (vm *VM) boot(ctx context.Context, m machine, st *savedState) error {
 func (vm *VM) endpoints() endpoints {
 	return endpoints{
 		Work: vm.work, Agent: filepath.Join(vm.tmp, "agent.sock"), Kmsg: filepath.Join(vm.tmp, "kmsg.sock"),
-		Shell: vm.shellSock(),
+		Shell: vm.shellSock(), AgentDir: filepath.Join(vm.tmp, "agent"), Changes: filepath.Join(vm.tmp, "upper"),
 	}
 }
 
@@ -355,7 +390,7 @@ func (vm *VM) handshake(ctx context.Context) error {
 	vm.wire = proto.NewConn(conn)
 	seed := make([]byte, 32)
 	rand.Read(seed)
-	if _, err := io.WriteString(conn, proto.CaseLine(vm.work, vm.t.Agent, seed)); err != nil {
+	if _, err := io.WriteString(conn, proto.CaseLine(vm.work, proto.AgentDir+"/"+filepath.Base(vm.t.Agent), seed)); err != nil {
 		return vm.failure("send the case to the guest's init", err)
 	}
 	kmsgConn, err := vm.dial(ctx, e.Kmsg)
@@ -497,7 +532,7 @@ func (vm *VM) Run(ctx context.Context, step target.Step) (target.Result, error) 
 		return vm.build(ctx, step)
 	}
 	start := time.Now()
-	req := proto.Request{Op: proto.OpRun, Line: step.Line, Dir: step.Dir, Env: step.Env, TimeoutMs: step.Timeout.Milliseconds()}
+	req := proto.Request{Op: proto.OpRun, Line: step.Line, Dir: step.Dir, Env: step.Env, TimeoutMs: step.Timeout.Milliseconds(), Sync: vm.changed}
 	// The agent enforces the step's timeout; allow it time to report, but
 	// not a kernel that locked up (live.go).
 	ctx, cancel := vm.watchStep(ctx, step)
@@ -513,6 +548,9 @@ func (vm *VM) Run(ctx context.Context, step target.Step) (target.Result, error) 
 	}
 	if resp.Pwd != "" {
 		vm.pwd, vm.lastDir = resp.Pwd, step.Dir
+	}
+	if err == nil {
+		vm.changed = false
 	}
 	if err != nil {
 		return res, vm.explain(err)

@@ -141,14 +141,9 @@ func (vm *VM) Shell(ctx context.Context, sh Shell) (int, error) {
 }
 
 // HostBuild returns the shell line that runs line on the host as the VM's
-// build steps run: with a uname first on PATH that reports the guest's
-// release, so that a tutorial's unchanged Makefile builds for it, and for a
-// kernel in the cache in a mount namespace that shows its headers. It works
-// while the VM runs.
+// build steps run: chrooted into the case's machine, with a uname first on
+// PATH that reports the guest's release, so that a tutorial's unchanged
+// Makefile builds for it (build.go). It works while the VM runs.
 func (vm *VM) HostBuild(line string) string {
-	env := "PATH=" + shellQuote(vm.unameDir) + ":$PATH "
-	if vm.t.Kernel.System() {
-		return env + line
-	}
-	return env + strings.TrimPrefix(wrapNS(filepath.Join(vm.unameDir, buildNS), line, os.Geteuid() != 0), "exec ")
+	return strings.TrimPrefix(wrapNS(filepath.Join(vm.unameDir, buildNS), line, os.Geteuid() != 0), "exec ")
 }

@@ -91,7 +91,7 @@ func (t *Target) stateKey(m machine) (string, error) {
 		return "", err
 	}
 	// Placeholders for what differs from VM to VM.
-	args := m.args(endpoints{Work: "WORK", Agent: "AGENT", Kmsg: "KMSG", Shell: "SHELL"})
+	args := m.args(endpoints{Work: "WORK", Agent: "AGENT", Kmsg: "KMSG", Shell: "SHELL", AgentDir: "AGENTDIR", Changes: "CHANGES"})
 	return cache.Key(append([]string{"state 1", qemuKey, version, kernelKey}, args...)...), nil
 }
 
@@ -119,6 +119,9 @@ func (t *Target) saveState(ctx context.Context, m machine, st *savedState) error
 	defer os.RemoveAll(tmp)
 	vm := &VM{t: t, tmp: tmp, work: filepath.Join(tmp, "work")}
 	if err := os.Mkdir(vm.work, 0o755); err != nil {
+		return err
+	}
+	if err := vm.shareDirs(); err != nil {
 		return err
 	}
 	if vm.console, err = newConsole(filepath.Join(tmp, "console.log")); err != nil {

@@ -6,6 +6,7 @@ package suite
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -32,6 +33,7 @@ type Options struct {
 	Accel       string // auto, kvm, tcg
 	Boot        string // qemu: snapshot (default) or cold
 	StepTimeout time.Duration
+	Progress    io.Writer // where making a release root is shown; nil: nowhere
 }
 
 // SetupError is an error in the set-up rather than in a case: the CLI exits 2.
@@ -41,8 +43,14 @@ func (e *SetupError) Error() string { return e.Err.Error() }
 func (e *SetupError) Unwrap() error { return e.Err }
 
 // NewTargets builds one target per kernel named (for the qemu target), or
-// the one target the options ask for when none is named.
-func (o Options) NewTargets(kernels []string) ([]target.Target, error) {
+// the one target the options ask for when none is named. "span" names the
+// span's kernels (kernel.SpanName); a kernel named that is neither on the
+// system nor in the cache is fetched, with progress.
+func (o Options) NewTargets(ctx context.Context, kernels []string) ([]target.Target, error) {
+	kernels, err := o.fetchKernels(ctx, kernels)
+	if err != nil {
+		return nil, &SetupError{err}
+	}
 	if len(kernels) == 0 {
 		t, err := o.NewTarget()
 		if err != nil {
@@ -102,10 +110,82 @@ func (o Options) NewTarget() (target.Target, error) {
 		Kernel: k, Cache: c, Accel: o.Accel, Boot: o.Boot, Agent: self, QEMU: os.Getenv("KMODCHECK_QEMU"),
 		Busybox: "/bin/busybox", StepTimeout: o.StepTimeout,
 	}
+	if !k.System() {
+		a, err := kernel.NewArchive(c)
+		if err != nil {
+			return nil, &SetupError{err}
+		}
+		t.Roots = &kernel.Roots{Archive: a, Cache: c, Out: o.Progress}
+	}
 	if err := t.Check(); err != nil {
 		return nil, &SetupError{err}
 	}
 	return t, nil
+}
+
+// fetchKernels expands the span and fetches what names match no complete
+// kernel here, returning the names to select.
+func (o Options) fetchKernels(ctx context.Context, names []string) ([]string, error) {
+	var f *kernel.Fetcher
+	fetcher := func() (*kernel.Fetcher, error) {
+		if f != nil {
+			return f, nil
+		}
+		c, err := cache.Default()
+		if err != nil {
+			return nil, err
+		}
+		a, err := kernel.NewArchive(c)
+		if err != nil {
+			return nil, err
+		}
+		f = &kernel.Fetcher{Cache: c, Archive: a, Out: o.Progress}
+		return f, nil
+	}
+	var out []string
+	for _, n := range names {
+		if n != kernel.SpanName {
+			out = append(out, n)
+			continue
+		}
+		f, err := fetcher()
+		if err != nil {
+			return nil, err
+		}
+		span, err := f.Span(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("the kernel span: %w", err)
+		}
+		for _, s := range span {
+			out = append(out, s.Release)
+		}
+	}
+	if o.Target == "host" {
+		return out, nil
+	}
+	for i, n := range out {
+		c, err := cache.Default()
+		if err != nil {
+			return nil, err
+		}
+		ks, err := Kernels(c)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := selectKernel(ks, n); err == nil || n == "system" {
+			continue
+		}
+		f, err := fetcher()
+		if err != nil {
+			return nil, err
+		}
+		k, err := f.Fetch(ctx, n, false)
+		if err != nil {
+			return nil, fmt.Errorf("kernel %s: not here, and fetching it failed: %w", n, err)
+		}
+		out[i] = k.Release
+	}
+	return out, nil
 }
 
 // selectKernel picks the kernel a pattern names. The word "system" names

@@ -1,0 +1,60 @@
+package qemu
+
+import (
+	"debug/elf"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// shareDirs makes the VM's shared directories before QEMU exports them:
+// the agent's (a link to the agent binary, or a copy where the two are on
+// different filesystems: the guest's root need not hold kmodcheck) and the
+// overlay directories of the case's build steps, whose upper directory the
+// guest takes its machine's changes from.
+func (vm *VM) shareDirs() error {
+	for _, d := range []string{"agent", "upper", "ovlwork", "mnt"} {
+		if err := os.MkdirAll(filepath.Join(vm.tmp, d), 0o755); err != nil {
+			return err
+		}
+	}
+	dst := filepath.Join(vm.tmp, "agent", filepath.Base(vm.t.Agent))
+	if err := os.Link(vm.t.Agent, dst); err == nil {
+		return nil
+	}
+	return copyFile(vm.t.Agent, dst)
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("agent: copy %s: %w", src, err)
+	}
+	return out.Close()
+}
+
+// staticAgent checks that the agent can run in a root other than the
+// host's: a dynamically linked one needs the host's C library.
+func staticAgent(agent string) error {
+	f, err := elf.Open(agent)
+	if err != nil {
+		return fmt.Errorf("agent %s: %w", agent, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("agent %s is dynamically linked, so it cannot run in a release root: build kmodcheck (and go test) with CGO_ENABLED=0, as make does", agent)
+		}
+	}
+	return nil
+}

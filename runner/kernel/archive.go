@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
@@ -269,41 +271,59 @@ func (a *Archive) AptOptions(suite string) []string {
 }
 
 // Update fetches the package lists of every suite whose lists are missing
-// or older than MaxAge (all of them when force), printing a line each.
+// or older than MaxAge (all of them when force), all suites at once,
+// printing a line each.
 func (a *Archive) Update(ctx context.Context, run runFunc, out io.Writer, force bool) error {
 	maxAge := a.MaxAge
 	if maxAge == 0 {
 		maxAge = 24 * time.Hour
 	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
 	for _, suite := range a.Suites {
-		d := a.stateDir(suite)
-		stamp := filepath.Join(d, "updated")
+		stamp := filepath.Join(a.stateDir(suite), "updated")
 		if st, err := os.Stat(stamp); err == nil && !force && time.Since(st.ModTime()) < maxAge {
 			continue
 		}
-		for _, sub := range []string{"lists/partial", "cache/archives/partial"} {
-			if err := os.MkdirAll(filepath.Join(d, sub), 0o755); err != nil {
-				return err
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			err := a.update(ctx, run, suite)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
 			}
-		}
-		if err := cache.WriteFile(filepath.Join(d, "sources.list"), []byte(strings.Join(a.SourceLines(suite), "\n")+"\n")); err != nil {
-			return err
-		}
-		if err := touch(filepath.Join(d, "status")); err != nil {
-			return err
-		}
-		start := time.Now()
-		fmt.Fprintf(out, "apt-get update: %s", suite)
-		if err := run(ctx, "", io.Discard, "apt-get", append(a.AptOptions(suite), "-q", "update")...); err != nil {
-			fmt.Fprintln(out)
-			return fmt.Errorf("update the package lists of %s: %w", suite, err)
-		}
-		fmt.Fprintf(out, " in %s (%s of lists)\n", time.Since(start).Round(100*time.Millisecond), Size(dirSize(filepath.Join(d, "lists"))))
-		if err := cache.WriteFile(stamp, []byte(time.Now().UTC().Format(time.RFC3339)+"\n")); err != nil {
+			fmt.Fprintf(out, "apt-get update: %s in %s (%s of lists)\n", suite, time.Since(start).Round(100*time.Millisecond), Size(dirSize(filepath.Join(a.stateDir(suite), "lists"))))
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// update writes a suite's apt state and fetches its lists.
+func (a *Archive) update(ctx context.Context, run runFunc, suite string) error {
+	d := a.stateDir(suite)
+	for _, sub := range []string{"lists/partial", "cache/archives/partial"} {
+		if err := os.MkdirAll(filepath.Join(d, sub), 0o755); err != nil {
 			return err
 		}
 	}
-	return nil
+	if err := cache.WriteFile(filepath.Join(d, "sources.list"), []byte(strings.Join(a.SourceLines(suite), "\n")+"\n")); err != nil {
+		return err
+	}
+	if err := touch(filepath.Join(d, "status")); err != nil {
+		return err
+	}
+	if err := run(ctx, "", io.Discard, "apt-get", append(a.AptOptions(suite), "-q", "update")...); err != nil {
+		return fmt.Errorf("update the package lists of %s: %w", suite, err)
+	}
+	return cache.WriteFile(filepath.Join(d, "updated"), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"))
 }
 
 func touch(file string) error {

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
@@ -175,45 +176,69 @@ func (f *Fetcher) Available(ctx context.Context, sizes bool) ([]Offer, error) {
 	if err := f.Update(ctx, false); err != nil {
 		return nil, err
 	}
+	suites := f.suites()
+	found := make([][]Offer, len(suites))
+	errs := make([]error, len(suites))
+	var wg sync.WaitGroup
+	for i, suite := range suites {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			found[i], errs[i] = f.suiteOffers(ctx, suite, sizes)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	var offers []Offer
 	listed := map[string]bool{}
-	for _, suite := range f.suites() {
-		out, err := f.apt(ctx, suite, "apt-cache", "pkgnames", "linux-image-")
-		if err != nil {
-			return nil, err
-		}
-		images := imageReleases(strings.Fields(string(out)))
-		out, err = f.apt(ctx, suite, "apt-cache", "pkgnames", "linux-headers-")
-		if err != nil {
-			return nil, err
-		}
-		headers := map[string]bool{}
-		for _, n := range strings.Fields(string(out)) {
-			headers[n] = true
-		}
-		var names []string
-		var here []Offer
-		for rel, img := range images {
-			if headers["linux-headers-"+rel] && !listed[rel] {
-				listed[rel] = true // a backports suite lists its base suite's kernels too
-				here = append(here, Offer{Release: rel, Suite: suite, Image: img})
-				names = append(names, img, "linux-headers-"+rel)
+	for _, here := range found { // in the suites' order
+		for _, o := range here {
+			if !listed[o.Release] { // a backports suite lists its base suite's kernels too
+				listed[o.Release] = true
+				offers = append(offers, o)
 			}
 		}
-		if sizes && len(names) > 0 {
-			out, _ := f.apt(ctx, suite, "apt-cache", append([]string{"show", "--no-all-versions"}, names...)...)
-			size := map[string]int64{}
-			for _, p := range parseShow(out) {
-				size[p.Name] = p.Size
-			}
-			for i := range here {
-				here[i].Size = size[here[i].Image] + size["linux-headers-"+here[i].Release]
-			}
-		}
-		offers = append(offers, here...)
 	}
 	sortPreferred(offers, func(o Offer) string { return o.Release })
 	return offers, nil
+}
+
+// suiteOffers lists the releases one suite has with headers.
+func (f *Fetcher) suiteOffers(ctx context.Context, suite string, sizes bool) ([]Offer, error) {
+	out, err := f.apt(ctx, suite, "apt-cache", "pkgnames", "linux-image-")
+	if err != nil {
+		return nil, err
+	}
+	images := imageReleases(strings.Fields(string(out)))
+	out, err = f.apt(ctx, suite, "apt-cache", "pkgnames", "linux-headers-")
+	if err != nil {
+		return nil, err
+	}
+	headers := map[string]bool{}
+	for _, n := range strings.Fields(string(out)) {
+		headers[n] = true
+	}
+	var names []string
+	var here []Offer
+	for rel, img := range images {
+		if headers["linux-headers-"+rel] {
+			here = append(here, Offer{Release: rel, Suite: suite, Image: img})
+			names = append(names, img, "linux-headers-"+rel)
+		}
+	}
+	if sizes && len(names) > 0 {
+		out, _ := f.apt(ctx, suite, "apt-cache", append([]string{"show", "--no-all-versions"}, names...)...)
+		size := map[string]int64{}
+		for _, p := range parseShow(out) {
+			size[p.Name] = p.Size
+		}
+		for i := range here {
+			here[i].Size = size[here[i].Image] + size["linux-headers-"+here[i].Release]
+		}
+	}
+	return here, nil
 }
 
 // Resolve turns a kernel name (6.12, 6.12-rt, 6.12.*-rt-amd64, or a

@@ -228,10 +228,17 @@ func (r *langRunner) Verbose() bool     { return true }
 type caseT struct {
 	mu     sync.Mutex
 	log    strings.Builder
-	failed bool
+	failed  bool
+	skipped bool
 }
 
-func (c *caseT) Skip(args ...any)  { c.Log(args...); c.FailNow() }
+func (c *caseT) Skip(args ...any) {
+	c.Log(args...)
+	c.mu.Lock()
+	c.skipped = true
+	c.mu.Unlock()
+	runtime.Goexit()
+}
 func (c *caseT) Fatal(args ...any) { c.Log(args...); c.FailNow() }
 func (c *caseT) Parallel()         {}
 func (c *caseT) Log(args ...any) {

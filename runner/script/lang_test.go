@@ -16,7 +16,8 @@ import (
 // in testdata/update) on the fake target, and checks each against its
 // archive's "outcome" file:
 //
-//	PASS | FAIL | REFUSED     how the case ends; REFUSED: Check rejects it
+//	PASS | FAIL | SKIP | REFUSED
+//	                          how the case ends; REFUSED: Check rejects it
 //	release RELEASE           the fake kernel's release (default 6.1.0-99-amd64)
 //	REGEXP                    must match the transcript (or Check's error)
 //	! REGEXP                  must not
@@ -75,8 +76,8 @@ func readOutcome(t *testing.T, file string) outcome {
 			}
 		}
 	}
-	if o.status != "PASS" && o.status != "FAIL" && o.status != "REFUSED" {
-		t.Fatalf("%s: no outcome file starting with PASS, FAIL or REFUSED", file)
+	if o.status != "PASS" && o.status != "FAIL" && o.status != "SKIP" && o.status != "REFUSED" {
+		t.Fatalf("%s: no outcome file starting with PASS, FAIL, SKIP or REFUSED", file)
 	}
 	return o
 }
@@ -108,8 +109,11 @@ func runLangCase(t *testing.T, file string, update bool) {
 		testscript.RunT(r, p)
 		c := r.cases[name]
 		transcript = c.log.String()
-		if c.Failed() {
+		switch {
+		case c.Failed():
 			status = "FAIL"
+		case c.skipped:
+			status = "SKIP"
 		}
 	}
 	if status != o.status {

@@ -15,6 +15,7 @@ const (
 	FailKmsg      = "kmsg"        // the kernel log differs from a golden, or has none
 	FailFault     = "fault"       // the kernel reported a fault, died or became tainted
 	FailEndOfCase = "end-of-case" // what a case that passed left behind
+	FailFixed     = "fixed"       // a case declared broken on its kernel passed
 )
 
 // A Failure is why a case failed, as the case language decided it. It is
@@ -32,6 +33,9 @@ type Failure struct {
 	Message string   // what went wrong, one line
 	Detail  string   // what follows it: a mismatch and diff, blocked tasks, problems found
 	Report  []string // for a fault: the kernel's first report, summarised (title, RIP, frames)
+	// KnownBreak is the case's broken line when the failure matches it: a
+	// break the maintainer declared for this kernel, not a new one.
+	KnownBreak string
 }
 
 // Where is the failure's place: "file:line", or "file" at the end.
@@ -50,7 +54,7 @@ func (f Failure) Summary() string {
 	if f.Command != "" {
 		what = f.Command + ": " + what
 	}
-	if f.Kind == FailEndOfCase {
+	if f.Kind == FailEndOfCase || f.Kind == FailFixed {
 		return what
 	}
 	return f.Where() + ": " + what
@@ -59,6 +63,9 @@ func (f Failure) Summary() string {
 // fail records a failure of the case's current line and ends the script
 // with it: the transcript's FAIL line is its message, the detail follows.
 func (cfg *Config) fail(ts *testscript.TestScript, st *caseState, f Failure) {
+	if cfg.knownBreak(ts, st, f) {
+		return
+	}
 	cfg.record(ts, st, f)
 	text := f.Message
 	if f.Command != "" {
@@ -75,7 +82,7 @@ func (cfg *Config) fail(ts *testscript.TestScript, st *caseState, f Failure) {
 // consequences.
 func (cfg *Config) record(ts *testscript.TestScript, st *caseState, f Failure) {
 	f.File, f.Line = scriptPos(ts)
-	if f.Kind == FailEndOfCase {
+	if f.Kind == FailEndOfCase || f.Kind == FailFixed {
 		f.Line = 0
 	}
 	if st == nil || st.failure != nil {

@@ -133,6 +133,8 @@ type caseState struct {
 	faulted     bool          // the kernel reported a fault the case expected
 
 	last *target.Result // the last step's, whose output out compares
+
+	broken *knownBreak // the failure this kernel is known to give (broken)
 }
 
 // Params returns the testscript parameters that run the case files with
@@ -147,6 +149,7 @@ func (cfg *Config) Params(files ...string) testscript.Params {
 		"expect":  cfg.expectCmd,
 		"timeout": cfg.timeoutCmd,
 		"out":     cfg.outCmd,
+		"broken":  cfg.brokenCmd,
 	}
 	for _, tool := range TargetTools {
 		cmds[tool] = cfg.stepCmd(tool, target.OnKernel)
@@ -226,6 +229,7 @@ func (cfg *Config) session(ts *testscript.TestScript) *caseState {
 	ts.Defer(func() {
 		cfg.checkFailed(ts, st)
 		cfg.endOfCase(ts, st)
+		cfg.settleBreak(ts, st)
 		s.Close(st.ctx) // at once when the case's time is up or the run was stopped
 	})
 	cfg.observe(Event{Case: ts.Name(), Kind: "boot", Info: &info})

@@ -257,10 +257,13 @@ func CaseName(file string) string {
 
 // A Result is one case's outcome on one kernel.
 type Result struct {
-	Case     string
-	File     string
-	Kernel   string
-	Status   string // PASS, FAIL, SKIP, or INTERRUPTED: a stop signal ended the run first
+	Case   string
+	File   string
+	Kernel string
+	// Status is PASS, FAIL, SKIP, BROKEN (failed as the case declares it
+	// does on this kernel: a known break, not a failure of the run), or
+	// INTERRUPTED: a stop signal ended the run first.
+	Status   string
 	Duration time.Duration
 	Log      string // testscript's transcript
 	Events   []script.Event
@@ -368,6 +371,9 @@ func RunWith(ctx context.Context, cfg script.Config, targets []target.Target, fi
 				if e.Kind == "failure" && res.Status != "PASS" {
 					res.Failure = e.Failure
 				}
+			}
+			if res.Status == "SKIP" && res.Failure != nil && res.Failure.KnownBreak != "" {
+				res.Status = "BROKEN" // the script skipped the rest of a known break
 			}
 			if cfg.ArtifactDir != "" {
 				res.Dir = CaseDir(cfg.ArtifactDir, release, res.Case)

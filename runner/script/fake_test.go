@@ -226,8 +226,8 @@ func (r *langRunner) Verbose() bool     { return true }
 
 // caseT is the testscript.T of one case.
 type caseT struct {
-	mu     sync.Mutex
-	log    strings.Builder
+	mu      sync.Mutex
+	log     strings.Builder
 	failed  bool
 	skipped bool
 }

@@ -58,10 +58,12 @@ func (t *Target) loopsPerJiffy(ctx context.Context, vmlinux, accel string) (uint
 	if lpj, ok := readLPJ(file); ok {
 		return lpj, nil
 	}
+	start := time.Now()
 	lpj, err := t.calibrate(ctx, vmlinux, accel)
 	if err != nil {
 		return 0, err
 	}
+	t.progress("calibrated the delay loop of %s: lpj=%d in %s", t.Kernel.Release, lpj, time.Since(start).Round(100*time.Millisecond))
 	return lpj, cache.WriteFile(file, []byte(fmt.Sprintln(lpj)))
 }
 

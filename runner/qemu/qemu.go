@@ -41,6 +41,9 @@ type Target struct {
 	Memory  string // QEMU -m, e.g. 1G
 	Agent   string // the program the guest runs as its agent: this one
 	Busybox string // a static busybox for the initramfs
+	// Progress is told of the work done once per kernel (calibration, the
+	// saved state); nil: nobody.
+	Progress io.Writer
 	// Roots makes the release root a fetched kernel's guest boots with
 	// and its builds run in; the system's kernels use the host's root.
 	Roots *kernel.Roots
@@ -144,6 +147,12 @@ func (t *Target) prepare(ctx context.Context) (machine, []string, error) {
 		m.Memory = "1G"
 	}
 	return m, notes, nil
+}
+
+func (t *Target) progress(format string, args ...any) {
+	if t.Progress != nil {
+		fmt.Fprintf(t.Progress, format+"\n", args...)
+	}
 }
 
 // machineRoot is the root the kernel's guest boots with and its builds

@@ -67,8 +67,12 @@ func (t *Target) savedState(ctx context.Context, m machine) (*savedState, error)
 	if _, err := os.Stat(st.file); err == nil {
 		return st, nil // another process saved it meanwhile
 	}
+	start := time.Now()
 	if err := t.saveState(ctx, m, st); err != nil {
 		return nil, fmt.Errorf("save the state of %s: %w", t.Kernel.Release, err)
+	}
+	if fi, err := os.Stat(st.file); err == nil {
+		t.progress("saved the booted state of %s (%d MB) in %s", t.Kernel.Release, fi.Size()>>20, time.Since(start).Round(100*time.Millisecond))
 	}
 	pruneStates(filepath.Dir(st.file), t.Kernel.Release, st.file)
 	return st, nil

@@ -108,7 +108,7 @@ func (o Options) NewTarget() (target.Target, error) {
 	self, _ = filepath.EvalSymlinks(self)
 	t := &qemu.Target{
 		Kernel: k, Cache: c, Accel: o.Accel, Boot: o.Boot, Agent: self, QEMU: os.Getenv("KMODCHECK_QEMU"),
-		Busybox: "/bin/busybox", StepTimeout: o.StepTimeout,
+		Busybox: "/bin/busybox", StepTimeout: o.StepTimeout, Progress: o.Progress,
 	}
 	if !k.System() {
 		a, err := kernel.NewArchive(c)

@@ -120,6 +120,12 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		p.list(stdout)
 		return 0
 	}
+	if p.pairs > 0 {
+		if err := suite.Prepare(ctx, p.targets); err != nil {
+			fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
+			return 2
+		}
+	}
 	rep, err := openReports(a)
 	if err != nil {
 		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)

@@ -64,6 +64,9 @@ func TestCases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := suite.Prepare(t.Context(), targets); err != nil {
+		t.Fatal(err)
+	}
 	out, err := suite.RunDir()
 	if err != nil {
 		t.Fatal(err)

@@ -175,6 +175,26 @@ func (t *Target) machineRoot(ctx context.Context) (string, error) {
 	return root, nil
 }
 
+// Prepare does, before any case, the work done once per kernel: the
+// release root, the vmlinux and initramfs, the accelerator probe, the
+// delay calibration and, for snapshot boots, the saved state. Cases that
+// come after pay none of it within their own time bounds.
+func (t *Target) Prepare(ctx context.Context) error {
+	if err := t.Check(); err != nil {
+		return err
+	}
+	m, _, err := t.prepare(ctx)
+	if err != nil {
+		return err
+	}
+	if t.Boot == "" || t.Boot == BootSnapshot {
+		if _, err := t.savedState(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Start boots a VM for one case: restored from the kernel's saved state
 // unless Boot is "cold", and booted cold when the restore fails.
 func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, error) {

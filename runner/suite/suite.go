@@ -5,6 +5,7 @@ package suite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -121,6 +122,32 @@ func (o Options) NewTarget() (target.Target, error) {
 		return nil, &SetupError{err}
 	}
 	return t, nil
+}
+
+// Prepare has every target that can do the work it does once per kernel
+// (a release root, a calibration, a saved state) do it now, all at once,
+// so that no case pays for it within its own time bounds.
+func Prepare(ctx context.Context, targets []target.Target) error {
+	errs := make([]error, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		p, ok := t.(interface{ Prepare(context.Context) error })
+		if !ok {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.Prepare(ctx); err != nil {
+				errs[i] = fmt.Errorf("prepare %s: %w", t.Release(), err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return &SetupError{err}
+	}
+	return nil
 }
 
 // fetchKernels expands the span and fetches what names match no complete

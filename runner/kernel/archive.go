@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -355,47 +356,55 @@ func SpanSuites() []string {
 	return DefaultSpan()
 }
 
-// Span returns the newest plain amd64 kernel of each span suite (with its
-// security updates), oldest line first.
+// Span returns, for each span suite, the kernel a reader of it installs:
+// the release the suite's linux-image-amd64 depends on (with the suite's
+// security updates, and for backports with the suite as the default
+// release, as apt install -t SUITE does), oldest line first.
 func (f *Fetcher) Span(ctx context.Context) ([]Offer, error) {
-	offers, err := f.Available(ctx, false)
-	if err != nil {
+	if f.Archive == nil {
+		return nil, errors.New("the span needs an archive")
+	}
+	if err := f.Update(ctx, false); err != nil {
 		return nil, err
 	}
-	return spanOf(offers, SpanSuites())
-}
-
-func spanOf(offers []Offer, suites []string) ([]Offer, error) {
 	var span []Offer
 	seen := map[string]bool{}
-	for _, suite := range suites {
-		var best *Offer
-		for i, o := range offers { // newest first
-			if (o.Suite == suite || o.Suite == suite+"-security") && Flavour(o.Release) == "amd64" {
-				best = &offers[i]
-				break
-			}
+	for _, suite := range SpanSuites() {
+		o, err := f.metaKernel(ctx, suite)
+		if err != nil {
+			return nil, err
 		}
-		if best == nil {
-			return nil, fmt.Errorf("the span's suite %s has no amd64 kernel with headers (searched: %s; set %s)", suite, suitesOf(offers), EnvSpan)
-		}
-		if !seen[best.Release] {
-			seen[best.Release] = true
-			span = append(span, *best)
+		if !seen[o.Release] {
+			seen[o.Release] = true
+			span = append(span, o)
 		}
 	}
 	sort.SliceStable(span, func(i, j int) bool { return newer(span[j].Release, span[i].Release) })
 	return span, nil
 }
 
-func suitesOf(offers []Offer) string {
-	var names []string
-	seen := map[string]bool{}
-	for _, o := range offers {
-		if !seen[o.Suite] {
-			seen[o.Suite] = true
-			names = append(names, o.Suite)
+// metaKernel is the kernel suite's linux-image-amd64 depends on.
+func (f *Fetcher) metaKernel(ctx context.Context, suite string) (Offer, error) {
+	state := suite
+	if slices.Contains(f.Archive.Suites, suite+"-security") {
+		state = suite + "-security" // its lists hold the suite's too
+	}
+	if !slices.Contains(f.Archive.Suites, state) {
+		return Offer{}, fmt.Errorf("the span's suite %s is not among the archive's (%s; set %s or %s)", suite, strings.Join(f.Archive.Suites, ", "), EnvSpan, EnvSuites)
+	}
+	args := append(f.Archive.AptOptions(state), "-o", "APT::Default-Release="+suite, "show", "--no-all-versions", "linux-image-amd64")
+	out, err := f.output(ctx, "apt-cache", args...)
+	if err != nil {
+		return Offer{}, fmt.Errorf("the kernel of %s: %w", suite, err)
+	}
+	for _, p := range parseShow(out) {
+		for _, group := range strings.Split(p.Depends, ",") {
+			for _, n := range dependAlternatives(group) {
+				if rel, ok := strings.CutPrefix(n, "linux-image-"); ok && fullReleaseRE.MatchString(rel) {
+					return Offer{Release: strings.TrimSuffix(rel, "-unsigned"), Suite: suite}, nil
+				}
+			}
 		}
 	}
-	return strings.Join(names, ", ")
+	return Offer{}, fmt.Errorf("the kernel of %s: its linux-image-amd64 depends on no kernel release", suite)
 }

@@ -59,24 +59,29 @@ Components: main
 type fakeArchive struct {
 	t      testing.TB
 	suites map[string][]Package // by suite
-	mu     sync.Mutex
-	calls  []string
+	// meta is the release linux-image-amd64 depends on, by the state's
+	// suite and the default release asked for ("" for none).
+	meta  map[[2]string]string
+	mu    sync.Mutex
+	calls []string
 }
 
-func (a *fakeArchive) suiteOf(args []string) (string, []string) {
-	var suite string
+func (a *fakeArchive) suiteOf(args []string) (suite, defaultRelease string, rest []string) {
 	for len(args) >= 2 && args[0] == "-o" {
 		if v, ok := strings.CutPrefix(args[1], "Dir::Etc::SourceList="); ok {
 			d := filepath.Base(filepath.Dir(v))
 			suite = d[:strings.LastIndexByte(d, '-')]
 		}
+		if v, ok := strings.CutPrefix(args[1], "APT::Default-Release="); ok {
+			defaultRelease = v
+		}
 		args = args[2:]
 	}
-	return suite, args
+	return suite, defaultRelease, args
 }
 
 func (a *fakeArchive) run(ctx context.Context, dir string, stdout io.Writer, name string, args ...string) error {
-	suite, rest := a.suiteOf(args)
+	suite, defaultRelease, rest := a.suiteOf(args)
 	a.mu.Lock()
 	a.calls = append(a.calls, name+" "+suite+" "+strings.Join(rest, " "))
 	a.mu.Unlock()
@@ -93,6 +98,13 @@ func (a *fakeArchive) run(ctx context.Context, dir string, stdout io.Writer, nam
 				fmt.Fprintln(stdout, p.Name)
 			}
 		}
+		return nil
+	case name == "apt-cache" && rest[0] == "show" && rest[2] == "linux-image-amd64":
+		rel, ok := a.meta[[2]string{suite, defaultRelease}]
+		if !ok {
+			return fmt.Errorf("E: No packages found")
+		}
+		fmt.Fprintf(stdout, "Package: linux-image-amd64\nVersion: 1\nDepends: linux-image-%s (= 1)\n\n", rel)
 		return nil
 	case name == "apt-cache" && rest[0] == "show":
 		for _, n := range rest[2:] {
@@ -134,6 +146,13 @@ func spanArchive(t testing.TB) (*Fetcher, *fakeArchive) {
 		"trixie-backports": append(append(kernelPackages("7.3.4+deb13-amd64", "7.3.4-1~bpo13+1", "gcc-14-for-host", true),
 			kernelPackages("7.2.12+deb13-amd64", "7.2.12-1~bpo13+1", "gcc-14-for-host", true)...), trixie...),
 		"sid": kernelPackages("7.2.13+deb14-amd64", "7.2.13-1", "gcc-16-for-host", true),
+	}, meta: map[[2]string]string{
+		{"bullseye", "bullseye"}: "5.10.0-32-amd64",
+		{"trixie", "trixie"}:     "6.12.117+deb13-amd64",
+		// Without -t, a backports state's candidate is the base suite's.
+		{"trixie-backports", ""}:                 "6.12.117+deb13-amd64",
+		{"trixie-backports", "trixie-backports"}: "7.3.4+deb13-amd64",
+		{"sid", "sid"}:                           "7.2.13+deb14-amd64",
 	}}
 	c := cache.Dir(t.TempDir())
 	a := &Archive{URL: "http://archive.example/debian", Suites: []string{"bullseye", "trixie", "trixie-backports", "sid"}, Keyring: "/k.gpg", Cache: c}
@@ -211,7 +230,7 @@ func TestSpan(t *testing.T) {
 		t.Errorf("span %q\nwant %q", got, want)
 	}
 	t.Setenv(EnvSpan, "bullseye bookworm")
-	if _, err := f.Span(context.Background()); err == nil || !strings.Contains(err.Error(), "bookworm") {
+	if _, err := f.Span(context.Background()); err == nil || !strings.Contains(err.Error(), "suite bookworm is not among") {
 		t.Errorf("a span suite the archive lacks: %v", err)
 	}
 }

@@ -392,7 +392,13 @@ func (f *Fetcher) metaKernel(ctx context.Context, suite string) (Offer, error) {
 	if !slices.Contains(f.Archive.Suites, state) {
 		return Offer{}, fmt.Errorf("the span's suite %s is not among the archive's (%s; set %s or %s)", suite, strings.Join(f.Archive.Suites, ", "), EnvSpan, EnvSuites)
 	}
-	args := append(f.Archive.AptOptions(state), "-o", "APT::Default-Release="+suite, "show", "--no-all-versions", "linux-image-amd64")
+	args := f.Archive.AptOptions(state)
+	if BaseSuite(suite) != suite {
+		// A backports suite's packages yield to its base suite's unless
+		// asked for, as apt install -t SUITE does; security updates do not.
+		args = append(args, "-o", "APT::Default-Release="+suite)
+	}
+	args = append(args, "show", "--no-all-versions", "linux-image-amd64")
 	out, err := f.output(ctx, "apt-cache", args...)
 	if err != nil {
 		return Offer{}, fmt.Errorf("the kernel of %s: %w", suite, err)

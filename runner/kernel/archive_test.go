@@ -147,12 +147,12 @@ func spanArchive(t testing.TB) (*Fetcher, *fakeArchive) {
 			kernelPackages("7.2.12+deb13-amd64", "7.2.12-1~bpo13+1", "gcc-14-for-host", true)...), trixie...),
 		"sid": kernelPackages("7.2.13+deb14-amd64", "7.2.13-1", "gcc-16-for-host", true),
 	}, meta: map[[2]string]string{
-		{"bullseye", "bullseye"}: "5.10.0-32-amd64",
-		{"trixie", "trixie"}:     "6.12.117+deb13-amd64",
+		{"bullseye", ""}: "5.10.0-32-amd64",
+		{"trixie", ""}:   "6.12.117+deb13-amd64",
 		// Without -t, a backports state's candidate is the base suite's.
 		{"trixie-backports", ""}:                 "6.12.117+deb13-amd64",
 		{"trixie-backports", "trixie-backports"}: "7.3.4+deb13-amd64",
-		{"sid", "sid"}:                           "7.2.13+deb14-amd64",
+		{"sid", ""}:                              "7.2.13+deb14-amd64",
 	}}
 	c := cache.Dir(t.TempDir())
 	a := &Archive{URL: "http://archive.example/debian", Suites: []string{"bullseye", "trixie", "trixie-backports", "sid"}, Keyring: "/k.gpg", Cache: c}

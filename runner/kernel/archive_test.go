@@ -356,3 +356,38 @@ func filterLocks(paths []string) []string {
 	}
 	return out
 }
+
+// TestResolveUbuntu resolves a kernel in an Ubuntu-format archive (fixture
+// stanzas in Ubuntu's naming: the modules in a package of their own, the
+// unsigned image as linux-image-unsigned-REL, the generic flavour). It
+// could not be tried against Ubuntu's archive from here.
+func TestResolveUbuntu(t *testing.T) {
+	rel, ver := "6.8.0-31-generic", "6.8.0-31.31"
+	fa := &fakeArchive{t: t, suites: map[string][]Package{"noble": {
+		{Name: "linux-image-unsigned-" + rel, Version: ver, Size: 15e6, Depends: "linux-modules-" + rel},
+		{Name: "linux-image-" + rel, Version: ver, Size: 15e6, Depends: "linux-modules-" + rel + ", linux-base (>= 4.5ubuntu1~16.04.1)"},
+		{Name: "linux-modules-" + rel, Version: ver, Size: 40e6},
+		{Name: "linux-headers-" + rel, Version: ver, Size: 3e6, Depends: "linux-headers-6.8.0-31, libc6 (>= 2.34), libelf1t64 (>= 0.144), libssl3t64 (>= 3.0.0)"},
+		{Name: "linux-headers-6.8.0-31", Version: ver, Size: 13e6},
+	}}}
+	c := cache.Dir(t.TempDir())
+	f := &Fetcher{Cache: c, Run: fa.run, Archive: &Archive{URL: "http://ubuntu.example/ubuntu", Suites: []string{"noble"}, Keyring: "/k.gpg", Cache: c}}
+	p, err := f.Resolve(context.Background(), "6.8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, pkg := range p.Packages {
+		names = append(names, pkg.Name)
+	}
+	want := []string{"linux-image-" + rel, "linux-headers-" + rel, "linux-modules-" + rel, "linux-headers-6.8.0-31"}
+	if p.Release != rel || !reflect.DeepEqual(names, want) {
+		t.Errorf("Resolve(6.8) = %s %q\nwant %s %q", p.Release, names, rel, want)
+	}
+	if got := imageReleases([]string{"linux-image-unsigned-" + rel}); got[rel] != "linux-image-unsigned-"+rel {
+		t.Errorf("Ubuntu's unsigned image alone: %v", got)
+	}
+	if Flavour(rel) != "generic" || !reflect.DeepEqual(p.Needs, []string{"libc6", "libelf1t64", "libssl3t64"}) {
+		t.Errorf("flavour %q, needs %q", Flavour(rel), p.Needs)
+	}
+}

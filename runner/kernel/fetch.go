@@ -124,8 +124,10 @@ func imageReleases(names []string) map[string]string {
 		if !ok || strings.HasSuffix(rel, "-dbg") || strings.HasSuffix(rel, "-template") {
 			continue
 		}
-		unsigned := strings.HasSuffix(rel, "-unsigned")
-		rel = strings.TrimSuffix(rel, "-unsigned")
+		// Debian names the unsigned image linux-image-REL-unsigned, Ubuntu
+		// linux-image-unsigned-REL.
+		unsigned := strings.HasSuffix(rel, "-unsigned") || strings.HasPrefix(rel, "unsigned-")
+		rel = strings.TrimPrefix(strings.TrimSuffix(rel, "-unsigned"), "unsigned-")
 		if !fullReleaseRE.MatchString(rel) || Flavour(rel) == "" {
 			continue
 		}

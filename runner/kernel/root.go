@@ -121,6 +121,8 @@ func (r *Roots) base(ctx context.Context, k *Kernel) (string, error) {
 	err := r.once(ctx, dir, func(tmp string) error {
 		pkgs := packages(k)
 		args := []string{"--variant=minbase", "--include=" + strings.Join(pkgs, ","),
+			// As for the lists kmodcheck reads (AptOptions).
+			`--aptopt=Acquire::Check-Valid-Until "false"`,
 			// Documentation no step reads: a smaller root, made sooner.
 			"--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*",
 			"--dpkgopt=path-exclude=/usr/share/locale/*", "--dpkgopt=path-exclude=/usr/share/info/*",

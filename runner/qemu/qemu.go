@@ -57,12 +57,13 @@ type Target struct {
 	// Boot is BootSnapshot (the default, also when empty) or BootCold.
 	Boot string
 
-	mu      sync.Mutex
-	accel   string // the probe's verdict, once made
-	note    string
-	lpj     uint64 // the delay loop's calibration, once measured
-	machine string // the machine root, once made
-	version string // qemu -version, once asked
+	mu         sync.Mutex
+	accel      string // the probe's verdict, once made
+	note       string
+	lpj        uint64 // the delay loop's calibration, once measured
+	machine    string // the machine root, once made
+	machineErr error  // why it could not be made
+	version    string // qemu -version, once asked
 
 	saving sync.Mutex // held while a state is saved (snapshot.go)
 }
@@ -134,10 +135,11 @@ func (t *Target) prepare(ctx context.Context) (machine, []string, error) {
 			return machine{}, nil, fmt.Errorf("calibrate the delay loop of %s: %w", t.Kernel.Release, err)
 		}
 	}
-	if t.machine == "" {
-		if t.machine, err = t.machineRoot(ctx); err != nil {
-			return machine{}, nil, err
-		}
+	if t.machine == "" && t.machineErr == nil {
+		t.machine, t.machineErr = t.machineRoot(ctx)
+	}
+	if t.machineErr != nil {
+		return machine{}, nil, t.machineErr // made once: every case of the kernel says why
 	}
 	m := machine{Kernel: vmlinux, Initrd: initrd, Root: t.machine, Accel: t.accel, CPUs: t.CPUs, Memory: t.Memory, Cmdline: kernelCmdline(t.lpj)}
 	if m.CPUs == 0 {

@@ -329,6 +329,9 @@ func TestMatchKthreadRejects(t *testing.T) {
 			if m.Mismatch != test.mismatch {
 				t.Errorf("Mismatch:\n got %s\nwant %s", m.Mismatch, test.mismatch)
 			}
+			if d := firstAsText(m.First); !strings.Contains(test.mismatch, d) || m.First.Golden != "golden/kthread.kmsg" {
+				t.Errorf("First %+v (%s) is not Mismatch %s", m.First, d, test.mismatch)
+			}
 			if m.Accepted != test.accepted || m.Alive != test.alive {
 				t.Errorf("Accepted, Alive = %d, %v; want %d, %v", m.Accepted, m.Alive, test.accepted, test.alive)
 			}
@@ -570,4 +573,15 @@ func TestMatchHugeQuantifier(t *testing.T) {
 	if !m.Alive || m.Accepted != -1 || len(m.Want) != 2+maxPending {
 		t.Errorf("Alive %v, Accepted %d, len(Want) %d", m.Alive, m.Accepted, len(m.Want))
 	}
+}
+
+// firstAsText is the part of a Mismatch that a Difference says, in its words.
+func firstAsText(d Difference) string {
+	switch {
+	case d.Got == "":
+		return fmt.Sprintf("%s:%d: want %q, the log ended", d.Golden, d.Line, d.Want)
+	case d.Line == 0:
+		return fmt.Sprintf("unexpected %q (kernel line %d)", d.Got, d.At)
+	}
+	return fmt.Sprintf("%s:%d: want %q, got %q (kernel line %d)", d.Golden, d.Line, d.Want, d.Got, d.At)
 }

@@ -48,6 +48,23 @@ type Match struct {
 	// remains to be matched, or when no remaining golden line has its
 	// text and dropping it lets the next message match.
 	Mismatch string
+
+	// First is Mismatch's golden line and message as data, for reports
+	// that show them apart; zero when OK is true.
+	First Difference
+}
+
+// A Difference is where messages (or a step's output) first depart from a
+// golden file.
+type Difference struct {
+	Golden string `json:"golden"`         // the golden file
+	Line   int    `json:"line,omitempty"` // its line at fault; 0 when no golden line takes Got
+	Want   string `json:"want,omitempty"` // that line's message
+	Got    string `json:"got,omitempty"`  // the message at fault; "" when the log ended first
+	At     int    `json:"at,omitempty"`   // Got's line number among the messages, from 1
+	// Thread: Got's text is what the golden wants, from another thread
+	// than the one its label is bound to.
+	Thread bool `json:"thread,omitempty"`
 }
 
 // Diff returns a unified diff from the golden expectation (named
@@ -136,10 +153,15 @@ func (g *Golden) match(actual []string, ids []int32, threads []Line) Match {
 	if failed < 0 {
 		it := g.items[pending[0]]
 		result.Mismatch = fmt.Sprintf("%s:%d: want %q, the log ended", g.Path, it.line, it.msg)
+		result.First = Difference{Golden: g.Path, Line: it.line, Want: it.msg}
 		return result
 	}
 	got := actual[failed]
 	if ids != nil && ids[failed] != 0 && m.wrongThread(&result, best, pending, failed, ids, threads) {
+		result.First = Difference{Golden: g.Path, Got: got, At: failed + 1, Thread: true}
+		if i := m.closest(best, got); i >= 0 {
+			result.First.Line, result.First.Want = g.items[i].line, g.items[i].msg
+		}
 		return result
 	}
 	// got is an extra message, rather than one in the wrong place or a
@@ -162,9 +184,11 @@ func (g *Golden) match(actual []string, ids []int32, threads []Line) Match {
 			where = fmt.Sprintf("%s:%d", g.Path, g.items[pending[0]].line)
 		}
 		result.Mismatch = fmt.Sprintf("%s: unexpected %q (kernel line %d): no golden line takes it", where, got, failed+1)
+		result.First = Difference{Golden: g.Path, Got: got, At: failed + 1}
 		return result
 	}
 	result.Mismatch = fmt.Sprintf("%s:%d: want %q, got %q (kernel line %d)", g.Path, it.line, it.msg, got, failed+1)
+	result.First = Difference{Golden: g.Path, Line: it.line, Want: it.msg, Got: got, At: failed + 1}
 	return result
 }
 

@@ -224,6 +224,7 @@ type OutputMatch struct {
 	OK       bool
 	Mismatch string // the golden line and the output line at fault
 	Diff     string // unified diff, golden to output
+	First    Difference
 }
 
 // CompareOutput compares normalised output lines, of the stream named
@@ -240,6 +241,7 @@ func CompareOutput(g *Golden, lines []string, stream string) OutputMatch {
 	mismatch = strings.Replace(mismatch, ", the log ended", ", the "+stream+" ended", 1)
 	return OutputMatch{
 		Mismatch: mismatch,
+		First:    m.First,
 		Diff:     string(diff.Diff(g.Path, joinLines(m.Want), stream, joinLines(m.Got))),
 	}
 }

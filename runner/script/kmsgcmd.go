@@ -185,7 +185,7 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
 		return
 	}
-	cmp.Mismatch, cmp.Diff = m.Mismatch, m.Diff(goldenPath)
+	cmp.Mismatch, cmp.First, cmp.Diff = m.Mismatch, m.First, m.Diff(goldenPath)
 	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
 	cfg.fail(ts, st, Failure{Kind: FailKmsg, Step: st.steps, Command: "kmsg " + name,
 		Message: "kernel log differs from " + goldenPath, Detail: m.Mismatch + "\n" + m.Diff(goldenPath)})

@@ -97,7 +97,7 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
 		return
 	}
-	cmp.Mismatch, cmp.Diff = m.Mismatch, m.Diff
+	cmp.Mismatch, cmp.First, cmp.Diff = m.Mismatch, m.First, m.Diff
 	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
 	cfg.fail(ts, st, Failure{Kind: FailKmsg, Step: st.steps, Command: line,
 		Message: stream + " differs from " + goldenPath, Detail: m.Mismatch + "\n" + m.Diff})

@@ -92,6 +92,7 @@ type Comparison struct {
 	Golden   string
 	OK       bool
 	Mismatch string
+	First    kmsg.Difference // Mismatch as data: the golden file:line, want, got
 	Diff     string
 	Filtered map[string]int // lines dropped by each named filter
 	Updated  bool

@@ -132,7 +132,7 @@ func (cfg *Config) kernelFailed(ts *testscript.TestScript, st *caseState, line s
 func faultFailure(st *caseState, line, message string, f kmsg.Fault) Failure {
 	report := st.workPath(f.Summary())
 	out := st.stepFailure(FailFault, line, message)
-	out.Detail, out.Report = indent(report), report
+	out.Detail, out.Report, out.Fault = indent(report), report, st.workPath([]string{f.Title})[0]
 	return out
 }
 

@@ -33,6 +33,7 @@ type Failure struct {
 	Message string   // what went wrong, one line
 	Detail  string   // what follows it: a mismatch and diff, blocked tasks, problems found
 	Report  []string // for a fault: the kernel's first report, summarised (title, RIP, frames)
+	Fault   string   // for a fault: the line that names the kernel's first report (its title)
 	// KnownBreak is the case's broken line when the failure matches it: a
 	// break the maintainer declared for this kernel, not a new one.
 	KnownBreak string

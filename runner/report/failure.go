@@ -1,78 +1,146 @@
 package report
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/kmodcheck/kmodcheck/runner/script"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
-// A Failure is why a case failed on a kernel, as the reports for CI show
-// it: the case language's account of it (script.Failure), with the records
-// and the kernel's messages around it.
-type Failure struct {
-	// Kind is script.FailStep, FailKmsg, FailFault, FailEndOfCase or
-	// FailSetup (the kernel did not start).
-	Kind string
-	// Message is the failure on one line: the case file and line of the
-	// failing step, the step, and what went wrong, e.g.
-	// "cases/x.txtar:17: kmsg insmod: kernel log differs from ...".
-	Message string
-	File    string // the case file
-	Line    int    // the failing line; 0 at the end of the case
-	// Text is "FAIL: " and Message, and what follows it: the mismatch, the diff, the
-	// kernel's report of a fault, what the case left behind.
-	Text string
-	// Report is, for a fault, the kernel's first report, summarised.
-	Report []string
-	// Step is the failing step's record; nil when the case failed before
-	// any, or after its last (the end-of-case checks).
-	Step *Record
-	// Diff is the failing kmsg comparison's unified diff.
-	Diff string
-	// Kernel is the end of what the kernel printed before the failure.
-	Kernel []string
+// A Pair is one case on one kernel as its JSON records tell it: its step
+// records, in the order they ran, and its case record. Every report is
+// made from pairs, so that it reads the same from a run's results and from
+// the JSON of merged shards.
+type Pair struct {
+	Steps []Record
+	Case  Record
+}
+
+// Pairs groups records into pairs, in the order of their case records;
+// run records and steps without their case record are left out.
+func Pairs(recs []Record) []Pair {
+	var out []Pair
+	var steps []Record
+	for _, r := range recs {
+		switch r.Type {
+		case "step":
+			if len(steps) > 0 && (steps[0].Case != r.Case || steps[0].Kernel != r.Kernel) {
+				steps = nil
+			}
+			steps = append(steps, r)
+		case "case":
+			var own []Record
+			if len(steps) > 0 && steps[0].Case == r.Case && steps[0].Kernel == r.Kernel {
+				own = steps
+			}
+			out = append(out, Pair{Steps: own, Case: r})
+			steps = nil
+		}
+	}
+	return out
+}
+
+// PairsOf are a run's results as pairs.
+func PairsOf(rs []suite.Result) []Pair {
+	var recs []Record
+	for _, r := range rs {
+		recs = append(recs, Records(r)...)
+	}
+	return Pairs(recs)
 }
 
 // kernelExcerpt is how many kernel lines a failure's report keeps.
 const kernelExcerpt = 30
 
-// FailureOf is a failed case's failure; ok is false for a case that did
-// not fail.
-func FailureOf(r suite.Result) (f Failure, ok bool) {
-	if r.Status != "FAIL" {
-		return Failure{}, false
+// failingStep is the step record the case failed at; nil when it failed
+// before any step or after its last (the end-of-case checks).
+func (p Pair) failingStep() *Record {
+	if r := p.Case.Reason; r != nil && r.Step > 0 && r.Step <= len(p.Steps) {
+		return &p.Steps[r.Step-1]
 	}
-	sf := r.Failure
-	if sf == nil {
-		// Testscript ended the case before any of kmodcheck's commands ran
-		// (a builtin's check at the top of the script): the transcript has
-		// its words.
-		sf = &script.Failure{Kind: script.FailStep, File: r.File, Message: "the script failed before its first step; the transcript says how"}
+	return nil
+}
+
+// Kernel is the end of what the kernel printed during the case's steps.
+func (p Pair) Kernel() []string {
+	var out []string
+	for _, s := range p.Steps {
+		out = append(out, s.KernelLog...)
 	}
-	f = Failure{Kind: sf.Kind, Message: sf.Summary(), File: sf.File, Line: sf.Line, Report: sf.Report}
-	f.Text = "FAIL: " + f.Message + "\n"
-	if sf.Detail != "" {
-		f.Text += sf.Detail + "\n"
+	if n := len(out); n > kernelExcerpt {
+		out = out[n-kernelExcerpt:]
 	}
-	for _, e := range r.Events {
-		if e.Kind == "step" && e.Result != nil {
-			for _, k := range e.Result.Log {
-				if k.Facility == 0 {
-					f.Kernel = append(f.Kernel, k.Text)
-				}
-			}
+	return out
+}
+
+// Diff is the failing comparison's unified diff, "" if none.
+func (p Pair) Diff() string {
+	if s := p.failingStep(); s != nil && s.Kind == "kmsg" {
+		return s.Diff
+	}
+	return ""
+}
+
+// Message is a failure's FAIL line and, when it adds to it, its reason:
+// what a CI system shows of it in one line.
+func (p Pair) Message() string {
+	m := p.Case.Failure
+	if r := p.Case.Reason; r != nil && strings.HasPrefix(r.Text, m) {
+		m = r.Text
+	} else if r != nil && r.Text != "" && !strings.Contains(m, r.Text) {
+		m += " — " + r.Text
+	}
+	if r := p.Case.Reason; r != nil && r.Change != nil {
+		m += " — " + r.Change.String()
+	}
+	return m
+}
+
+// FailureText is a failure told in full: the FAIL line and what follows
+// it, the diff if that did not include it, a kernel excerpt, the
+// artifacts.
+func (p Pair) FailureText() string {
+	var b strings.Builder
+	b.WriteString(p.failText())
+	if d := p.Diff(); d != "" && !strings.Contains(p.Case.Detail, strings.TrimSpace(d)) {
+		fmt.Fprintf(&b, "\ndiff:\n%s", d)
+	}
+	if k := p.Kernel(); len(k) > 0 {
+		fmt.Fprintf(&b, "\nkernel messages (the last %d before the failure):\n", len(k))
+		for _, l := range k {
+			fmt.Fprintf(&b, "    %s\n", l)
 		}
 	}
-	if n := len(f.Kernel); n > kernelExcerpt {
-		f.Kernel = f.Kernel[n-kernelExcerpt:]
+	if p.Case.Dir != "" {
+		fmt.Fprintf(&b, "\nartifacts: %s\n", p.Case.Dir)
 	}
-	recs := Records(r)
-	if sf.Kind != script.FailEndOfCase && sf.Step > 0 && sf.Step < len(recs) && recs[sf.Step-1].Type == "step" {
-		f.Step = &recs[sf.Step-1]
-		if sf.Kind == script.FailKmsg {
-			f.Diff = f.Step.Diff
-		}
+	return b.String()
+}
+
+// failText is the FAIL line, what follows it, and the API change behind
+// it.
+func (p Pair) failText() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "FAIL: %s\n", p.Case.Failure)
+	if p.Case.Detail != "" {
+		fmt.Fprintf(&b, "%s\n", p.Case.Detail)
 	}
-	return f, true
+	if r := p.Case.Reason; r != nil && r.Change != nil {
+		fmt.Fprintf(&b, "\nkernel API change: %s\n", r.Change)
+	}
+	return b.String()
+}
+
+// failureOf is a failed case's script failure.
+func failureOf(r suite.Result) *script.Failure {
+	if r.Failure != nil {
+		return r.Failure
+	}
+	// Testscript ended the case before any of kmodcheck's commands ran (a
+	// builtin's check at the top of the script): the transcript has its
+	// words.
+	return &script.Failure{Kind: script.FailStep, File: r.File, Message: "the script failed before its first step; the transcript says how"}
 }
 
 // bootOf is the case's boot event, if it booted or tried to.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 	"github.com/kmodcheck/kmodcheck/runner/script"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
@@ -21,22 +22,23 @@ type Record struct {
 	File   string `json:"file,omitempty"` // the case file
 
 	// Step records.
-	Step      int            `json:"step,omitempty"`    // 1, 2, ... in the order the case ran them
-	Kind      string         `json:"kind,omitempty"`    // "command" (a tutorial command) or "kmsg" (a golden comparison)
-	Command   string         `json:"command,omitempty"` // the command line, e.g. "insmod ./kthread.ko", "kmsg insmod"
-	Where     string         `json:"where,omitempty"`   // command: "kernel" (the kernel under test) or "build" (the build host)
-	Exit      *int           `json:"exit,omitempty"`    // command: exit status; -1 when killed
-	TimedOut  bool           `json:"timed_out,omitempty"`
-	Error     string         `json:"error,omitempty"` // command: why it could not run (the kernel died)
-	Stdout    string         `json:"stdout,omitempty"`
-	Stderr    string         `json:"stderr,omitempty"`
-	Tasks     []string       `json:"tasks,omitempty"`
-	KernelLog []string       `json:"kernel_log,omitempty"` // command: the kernel's messages while it ran
-	Golden    string         `json:"golden,omitempty"`     // kmsg: the golden file compared with
-	Mismatch  string         `json:"mismatch,omitempty"`   // kmsg: the golden line and kernel message at fault
-	Diff      string         `json:"diff,omitempty"`       // kmsg: unified diff, golden to kernel
-	Filtered  map[string]int `json:"filtered,omitempty"`   // kmsg: lines each named filter dropped
-	Updated   bool           `json:"updated,omitempty"`    // kmsg: -update rewrote the golden
+	Step      int              `json:"step,omitempty"`    // 1, 2, ... in the order the case ran them
+	Kind      string           `json:"kind,omitempty"`    // "command" (a tutorial command) or "kmsg" (a golden comparison)
+	Command   string           `json:"command,omitempty"` // the command line, e.g. "insmod ./kthread.ko", "kmsg insmod"
+	Where     string           `json:"where,omitempty"`   // command: "kernel" (the kernel under test) or "build" (the build host)
+	Exit      *int             `json:"exit,omitempty"`    // command: exit status; -1 when killed
+	TimedOut  bool             `json:"timed_out,omitempty"`
+	Error     string           `json:"error,omitempty"` // command: why it could not run (the kernel died)
+	Stdout    string           `json:"stdout,omitempty"`
+	Stderr    string           `json:"stderr,omitempty"`
+	Tasks     []string         `json:"tasks,omitempty"`
+	KernelLog []string         `json:"kernel_log,omitempty"` // command: the kernel's messages while it ran
+	Golden    string           `json:"golden,omitempty"`     // kmsg: the golden file compared with
+	Mismatch  string           `json:"mismatch,omitempty"`   // kmsg: the golden line and kernel message at fault
+	First     *kmsg.Difference `json:"first,omitempty"`      // kmsg: the mismatch as data: golden, line, want, got
+	Diff      string           `json:"diff,omitempty"`       // kmsg: unified diff, golden to kernel
+	Filtered  map[string]int   `json:"filtered,omitempty"`   // kmsg: lines each named filter dropped
+	Updated   bool             `json:"updated,omitempty"`    // kmsg: -update rewrote the golden
 	// Outcome of a step: "pass", or "fail" for the step at which the case
 	// failed (a non-zero exit not expected, a fault, a timeout, a failed
 	// check of its output) and a kmsg comparison that did not match.
@@ -48,6 +50,24 @@ type Record struct {
 	Boot    float64 `json:"boot,omitempty"`    // seconds from start to the first command
 	Failure string  `json:"failure,omitempty"` // the FAIL line: file:line: step: what went wrong
 	Dir     string  `json:"dir,omitempty"`     // the case × kernel's artifact directory
+	// A failure's reason, kind (script.FailStep, ...), case file line
+	// (0 at the end of the case) and what follows its FAIL line.
+	Reason      *Reason `json:"reason,omitempty"`
+	FailureKind string  `json:"failure_kind,omitempty"`
+	Line        int     `json:"line,omitempty"`
+	Detail      string  `json:"detail,omitempty"`
+	Skip        string  `json:"skip,omitempty"`        // a SKIP's reason
+	Interrupted string  `json:"interrupted,omitempty"` // an INTERRUPTED case's last stage: "during kmsg insmod"
+	Transcript  string  `json:"transcript,omitempty"`  // testscript's transcript
+
+	// Run records: the first record a run writes, which the reports of
+	// merged shards check (see Merge).
+	Run     string   `json:"run,omitempty"`     // the run's id, e.g. CI's run number; may be empty
+	Plan    string   `json:"plan,omitempty"`    // digest of the case files and kernels planned
+	Cases   []string `json:"cases,omitempty"`   // every case planned, sharded or not
+	Kernels []string `json:"kernels,omitempty"` // every kernel planned
+	Shard   string   `json:"shard,omitempty"`   // "I/N", or "all"
+	Started string   `json:"started,omitempty"` // RFC 3339
 
 	// Both: seconds the step, or the whole case, took.
 	Duration float64 `json:"duration"`
@@ -88,6 +108,10 @@ func Records(r suite.Result) []Record {
 			c := e.Compare
 			rec.Kind, rec.Command, rec.Golden = "kmsg", e.Line, c.Golden
 			rec.Mismatch, rec.Diff, rec.Updated = c.Mismatch, c.Diff, c.Updated
+			if c.First.Golden != "" {
+				first := c.First
+				rec.First = &first
+			}
 			rec.Duration = seconds(c.Waited)
 			if len(c.Filtered) > 0 {
 				rec.Filtered = c.Filtered
@@ -102,20 +126,32 @@ func Records(r suite.Result) []Record {
 		rec.Step = n
 		out = append(out, rec)
 	}
-	// The step the case failed at, as the case recorded it.
-	failure := ""
-	if f := r.Failure; f != nil && r.Status == "FAIL" {
-		failure = f.Summary()
-		if f.Kind != script.FailEndOfCase && f.Step > 0 && f.Step <= len(out) {
-			out[f.Step-1].Outcome = "fail"
-		}
-	}
+	return append(out, caseRecord(r, out))
+}
+
+// caseRecord is a result's case record; steps are its step records, of
+// which it marks the failing one.
+func caseRecord(r suite.Result, steps []Record) Record {
 	c := Record{Type: "case", Case: r.Case, Kernel: r.Kernel, File: r.File, Status: r.Status,
-		Duration: seconds(r.Duration), Failure: failure, Dir: r.Dir}
+		Duration: seconds(r.Duration), Dir: r.Dir, Transcript: r.Log}
 	if b := bootOf(r); b != nil && b.Info != nil {
 		c.Accel, c.Boot = b.Info.Accel, seconds(b.Info.Boot)
 	}
-	return append(out, c)
+	switch r.Status {
+	case "FAIL":
+		f := failureOf(r)
+		c.Failure, c.FailureKind, c.Line, c.Detail = f.Summary(), f.Kind, f.Line, f.Detail
+		// The step the case failed at, as the case recorded it.
+		if f.Kind != script.FailEndOfCase && f.Step > 0 && f.Step <= len(steps) {
+			steps[f.Step-1].Outcome = "fail"
+		}
+		c.Reason = reasonOf(f, steps)
+	case "SKIP":
+		c.Skip = r.SkipReason
+	case "INTERRUPTED":
+		c.Interrupted = interruptedWhere(r)
+	}
+	return c
 }
 
 func seconds(d time.Duration) float64 {

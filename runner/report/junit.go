@@ -4,7 +4,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"time"
 
@@ -83,11 +82,17 @@ type JUnitSkipped struct {
 
 // JUnit builds the document for a run's results.
 func JUnit(rs []suite.Result, took time.Duration, started time.Time) JUnitSuites {
+	return JUnitOf(PairsOf(rs), took, started)
+}
+
+// JUnitOf builds the document for pairs, from their records alone.
+func JUnitOf(pairs []Pair, took time.Duration, started time.Time) JUnitSuites {
 	doc := JUnitSuites{Name: "kmodcheck", Time: secs(took)}
 	byKernel := map[string]*JUnitSuite{}
 	var kernels []string
-	dur := map[string]time.Duration{}
-	for _, r := range rs {
+	dur := map[string]float64{}
+	for _, p := range pairs {
+		r := p.Case
 		s := byKernel[r.Kernel]
 		if s == nil {
 			s = &JUnitSuite{Name: r.Kernel, Properties: []JUnitProperty{{"kernel", r.Kernel}}}
@@ -97,50 +102,18 @@ func JUnit(rs []suite.Result, took time.Duration, started time.Time) JUnitSuites
 			byKernel[r.Kernel] = s
 			kernels = append(kernels, r.Kernel)
 		}
-		if b := bootOf(r); b != nil && b.Info != nil && len(s.Properties) == 1 {
-			s.Properties = append(s.Properties, JUnitProperty{"accel", accel(b.Info.Accel)})
-		}
-		c := JUnitCase{
-			Name: fmt.Sprintf("%s [%s]", r.Case, r.Kernel), Classname: "kmodcheck." + r.Case,
-			Time: secs(r.Duration), File: r.File,
-		}
-		if r.Log != "" {
-			c.SystemOut = &JUnitText{xmlText(r.Log)}
+		if (r.Accel != "" || r.Boot > 0) && len(s.Properties) == 1 {
+			s.Properties = append(s.Properties, JUnitProperty{"accel", accel(r.Accel)})
 		}
 		s.Tests++
 		dur[r.Kernel] += r.Duration
-		switch r.Status {
-		case "FAIL":
-			f, _ := FailureOf(r)
-			jf := &JUnitFailure{Message: f.Message, Type: f.Kind, Text: xmlText(failureText(f, r))}
-			if f.Line > 0 {
-				c.Line = f.Line
-			}
-			if f.Kind == script.FailSetup {
-				c.Error = jf
-				s.Errors++
-			} else {
-				c.Failure = jf
-				s.Failures++
-			}
-		case "INTERRUPTED":
-			c.Error = &JUnitFailure{Message: "interrupted", Type: "interrupted",
-				Text: xmlText("a stop signal ended the run " + interruptedWhere(r) + "\n")}
-			s.Errors++
-		case "SKIP":
-			msg := r.SkipReason
-			if msg == "" {
-				msg = "skipped"
-			}
-			c.Skipped = &JUnitSkipped{Message: msg}
-			s.Skipped++
-		}
+		c := junitCase(p, s)
 		s.Cases = append(s.Cases, c)
 	}
-	sort.Strings(kernels)
+	sortReleases(kernels)
 	for _, k := range kernels {
 		s := byKernel[k]
-		s.Time = secs(dur[k])
+		s.Time = fmt.Sprintf("%.3f", dur[k])
 		doc.Tests += s.Tests
 		doc.Failures += s.Failures
 		doc.Errors += s.Errors
@@ -150,24 +123,40 @@ func JUnit(rs []suite.Result, took time.Duration, started time.Time) JUnitSuites
 	return doc
 }
 
-// failureText is a failure element's text: the FAIL line and what follows
-// it, the diff if that did not include it, a kernel excerpt, the artifacts.
-func failureText(f Failure, r suite.Result) string {
-	var b strings.Builder
-	b.WriteString(f.Text)
-	if f.Diff != "" && !strings.Contains(f.Text, strings.TrimSpace(f.Diff)) {
-		fmt.Fprintf(&b, "\ndiff:\n%s", f.Diff)
+// junitCase is a pair's testcase, counted in its suite.
+func junitCase(p Pair, s *JUnitSuite) JUnitCase {
+	r := p.Case
+	c := JUnitCase{
+		Name: fmt.Sprintf("%s [%s]", r.Case, r.Kernel), Classname: "kmodcheck." + r.Case,
+		Time: fmt.Sprintf("%.3f", r.Duration), File: r.File,
 	}
-	if len(f.Kernel) > 0 {
-		fmt.Fprintf(&b, "\nkernel messages (the last %d before the failure):\n", len(f.Kernel))
-		for _, k := range f.Kernel {
-			fmt.Fprintf(&b, "    %s\n", k)
+	if r.Transcript != "" {
+		c.SystemOut = &JUnitText{xmlText(r.Transcript)}
+	}
+	switch r.Status {
+	case "FAIL":
+		jf := &JUnitFailure{Message: xmlText(p.Message()), Type: r.FailureKind, Text: xmlText(p.FailureText())}
+		c.Line = r.Line
+		if r.FailureKind == script.FailSetup {
+			c.Error = jf
+			s.Errors++
+		} else {
+			c.Failure = jf
+			s.Failures++
 		}
+	case "INTERRUPTED":
+		c.Error = &JUnitFailure{Message: "interrupted", Type: "interrupted",
+			Text: xmlText("a stop signal ended the run " + r.Interrupted + "\n")}
+		s.Errors++
+	case "SKIP":
+		msg := r.Skip
+		if msg == "" {
+			msg = "skipped"
+		}
+		c.Skipped = &JUnitSkipped{Message: msg}
+		s.Skipped++
 	}
-	if r.Dir != "" {
-		fmt.Fprintf(&b, "\nartifacts: %s\n", r.Dir)
-	}
-	return b.String()
+	return c
 }
 
 // WriteJUnit writes the document, indented, with an XML declaration.

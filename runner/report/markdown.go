@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -15,18 +14,19 @@ import (
 // GitHub keeps at most 1 MiB of a step's summary.
 const maxMarkdownFailureLines = 60
 
-// Markdown is a run's summary for a CI page: the counts, a case × kernel
-// table, and each failure's message and text, folded.
+// Markdown is a run's summary for a CI page: the counts, the case ×
+// kernel table with its reasons, and each failure's message and text,
+// folded.
 func Markdown(rs []suite.Result, took time.Duration, title string) string {
+	return MarkdownOf(PairsOf(rs), took, title)
+}
+
+// MarkdownOf is the summary of pairs, from their records alone.
+func MarkdownOf(pairs []Pair, took time.Duration, title string, kernels ...string) string {
 	counts := map[string]int{}
-	cases, kernels := axes(rs)
-	cell := map[[2]string]string{}
-	for _, r := range rs {
-		counts[r.Status]++
-		cell[[2]string{r.Case, r.Kernel}] = fmt.Sprintf("%s %s %.1fs", icon(r.Status), r.Status, r.Duration.Seconds())
+	for _, p := range pairs {
+		counts[p.Case.Status]++
 	}
-	sort.Strings(kernels)
-	sort.Strings(cases)
 	status := "ok"
 	if counts["FAIL"] > 0 {
 		status = "FAIL"
@@ -38,54 +38,43 @@ func Markdown(rs []suite.Result, took time.Duration, title string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### %s: %s\n\n", title, status)
 	fmt.Fprintf(&b, "%d passed, %d failed, %d skipped%s in %.1fs\n\n", counts["PASS"], counts["FAIL"], counts["SKIP"], interrupted, took.Seconds())
-	if len(rs) == 0 {
+	if len(pairs) == 0 {
 		b.WriteString("No case ran.\n\n")
 		return b.String()
 	}
-	b.WriteString("| case |")
-	for _, k := range kernels {
-		fmt.Fprintf(&b, " %s |", mdCell(k))
-	}
-	b.WriteString("\n|---|")
-	for range kernels {
-		b.WriteString("---|")
-	}
+	t := NewTable(pairs, kernels...)
+	b.WriteString(t.Markdown())
 	b.WriteString("\n")
-	for _, c := range cases {
-		fmt.Fprintf(&b, "| `%s` |", c)
-		for _, k := range kernels {
-			v := cell[[2]string{c, k}]
-			if v == "" {
-				v = "–"
-			}
-			fmt.Fprintf(&b, " %s |", v)
-		}
-		b.WriteString("\n")
-	}
-	b.WriteString("\n")
-	for _, r := range rs {
-		f, ok := FailureOf(r)
-		if !ok {
-			continue
-		}
-		text := f.Text
-		if lines := strings.Split(strings.TrimRight(text, "\n"), "\n"); len(lines) > maxMarkdownFailureLines {
-			text = strings.Join(lines[:maxMarkdownFailureLines], "\n") + fmt.Sprintf("\n... %d more lines", len(lines)-maxMarkdownFailureLines)
-		}
-		fence := codeFence(text)
-		fmt.Fprintf(&b, "<details><summary>%s <code>%s</code> on <code>%s</code>: %s</summary>\n\n", icon("FAIL"), htmlEscape(r.Case), htmlEscape(r.Kernel), htmlEscape(f.Message))
-		fmt.Fprintf(&b, "%s\n%s\n%s\n\n", fence, strings.TrimRight(text, "\n"), fence)
-		if r.Dir != "" {
-			fmt.Fprintf(&b, "Artifacts: `%s`\n\n", r.Dir)
-		}
-		b.WriteString("</details>\n\n")
+	for _, p := range t.Failures() {
+		writeFolded(&b, p)
 	}
 	return b.String()
+}
+
+// writeFolded writes a failure's text, bounded, in a <details> block.
+func writeFolded(b *strings.Builder, p Pair) {
+	text := p.failText()
+	if lines := strings.Split(strings.TrimRight(text, "\n"), "\n"); len(lines) > maxMarkdownFailureLines {
+		text = strings.Join(lines[:maxMarkdownFailureLines], "\n") + fmt.Sprintf("\n... %d more lines", len(lines)-maxMarkdownFailureLines)
+	}
+	fence := codeFence(text)
+	fmt.Fprintf(b, "<details><summary>%s <code>%s</code> on <code>%s</code>: %s</summary>\n\n", icon("FAIL"), htmlEscape(p.Case.Case), htmlEscape(p.Case.Kernel), htmlEscape(p.Case.Failure))
+	fmt.Fprintf(b, "%s\n%s\n%s\n\n", fence, strings.TrimRight(text, "\n"), fence)
+	if p.Case.Dir != "" {
+		fmt.Fprintf(b, "Artifacts: `%s`\n\n", p.Case.Dir)
+	}
+	b.WriteString("</details>\n\n")
 }
 
 // AppendStepSummary appends the summary to the file $GITHUB_STEP_SUMMARY
 // names, if it names one.
 func AppendStepSummary(rs []suite.Result, took time.Duration, title string) error {
+	return AppendStepSummaryText(Markdown(rs, took, title))
+}
+
+// AppendStepSummaryText appends markdown to the file $GITHUB_STEP_SUMMARY
+// names, if it names one.
+func AppendStepSummaryText(md string) error {
 	path := os.Getenv("GITHUB_STEP_SUMMARY")
 	if path == "" {
 		return nil
@@ -94,7 +83,7 @@ func AppendStepSummary(rs []suite.Result, took time.Duration, title string) erro
 	if err != nil {
 		return fmt.Errorf("GITHUB_STEP_SUMMARY: %w", err)
 	}
-	_, err = io.WriteString(f, Markdown(rs, took, title))
+	_, err = io.WriteString(f, md)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

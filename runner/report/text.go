@@ -9,9 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/suite"
@@ -89,38 +87,14 @@ func interruptedWhere(r suite.Result) string {
 	return where
 }
 
-// Matrix is a case × kernel table of outcomes, when there is more than one
-// kernel; "" otherwise.
+// Matrix is the compatibility table of results, when they are of more
+// than one kernel; "" otherwise.
 func Matrix(rs []suite.Result) string {
-	cases, kernels := axes(rs)
-	outcome := map[[2]string]string{}
-	for _, r := range rs {
-		outcome[[2]string{r.Case, r.Kernel}] = fmt.Sprintf("%s %.0fs", r.Status, r.Duration.Seconds())
-	}
-	if len(kernels) < 2 {
+	t := NewTable(PairsOf(rs))
+	if len(t.Kernels) < 2 {
 		return ""
 	}
-	sort.Strings(kernels)
-	var b strings.Builder
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprint(tw, "CASE")
-	for _, k := range kernels {
-		fmt.Fprintf(tw, "\t%s", k)
-	}
-	fmt.Fprintln(tw)
-	for _, c := range cases {
-		fmt.Fprint(tw, c)
-		for _, k := range kernels {
-			o := outcome[[2]string{c, k}]
-			if o == "" {
-				o = "-"
-			}
-			fmt.Fprintf(tw, "\t%s", o)
-		}
-		fmt.Fprintln(tw)
-	}
-	tw.Flush()
-	return b.String()
+	return t.Text()
 }
 
 // Artifacts names the run's output directory, then, for each failure, the
@@ -158,21 +132,4 @@ func Artifacts(w io.Writer, dir string, rs []suite.Result) {
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
-}
-
-// axes returns the cases and the kernels of results, each in order of first
-// appearance: the rows and the columns of a case × kernel table.
-func axes(rs []suite.Result) (cases, kernels []string) {
-	seenK, seenC := map[string]bool{}, map[string]bool{}
-	for _, r := range rs {
-		if !seenK[r.Kernel] {
-			seenK[r.Kernel] = true
-			kernels = append(kernels, r.Kernel)
-		}
-		if !seenC[r.Case] {
-			seenC[r.Case] = true
-			cases = append(cases, r.Case)
-		}
-	}
-	return cases, kernels
 }

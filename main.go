@@ -6,6 +6,8 @@
 //
 //	kmodcheck run [flags] cases/ | case.txtar ...
 //	kmodcheck kernels
+//	kmodcheck report [flags] shard.json ...
+//	kmodcheck bisect [flags] CASE GOOD BAD
 //	kmodcheck help
 package main
 
@@ -36,6 +38,8 @@ Usage:
 	kmodcheck kernels fetch NAME...                 get a Debian kernel and its headers into the cache
 	kmodcheck shell [-kernel K] [case.txtar]        an interactive shell in the VM a case gets
 	kmodcheck import [flags] session.txt            write a case from a pasted terminal session
+	kmodcheck report [flags] shard.json ...         merge the -json reports of a run's shards into one table and reports
+	kmodcheck bisect [flags] CASE GOOD BAD          find the first release between two kernels where a case fails
 	kmodcheck help                                  this text
 
 Exit status: 0 all cases passed, 1 a case failed, 2 usage or set-up error;
@@ -68,6 +72,8 @@ func command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return kernelsCmd(ctx, args[1:], stdout, stderr)
 	case "import":
 		return importCmd(args[1:], stdout, stderr)
+	case "report":
+		return reportCmd(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		fmt.Fprintln(stdout)

@@ -36,10 +36,14 @@ transcript.txt, steps/NN-COMMAND.txt, and NAME.kmsg.diff for a golden that
 did not match; the end of the run names those of the failures.
 
 Reports for CI: -junit FILE (JUnit XML, a testsuite per kernel, a testcase
-per pair), -json FILE (a JSON object per line: one per step, one per pair;
-see README.md), and, when $GITHUB_STEP_SUMMARY names a file, a markdown
-summary appended to it. -shard I/N runs a stable part of the pairs, so that
-N CI jobs run every pair once.
+per pair), -json FILE (a JSON object per line: the run, then one per step,
+one per pair; see README.md), -matrix FILE (the case × kernel table, with
+each failure's step and reason, as markdown), -html FILE (the table, each
+pair's reason, golden diff and transcript, in one page), and, when
+$GITHUB_STEP_SUMMARY names a file, a markdown summary appended to it. A run
+over more than one kernel ends with the table. -shard I/N runs a stable
+part of the pairs, so that N CI jobs run every pair once; kmodcheck report
+merges their -json files.
 
 SIGINT, SIGTERM and SIGHUP stop a run: the VMs are killed, the cases that
 had not ended are INTERRUPTED in the summary and the reports, and the exit
@@ -62,6 +66,7 @@ type runArgs struct {
 	runRE, list, shard                        string
 	jobs, count                               int
 	golden, modules, out, junitFile, jsonFile string
+	matrixFile, htmlFile, runID               string
 
 	// Parsed from the above by parseRun:
 	paths []string         // the cases and directories named
@@ -91,6 +96,9 @@ func runFlags(output io.Writer) (*flag.FlagSet, *runArgs) {
 	fs.StringVar(&a.out, "out", "", "keep each pair's console and kernel logs, transcript, steps and diffs in `dir`/KERNEL/CASE (default: a new directory under the cache's runs)")
 	fs.StringVar(&a.junitFile, "junit", "", "write a JUnit XML report to `file`: a testsuite per kernel, a testcase per case × kernel")
 	fs.StringVar(&a.jsonFile, "json", "", "write a JSON report to `file`: a JSON object per line, per step and per case × kernel")
+	fs.StringVar(&a.matrixFile, "matrix", "", "write the case × kernel table, with each failure's step and reason, to `file` as markdown")
+	fs.StringVar(&a.htmlFile, "html", "", "write an HTML report to `file`: the table, and each case × kernel's reason, golden diff and transcript")
+	fs.StringVar(&a.runID, "run-id", os.Getenv("GITHUB_RUN_ID"), "the run's `id` in the JSON report, which kmodcheck report checks when it merges shards (default: $GITHUB_RUN_ID)")
 	fs.BoolVar(&a.verbose, "v", false, "print a line per event and every case's transcript, also on a terminal")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), runUsage)
@@ -139,6 +147,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	p.cfg.ArtifactDir = a.out
+	if err := p.writeRunRecord(rep); err != nil {
+		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
+		return 2
+	}
 	r := p.run(ctx, rep, stdout)
 	return r.report(ctx, p, rep, stdout, stderr)
 }
@@ -257,7 +269,7 @@ func (p *runPlan) list(stdout io.Writer) {
 
 // runReports are the report files of -junit and -json; nil when not asked.
 type runReports struct {
-	junit, json *os.File
+	junit, json, matrix, html *os.File
 }
 
 // openReports creates the report files before anything boots: a path that
@@ -267,7 +279,7 @@ func openReports(a *runArgs) (*runReports, error) {
 	for _, r := range []struct {
 		name string
 		f    **os.File
-	}{{a.junitFile, &rep.junit}, {a.jsonFile, &rep.json}} {
+	}{{a.junitFile, &rep.junit}, {a.jsonFile, &rep.json}, {a.matrixFile, &rep.matrix}, {a.htmlFile, &rep.html}} {
 		if r.name == "" {
 			continue
 		}
@@ -283,7 +295,7 @@ func openReports(a *runArgs) (*runReports, error) {
 // close closes what is open still, for an early return; report closes
 // them itself to see their errors.
 func (rep *runReports) close() {
-	for _, f := range []*os.File{rep.junit, rep.json} {
+	for _, f := range []*os.File{rep.junit, rep.json, rep.matrix, rep.html} {
 		if f != nil {
 			f.Close()
 		}
@@ -368,19 +380,12 @@ func (r finishedRun) report(ctx context.Context, p *runPlan, rep *runReports, st
 			fail(err)
 		}
 	}
-	if rep.junit != nil {
-		if err := report.WriteJUnit(rep.junit, report.JUnit(r.results, r.took, r.start)); err != nil {
-			fail(err)
-		}
-		if err := rep.junit.Close(); err != nil {
-			fail(err)
-		}
-	}
 	title := "kmodcheck"
 	if shard := p.args.part; shard.Count > 0 {
 		title += " (shard " + shard.String() + ")"
 	}
-	if err := report.AppendStepSummary(r.results, r.took, title); err != nil {
+	out := tableReports{pairs: report.PairsOf(r.results), kernels: p.kernels(), title: title, took: r.took, started: r.start}
+	for _, err := range out.write(rep) {
 		fail(err)
 	}
 	return code

@@ -22,9 +22,10 @@ type APIChange struct {
 }
 
 // String is the change on one line: "from_timer() renamed
-// timer_container_of() in 6.16; use timer_container_of(var, timer, field)".
+// timer_container_of() in 6.16; instead: timer_container_of(var, timer,
+// field)".
 func (c APIChange) String() string {
-	return fmt.Sprintf("%s in %s; use %s", c.Change, c.Since, c.Replacement)
+	return fmt.Sprintf("%s in %s; instead: %s", c.Change, c.Since, c.Replacement)
 }
 
 // apiChange is an APIChange with the pattern of the error it explains.
@@ -97,12 +98,16 @@ func compilerError(output string) (line, context string, ok bool) {
 			}
 			ctx = append(ctx, next)
 		}
-		return strings.TrimSpace(l), strings.Join(ctx, "\n"), true
+		return sourceDir.ReplaceAllString(strings.TrimSpace(l), "$1"), strings.Join(ctx, "\n"), true
 	}
 	return "", "", false
 }
 
 var (
+	// sourceDir is the directory of a diagnostic's file, which is the
+	// case's work directory, different in every run: the reason keeps
+	// the file's name.
+	sourceDir      = regexp.MustCompile(`^\S*/([^/\s:]+:\d+(:\d+)?: )`)
 	errorLine      = regexp.MustCompile(`(^|[: ])(fatal )?error: |^ERROR: `)
 	diagnosticLine = regexp.MustCompile(`(^|: )(fatal error|error|warning|note): |^ERROR: |^make(\[\d+\])?: `)
 )

@@ -16,10 +16,10 @@ import (
 // kernel, in the order they ran, then one "case" record when that case
 // ends. The README's "Reports for CI" section documents the fields.
 type Record struct {
-	Type   string `json:"type"` // "step" or "case"
-	Case   string `json:"case"`
-	Kernel string `json:"kernel"`         // the kernel's release
-	File   string `json:"file,omitempty"` // the case file
+	Type   string `json:"type"`             // "step" or "case"
+	Case   string `json:"case,omitempty"`   // every record but the run's
+	Kernel string `json:"kernel,omitempty"` // the kernel's release
+	File   string `json:"file,omitempty"`   // the case file
 
 	// Step records.
 	Step      int              `json:"step,omitempty"`    // 1, 2, ... in the order the case ran them

@@ -83,13 +83,19 @@ func differenceText(d kmsg.Difference) string {
 	if d.Line > 0 {
 		where = fmt.Sprintf("%s:%d", d.Golden, d.Line)
 	}
+	// A .kmsg golden is of the kernel's log, an .out one of a step's
+	// output.
+	lines := "output line"
+	if strings.HasSuffix(d.Golden, ".kmsg") {
+		lines = "kernel line"
+	}
 	switch {
 	case d.Got == "":
 		return fmt.Sprintf("%s: want %q, got nothing more", where, d.Want)
 	case d.Want == "":
-		return fmt.Sprintf("%s: unexpected %q (line %d): no golden line takes it", where, d.Got, d.At)
+		return fmt.Sprintf("%s: unexpected %q (%s %d): no golden line takes it", where, d.Got, lines, d.At)
 	case d.Thread:
-		return fmt.Sprintf("%s: want %q, got it from another thread (line %d)", where, d.Want, d.At)
+		return fmt.Sprintf("%s: want %q, got it from another thread (%s %d)", where, d.Want, lines, d.At)
 	}
-	return fmt.Sprintf("%s: want %q, got %q (line %d)", where, d.Want, d.Got, d.At)
+	return fmt.Sprintf("%s: want %q, got %q (%s %d)", where, d.Want, d.Got, lines, d.At)
 }

@@ -75,7 +75,7 @@ func TestReasons(t *testing.T) {
 	}
 	compiler := cases["timer@"+k612].Reason
 	if compiler == nil || compiler.Kind != ReasonCompiler || compiler.Step != 1 || compiler.Command != "make" ||
-		compiler.Text != "/tmp/w/timer.c:14:32: error: implicit declaration of function ‘from_timer’ [-Wimplicit-function-declaration]" {
+		compiler.Text != "timer.c:14:32: error: implicit declaration of function ‘from_timer’ [-Wimplicit-function-declaration]" {
 		t.Fatalf("compiler reason %+v", compiler)
 	}
 	if c := compiler.Change; c == nil || c.Symbol != "from_timer" || c.Since != "6.16" || !strings.Contains(c.Replacement, "timer_container_of") {
@@ -102,10 +102,10 @@ func TestReasons(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]string{
-		"timer [" + k612 + "]": "cases/timer.txtar:3: make: exit status 2 — /tmp/w/timer.c:14:32: error: implicit declaration of function ‘from_timer’" +
-			" [-Wimplicit-function-declaration] — from_timer() renamed timer_container_of() in 6.16; use timer_container_of(var, timer, field)",
+		"timer [" + k612 + "]": "cases/timer.txtar:3: make: exit status 2 — timer.c:14:32: error: implicit declaration of function ‘from_timer’" +
+			" [-Wimplicit-function-declaration] — from_timer() renamed timer_container_of() in 6.16; instead: timer_container_of(var, timer, field)",
 		"oops [" + k612 + "]":         "cases/oops.txtar:4: insmod ./oops.ko: the kernel reported an oops: — BUG: kernel NULL pointer dereference, address: 0000000000000000",
-		"well_behaved [" + k612 + "]": `golden/well_behaved/insmod.kmsg:1: want "fine: loaded!", got "fine: loaded" (line 1)`,
+		"well_behaved [" + k612 + "]": `golden/well_behaved/insmod.kmsg:1: want "fine: loaded!", got "fine: loaded" (kernel line 1)`,
 	} {
 		c := find(t, doc, name)
 		if c.Failure == nil || !strings.HasSuffix(c.Failure.Message, want) {
@@ -150,7 +150,11 @@ func TestAPIChanges(t *testing.T) {
 
 // The compiler's first error, not its first line, nor a warning.
 func TestCompilerError(t *testing.T) {
-	line, context, ok := compilerError("  CC [M] x.o\nx.c:3:1: warning: unused\nx.c:9:2: error: ‘y’ undeclared\n    9 |  y = 1;\n      |  ^\nx.c:10:2: error: more\n")
+	line, context, ok := compilerError("  CC [M] /tmp/work-1/x.o\n/tmp/work-1/x.c:3:1: warning: unused\n/tmp/work-1/x.c:9:2: error: ‘y’ undeclared\n    9 |  y = 1;\n      |  ^\nx.c:10:2: error: more\n")
+	if !ok || line != "x.c:9:2: error: ‘y’ undeclared" || !strings.HasPrefix(context, "/tmp/work-1/x.c:9:2: error:") {
+		t.Errorf("compilerError in a work directory: %q, %q, %v", line, context, ok)
+	}
+	line, context, ok = compilerError("  CC [M] x.o\nx.c:3:1: warning: unused\nx.c:9:2: error: ‘y’ undeclared\n    9 |  y = 1;\n      |  ^\nx.c:10:2: error: more\n")
 	if !ok || line != "x.c:9:2: error: ‘y’ undeclared" || context != "x.c:9:2: error: ‘y’ undeclared\n    9 |  y = 1;\n      |  ^" {
 		t.Errorf("compilerError: %q, %q, %v", line, context, ok)
 	}

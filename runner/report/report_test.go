@@ -250,7 +250,7 @@ func TestJUnit(t *testing.T) {
 		t.Fatalf("the kmsg failure: %+v, line %d", c.Failure, c.Line)
 	}
 	if want := "cases/well_behaved.txtar:5: kmsg insmod: kernel log differs from golden/well_behaved/insmod.kmsg" +
-		` — golden/well_behaved/insmod.kmsg:1: want "fine: loaded!", got "fine: loaded" (line 1)`; c.Failure.Message != want {
+		` — golden/well_behaved/insmod.kmsg:1: want "fine: loaded!", got "fine: loaded" (kernel line 1)`; c.Failure.Message != want {
 		t.Errorf("failure message %q, want the FAIL line and the first differing line %q", c.Failure.Message, want)
 	}
 	for _, want := range []string{kmsgDiff, "kernel messages (the last 2 before the failure):\n    fine: loading out-of-tree module taints kernel.\n    fine: loaded\n", "artifacts: /out/" + k612 + "/well_behaved"} {

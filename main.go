@@ -74,6 +74,8 @@ func command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return importCmd(args[1:], stdout, stderr)
 	case "report":
 		return reportCmd(args[1:], stdout, stderr)
+	case "bisect":
+		return bisectCmd(ctx, args[1:], stdout, stderr, localBisect())
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		fmt.Fprintln(stdout)

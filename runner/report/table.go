@@ -142,12 +142,12 @@ func mdEscape(s string) string {
 // sortReleases orders kernel releases by version, oldest first:
 // 6.1.0-57-amd64 before 6.12.118+deb12-amd64 before 7.3.4-amd64.
 func sortReleases(rs []string) {
-	slices.SortStableFunc(rs, compareReleases)
+	slices.SortStableFunc(rs, CompareReleases)
 }
 
-// compareReleases compares two releases number by number (6.1.0-57 <
+// CompareReleases compares two releases number by number (6.1.0-57 <
 // 6.1.0-112 < 6.12.9), then as text.
-func compareReleases(a, b string) int {
+func CompareReleases(a, b string) int {
 	na, nb := releaseNumbers(a), releaseNumbers(b)
 	for i := 0; i < len(na) && i < len(nb); i++ {
 		if na[i] != nb[i] {

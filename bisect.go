@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kmodcheck/kmodcheck/runner/bisect"
+	"github.com/kmodcheck/kmodcheck/runner/cache"
+	"github.com/kmodcheck/kmodcheck/runner/kernel"
+	"github.com/kmodcheck/kmodcheck/runner/report"
+	"github.com/kmodcheck/kmodcheck/runner/suite"
+)
+
+// bisectUsage heads `kmodcheck bisect -h`; the flags follow it.
+const bisectUsage = `Usage: kmodcheck bisect [flags] CASE GOOD BAD
+
+Finds the first kernel release, between GOOD (where the case passes) and
+BAD (where it fails), on which the case fails: it lists the releases
+between them, old to new, runs the case on both ends and then on as few
+releases as a binary search needs, fetching each on demand, and prints
+the first failing release, the last passing one, and the failing step
+with its reason. Both sides of the boundary are run once more: if either
+gives another verdict, the boundary is flaky and is not named as the
+answer. CASE is a .txtar file; GOOD and BAD are kernel names as for
+-kernel. See docs/reports.md.
+
+Exit status: 0 the boundary is found, 1 it is flaky or a range of
+releases could not be tried, 2 usage or set-up error (GOOD fails, BAD
+passes, a kernel cannot be found).
+
+Flags:
+`
+
+// bisectDeps are what kmodcheck bisect needs of the rest of kmodcheck.
+type bisectDeps struct {
+	// releases lists the releases from good to bad, both included, old
+	// to new, good and bad being kernel names as for -kernel.
+	releases func(ctx context.Context, good, bad string) ([]string, error)
+	// run runs a case file on one release, fetching it if need be.
+	run func(ctx context.Context, caseFile, release string) (bisect.Outcome, error)
+}
+
+// bisectCmd is kmodcheck bisect.
+func bisectCmd(ctx context.Context, args []string, stdout, stderr io.Writer, deps bisectDeps) int {
+	fs := flag.NewFlagSet("bisect", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), bisectUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() != 3 {
+		fs.Usage()
+		return 2
+	}
+	caseFile, good, bad := fs.Arg(0), fs.Arg(1), fs.Arg(2)
+	releases, err := deps.releases(ctx, good, bad)
+	if err != nil {
+		fmt.Fprintf(stderr, "kmodcheck bisect: %v\n", err)
+		return 2
+	}
+	name := suite.CaseName(caseFile)
+	fmt.Fprintf(stdout, "bisect %s: %d releases from %s to %s, at most %d runs if each can be tried\n",
+		name, len(releases), releases[0], releases[len(releases)-1], bisect.Estimate(len(releases)))
+	start := time.Now()
+	n := 0
+	res, err := bisect.Search(ctx, releases, func(ctx context.Context, release string) (bisect.Outcome, error) {
+		return deps.run(ctx, caseFile, release)
+	}, func(t bisect.Trial) {
+		n++
+		fmt.Fprintf(stdout, "run %d: %s\n", n, trialLine(t))
+	})
+	took := time.Since(start).Round(100 * time.Millisecond)
+	if err != nil {
+		fmt.Fprintf(stderr, "kmodcheck bisect: %v (after %d runs, %v)\n", err, n, took)
+		return 2
+	}
+	return bisectReport(stdout, res, n, took)
+}
+
+// trialLine is a trial's progress line.
+func trialLine(t bisect.Trial) string {
+	again := ""
+	if t.Rerun {
+		again = " (again)"
+	}
+	switch {
+	case t.Err != nil:
+		return fmt.Sprintf("%s%s: cannot try it: %v", t.Release, again, t.Err)
+	case t.Outcome.Verdict == bisect.Fail:
+		return fmt.Sprintf("%s%s: FAIL %s", t.Release, again, t.Outcome.Reason)
+	}
+	return fmt.Sprintf("%s%s: %s", t.Release, again, t.Outcome.Verdict)
+}
+
+// bisectReport prints the conclusion and returns the exit status.
+func bisectReport(w io.Writer, res bisect.Result, runs int, took time.Duration) int {
+	code := 0
+	if res.Flaky {
+		fmt.Fprintf(w, "no answer: %s\n", res.Note)
+		fmt.Fprintf(w, "between %s and %s, after %d runs in %v\n", res.LastGood, res.FirstBad, runs, took)
+		return 1
+	}
+	if len(res.Untested) > 0 {
+		fmt.Fprintf(w, "first failing release: one of %s, %s (could not try %s)\n",
+			strings.Join(res.Untested, ", "), res.FirstBad, strings.Join(res.Untested, ", "))
+		code = 1
+	} else {
+		fmt.Fprintf(w, "first failing release: %s\n", res.FirstBad)
+	}
+	fmt.Fprintf(w, "last passing release:  %s\n", res.LastGood)
+	fmt.Fprintf(w, "failing step:          %s\n", res.Bad.Reason)
+	if res.Note != "" {
+		fmt.Fprintf(w, "note: %s\n", res.Note)
+	}
+	fmt.Fprintf(w, "%d runs in %v\n", runs, took)
+	return code
+}
+
+// localBisect is bisect's wiring to this machine: the releases are the
+// complete kernels kmodcheck already has (kmodcheck kernels) between GOOD
+// and BAD, and a release is fetched if it is not there. The archive's
+// listing of every release (all suites) replaces releases once it exists.
+func localBisect() bisectDeps {
+	return bisectDeps{releases: localReleases, run: runOnRelease}
+}
+
+// localReleases are the complete kernels of the system and the cache from
+// the one good names to the one bad names, old to new.
+func localReleases(_ context.Context, good, bad string) ([]string, error) {
+	c, err := cache.Default()
+	if err != nil {
+		return nil, err
+	}
+	ks, err := suite.Kernels(c)
+	if err != nil {
+		return nil, err
+	}
+	var all []string
+	for _, k := range ks {
+		if k.Complete() && !slices.Contains(all, k.Release) {
+			all = append(all, k.Release)
+		}
+	}
+	return releasesBetween(all, ks, good, bad)
+}
+
+// releasesBetween are the releases of all from good's to bad's, old to
+// new.
+func releasesBetween(all []string, ks []*kernel.Kernel, good, bad string) ([]string, error) {
+	ordered := slices.Clone(all)
+	slices.SortFunc(ordered, report.CompareReleases)
+	var ends [2]int
+	for i, name := range []string{good, bad} {
+		k, err := kernel.Select(ks, name)
+		if err != nil {
+			return nil, err
+		}
+		if ends[i] = slices.Index(ordered, k.Release); ends[i] < 0 {
+			return nil, fmt.Errorf("%s: %s is not complete", name, k.Release)
+		}
+	}
+	if ends[0] >= ends[1] {
+		return nil, fmt.Errorf("GOOD (%s) must be older than BAD (%s)", ordered[ends[0]], ordered[ends[1]])
+	}
+	return ordered[ends[0] : ends[1]+1], nil
+}
+
+// runOnRelease runs a case file on one release, as kmodcheck run
+// -kernel RELEASE CASE does, fetching the release first if it is not
+// there, and says what it gave.
+func runOnRelease(ctx context.Context, caseFile, release string) (bisect.Outcome, error) {
+	if err := fetchIfMissing(ctx, release); err != nil {
+		return bisect.Outcome{}, err
+	}
+	a := &runArgs{paths: []string{caseFile}, kernels: stringList{release}, jobs: 1, count: 1, caseTimeout: 10 * time.Minute}
+	a.opts = suite.Options{Target: "qemu", Accel: "auto", Boot: "snapshot", StepTimeout: time.Minute}
+	var msgs strings.Builder
+	p, _ := planRun(a, &msgs)
+	if p == nil {
+		return bisect.Outcome{}, errors.New(strings.TrimSpace(msgs.String()))
+	}
+	out, err := suite.RunDir()
+	if err != nil {
+		return bisect.Outcome{}, err
+	}
+	p.cfg.ArtifactDir = out
+	rs := suite.RunWith(ctx, p.cfg, p.targets, p.files, suite.RunOptions{Jobs: 1, Artifacts: report.WriteArtifacts})
+	if len(rs) != 1 {
+		return bisect.Outcome{}, fmt.Errorf("%d results for one case on one kernel", len(rs))
+	}
+	return outcomeOf(report.PairsOf(rs)[0])
+}
+
+// outcomeOf is a pair's verdict for bisect: a kernel that did not start
+// is no verdict.
+func outcomeOf(p report.Pair) (bisect.Outcome, error) {
+	c := p.Case
+	switch c.Status {
+	case "PASS":
+		return bisect.Outcome{Verdict: bisect.Pass}, nil
+	case "SKIP":
+		return bisect.Outcome{Verdict: bisect.Skip, Reason: c.Skip}, nil
+	case "FAIL":
+		if c.FailureKind == "setup" {
+			return bisect.Outcome{}, errors.New(c.Failure)
+		}
+		o := bisect.Outcome{Verdict: bisect.Fail, Reason: report.ReasonLine(p)}
+		if c.Reason != nil {
+			o.Reason, o.Step = c.Reason.Line(), c.Reason.Command
+		}
+		return o, nil
+	}
+	return bisect.Outcome{}, fmt.Errorf("%s on %s: %s", c.Case, c.Kernel, c.Status)
+}
+
+// fetchIfMissing fetches a release into the cache unless this machine has
+// it complete.
+func fetchIfMissing(ctx context.Context, release string) error {
+	c, err := cache.Default()
+	if err != nil {
+		return err
+	}
+	ks, err := suite.Kernels(c)
+	if err != nil {
+		return err
+	}
+	for _, k := range ks {
+		if k.Release == release && k.Complete() {
+			return nil
+		}
+	}
+	f := &kernel.Fetcher{Cache: c, Out: io.Discard}
+	if _, err := f.Fetch(ctx, release, false); err != nil {
+		return fmt.Errorf("fetch %s: %w", release, err)
+	}
+	return nil
+}

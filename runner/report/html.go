@@ -8,7 +8,7 @@ import (
 )
 
 // The -html report: one self-contained page (its style inline, no script,
-// nothing fetched) with the compatibility table, whose cells link to a
+// nothing fetched), well-formed XML as well as HTML, with the compatibility table, whose cells link to a
 // section per case × kernel below it: the reason, the golden diff coloured
 // as a diff reader expects, the failure's text and the transcript.
 
@@ -109,7 +109,7 @@ func diffLines(diff string) []htmlDiffLine {
 var htmlTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
-<meta charset="utf-8">
+<meta charset="utf-8"/>
 <title>{{.Title}}</title>
 <style>
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #1f2328; }
@@ -143,7 +143,7 @@ pre.diff span { display: block; white-space: pre; }
 <pre class="diff">{{range .Diff}}<span class="{{.Class}}">{{.Text}}</span>{{end}}</pre>{{end}}
 {{if .Failure}}<h3>failure</h3>
 <pre class="failure">{{.Failure}}</pre>{{end}}
-{{if .Transcript}}<details{{if .Reason}} open{{end}}><summary>transcript</summary>
+{{if .Transcript}}<details{{if .Reason}} open="open"{{end}}><summary>transcript</summary>
 <pre class="transcript">{{.Transcript}}</pre></details>{{end}}
 </section>
 {{end}}</body>

@@ -35,8 +35,8 @@ type Record struct {
 	KernelLog []string         `json:"kernel_log,omitempty"` // command: the kernel's messages while it ran
 	Golden    string           `json:"golden,omitempty"`     // kmsg: the golden file compared with
 	Mismatch  string           `json:"mismatch,omitempty"`   // kmsg: the golden line and kernel message at fault
-	First     *kmsg.Difference `json:"first,omitempty"`      // kmsg: the mismatch as data: golden, line, want, got
 	Diff      string           `json:"diff,omitempty"`       // kmsg: unified diff, golden to kernel
+	First     *kmsg.Difference `json:"first,omitempty"`      // kmsg: the mismatch as data: golden, line, want, got
 	Filtered  map[string]int   `json:"filtered,omitempty"`   // kmsg: lines each named filter dropped
 	Updated   bool             `json:"updated,omitempty"`    // kmsg: -update rewrote the golden
 	// Outcome of a step: "pass", or "fail" for the step at which the case

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -132,8 +133,22 @@ func bisectReport(w io.Writer, res bisect.Result, runs int, took time.Duration) 
 // complete kernels kmodcheck already has (kmodcheck kernels) between GOOD
 // and BAD, and a release is fetched if it is not there. The archive's
 // listing of every release (all suites) replaces releases once it exists.
+// Each run keeps its artifacts in DIR/run-N/KERNEL/CASE, DIR being one
+// new directory under the cache's runs for the whole bisect.
 func localBisect() bisectDeps {
-	return bisectDeps{releases: localReleases, run: runOnRelease}
+	var dir string
+	n := 0
+	run := func(ctx context.Context, caseFile, release string) (bisect.Outcome, error) {
+		if dir == "" {
+			var err error
+			if dir, err = suite.RunDir(); err != nil {
+				return bisect.Outcome{}, err
+			}
+		}
+		n++
+		return runOnRelease(ctx, caseFile, release, filepath.Join(dir, fmt.Sprintf("run-%d", n)))
+	}
+	return bisectDeps{releases: localReleases, run: run}
 }
 
 // localReleases are the complete kernels of the system and the cache from
@@ -178,9 +193,9 @@ func releasesBetween(all []string, ks []*kernel.Kernel, good, bad string) ([]str
 }
 
 // runOnRelease runs a case file on one release, as kmodcheck run
-// -kernel RELEASE CASE does, fetching the release first if it is not
+// -kernel RELEASE -out OUT CASE does, fetching the release first if it is not
 // there, and says what it gave.
-func runOnRelease(ctx context.Context, caseFile, release string) (bisect.Outcome, error) {
+func runOnRelease(ctx context.Context, caseFile, release, out string) (bisect.Outcome, error) {
 	if err := fetchIfMissing(ctx, release); err != nil {
 		return bisect.Outcome{}, err
 	}
@@ -190,10 +205,6 @@ func runOnRelease(ctx context.Context, caseFile, release string) (bisect.Outcome
 	p, _ := planRun(a, &msgs)
 	if p == nil {
 		return bisect.Outcome{}, errors.New(strings.TrimSpace(msgs.String()))
-	}
-	out, err := suite.RunDir()
-	if err != nil {
-		return bisect.Outcome{}, err
 	}
 	p.cfg.ArtifactDir = out
 	rs := suite.RunWith(ctx, p.cfg, p.targets, p.files, suite.RunOptions{Jobs: 1, Artifacts: report.WriteArtifacts})

@@ -23,7 +23,8 @@ const bisectUsage = `Usage: kmodcheck bisect [flags] CASE GOOD BAD
 
 Finds the first kernel release, between GOOD (where the case passes) and
 BAD (where it fails), on which the case fails: it lists the releases
-between them, old to new, runs the case on both ends and then on as few
+between them of GOOD's flavour, old to new (those the archive offers, in
+every suite, and the kernels here), runs the case on both ends and then on as few
 releases as a binary search needs, fetching each on demand, and prints
 the first failing release, the last passing one, and the failing step
 with its reason. Both sides of the boundary are run once more: if either
@@ -129,13 +130,13 @@ func bisectReport(w io.Writer, res bisect.Result, runs int, took time.Duration) 
 	return code
 }
 
-// localBisect is bisect's wiring to this machine: the releases are the
-// complete kernels kmodcheck already has (kmodcheck kernels) between GOOD
-// and BAD, and a release is fetched if it is not there. The archive's
-// listing of every release (all suites) replaces releases once it exists.
-// Each run keeps its artifacts in DIR/run-N/KERNEL/CASE, DIR being one
-// new directory under the cache's runs for the whole bisect.
-func localBisect() bisectDeps {
+// archiveBisect is bisect's wiring: the releases are those the archive
+// offers (every suite, kmodcheck kernels available) and the complete
+// kernels here, of GOOD's flavour, from GOOD to BAD; a release this
+// machine lacks is fetched when the search needs it (as kmodcheck run
+// -kernel does). Each run keeps its artifacts in DIR/run-N/KERNEL/CASE,
+// DIR being one new directory under the cache's runs for the whole bisect.
+func archiveBisect(stderr io.Writer) bisectDeps {
 	var dir string
 	n := 0
 	run := func(ctx context.Context, caseFile, release string) (bisect.Outcome, error) {
@@ -148,31 +149,52 @@ func localBisect() bisectDeps {
 		n++
 		return runOnRelease(ctx, caseFile, release, filepath.Join(dir, fmt.Sprintf("run-%d", n)))
 	}
-	return bisectDeps{releases: localReleases, run: run}
+	releases := func(ctx context.Context, good, bad string) ([]string, error) {
+		return archiveReleases(ctx, good, bad, stderr)
+	}
+	return bisectDeps{releases: releases, run: run}
 }
 
-// localReleases are the complete kernels of the system and the cache from
-// the one good names to the one bad names, old to new.
-func localReleases(_ context.Context, good, bad string) ([]string, error) {
+// archiveReleases are the releases the archive offers and the complete
+// kernels here, of good's flavour, from good to bad, old to new.
+func archiveReleases(ctx context.Context, good, bad string, progress io.Writer) ([]string, error) {
 	c, err := cache.Default()
 	if err != nil {
 		return nil, err
 	}
-	ks, err := suite.Kernels(c)
+	local, err := suite.Kernels(c)
 	if err != nil {
 		return nil, err
 	}
+	f, err := newFetcher(c, progress)
+	if err != nil {
+		return nil, err
+	}
+	offers, err := f.Available(ctx, false)
+	if err != nil {
+		return nil, fmt.Errorf("list the archive's releases: %w", err)
+	}
 	var all []string
-	for _, k := range ks {
-		if k.Complete() && !slices.Contains(all, k.Release) {
-			all = append(all, k.Release)
+	var ks []*kernel.Kernel
+	add := func(release string) {
+		if !slices.Contains(all, release) {
+			all = append(all, release)
+			ks = append(ks, &kernel.Kernel{Release: release, Flavour: kernel.Flavour(release)})
 		}
+	}
+	for _, k := range local {
+		if k.Complete() {
+			add(k.Release)
+		}
+	}
+	for _, o := range offers {
+		add(o.Release)
 	}
 	return releasesBetween(all, ks, good, bad)
 }
 
 // releasesBetween are the releases of all from good's to bad's, old to
-// new.
+// new, of good's flavour.
 func releasesBetween(all []string, ks []*kernel.Kernel, good, bad string) ([]string, error) {
 	ordered := slices.Clone(all)
 	slices.SortFunc(ordered, report.CompareReleases)
@@ -189,20 +211,24 @@ func releasesBetween(all []string, ks []*kernel.Kernel, good, bad string) ([]str
 	if ends[0] >= ends[1] {
 		return nil, fmt.Errorf("GOOD (%s) must be older than BAD (%s)", ordered[ends[0]], ordered[ends[1]])
 	}
-	return ordered[ends[0] : ends[1]+1], nil
+	flavour := kernel.Flavour(ordered[ends[0]])
+	var out []string
+	for _, r := range ordered[ends[0] : ends[1]+1] {
+		if kernel.Flavour(r) == flavour {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // runOnRelease runs a case file on one release, as kmodcheck run
-// -kernel RELEASE -out OUT CASE does, fetching the release first if it is not
-// there, and says what it gave.
+// -kernel RELEASE -out OUT CASE does (fetching the release if it is not
+// here), and says what it gave.
 func runOnRelease(ctx context.Context, caseFile, release, out string) (bisect.Outcome, error) {
-	if err := fetchIfMissing(ctx, release); err != nil {
-		return bisect.Outcome{}, err
-	}
 	a := &runArgs{paths: []string{caseFile}, kernels: stringList{release}, jobs: 1, count: 1, caseTimeout: 10 * time.Minute}
 	a.opts = suite.Options{Target: "qemu", Accel: "auto", Boot: "snapshot", StepTimeout: time.Minute}
 	var msgs strings.Builder
-	p, _ := planRun(a, &msgs)
+	p, _ := planRun(ctx, a, &msgs)
 	if p == nil {
 		return bisect.Outcome{}, errors.New(strings.TrimSpace(msgs.String()))
 	}
@@ -234,27 +260,4 @@ func outcomeOf(p report.Pair) (bisect.Outcome, error) {
 		return o, nil
 	}
 	return bisect.Outcome{}, fmt.Errorf("%s on %s: %s", c.Case, c.Kernel, c.Status)
-}
-
-// fetchIfMissing fetches a release into the cache unless this machine has
-// it complete.
-func fetchIfMissing(ctx context.Context, release string) error {
-	c, err := cache.Default()
-	if err != nil {
-		return err
-	}
-	ks, err := suite.Kernels(c)
-	if err != nil {
-		return err
-	}
-	for _, k := range ks {
-		if k.Release == release && k.Complete() {
-			return nil
-		}
-	}
-	f := &kernel.Fetcher{Cache: c, Out: io.Discard}
-	if _, err := f.Fetch(ctx, release, false); err != nil {
-		return fmt.Errorf("fetch %s: %w", release, err)
-	}
-	return nil
 }

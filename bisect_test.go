@@ -79,10 +79,10 @@ func TestBisectCmd(t *testing.T) {
 	}
 }
 
-// The releases this machine has, between GOOD and BAD, by version.
+// The releases between GOOD and BAD, by version, of GOOD's flavour.
 func TestReleasesBetween(t *testing.T) {
 	var ks []*kernel.Kernel
-	all := []string{"6.12.118+deb12-amd64", "6.1.0-57-amd64", "6.10.6+bpo-amd64", "6.1.0-112-amd64"}
+	all := []string{"6.12.118+deb12-amd64", "6.1.0-57-amd64", "6.10.6+bpo-amd64", "6.1.0-112-amd64", "6.5.0-0.deb12.4-rt-amd64", "6.16.3-cloud-amd64"}
 	for _, r := range all {
 		ks = append(ks, &kernel.Kernel{Release: r, Flavour: kernel.Flavour(r)})
 	}

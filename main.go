@@ -75,7 +75,7 @@ func command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "report":
 		return reportCmd(args[1:], stdout, stderr)
 	case "bisect":
-		return bisectCmd(ctx, args[1:], stdout, stderr, localBisect())
+		return bisectCmd(ctx, args[1:], stdout, stderr, archiveBisect(stderr))
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		fmt.Fprintln(stdout)

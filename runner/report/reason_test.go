@@ -134,6 +134,13 @@ func TestAPIChanges(t *testing.T) {
 		{"MODULE_IMPORT_NS", "x.c:70:1: error: expected ‘,’ or ‘;’ before ‘static’\n   69 | MODULE_IMPORT_NS(DMA_BUF);\n      | ^"},
 		{"register_sysctl_table", "x.c:33:16: error: implicit declaration of function ‘register_sysctl_table’; did you mean ‘register_sysctl_sz’?"},
 		{"asm/unaligned.h", "x.c:3:10: fatal error: asm/unaligned.h: No such file or directory"},
+		// As GCC 12 said them here, building testdata/apicheck on
+		// 6.12.118+deb12-amd64.
+		{"class_create", "init.h:180:22: error: passing argument 1 of ‘class_create’ from incompatible pointer type [-Werror=incompatible-pointer-types]"},
+		{"register_sysctl_paths", "sysctlpaths.c:4:24: error: array type has incomplete element type ‘struct ctl_path’"},
+		{"platform_driver.remove", "platformremove.c:4:47: error: initialization of ‘void (*)(struct platform_device *)’ from incompatible pointer type ‘int (*)(struct platform_device *)’ [-Werror=incompatible-pointer-types]"},
+		{"vm_flags", "vmflags.c:3:55: error: assignment of read-only member ‘vm_flags’"},
+		{"complete_and_exit", "completeexit.c:5:25: error: implicit declaration of function ‘complete_and_exit’ [-Werror=implicit-function-declaration]"},
 	} {
 		c := changes.Explain(test.error)
 		if c == nil || c.Symbol != test.symbol {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/kmodcheck/kmodcheck/runner/kernel"
 )
 
 // A Table is the compatibility table of a run: a row per case, a column
@@ -163,6 +165,7 @@ func CompareReleases(a, b string) int {
 // releaseNumbers are the numbers of a release's version, up to its
 // flavour: 6.12.118+deb12-amd64 gives 6, 12, 118 and 12.
 func releaseNumbers(s string) []int {
+	s = strings.TrimSuffix(s, "-"+kernel.Flavour(s))
 	var out []int
 	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r < '0' || r > '9' }) {
 		n, err := strconv.Atoi(f)

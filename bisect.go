@@ -249,7 +249,7 @@ func outcomeOf(p report.Pair) (bisect.Outcome, error) {
 		return bisect.Outcome{Verdict: bisect.Pass}, nil
 	case "SKIP":
 		return bisect.Outcome{Verdict: bisect.Skip, Reason: c.Skip}, nil
-	case "FAIL":
+	case "FAIL", "BROKEN": // a known break fails too, as declared
 		if c.FailureKind == "setup" {
 			return bisect.Outcome{}, errors.New(c.Failure)
 		}

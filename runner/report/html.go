@@ -75,7 +75,7 @@ func cellOf(p Pair) htmlCell {
 	c := p.Case
 	cell := htmlCell{ID: CellID(c.Case, c.Kernel), Case: c.Case, Kernel: c.Kernel, Status: c.Status, Ran: true,
 		Transcript: xmlText(c.Transcript), Duration: c.Duration}
-	if c.Status == "FAIL" {
+	if c.Status == "FAIL" || c.Status == "BROKEN" {
 		cell.Reason = xmlText(ReasonLine(p))
 		cell.Failure = xmlText(p.FailureText())
 		cell.Diff = diffLines(xmlText(p.Diff()))
@@ -117,7 +117,7 @@ table.matrix { border-collapse: collapse; }
 table.matrix th, table.matrix td { border: 1px solid #d0d7de; padding: .3em .7em; text-align: left; }
 table.matrix th { background: #f6f8fa; }
 td.PASS { background: #dafbe1; } td.FAIL { background: #ffebe9; } td.SKIP { background: #f6f8fa; color: #57606a; }
-td.INTERRUPTED { background: #fff8c5; } td.none { color: #8c959f; }
+td.INTERRUPTED, td.BROKEN { background: #fff8c5; } td.none { color: #8c959f; }
 td a { color: inherit; font-weight: 600; }
 ul.reasons li { margin: .2em 0; }
 section { border-top: 1px solid #d0d7de; margin-top: 1.5em; }

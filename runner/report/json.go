@@ -45,7 +45,7 @@ type Record struct {
 	Outcome string `json:"outcome,omitempty"`
 
 	// Case records.
-	Status  string  `json:"status,omitempty"`  // "PASS", "FAIL", "SKIP" or "INTERRUPTED"
+	Status  string  `json:"status,omitempty"`  // "PASS", "FAIL", "SKIP", "BROKEN" (a known break) or "INTERRUPTED"
 	Accel   string  `json:"accel,omitempty"`   // "kvm", "tcg", "" on the host
 	Boot    float64 `json:"boot,omitempty"`    // seconds from start to the first command
 	Failure string  `json:"failure,omitempty"` // the FAIL line: file:line: step: what went wrong
@@ -56,6 +56,7 @@ type Record struct {
 	FailureKind string  `json:"failure_kind,omitempty"`
 	Line        int     `json:"line,omitempty"`
 	Detail      string  `json:"detail,omitempty"`
+	KnownBreak  string  `json:"known_break,omitempty"` // a BROKEN case's broken line
 	Skip        string  `json:"skip,omitempty"`        // a SKIP's reason
 	Interrupted string  `json:"interrupted,omitempty"` // an INTERRUPTED case's last stage: "during kmsg insmod"
 	Transcript  string  `json:"transcript,omitempty"`  // testscript's transcript
@@ -138,9 +139,12 @@ func caseRecord(r suite.Result, steps []Record) Record {
 		c.Accel, c.Boot = b.Info.Accel, seconds(b.Info.Boot)
 	}
 	switch r.Status {
-	case "FAIL":
+	case "FAIL", "BROKEN":
+		// A BROKEN case failed as its broken line declares: its failure
+		// and reason are kept, with the line.
 		f := failureOf(r)
 		c.Failure, c.FailureKind, c.Line, c.Detail = f.Summary(), f.Kind, f.Line, f.Detail
+		c.KnownBreak = f.KnownBreak
 		// The step the case failed at, as the case recorded it.
 		if f.Kind != script.FailEndOfCase && f.Step > 0 && f.Step <= len(steps) {
 			steps[f.Step-1].Outcome = "fail"

@@ -58,7 +58,7 @@ func writeFolded(b *strings.Builder, p Pair) {
 		text = strings.Join(lines[:maxMarkdownFailureLines], "\n") + fmt.Sprintf("\n... %d more lines", len(lines)-maxMarkdownFailureLines)
 	}
 	fence := codeFence(text)
-	fmt.Fprintf(b, "<details><summary>%s <code>%s</code> on <code>%s</code>: %s</summary>\n\n", icon("FAIL"), htmlEscape(p.Case.Case), htmlEscape(p.Case.Kernel), htmlEscape(p.Case.Failure))
+	fmt.Fprintf(b, "<details><summary>%s <code>%s</code> on <code>%s</code>: %s</summary>\n\n", icon(p.Case.Status), htmlEscape(p.Case.Case), htmlEscape(p.Case.Kernel), htmlEscape(p.Case.Failure))
 	fmt.Fprintf(b, "%s\n%s\n%s\n\n", fence, strings.TrimRight(text, "\n"), fence)
 	if p.Case.Dir != "" {
 		fmt.Fprintf(b, "Artifacts: `%s`\n\n", p.Case.Dir)
@@ -101,6 +101,8 @@ func icon(status string) string {
 		return "❌"
 	case "INTERRUPTED":
 		return "⏹️"
+	case "BROKEN":
+		return "🚧"
 	}
 	return "⏭️"
 }

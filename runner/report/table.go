@@ -56,12 +56,13 @@ func (t Table) Status(caseName, kernel string) string {
 	return "-"
 }
 
-// Failures are the failing cells, row by row, each column by version.
+// Failures are the failing cells, and the known breaks (BROKEN), row by
+// row, each column by version.
 func (t Table) Failures() []Pair {
 	var out []Pair
 	for _, c := range t.Cases {
 		for _, k := range t.Kernels {
-			if p, ok := t.Cell(c, k); ok && p.Case.Status == "FAIL" {
+			if p, ok := t.Cell(c, k); ok && (p.Case.Status == "FAIL" || p.Case.Status == "BROKEN") {
 				out = append(out, p)
 			}
 		}
@@ -75,6 +76,9 @@ func ReasonLine(p Pair) string {
 	what := p.Case.Failure
 	if r := p.Case.Reason; r != nil {
 		what = r.Line()
+	}
+	if p.Case.Status == "BROKEN" {
+		what = fmt.Sprintf("known break (broken %q): %s", p.Case.KnownBreak, what)
 	}
 	return fmt.Sprintf("%s on %s: %s", p.Case.Case, p.Case.Kernel, what)
 }

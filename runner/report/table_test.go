@@ -2,7 +2,9 @@ package report
 
 import (
 	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 // Kernels by version, number by number, whatever their flavour's digits.
@@ -17,5 +19,27 @@ func TestSortReleases(t *testing.T) {
 	sortReleases(got)
 	if !slices.Equal(got, want) {
 		t.Errorf("sorted:\n%v\nwant\n%v", got, want)
+	}
+}
+
+// A known break (BROKEN) is its own cell, with its broken line and reason
+// below the table, and fails no run.
+func TestBrokenCell(t *testing.T) {
+	rs := reasonResults()[:1] // the from_timer build on 6.12
+	rs[0].Status, rs[0].Kernel = "BROKEN", k612
+	rs[0].Failure.KnownBreak = "from_timer"
+	ok := results()[0] // well_behaved passes on 6.1
+	ok.Case = "timer"
+	pairs := PairsOf(append(rs, ok))
+	text := NewTable(pairs).Text()
+	want := "timer on " + k612 + ": known break (broken \"from_timer\"): step 1 `make`: timer.c:14:32: error: implicit declaration of function ‘from_timer’"
+	if !strings.Contains(text, "timer  PASS            BROKEN\n") || !strings.Contains(text, want) {
+		t.Errorf("table:\n%s\nwant a BROKEN cell and %q", text, want)
+	}
+	if c := pairs[0].Case; c.KnownBreak != "from_timer" || c.Reason == nil || c.Reason.Change == nil {
+		t.Errorf("BROKEN case record %+v", c)
+	}
+	if md := MarkdownOf(pairs, time.Minute, "kmodcheck"); !strings.Contains(md, "| `timer` | ✅ PASS | 🚧 BROKEN |") || !strings.Contains(md, "0 failed") {
+		t.Errorf("markdown:\n%s", md)
 	}
 }

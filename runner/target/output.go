@@ -56,3 +56,8 @@ func capOutput(out []byte, dropped int64) []byte {
 	}
 	return append(out[:len(out):len(out)], truncatedNote(out, dropped)...)
 }
+
+// MaxLine is the longest line a shell target types as a step (4094 bytes):
+// a terminal in canonical mode passes no longer line whole. The shell
+// refuses a longer one; a case's check refuses it before anything boots.
+const MaxLine = maxTypedLine - 1

@@ -50,6 +50,7 @@ test: setup build
 	fi; \
 	echo "make test: kernels: $$kernels"; \
 	KMODCHECK_KERNELS="$$kernels" $(GO) test -timeout 60m $(TESTFLAGS) ./...
+	$(MAKE) fuzz-short
 
 # Benchmarks: snapshot and cold boots side by side in one run (boot, the
 # seed suite, the kernel matrix, a step's round trip, memory; the table is
@@ -61,3 +62,19 @@ bench: setup
 
 clean:
 	rm -f kmodcheck
+
+# Every fuzz target in the tree (func FuzzXxx in a _test.go file), each for
+# FUZZTIME on top of its corpus in PKG/testdata/fuzz: a parser that has lost
+# its robustness fails here. What each target checks, and what this costs,
+# is in docs/limits.md. FUZZFLAGS=-parallel 4 gives a larger machine's cores.
+FUZZTIME ?= 5s
+FUZZFLAGS ?= -parallel 1
+
+.PHONY: fuzz-short
+fuzz-short:
+	@grep -rHo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' . | sort | \
+	while IFS=: read -r file decl; do \
+		dir=$$(dirname "$$file"); name=$${decl#func }; \
+		echo "fuzz-short: $$dir $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) "$$dir" || exit 1; \
+	done

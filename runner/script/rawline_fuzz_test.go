@@ -98,10 +98,9 @@ func FuzzRawLine(f *testing.F) {
 			}
 		}
 		st := &scriptT{}
-		testscript.RunT(st, testscript.Params{
-			Files:       []string{file},
-			WorkdirRoot: dir,
-			Cmds:        map[string]func(*testscript.TestScript, bool, []string){"sh": check, "insmod": check},
+		testscript.RunT(st, testscript.Params{ // its work directory is its own, removed when it returns
+			Files: []string{file},
+			Cmds:  map[string]func(*testscript.TestScript, bool, []string){"sh": check, "insmod": check},
 		})
 		_, perr := words(line)
 		switch {

@@ -210,6 +210,11 @@ func (g *Golden) revisedItem(l sourceLine, r *revision) (string, bool) {
 	if s := q.String(); s != "" {
 		return it.head + " " + s, true
 	}
+	// Alone, a quantifier-shaped end of the message (`x {3}`, written so
+	// before ` {2}`) would read as the quantifier: escape it.
+	if brace, ok := quantShape(it.head); ok && brace > 0 && it.head[brace-1] == ' ' {
+		return it.head[:brace] + `\` + it.head[brace:], true
+	}
 	return it.head, true
 }
 

@@ -76,7 +76,7 @@ func outputRules() []outputRule {
 			return s
 		},
 	}, {
-		Rule{"timestamp", "a leading dmesg timestamp such as `[  835.288192] ` is removed"},
+		Rule{"timestamp", "leading dmesg timestamps such as `[  835.288192] ` are removed"},
 		func(_ OutputNormalizer, s string) string {
 			// All of them, and the blanks around them: what one left would
 			// be the next normalisation's, and a golden written from this

@@ -211,11 +211,16 @@ func (g *Golden) revisedItem(l sourceLine, r *revision) (string, bool) {
 		return it.head + " " + s, true
 	}
 	// Alone, a quantifier-shaped end of the message (`x {3}`, written so
-	// before ` {2}`) would read as the quantifier: escape it.
-	if brace, ok := quantShape(it.head); ok && brace > 0 && it.head[brace-1] == ' ' {
-		return it.head[:brace] + `\` + it.head[brace:], true
+	// before ` {2}`) would read as the quantifier, and an empty or blank
+	// message (` {2}`) as a comment: escape them.
+	head := it.head
+	if brace, ok := quantShape(head); ok && brace > 0 && head[brace-1] == ' ' {
+		head = head[:brace] + `\` + head[brace:]
 	}
-	return it.head, true
+	if isComment(head) {
+		head = `\` + head
+	}
+	return head, true
 }
 
 // newGoldenMode is a new golden's mode, a text file's: what -update writes

@@ -240,9 +240,10 @@ func replaceLine(lines []string, old string, with ...string) []string {
 // TestReviseEscapesQuantifierShape: a line whose message ends in a
 // quantifier's shape before its quantifier (`size {3} {2}`, the message
 // "size {3}" twice) revised to once is written `size \{3}`; written
-// `size {3}` it read as "size" three times (FuzzGoldenMatch).
+// `size {3}` it read as "size" three times. An empty message twice, ` {2}`,
+// revised to once is `\`, not a blank line, a comment (FuzzGoldenMatch).
 func TestReviseEscapesQuantifierShape(t *testing.T) {
-	for _, text := range []string{"size {3} {2}\n", "[s] size {3} {2,}\n", "size \\{3} {2}\n"} {
+	for _, text := range []string{"size {3} {2}\n", "[s] size {3} {2,}\n", "size \\{3} {2}\n", " {2}\n", "   {2}\n", " {3} {2}\n"} {
 		g, err := ParseGolden("x.kmsg", []byte(text))
 		if err != nil {
 			t.Fatal(err)

@@ -472,10 +472,11 @@ func (st *stream) trim() {
 		return
 	}
 	cut := st.buf[MaxOutput:end]
-	if st.token != nil {
-		if i := bytes.Index(st.buf[MaxOutput:], st.token); i >= 0 && i < len(cut) {
-			cut = cut[:i]
+	if i := bytes.Index(st.buf, st.token); st.token != nil && i >= 0 {
+		if i <= MaxOutput {
+			return // what follows the token is the next step's; sync takes the token now
 		}
+		cut = cut[:min(len(cut), i-MaxOutput)]
 	}
 	if len(cut) == 0 {
 		return

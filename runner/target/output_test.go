@@ -47,6 +47,14 @@ func TestStreamTrimKeepsToken(t *testing.T) {
 	if i != MaxOutput || st.dropped != 10 {
 		t.Fatalf("token at %d, %d dropped; want at %d, 10", i, st.dropped, MaxOutput)
 	}
+	// A token before MaxOutput: what follows it is the next step's, not
+	// this one's to drop.
+	st = &stream{token: token}
+	st.buf = append(append([]byte("short"), token...), bytes.Repeat([]byte("b"), 2*MaxOutput)...)
+	st.trim()
+	if st.dropped != 0 || len(st.buf) != len("short")+len(token)+2*MaxOutput {
+		t.Fatalf("a token before MaxOutput: %d dropped, %d kept", st.dropped, len(st.buf))
+	}
 }
 
 // TestOutputBuffer: RunLocal's output (a host build's) keeps MaxOutput

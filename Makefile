@@ -33,6 +33,7 @@ test: setup build
 	./kmodcheck kernels fetch $(TEST_KERNELS) || exit 1; \
 	echo "make test: kernels: $$kernels"; \
 	KMODCHECK_KERNELS="$$kernels" $(GO) test -timeout 80m $(TESTFLAGS) ./...
+	$(MAKE) fuzz-short
 
 # Benchmarks: snapshot and cold boots side by side in one run (boot, the
 # seed suite, the kernel matrix, a step's round trip, memory; the table is
@@ -44,3 +45,25 @@ bench: setup
 
 clean:
 	rm -f kmodcheck
+
+# Every fuzz target in the tree (func FuzzXxx in a _test.go file), each for
+# FUZZTIME executions on top of its corpus in PKG/testdata/fuzz: a parser that
+# has lost its robustness fails here. A count, not a duration: Go 1.26 can
+# fail a duration-bounded run with "context deadline exceeded" when it ends
+# (golang/go#75804). FUZZTIME_FuzzXxx sets one target's: FuzzRawLine runs
+# testscript for each input, tens of times slower than the others. What each
+# target checks, and what this costs, is in docs/limits.md.
+FUZZTIME ?= 10000x
+FUZZTIME_FuzzRawLine ?= 1000x
+export FUZZTIME_FuzzRawLine
+FUZZFLAGS ?= -parallel 1 -fuzzminimizetime 10x
+
+.PHONY: fuzz-short
+fuzz-short:
+	@grep -rHo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' . | sort | \
+	while IFS=: read -r file decl; do \
+		dir=$$(dirname "$$file"); name=$${decl#func }; \
+		n=$$(printenv "FUZZTIME_$$name" || echo $(FUZZTIME)); \
+		echo "fuzz-short: $$dir $$name ($$n)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $$n $(FUZZFLAGS) "$$dir" || exit 1; \
+	done

@@ -1,7 +1,6 @@
 package guest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -414,7 +413,7 @@ func runOnPty(req proto.Request) proto.Response {
 		return proto.Response{Exit: -1, Error: fmt.Sprintf("open pty: %v", err)}
 	}
 	defer ptmx.Close()
-	var stdout, stderr bytes.Buffer
+	var stdout, stderr target.OutputBuffer
 	cmd := exec.Command("/bin/sh", "-c", req.Line)
 	cmd.Dir = req.Dir
 	cmd.Env = append(append(append([]string(nil), baseEnv...), "SHELL=/bin/sh", "PWD="+req.Dir), req.Env...)

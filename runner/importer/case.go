@@ -141,11 +141,18 @@ func (b *builder) name(tool string) string {
 	if base == "" {
 		base = "step"
 	}
-	b.used[base]++
-	if n := b.used[base]; n > 1 {
-		return fmt.Sprintf("%s-%d", base, n)
+	for {
+		b.used[base]++
+		n := b.used[base]
+		if n == 1 {
+			return base
+		}
+		// tool-2 may be a tool's own name, taken already, or taken later.
+		if name := fmt.Sprintf("%s-%d", base, n); b.used[name] == 0 {
+			b.used[name] = 1
+			return name
+		}
 	}
-	return base
 }
 
 // toolOf returns the program a command line runs, past sudo and env's

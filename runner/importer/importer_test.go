@@ -122,3 +122,21 @@ func TestWriteRefusesToOverwrite(t *testing.T) {
 		t.Errorf("-force changed the replaced file's mode: %v %v", fi.Mode(), err)
 	}
 }
+
+// TestBuildGoldenNamesDistinct: a tool named like a repeat's golden
+// (./hello-2, then hello twice) gets a golden of its own; FuzzImport found
+// two steps writing one golden, the first's overwritten.
+func TestBuildGoldenNamesDistinct(t *testing.T) {
+	s := Parse("$ ./hello-2\none\n$ hello\ntwo\n$ hello\nthree\n$ hello-2\nfour\n$\n")
+	files := Build(s, Options{Name: "x", Session: "s.txt"})
+	seen := map[string]string{}
+	for _, f := range files[1:] {
+		if other, ok := seen[f.Path]; ok {
+			t.Errorf("%s written twice: %q and %q", f.Path, other, f.Data)
+		}
+		seen[f.Path] = string(f.Data)
+	}
+	if len(seen) != 4 {
+		t.Errorf("%d goldens, want 4: %v", len(seen), seen)
+	}
+}

@@ -186,7 +186,13 @@ type stream struct {
 // "path:LINE: what is wrong".
 func ParseGolden(path string, data []byte) (*Golden, error) {
 	g := &Golden{Path: path, data: data}
+	if len(data) > MaxGoldenFile {
+		return nil, fmt.Errorf("%s: a golden file of %d bytes: the most is %d", path, len(data), MaxGoldenFile)
+	}
 	for i, raw := range splitLines(string(data)) {
+		if len(raw) > MaxGoldenLine {
+			return nil, fmt.Errorf("%s:%d: a line of %d bytes: a golden line is at most %d", path, i+1, len(raw), MaxGoldenLine)
+		}
 		line := strings.TrimSuffix(raw, "\r")
 		if isComment(line) {
 			g.lines = append(g.lines, sourceLine{raw: raw, item: -1})

@@ -196,3 +196,59 @@ func TestCompareOutputStillCatches(t *testing.T) {
 		}
 	}
 }
+
+// TestOutputNormalizerWorkRuleAlone: the work rule replaces the work
+// directory and nothing else. It applied the whole kernel-message
+// normaliser, so -keep timestamp lost the timestamp anyway, a 16-digit hex
+// file name became <ptr>, and "[0.0000][0.0]" normalised to "[0.0]", then
+// to "" (FuzzOutputNormalizer).
+func TestOutputNormalizerWorkRuleAlone(t *testing.T) {
+	n := OutputNormalizer{Work: "/tmp/w", Keep: map[string]bool{"timestamp": true}}
+	for in, want := range map[string]string{
+		"[    1.000000] hello from /tmp/w/x.ko": "[ 1.000000] hello from $WORK/x.ko",
+		"0123456789abcdef pid 12 +0x1f/0x40":    "0123456789abcdef pid 12 +0x1f/0x40",
+	} {
+		if got := n.Line(in); got != want {
+			t.Errorf("-keep timestamp: Line(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestOutputNormalizerTimestamps: every leading timestamp goes, so that
+// normalising again changes nothing and the golden -update writes reads
+// back as the line (FuzzOutputNormalizer: "[0.0000][0.0]" became "[0.0]",
+// which the golden then read as "").
+func TestOutputNormalizerTimestamps(t *testing.T) {
+	n := OutputNormalizer{}
+	for _, in := range []string{"[0.0000][0.0]", "[ 1.5] \t[  2.5] x", "\t[0.0] x"} {
+		got := n.Line(in)
+		if again := n.Line(got); again != got {
+			t.Errorf("Line(%q) = %q, then %q", in, got, again)
+		}
+		g, err := ParseOutputGolden("x.out", NewOutput([]string{got}), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := CompareOutput(g, []string{got}, "stdout"); !m.OK {
+			t.Errorf("the golden written for %q rejects it: %s", got, m.Mismatch)
+		}
+	}
+}
+
+// TestOutputNormalizerCRLF: with -keep space, a CRLF output's lines keep
+// no "\r", which a golden line cannot end with: the golden -update wrote
+// for "a\r" read as "a" (FuzzOutputNormalizer).
+func TestOutputNormalizerCRLF(t *testing.T) {
+	n := OutputNormalizer{Keep: map[string]bool{"space": true}}
+	lines := n.Lines([]byte("a \r\r\n\r\nb\rc\r\n"))
+	if want := []string{"a ", "", "b\rc"}; strings.Join(lines, "|") != strings.Join(want, "|") {
+		t.Errorf("Lines = %q, want %q", lines, want)
+	}
+	g, err := ParseOutputGolden("x.out", NewOutput(lines), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := CompareOutput(g, lines, "stdout"); !m.OK {
+		t.Errorf("the golden written for %q rejects it: %s", lines, m.Mismatch)
+	}
+}

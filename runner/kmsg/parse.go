@@ -31,22 +31,22 @@ func ParseRecord(line string) (Record, error) {
 	}
 	pri, err := strconv.ParseUint(fields[0], 10, 31)
 	if err != nil {
-		return Record{}, fmt.Errorf("kmsg record %s: bad priority %q", quoteInput(line), fields[0])
+		return Record{}, fmt.Errorf("kmsg record %s: bad priority %s", quoteInput(line), quoteInput(fields[0]))
 	}
 	seq, err := strconv.ParseUint(fields[1], 10, 64)
 	if err != nil {
-		return Record{}, fmt.Errorf("kmsg record %s: bad sequence number %q", quoteInput(line), fields[1])
+		return Record{}, fmt.Errorf("kmsg record %s: bad sequence number %s", quoteInput(line), quoteInput(fields[1]))
 	}
 	usec, err := strconv.ParseUint(fields[2], 10, 64)
 	if err != nil || usec > math.MaxInt64/uint64(time.Microsecond) {
-		return Record{}, fmt.Errorf("kmsg record %s: bad timestamp %q", quoteInput(line), fields[2])
+		return Record{}, fmt.Errorf("kmsg record %s: bad timestamp %s", quoteInput(line), quoteInput(fields[2]))
 	}
 	text, dict, _ := strings.Cut(rest, "\n")
 	for _, l := range strings.Split(dict, "\n") {
 		// A line that does not start with a space would be a second
 		// message: the caller joined two reads, which loses records.
 		if l != "" && l[0] != ' ' {
-			return Record{}, fmt.Errorf("kmsg record %s: line %q after the message is not a dictionary line (they start with a space)", quoteInput(line), l)
+			return Record{}, fmt.Errorf("kmsg record %s: line %s after the message is not a dictionary line (they start with a space)", quoteInput(line), quoteInput(l))
 		}
 	}
 	return Record{

@@ -1,6 +1,7 @@
 package kmsg
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -58,6 +59,27 @@ func TestParseRecordErrors(t *testing.T) {
 		}
 		if err.Error() != test.want {
 			t.Errorf("ParseRecord(%q) error:\n got %s\nwant %s", test.line, err, test.want)
+		}
+	}
+}
+
+// TestParseRecordErrorsBounded: a garbage read's error names it in a few
+// hundred bytes, whichever field is bad (FuzzParseRecord found a header
+// field quoted whole: an error as long as the read).
+func TestParseRecordErrorsBounded(t *testing.T) {
+	garbage := strings.Repeat("\xf5", 10000)
+	for _, read := range []string{
+		garbage + ",1,2,-;m",
+		"6," + garbage + ",2,-;m",
+		"6,1," + garbage + ",-;m",
+		"6,1,2,-;m\n" + garbage,
+	} {
+		_, err := ParseRecord(read)
+		if err == nil {
+			t.Fatalf("ParseRecord of garbage succeeded")
+		}
+		if len(err.Error()) > 2048 {
+			t.Errorf("error of %d bytes for a read of %d: %.100s...", len(err.Error()), len(read), err)
 		}
 	}
 }

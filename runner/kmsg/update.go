@@ -210,7 +210,17 @@ func (g *Golden) revisedItem(l sourceLine, r *revision) (string, bool) {
 	if s := q.String(); s != "" {
 		return it.head + " " + s, true
 	}
-	return it.head, true
+	// Alone, a quantifier-shaped end of the message (`x {3}`, written so
+	// before ` {2}`) would read as the quantifier, and an empty or blank
+	// message (` {2}`) as a comment: escape them.
+	head := it.head
+	if brace, ok := quantShape(head); ok && brace > 0 && head[brace-1] == ' ' {
+		head = head[:brace] + `\` + head[brace:]
+	}
+	if isComment(head) {
+		head = `\` + head
+	}
+	return head, true
 }
 
 // newGoldenMode is a new golden's mode, a text file's: what -update writes

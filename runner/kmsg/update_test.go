@@ -236,3 +236,26 @@ func replaceLine(lines []string, old string, with ...string) []string {
 	}
 	panic("no line " + old)
 }
+
+// TestReviseEscapesQuantifierShape: a line whose message ends in a
+// quantifier's shape before its quantifier (`size {3} {2}`, the message
+// "size {3}" twice) revised to once is written `size \{3}`; written
+// `size {3}` it read as "size" three times. An empty message twice, ` {2}`,
+// revised to once is `\`, not a blank line, a comment (FuzzGoldenMatch).
+func TestReviseEscapesQuantifierShape(t *testing.T) {
+	for _, text := range []string{"size {3} {2}\n", "[s] size {3} {2,}\n", "size \\{3} {2}\n", " {2}\n", "   {2}\n", " {3} {2}\n"} {
+		g, err := ParseGolden("x.kmsg", []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		actual := []string{g.items[0].msg}
+		revised := g.revise(actual)
+		ng, err := ParseGolden("x.kmsg", revised)
+		if err != nil {
+			t.Fatalf("%q revised to %q: %v", text, revised, err)
+		}
+		if m := ng.Match(actual); !m.OK {
+			t.Errorf("%q revised for %q to %q, which rejects it: %s", text, actual, revised, m.Mismatch)
+		}
+	}
+}

@@ -73,3 +73,33 @@ func TestConnSendWhole(t *testing.T) {
 		}
 	}
 }
+
+// TestSendRefusesInvalidUTF8: a Request whose line is not UTF-8 (Latin-1
+// é, found by FuzzConn) would reach the agent with U+FFFD in its place, a
+// command other than the case's; Send refuses it and names the field.
+func TestSendRefusesInvalidUTF8(t *testing.T) {
+	var buf bytes.Buffer
+	c := NewConn(&buf)
+	for _, req := range []Request{
+		{Op: OpRun, Line: "printf 'caf\xe9\\n'"},
+		{Op: OpRun, Line: "ls", Dir: "/tmp/w\xff"},
+		{Op: OpRun, Line: "ls", Env: []string{"A=1", "B=\xac"}},
+	} {
+		err := c.Send(req)
+		if err == nil {
+			var got Request
+			rerr := c.Receive(&got)
+			t.Errorf("Send(%+v) sent it; received %+v (%v)", req, got, rerr)
+			continue
+		}
+		if !strings.Contains(err.Error(), "not valid UTF-8") {
+			t.Errorf("Send(%+v): %v; want an error saying it is not UTF-8", req, err)
+		}
+	}
+	if buf.Len() != 0 {
+		t.Errorf("Send wrote %q", buf.Bytes())
+	}
+	if err := c.Send(Request{Op: OpRun, Line: "printf 'café\\n'"}); err != nil {
+		t.Errorf("valid UTF-8: %v", err)
+	}
+}

@@ -20,6 +20,9 @@ var builtins = []string{
 // would only find when it reached the line: a quote left open, a condition
 // without a command, a command nobody defines. Errors are "file:line: what".
 func (cfg *Config) Check(file string, extra ...string) error {
+	if err := checkCaseSize(file); err != nil {
+		return err
+	}
 	a, err := txtar.ParseFile(file)
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
@@ -59,6 +62,11 @@ func (cfg *Config) Check(file string, extra ...string) error {
 		}
 		if len(args) > 0 && !known[args[0]] {
 			errs = append(errs, fmt.Sprintf("%s:%d: unknown command %q", file, i+1, args[0]))
+		}
+		if l, ok, _ := parseScriptLine(line); ok {
+			if why := checkTargetLine(l); why != "" {
+				errs = append(errs, fmt.Sprintf("%s:%d: %s", file, i+1, why))
+			}
 		}
 		if len(args) > 0 && slices.Contains(builtins, args[0]) {
 			l, _, _ := parseScriptLine(line)

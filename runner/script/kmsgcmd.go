@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -51,7 +50,7 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("kmsg: %v", err)
 	}
 	goldenPath, updatePath := cfg.goldenFor(ts.Name(), name, cfg.Target.Release())
-	data, err := os.ReadFile(goldenPath)
+	data, err := readGolden(goldenPath)
 	missing := errors.Is(err, fs.ErrNotExist)
 	if err != nil && !missing {
 		ts.Fatalf("kmsg: %v", err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"io/fs"
-	"os"
 	"strings"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -56,7 +55,7 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 
 	norm := kmsg.OutputNormalizer{Work: st.work, Release: cfg.Target.Release(), Keep: rules}
 	goldenPath, updatePath := cfg.goldenFileFor(ts.Name(), name, OutputExt, cfg.Target.Release())
-	data, err := os.ReadFile(goldenPath)
+	data, err := readGolden(goldenPath)
 	missing := errors.Is(err, fs.ErrNotExist)
 	if err != nil && !missing {
 		ts.Fatalf("out: %v", err)

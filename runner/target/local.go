@@ -392,7 +392,13 @@ type stream struct {
 	buf     []byte
 	changed chan struct{}
 	err     error
+	token   []byte // the sync token written, not yet read back
+	dropped int64  // bytes past MaxOutput dropped since the last sync
 }
+
+// streamTail is how much of a stream's latest output trim keeps past
+// MaxOutput, where the next sync token will be read.
+const streamTail = 64 << 10
 
 func newStream() (*stream, error) {
 	r, w, err := os.Pipe()
@@ -411,6 +417,7 @@ func (st *stream) read(r *os.File) {
 		n, err := r.Read(buf)
 		st.mu.Lock()
 		st.buf = append(st.buf, buf[:n]...)
+		st.trim()
 		if err != nil {
 			st.err = err
 		}
@@ -427,6 +434,9 @@ func (st *stream) read(r *os.File) {
 // write of at most PIPE_BUF bytes is atomic, and whatever was written
 // before it is read before it.
 func (st *stream) sync(token []byte, timeout time.Duration) ([]byte, error) {
+	st.mu.Lock()
+	st.token = token
+	st.mu.Unlock()
 	if _, err := st.w.Write(token); err != nil {
 		return nil, fmt.Errorf("sync shell output: %w", err)
 	}
@@ -434,8 +444,9 @@ func (st *stream) sync(token []byte, timeout time.Duration) ([]byte, error) {
 	for {
 		st.mu.Lock()
 		if i := bytes.Index(st.buf, token); i >= 0 {
-			out := bytes.Clone(st.buf[:i])
+			out := capOutput(bytes.Clone(st.buf[:i]), st.dropped)
 			st.buf = append(st.buf[:0], st.buf[i+len(token):]...)
+			st.token, st.dropped = nil, 0
 			st.mu.Unlock()
 			return out, nil
 		}
@@ -450,6 +461,28 @@ func (st *stream) sync(token []byte, timeout time.Duration) ([]byte, error) {
 			return nil, fmt.Errorf("shell output: sync token not read back within %v", timeout)
 		}
 	}
+}
+
+// trim keeps a stream within MaxOutput and streamTail bytes: past
+// MaxOutput, it drops (and counts) what came before the latest streamTail
+// bytes, but never the sync token nor what follows it.
+func (st *stream) trim() {
+	end := len(st.buf) - streamTail
+	if end <= MaxOutput {
+		return
+	}
+	cut := st.buf[MaxOutput:end]
+	if i := bytes.Index(st.buf, st.token); st.token != nil && i >= 0 {
+		if i <= MaxOutput {
+			return // what follows the token is the next step's; sync takes the token now
+		}
+		cut = cut[:min(len(cut), i-MaxOutput)]
+	}
+	if len(cut) == 0 {
+		return
+	}
+	st.dropped += int64(len(cut))
+	st.buf = append(st.buf[:MaxOutput], st.buf[MaxOutput+len(cut):]...)
 }
 
 func (st *stream) close() { st.w.Close() }
@@ -468,7 +501,7 @@ func RunLocal(ctx context.Context, step Step, env []string) Result {
 		ctx, cancel = context.WithTimeout(ctx, step.Timeout)
 		defer cancel()
 	}
-	var stdout, stderr bytes.Buffer
+	var stdout, stderr OutputBuffer
 	cmd := exec.Command("/bin/sh", "-c", step.Line)
 	cmd.Dir = step.Dir
 	cmd.Env = append(append(env, "PWD="+step.Dir), step.Env...)

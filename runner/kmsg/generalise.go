@@ -6,6 +6,10 @@ import (
 	"strings"
 )
 
+// contextHeader explains, in a new golden, the labels of lines printed in
+// interrupt context.
+const contextHeader = "# [@softirq], [@hardirq], [@nmi]: lines printed in that interrupt context (timers, tasklets, handlers), whatever task it interrupted.\n"
+
 // spineTasks are the processes a step runs to load and unload a module:
 // the module's init and exit functions print from them.
 var spineTasks = map[string]bool{"insmod": true, "rmmod": true, "modprobe": true}
@@ -176,6 +180,9 @@ func generalise(runs []Run) string {
 	if len(streams) > 0 {
 		b.WriteString("# Each [label] is the thread of that name: its lines keep their order, threads interleave.\n")
 	}
+	if slices.ContainsFunc(streams, func(st *genStream) bool { return strings.HasPrefix(st.name, "@") }) {
+		b.WriteString(contextHeader)
+	}
 	writeItems(&b, "", false, prefix)
 	for _, st := range streams {
 		writeItems(&b, st.name, st.runs < len(runs), st.items)
@@ -313,6 +320,9 @@ func threadsOf(lines []Line) []*thread {
 		id := ids[i]
 		if byID[id] == nil {
 			name := labelName(first[id].Task)
+			if first[id].Context != "" {
+				name = "@" + first[id].Context // one stream per kind of interrupt context
+			}
 			names[name]++
 			if n := names[name]; n > 1 {
 				name = fmt.Sprintf("%s %d", name, n)

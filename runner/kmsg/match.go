@@ -97,6 +97,7 @@ func (g *Golden) match(actual []string, ids []int32, threads []Line) Match {
 		return ids[t]
 	}
 	m := newMatcher(g)
+	m.threads = threads
 	accepted := -1
 	if m.accepting() {
 		accepted = 0

@@ -25,11 +25,15 @@ const OutputExt = ".out"
 func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 	fset := flag.NewFlagSet("out", flag.ContinueOnError)
 	useStderr := fset.Bool("stderr", false, "compare the step's standard error instead of its output")
+	terminal := fset.Bool("terminal", false, "compare what a terminal showed: standard output and error, each in its order, interleaved in any way")
 	keep := fset.String("keep", "", "comma-separated normalisation rules not to apply, e.g. size")
 	var usage bytes.Buffer
 	fset.SetOutput(&usage)
 	if err := fset.Parse(args); err != nil || fset.NArg() != 1 || neg {
-		ts.Fatalf("usage: out [-stderr] [-keep rule,...] name\n%s", usage.String())
+		ts.Fatalf("usage: out [-stderr | -terminal] [-keep rule,...] name\n%s", usage.String())
+	}
+	if *useStderr && *terminal {
+		ts.Fatalf("out: -stderr and -terminal: choose one (-terminal compares both streams)")
 	}
 	name := fset.Arg(0)
 	rules := map[string]bool{}
@@ -48,6 +52,9 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 	stream, output := "stdout", st.last.Stdout
 	if *useStderr {
 		stream, output = "stderr", st.last.Stderr
+	}
+	if *terminal {
+		stream = "terminal"
 	}
 	line := strings.Join(append([]string{"out"}, args...), " ")
 	st.steps++
@@ -73,8 +80,19 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 	lines := norm.Lines(output)
 	cmp := &Comparison{Golden: goldenPath}
 	var m kmsg.OutputMatch
+	if *terminal {
+		// An update writes the interleaving that went furthest; stdout
+		// then stderr for a new golden.
+		stdout, stderr := lines, norm.Lines(st.last.Stderr)
+		lines = append(append([]string(nil), stdout...), stderr...)
+		if golden != nil {
+			m, lines = kmsg.CompareTerminal(golden, stdout, stderr)
+		}
+	} else if golden != nil {
+		m = kmsg.CompareOutput(golden, lines, stream)
+	}
 	if golden != nil {
-		if m = kmsg.CompareOutput(golden, lines, stream); m.OK {
+		if m.OK {
 			cmp.OK = true
 			ts.Logf("[out %s: %d %s lines match %s]", name, len(lines), stream, goldenPath)
 			cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})

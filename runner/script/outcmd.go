@@ -11,6 +11,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
 // OutputExt is the extension of step-output golden files.
@@ -77,20 +78,8 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("out: golden file %s does not exist; run with -update to create it from this run's %s", goldenPath, stream)
 	}
 
-	lines := norm.Lines(output)
 	cmp := &Comparison{Golden: goldenPath}
-	var m kmsg.OutputMatch
-	if *terminal {
-		// An update writes the interleaving that went furthest; stdout
-		// then stderr for a new golden.
-		stdout, stderr := lines, norm.Lines(st.last.Stderr)
-		lines = append(append([]string(nil), stdout...), stderr...)
-		if golden != nil {
-			m, lines = kmsg.CompareTerminal(golden, stdout, stderr)
-		}
-	} else if golden != nil {
-		m = kmsg.CompareOutput(golden, lines, stream)
-	}
+	m, lines := compareStep(golden, norm, st.last, output, stream, *terminal)
 	if golden != nil {
 		if m.OK {
 			cmp.OK = true
@@ -119,4 +108,23 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
 	cfg.fail(ts, st, Failure{Kind: FailKmsg, Step: st.steps, Command: line,
 		Message: stream + " differs from " + goldenPath, Detail: m.Mismatch + "\n" + m.Diff})
+}
+
+// compareStep compares a step's output (its stream's, or with terminal
+// both streams as a terminal shows them) with golden, if there is one. It
+// returns the lines an update writes from: for a terminal, the
+// interleaving that went furthest, or stdout then stderr.
+func compareStep(golden *kmsg.Golden, norm kmsg.OutputNormalizer, last *target.Result, output []byte, stream string, terminal bool) (kmsg.OutputMatch, []string) {
+	lines := norm.Lines(output)
+	if !terminal {
+		if golden == nil {
+			return kmsg.OutputMatch{}, lines
+		}
+		return kmsg.CompareOutput(golden, lines, stream), lines
+	}
+	stderr := norm.Lines(last.Stderr)
+	if golden == nil {
+		return kmsg.OutputMatch{}, append(lines, stderr...)
+	}
+	return kmsg.CompareTerminal(golden, lines, stderr)
 }

@@ -58,3 +58,25 @@ func contextMismatch(head string, st stream, l Line) string {
 	}
 	return fmt.Sprintf("%s, but [%s] takes lines printed in %s context", head, st.label, st.context)
 }
+
+// withWorkers gives the workqueue workers' lines, which threadIDs leaves
+// at 0 (they bind no label), a thread number of their own, so that a
+// context's stream can tell them from interrupt context: they are task
+// context. The number binds nothing (see bindThread).
+func withWorkers(lines []Line, ids []int32, threads []Line) ([]int32, []Line) {
+	worker := int32(-1)
+	for i, l := range lines {
+		if !isWorkqueueWorker(l.Task) || l.Context != "" {
+			continue
+		}
+		if worker < 0 {
+			worker = int32(len(threads))
+			threads = append(threads, Line{Task: l.Task, PID: l.PID, Text: l.Text})
+		}
+		if ids == nil {
+			ids = make([]int32, len(lines))
+		}
+		ids[i] = worker
+	}
+	return ids, threads
+}

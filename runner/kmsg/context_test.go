@@ -124,3 +124,19 @@ func TestNewRunsLabelsContexts(t *testing.T) {
 		t.Errorf("accepts a softirq line printed in task context")
 	}
 }
+
+// A workqueue worker's line is task context: a context's label refuses
+// it, while a thread's label takes any worker's, binding none.
+func TestWorkerIsTaskContext(t *testing.T) {
+	k1, k2 := Line{PID: 40, Task: "kworker"}, Line{PID: 41, Task: "kworker"}
+	at := func(l Line, text string) Line { l.Text = text; return l }
+	g := mustParse(t, "golden/wq.kmsg", "[timer@softirq] wq: timer queues the work\n[work] wq: work starts\n[work] wq: work ends\n")
+	if m := g.MatchLines([]Line{at(softirq0, "wq: timer queues the work"), at(k1, "wq: work starts"), at(k2, "wq: work ends")}); !m.OK {
+		t.Errorf("two workers' lines for one label: %s", m.Mismatch)
+	}
+	m := g.MatchLines([]Line{at(k1, "wq: timer queues the work"), at(k1, "wq: work starts"), at(k2, "wq: work ends")})
+	want := `golden/wq.kmsg:1: [timer@softirq] "wq: timer queues the work" was printed by "kworker" (pid 40), in task context, but [timer@softirq] takes lines printed in softirq context (kernel line 1)`
+	if m.OK || m.Mismatch != want {
+		t.Errorf("the timer's line from a worker: OK %v\n%s\nwant\n%s", m.OK, m.Mismatch, want)
+	}
+}

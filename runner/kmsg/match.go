@@ -84,6 +84,7 @@ func (g *Golden) MatchLines(lines []Line) Match {
 		texts[i] = l.Text
 	}
 	ids, threads := threadIDs(lines, false)
+	ids, threads = withWorkers(lines, ids, threads)
 	return g.match(texts, ids, threads)
 }
 

@@ -124,6 +124,9 @@ func (m *matcher) bindThread(seg *segment, pos []int32, k int, thread int32) (in
 	if want, got := seg.streams[k].context, m.contextOf(thread); want != "" || got != "" {
 		return bound, contextTakes(want, got)
 	}
+	if int(thread) < len(m.threads) && isWorkqueueWorker(m.threads[thread].Task) {
+		return bound, true // task context, but which worker runs a work is chance
+	}
 	if bound == thread {
 		return bound, true
 	}

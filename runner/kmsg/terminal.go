@@ -17,8 +17,9 @@ const maxTerminalCells = 1 << 18
 // each keep their order but interleave in any way (a pasted terminal shows
 // one interleaving; the pipes may deliver another). It passes if the
 // golden accepts some interleaving. It also returns an interleaving, for
-// an update: one that goes as far into the output as any the golden
-// takes, followed by the rest of stdout and then of stderr.
+// an update: when the golden fails, the streams laid out as the golden's
+// lines are (see orderLike). The mismatch is reported on the interleaving
+// that went furthest, then the rest of stdout and of stderr.
 func (g *Golden) MatchTerminal(stdout, stderr []string) (Match, []string) {
 	n, k := len(stdout), len(stderr)
 	if n == 0 || k == 0 || (n+1)*(k+1) > maxTerminalCells {
@@ -55,7 +56,43 @@ func (g *Golden) MatchTerminal(stdout, stderr []string) (Match, []string) {
 			return Match{OK: true, Accepted: len(merged), Alive: true, Want: merged, Got: merged}, merged
 		}
 	}
-	return g.Match(merged), merged
+	// For an update, lay the streams out as the golden does: after a
+	// changed line, stdout then stderr would move stderr's lines.
+	return g.Match(merged), g.orderLike(stdout, stderr)
+}
+
+// orderLike interleaves stdout and stderr as the golden's lines do: each
+// stderr line goes before the first stdout line the golden has after it.
+// Lines the golden lacks stay after their stream's previous line.
+func (g *Golden) orderLike(stdout, stderr []string) []string {
+	outAt, errAt := g.positions(stdout), g.positions(stderr)
+	merged := make([]string, 0, len(stdout)+len(stderr))
+	j := 0
+	for i, line := range stdout {
+		for j < len(stderr) && errAt[j] < outAt[i] {
+			merged, j = append(merged, stderr[j]), j+1
+		}
+		merged = append(merged, line)
+	}
+	return append(merged, stderr[j:]...)
+}
+
+// positions returns, for each line, the index of the golden item that
+// takes it, searching on from the previous line's; a line no item takes
+// gets its predecessor's.
+func (g *Golden) positions(lines []string) []int {
+	at := make([]int, len(lines))
+	next, last := 0, -1
+	for i, line := range lines {
+		at[i] = last
+		for p := next; p < len(g.items); p++ {
+			if g.items[p].matches(line) {
+				at[i], last, next = p, p, p+1
+				break
+			}
+		}
+	}
+	return at
 }
 
 // A terminalTable holds, for each pair of stdout and stderr prefixes,

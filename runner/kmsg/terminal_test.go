@@ -71,3 +71,19 @@ func TestMatchTerminalBacktracks(t *testing.T) {
 		t.Fatalf("two y pass")
 	}
 }
+
+// An update of a golden whose first line changed keeps stderr's line
+// where the golden has it, not after stdout.
+func TestMatchTerminalUpdateKeepsPlaces(t *testing.T) {
+	g := mustParse(t, "golden/make.out", strings.Replace(makeTerminal, "M=$WORK modules", "M=$WORK/", 1))
+	m, merged := g.MatchTerminal(makeStdout, makeStderr)
+	if m.OK {
+		t.Fatal("the changed first line passes")
+	}
+	if merged[5] != makeStderr[0] {
+		t.Fatalf("stderr's line at %q, want it 6th:\n%s", merged, strings.Join(merged, "\n"))
+	}
+	if got := string(g.Update(merged)); got != makeTerminal {
+		t.Errorf("update:\n%s\nwant:\n%s", got, makeTerminal)
+	}
+}

@@ -112,8 +112,8 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 
 // compareStep compares a step's output (its stream's, or with terminal
 // both streams as a terminal shows them) with golden, if there is one. It
-// returns the lines an update writes from: for a terminal, the
-// interleaving that went furthest, or stdout then stderr.
+// returns the lines an update writes from: for a terminal, the streams
+// laid out as the golden has them, or stdout then stderr.
 func compareStep(golden *kmsg.Golden, norm kmsg.OutputNormalizer, last *target.Result, output []byte, stream string, terminal bool) (kmsg.OutputMatch, []string) {
 	lines := norm.Lines(output)
 	if !terminal {

@@ -130,6 +130,7 @@ type agent struct {
 	seen     map[string]*loadedModule // every module seen loaded, by name
 	shell    shells                   // OpShell, OpResize (shell.go)
 	session  *target.Shell            // the case's bash session, started by its first step
+	journal  journal                  // systemd-journald, for journalctl (journal.go)
 }
 
 func serve() error {
@@ -392,6 +393,9 @@ func (a *agent) runStep(req proto.Request) proto.Response {
 			return proto.Response{Exit: -1, Error: err.Error()}
 		}
 		a.session = sh
+	}
+	if a.log != nil {
+		note += a.journal.before(req.Line, a.log.last())
 	}
 	step := target.Step{Line: req.Line, Dir: req.Dir, Env: req.Env, Timeout: time.Duration(req.TimeoutMs) * time.Millisecond}
 	res := a.session.Run(context.Background(), step)

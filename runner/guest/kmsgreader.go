@@ -225,7 +225,7 @@ func (r *kmsgReader) attribute(who func(text string) (ev target.PrintkEvent, ok,
 			return
 		}
 		if ok {
-			rec.PID, rec.Task = ev.PID, ev.Task
+			ev.Label(rec)
 			r.stepOf[rec.Seq] = ev.Mark
 		}
 		r.tried = rec.Seq + 1

@@ -122,7 +122,7 @@ func (s *session) attribute(ctx context.Context, recs []kmsg.Record) {
 	}
 	for i := range recs {
 		if ev, ok, _ := s.trace.Attribute(recs[i].Text); ok {
-			recs[i].PID, recs[i].Task = ev.PID, ev.Task
+			ev.Label(&recs[i])
 		}
 	}
 	s.trace.DropBefore(marks)

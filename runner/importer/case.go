@@ -78,6 +78,7 @@ func (b *builder) header() {
 	b.line("# Imported by kmodcheck import from %s: one step per prompt line, as", b.opts.Session)
 	b.line("# written; each output the session shows is the step's golden in")
 	b.line("# golden/%s/ (NAME.out; a dmesg's is NAME.kmsg, timestamps stripped).", b.opts.Name)
+	b.line("# out -terminal: a terminal shows stdout and stderr together, in either order.")
 	if b.s.WorkDir != "" {
 		b.line("# The tutorial built in %s; the goldens say $WORK.", b.s.WorkDir)
 	}
@@ -116,7 +117,9 @@ func (b *builder) step(st Step) {
 		return
 	}
 	b.golden(name+script.OutputExt, []string{fmt.Sprintf("%s, as %s shows it.", st.Command, where)}, out)
-	b.line("out %s", name)
+	// A pasted terminal holds both streams (kbuild's "Skipping BTF" is
+	// make's stderr): compare what the terminal showed.
+	b.line("out -terminal %s", name)
 }
 
 // work returns lines with the tutorial's build directory written $WORK.

@@ -82,9 +82,9 @@ func TestBuild(t *testing.T) {
 	for _, want := range []string{
 		"module kthread_init_work\n",
 		"# insert the module using insmod command.\nsh sudo insmod ./kthread.ko\n\n",
-		"sh ps -N | grep kthread_init_work\nout ps\n",
+		"sh ps -N | grep kthread_init_work\nout -terminal ps\n",
 		"sh sudo dmesg\nkmsg dmesg\n",
-		"# grep finds nothing: the step fails, as in the session.\n! sh sudo lsmod | grep kthread\nout lsmod\n",
+		"# grep finds nothing: the step fails, as in the session.\n! sh sudo lsmod | grep kthread\nout -terminal lsmod\n",
 	} {
 		if !strings.Contains(script, want) {
 			t.Errorf("case lacks %q:\n%s", want, script)

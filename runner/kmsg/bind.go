@@ -10,26 +10,44 @@ import (
 // and normalised, and the thread that printed it, from its [Record].
 type Line struct {
 	Text string
-	PID  int    // 0 if the target could not tell
+	PID  int    // 0 if the target could not tell, or in interrupt context
 	Task string // the thread's name, "" if unknown
+	// Context is the interrupt context that printed the line (Softirq,
+	// Hardirq, NMI) and CPU the CPU it ran on; "" in task context.
+	Context string
+	CPU     int
 }
 
 // Lines returns the lines of records whose texts, normalised, are texts.
 func Lines(records []Record, texts []string) []Line {
 	lines := make([]Line, len(records))
 	for i, r := range records {
-		lines[i] = Line{Text: texts[i], PID: r.PID, Task: r.Task}
+		lines[i] = Line{Text: texts[i], PID: r.PID, Task: r.Task, Context: r.Context, CPU: r.CPU}
 	}
 	return lines
 }
 
-// Known reports whether the target told which thread printed the line.
-func (l Line) Known() bool { return l.PID != 0 }
+// Known reports whether the target told which thread, or which interrupt
+// context, printed the line.
+func (l Line) Known() bool { return l.PID != 0 || l.Context != "" }
 
-// thread returns the line's thread as a reader names it:
-// "kthread_init_work worker example" (pid 126).
+// thread returns the line's thread as a reader names it, after "printed":
+// by "kthread_init_work worker example" (pid 126), or in softirq context
+// (CPU 0).
 func (l Line) thread() string {
-	return fmt.Sprintf("%q (pid %d)", l.Task, l.PID)
+	if l.Context != "" {
+		return fmt.Sprintf("in %s context (CPU %d)", l.Context, l.CPU)
+	}
+	return fmt.Sprintf("by %q (pid %d)", l.Task, l.PID)
+}
+
+// who names the line's thread or context in a diff: the task's name, or
+// the context's label, @softirq.
+func (l Line) who() string {
+	if l.Context != "" {
+		return "@" + l.Context
+	}
+	return l.Task
 }
 
 // isWorkqueueWorker reports whether a task is one of the kernel's
@@ -58,12 +76,15 @@ func threadIDs(lines []Line, workers bool) (ids []int32, first []Line) {
 		if ids == nil {
 			ids = make([]int32, len(lines))
 		}
-		if i > 0 && ids[i-1] != 0 && l.PID == lines[i-1].PID && l.Task == lines[i-1].Task {
+		if i > 0 && ids[i-1] != 0 && l.PID == lines[i-1].PID && l.Task == lines[i-1].Task && l.Context == lines[i-1].Context {
 			ids[i] = ids[i-1] // a thread's lines come in runs
 			continue
 		}
 		key := threadKey{pid: l.PID}
-		if worker {
+		switch {
+		case l.Context != "":
+			key = threadKey{context: l.Context} // one "thread" per kind of context
+		case worker:
 			key = threadKey{task: l.Task}
 		}
 		id, ok := int32(0), false
@@ -90,10 +111,12 @@ func threadIDs(lines []Line, workers bool) (ids []int32, first []Line) {
 }
 
 // A threadKey is what tells threads apart: a PID, or for workqueue
-// workers (PID 0 here) the name they share.
+// workers (PID 0 here) the name they share, or for lines printed in
+// interrupt context, the kind of context.
 type threadKey struct {
-	pid  int
-	task string
+	pid     int
+	task    string
+	context string
 }
 
 // wrongThread sets result's mismatch, and its Want and Got with each
@@ -138,7 +161,7 @@ func (m *matcher) threadMismatch(st []int32, l Line, thread int32, threads []Lin
 		seg := &g.segments[s]
 		for k := range seg.streams {
 			str := &seg.streams[k]
-			if _, ok := bindThread(seg, pos, k, thread); ok {
+			if _, ok := m.bindThread(seg, pos, k, thread); ok {
 				continue
 			}
 			i, c := int(pos[streamWidth*k]), int(pos[streamWidth*k+1])
@@ -161,9 +184,12 @@ func (m *matcher) threadMismatch(st []int32, l Line, thread int32, threads []Lin
 
 func (m *matcher) describeBinding(seg *segment, pos []int32, k int, it *item, l Line, thread int32, threads []Line) string {
 	label := seg.streams[k].label
-	head := fmt.Sprintf("%s:%d: [%s] %q was printed by %s", m.g.Path, it.line, label, l.Text, l.thread())
+	head := fmt.Sprintf("%s:%d: [%s] %q was printed %s", m.g.Path, it.line, label, l.Text, l.thread())
+	if msg := contextMismatch(head, seg.streams[k], l); msg != "" {
+		return msg
+	}
 	if bound := pos[streamWidth*k+2]; bound != 0 {
-		return fmt.Sprintf("%s, but [%s]'s lines come from %s", head, label, threads[bound].thread())
+		return fmt.Sprintf("%s, but [%s]'s lines come from %s", head, label, strings.TrimPrefix(threads[bound].thread(), "by "))
 	}
 	for j := range seg.streams {
 		if pos[streamWidth*j+2] == thread {
@@ -180,7 +206,7 @@ func withThreads(lines []string, ids []int32, threads []Line) []string {
 	for i, l := range lines {
 		out[i] = l
 		if ids[i] != 0 {
-			out[i] = "[" + threads[ids[i]].Task + "] " + l
+			out[i] = "[" + threads[ids[i]].who() + "] " + l
 		}
 	}
 	return out

@@ -6,6 +6,10 @@ import (
 	"strings"
 )
 
+// contextHeader explains, in a new golden, the labels of lines printed in
+// interrupt context.
+const contextHeader = "# [@softirq], [@hardirq], [@nmi]: lines printed in that interrupt context (timers, tasklets, handlers), whatever task it interrupted.\n"
+
 // spineTasks are the processes a step runs to load and unload a module:
 // the module's init and exit functions print from them.
 var spineTasks = map[string]bool{"insmod": true, "rmmod": true, "modprobe": true}
@@ -176,6 +180,9 @@ func generalise(runs []Run) string {
 	if len(streams) > 0 {
 		b.WriteString("# Each [label] is the thread of that name: its lines keep their order, threads interleave.\n")
 	}
+	if slices.ContainsFunc(streams, func(st *genStream) bool { return strings.HasPrefix(st.name, "@") }) {
+		b.WriteString(contextHeader)
+	}
 	writeItems(&b, "", false, prefix)
 	for _, st := range streams {
 		writeItems(&b, st.name, st.runs < len(runs), st.items)
@@ -313,6 +320,9 @@ func threadsOf(lines []Line) []*thread {
 		id := ids[i]
 		if byID[id] == nil {
 			name := labelName(first[id].Task)
+			if first[id].Context != "" {
+				name = "@" + first[id].Context // one stream per kind of interrupt context
+			}
 			names[name]++
 			if n := names[name]; n > 1 {
 				name = fmt.Sprintf("%s %d", name, n)
@@ -465,6 +475,13 @@ func commonSubsequence(items []genItem, run []rep) [][2]int {
 func (g *Golden) UpdateRuns(runs []Run) []byte {
 	if g.acceptsAll(runs) {
 		return g.data
+	}
+	// Lines the maintainer wrote without labels, which threads print
+	// concurrently: label them as the runs show, then revise.
+	if learnt := g.learnLabels(runs); learnt != nil {
+		if lg, err := ParseGolden(g.Path, learnt); err == nil {
+			return lg.UpdateRuns(runs)
+		}
 	}
 	if out := g.revise(texts(runs[len(runs)-1].Lines)); out != nil {
 		if ng, err := ParseGolden(g.Path, out); err == nil && ng.acceptsAll(runs) {

@@ -100,6 +100,12 @@ import (
 // stream takes binds it to its thread. Unlabelled items take messages of
 // any thread, and so does every item when the thread is unknown.
 //
+// A label NAME@CONTEXT, such as `[tasklet@softirq]` or `[@hardirq]`
+// (NAME may be empty), is not a thread: its stream takes the messages
+// printed in that interrupt context (softirq, hardirq, nmi, or irq for
+// any of them), on any CPU, whatever task the interrupt interrupted, and
+// binds nothing. A thread's stream never takes such a message.
+//
 // A label ending in `?`, such as `[worker?]`, makes its stream
 // optional: either the stream matches as usual, or none of its messages
 // appear at all (for work that may be cancelled before it starts). All
@@ -152,6 +158,7 @@ type sourceLine struct {
 type item struct {
 	line     int            // 1-based line number in the file
 	label    string         // stream name; "" for an ordered item
+	context  string         // the interrupt context the label takes lines of (NAME@softirq); "" for a thread
 	optional bool           // the label ended in "?"
 	msg      string         // the message, unescaped; as written if it has varying tokens
 	re       *regexp.Regexp // the message's pattern if it has varying tokens, else nil
@@ -173,6 +180,7 @@ type segment struct {
 // A stream is a sequence of items that match in order.
 type stream struct {
 	label    string // "" in an ordered segment
+	context  string // Softirq, Hardirq, NMI or AnyIRQ for a label NAME@CONTEXT
 	optional bool
 	items    []int // indices into Golden.items
 	// optionalFrom[i] reports whether items[i:] all have a minimum of 0,
@@ -237,10 +245,14 @@ func parseItem(line string) (item, error) {
 		name := rest[1:end]
 		it.optional = strings.HasSuffix(name, "?")
 		name = strings.TrimSuffix(name, "?")
-		if !validLabel(name) {
+		short, context, err := splitContext(name)
+		if err != nil {
+			return it, err
+		}
+		if context == "" && !validLabel(short) {
 			return it, fmt.Errorf("bad label %q: want [name] or [name?], name made of letters, digits, spaces and _-./: with a letter (a message starting with [ is written \\[)", rest[:end+1])
 		}
-		it.label = name
+		it.label, it.context = name, context
 		rest = rest[end+1:]
 		if !strings.HasPrefix(rest, " ") {
 			return it, fmt.Errorf("label %q must be followed by a space and the message", line[:end+1])
@@ -297,7 +309,7 @@ func (g *Golden) group() error {
 			k++
 		}
 		if k == len(seg.streams) {
-			seg.streams = append(seg.streams, stream{label: it.label, optional: it.optional})
+			seg.streams = append(seg.streams, stream{label: it.label, context: it.context, optional: it.optional})
 		}
 		st := &seg.streams[k]
 		if st.optional != it.optional {

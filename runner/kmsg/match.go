@@ -101,6 +101,7 @@ func (g *Golden) MatchLines(lines []Line) Match {
 		texts[i] = l.Text
 	}
 	ids, threads := threadIDs(lines, false)
+	ids, threads = withWorkers(lines, ids, threads)
 	return g.match(texts, ids, threads)
 }
 
@@ -114,6 +115,7 @@ func (g *Golden) match(actual []string, ids []int32, threads []Line) Match {
 		return ids[t]
 	}
 	m := newMatcher(g)
+	m.threads = threads
 	accepted := -1
 	if m.accepting() {
 		accepted = 0

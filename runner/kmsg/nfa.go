@@ -24,6 +24,7 @@ type matcher struct {
 	index   map[string]int
 	indexed bool // index holds every state in next
 	key     []byte
+	threads []Line // the first line of each thread number (see threadIDs), for its context
 }
 
 // smallSet is how many states are deduplicated by comparing them all
@@ -82,7 +83,7 @@ func (m *matcher) take(st []int32, line string, thread int32) {
 				it := &g.items[str.items[i]]
 				q := it.quant
 				if (q.unbounded() || c < q.max) && it.matches(line) {
-					if bind, ok := bindThread(seg, pos, k, thread); ok {
+					if bind, ok := m.bindThread(seg, pos, k, thread); ok {
 						m.add(s, pos, k, i, countAfter(q, c), bind)
 					}
 				}
@@ -112,10 +113,21 @@ func countAfter(q quant, c int) int {
 // takes the lines of its own thread and, while unbound, of any thread
 // no other stream of the block is bound to. A line of unknown thread
 // (0) is taken by any stream and binds nothing; so is every line of an
-// ordered segment.
-func bindThread(seg *segment, pos []int32, k int, thread int32) (int32, bool) {
+// ordered segment. A line printed in interrupt context is taken only by a
+// stream of that context ([NAME@softirq]), which binds nothing: which
+// task an interrupt interrupts is chance.
+func (m *matcher) bindThread(seg *segment, pos []int32, k int, thread int32) (int32, bool) {
 	bound := pos[streamWidth*k+2]
-	if thread == 0 || !seg.block || bound == thread {
+	if thread == 0 || !seg.block {
+		return bound, true
+	}
+	if want, got := seg.streams[k].context, m.contextOf(thread); want != "" || got != "" {
+		return bound, contextTakes(want, got)
+	}
+	if int(thread) < len(m.threads) && isWorkqueueWorker(m.threads[thread].Task) {
+		return bound, true // task context, but which worker runs a work is chance
+	}
+	if bound == thread {
 		return bound, true
 	}
 	if bound != 0 {
@@ -127,6 +139,15 @@ func bindThread(seg *segment, pos []int32, k int, thread int32) (int32, bool) {
 		}
 	}
 	return thread, true
+}
+
+// contextOf returns the interrupt context of a thread number, "" for a
+// task.
+func (m *matcher) contextOf(thread int32) string {
+	if int(thread) >= len(m.threads) {
+		return ""
+	}
+	return m.threads[thread].Context
 }
 
 // add adds to next the state in segment s with stream positions pos,

@@ -22,4 +22,10 @@ type Record struct {
 	// kernel keeps it (a kthread's /proc/PID/comm), else the 15-character comm.
 	PID  int    `json:",omitempty"`
 	Task string `json:",omitempty"`
+	// Context is Softirq, Hardirq or NMI for a record printed in
+	// interrupt context, with the CPU it ran on; then PID and Task are
+	// unset: the task the interrupt happened to interrupt did not print it.
+	// "" is task context (or unknown, with PID 0).
+	Context string `json:",omitempty"`
+	CPU     int    `json:",omitempty"`
 }

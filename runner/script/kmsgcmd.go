@@ -120,8 +120,10 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 			// Done when the whole log so far fits, or when it cannot fit
 			// whatever comes: then its accepted prefix is the window and
 			// the rest is the next kmsg's. While it may still fit, wait: a
-			// thread may be in the middle of what the golden wants.
-			if accepted(m) || (!cfg.Update && !m.Alive) {
+			// thread may be in the middle of what the golden wants. An
+			// update waits for its rewrite to settle instead, whatever the
+			// old golden takes: one cut short must not cut the window.
+			if !cfg.Update && (accepted(m) || !m.Alive) {
 				break
 			}
 		}
@@ -146,7 +148,10 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Logf("[kmsg filter %s] %s", f, norm.Line(r.Text))
 		}
 	}
-	ok := golden != nil && accepted(m) && equalAligned(golden, klines[:m.Accepted])
+	// An update takes every line printed until its rewrite settled: a
+	// golden cut short (a tutorial's dmesg pasted part way through a
+	// thread's count) leaves none of them to the next kmsg.
+	ok := golden != nil && (m.OK || !cfg.Update && accepted(m)) && equalAligned(golden, klines[:m.Accepted])
 	window := klines
 	if ok {
 		cmp.OK = true

@@ -10,6 +10,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
 // OutputExt is the extension of step-output golden files.
@@ -24,11 +25,15 @@ const OutputExt = ".out"
 func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 	fset := flag.NewFlagSet("out", flag.ContinueOnError)
 	useStderr := fset.Bool("stderr", false, "compare the step's standard error instead of its output")
+	terminal := fset.Bool("terminal", false, "compare what a terminal showed: standard output and error, each in its order, interleaved in any way")
 	keep := fset.String("keep", "", "comma-separated normalisation rules not to apply, e.g. size")
 	var usage bytes.Buffer
 	fset.SetOutput(&usage)
 	if err := fset.Parse(args); err != nil || fset.NArg() != 1 || neg {
-		ts.Fatalf("usage: out [-stderr] [-keep rule,...] name\n%s", usage.String())
+		ts.Fatalf("usage: out [-stderr | -terminal] [-keep rule,...] name\n%s", usage.String())
+	}
+	if *useStderr && *terminal {
+		ts.Fatalf("out: -stderr and -terminal: choose one (-terminal compares both streams)")
 	}
 	name := fset.Arg(0)
 	rules := map[string]bool{}
@@ -47,6 +52,9 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 	stream, output := "stdout", st.last.Stdout
 	if *useStderr {
 		stream, output = "stderr", st.last.Stderr
+	}
+	if *terminal {
+		stream = "terminal"
 	}
 	line := strings.Join(append([]string{"out"}, args...), " ")
 	st.steps++
@@ -69,11 +77,10 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("out: golden file %s does not exist; run with -update to create it from this run's %s", goldenPath, stream)
 	}
 
-	lines := norm.Lines(output)
 	cmp := &Comparison{Golden: goldenPath}
-	var m kmsg.OutputMatch
+	m, lines := compareStep(golden, norm, st.last, output, stream, *terminal)
 	if golden != nil {
-		if m = kmsg.CompareOutput(golden, lines, stream); m.OK {
+		if m.OK {
 			cmp.OK = true
 			ts.Logf("[out %s: %d %s lines match %s]", name, len(lines), stream, goldenPath)
 			cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
@@ -100,4 +107,23 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
 	cfg.fail(ts, st, Failure{Kind: FailKmsg, Step: st.steps, Command: line,
 		Message: stream + " differs from " + goldenPath, Detail: m.Mismatch + "\n" + m.Diff})
+}
+
+// compareStep compares a step's output (its stream's, or with terminal
+// both streams as a terminal shows them) with golden, if there is one. It
+// returns the lines an update writes from: for a terminal, the streams
+// laid out as the golden has them, or stdout then stderr.
+func compareStep(golden *kmsg.Golden, norm kmsg.OutputNormalizer, last *target.Result, output []byte, stream string, terminal bool) (kmsg.OutputMatch, []string) {
+	lines := norm.Lines(output)
+	if !terminal {
+		if golden == nil {
+			return kmsg.OutputMatch{}, lines
+		}
+		return kmsg.CompareOutput(golden, lines, stream), lines
+	}
+	stderr := norm.Lines(last.Stderr)
+	if golden == nil {
+		return kmsg.OutputMatch{}, append(lines, stderr...)
+	}
+	return kmsg.CompareTerminal(golden, lines, stderr)
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 )
 
 // A PrintkTrace follows the kernel's printk:console tracepoint in a trace
@@ -40,6 +42,23 @@ type PrintkEvent struct {
 	Task string // the full name where /proc/PID/comm has it
 	Text string // escaped as /dev/kmsg escapes it
 	Mark int    // markers seen before it: the step that printed it
+	CPU  int
+	// Context is kmsg.Softirq, kmsg.Hardirq or kmsg.NMI when the printk ran
+	// in interrupt context (then PID and Task are the task it
+	// interrupted), "" in task context.
+	Context string
+}
+
+// Label gives rec the task or interrupt context that printed it. A record
+// printed in interrupt context is not the interrupted task's: it gets the
+// context and CPU, and no PID.
+func (ev PrintkEvent) Label(rec *kmsg.Record) {
+	rec.CPU = ev.CPU
+	if ev.Context != "" {
+		rec.Context = ev.Context
+		return
+	}
+	rec.PID, rec.Task = ev.PID, ev.Task
 }
 
 // TraceRoot is where tracefs is mounted.
@@ -90,8 +109,29 @@ func (t *PrintkTrace) Close() {
 	os.Remove(t.dir)
 }
 
-// traceLine is one event of trace_pipe: "insmod-124 [000] d.... 7.59: console: init".
-var traceLine = regexp.MustCompile(`^\s*(.*)-(\d+)\s+\[\d+\]\s+\S+\s+[\d.]+: (console|tracing_mark_write): (.*)$`)
+// traceLine is one event of trace_pipe: "insmod-124 [000] d.... 7.59:
+// console: init": task, PID, CPU, the irq-info flags, the event and its text.
+var traceLine = regexp.MustCompile(`^\s*(.*)-(\d+)\s+\[(\d+)\]\s+(\S+)\s+[\d.]+: (console|tracing_mark_write): (.*)$`)
+
+// traceContext reads the context of an event from its flags, the
+// irqs-off/need-resched/hardirq-softirq/... column ("d.s1."): the third
+// character is 'z' or 'Z' in an NMI, 'h' or 'H' in a hard interrupt, 's'
+// while a softirq is served (Documentation/trace/ftrace.rst), the same on
+// 6.1 and 6.12. Anything else is task context.
+func traceContext(flags string) string {
+	if len(flags) < 3 {
+		return ""
+	}
+	switch flags[2] {
+	case 'z', 'Z':
+		return kmsg.NMI
+	case 'h', 'H':
+		return kmsg.Hardirq
+	case 's':
+		return kmsg.Softirq
+	}
+	return ""
+}
 
 // maxEvents bounds the events kept unpaired, as the agent bounds records.
 const maxEvents = 100_000
@@ -119,8 +159,8 @@ func (t *PrintkTrace) read(pipe *os.File) {
 			// A message holding a newline spans lines of the trace.
 			t.events[last].Text += escapeKmsg("\n" + sc.Text())
 		case m == nil:
-		case m[3] == "tracing_mark_write":
-			if strings.HasPrefix(m[4], markerPrefix) {
+		case m[5] == "tracing_mark_write":
+			if strings.HasPrefix(m[6], markerPrefix) {
 				t.marks++
 			}
 			last = -1
@@ -134,7 +174,9 @@ func (t *PrintkTrace) read(pipe *os.File) {
 			if len(t.events) >= maxEvents { // a flood: its oldest go unattributed
 				t.events = append(t.events[:0], t.events[maxEvents/10:]...)
 			}
-			t.events = append(t.events, PrintkEvent{PID: pid, Task: task, Text: escapeKmsg(m[4]), Mark: t.marks})
+			cpu, _ := strconv.Atoi(m[3])
+			t.events = append(t.events, PrintkEvent{PID: pid, Task: task, Text: escapeKmsg(m[6]), Mark: t.marks,
+				CPU: cpu, Context: traceContext(m[4])})
 			last = len(t.events) - 1
 		}
 		close(t.changed)

@@ -69,6 +69,9 @@ func Summary(w io.Writer, rs []suite.Result, took time.Duration) {
 			}
 		}
 	}
+	if n := counts["BROKEN"]; n > 0 {
+		interrupted += fmt.Sprintf(", %d known broken", n)
+	}
 	fmt.Fprintf(w, "%s: %d passed, %d failed, %d skipped%s\n", status, counts["PASS"], counts["FAIL"], counts["SKIP"], interrupted)
 }
 

@@ -52,16 +52,16 @@ func (cfg *Config) knownBreak(ts *testscript.TestScript, st *caseState, f Failur
 	}
 	f.KnownBreak = st.broken.line
 	cfg.record(ts, st, f)
-	ts.Logf("FAIL: %s\n%s", f.Summary(), f.Detail)
+	ts.Logf("FAIL: %s\n%s", st.failure.Summary(), st.failure.Detail)
 	st.t.Skip(fmt.Sprintf("known break on %s: the failure matches broken %q", cfg.Target.Release(), st.broken.line))
 	return true
 }
 
-// matches reports whether a failure is the declared break: its words, the
-// kernel's report, or what the failing step printed (the compiler's
-// error) match.
+// matches reports whether a failure is the declared break: its command and
+// words, the kernel's report, or what the failing step printed (the
+// compiler's error) match.
 func (b *knownBreak) matches(f Failure, last *target.Result) bool {
-	text := f.Message + "\n" + f.Detail + "\n" + strings.Join(f.Report, "\n")
+	text := f.Command + ": " + f.Message + "\n" + f.Detail + "\n" + strings.Join(f.Report, "\n")
 	if last != nil {
 		text += "\n" + string(last.Stdout) + "\n" + string(last.Stderr)
 	}

@@ -34,6 +34,9 @@ func vmTarget(t *testing.T, pattern, boot string) *qemu.Target {
 	if testing.Short() {
 		t.Skip("boots VMs")
 	}
+	// The target kmodcheck run builds: a fetched kernel gets its release
+	// root, the agent is this test binary.
+	o := suite.Options{Kernel: pattern, Boot: boot, Accel: os.Getenv("KMODCHECK_ACCEL"), StepTimeout: time.Minute}
 	c, err := cache.Default()
 	if err != nil {
 		t.Fatal(err)
@@ -42,20 +45,14 @@ func vmTarget(t *testing.T, pattern, boot string) *qemu.Target {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := kernel.Select(ks, pattern)
-	if err != nil {
+	if _, err := kernel.Select(ks, pattern); err != nil {
 		t.Skipf("no kernel %q: %v", pattern, err)
 	}
-	self, err := os.Executable()
+	tt, err := o.NewTarget()
 	if err != nil {
-		t.Fatal(err)
-	}
-	self, _ = filepath.EvalSymlinks(self)
-	tg := &qemu.Target{Kernel: k, Cache: c, Accel: os.Getenv("KMODCHECK_ACCEL"), Boot: boot, Agent: self,
-		Busybox: "/bin/busybox", QEMU: os.Getenv("KMODCHECK_QEMU"), StepTimeout: time.Minute}
-	if err := tg.Check(); err != nil {
 		t.Skip(err)
 	}
+	tg := tt.(*qemu.Target)
 	return tg
 }
 

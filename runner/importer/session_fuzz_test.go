@@ -51,6 +51,8 @@ func FuzzImport(f *testing.F) {
 			if !ok || kind != "out" && kind != "kmsg" {
 				continue
 			}
+			// A terminal's output is read with out -terminal NAME.
+			name = strings.TrimPrefix(name, "-terminal ")
 			ext := script.OutputExt
 			if kind == "kmsg" {
 				ext = script.GoldenExt

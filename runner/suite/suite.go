@@ -199,8 +199,13 @@ func (o Options) fetchKernels(ctx context.Context, names []string) ([]string, er
 		if err != nil {
 			return nil, err
 		}
-		if _, err := selectKernel(ks, n); err == nil || n == "system" {
+		_, err = selectKernel(ks, n)
+		if err == nil || n == "system" {
 			continue
+		}
+		if namesIncomplete(ks, n) {
+			// Someone put it here: say what it lacks rather than replace it.
+			return nil, err
 		}
 		f, err := fetcher()
 		if err != nil {
@@ -213,6 +218,17 @@ func (o Options) fetchKernels(ctx context.Context, names []string) ([]string, er
 		out[i] = k.Release
 	}
 	return out, nil
+}
+
+// namesIncomplete reports whether release names a kernel here that lacks
+// a part.
+func namesIncomplete(ks []*kernel.Kernel, release string) bool {
+	for _, k := range ks {
+		if k.Release == release && !k.Complete() {
+			return true
+		}
+	}
+	return false
 }
 
 // selectKernel picks the kernel a pattern names. The word "system" names

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/bisect"
-	"github.com/kmodcheck/kmodcheck/runner/cache"
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
 	"github.com/kmodcheck/kmodcheck/runner/report"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
@@ -158,15 +157,11 @@ func archiveBisect(stderr io.Writer) bisectDeps {
 // archiveReleases are the releases the archive offers and the complete
 // kernels here, of good's flavour, from good to bad, old to new.
 func archiveReleases(ctx context.Context, good, bad string, progress io.Writer) ([]string, error) {
-	c, err := cache.Default()
+	f, err := newFetcher(progress)
 	if err != nil {
 		return nil, err
 	}
-	local, err := suite.Kernels(c)
-	if err != nil {
-		return nil, err
-	}
-	f, err := newFetcher(c, progress)
+	local, err := suite.Kernels(f.Cache)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,40 +30,42 @@ would be downloaded. The archive is KMODCHECK_ARCHIVE (default: the Debian
 archive the host's apt sources use), its suites KMODCHECK_SUITES.
 `
 
+// kernelsCmd runs kmodcheck kernels and its subcommands.
 func kernelsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		switch args[0] {
-		case "fetch":
-			return kernelsFetchCmd(ctx, args[1:], stdout, stderr)
-		case "available":
-			return kernelsAvailableCmd(ctx, args[1:], stdout, stderr)
-		case "update":
-			return kernelsUpdateCmd(ctx, stdout, stderr)
-		case "rm":
-			return kernelsRmCmd(ctx, args[1:], stdout, stderr)
-		}
+	return exitCode(kernelsSub(ctx, args, stdout), stderr)
+}
+
+func kernelsSub(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return kernelsList(stdout)
 	}
-	if len(args) > 0 {
-		code := 2
-		if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
-			code = 0
-		}
-		fmt.Fprint(stderr, kernelsUsage)
-		return code
+	switch args[0] {
+	case "fetch":
+		return kernelsFetch(ctx, args[1:], stdout)
+	case "available":
+		return kernelsAvailable(ctx, args[1:], stdout)
+	case "update":
+		return kernelsUpdate(ctx, stdout)
+	case "rm":
+		return kernelsRm(ctx, args[1:], stdout)
+	case "-h", "-help", "--help", "help":
+		return errHelp(kernelsUsage)
 	}
+	return errUsage(kernelsUsage)
+}
+
+func kernelsList(stdout io.Writer) error {
 	c, err := cache.Default()
 	if err != nil {
-		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
-		return 2
+		return setupError(err)
 	}
 	ks, err := suite.Kernels(c)
 	if err != nil {
-		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
-		return 2
+		return setupError(err)
 	}
 	if len(ks) == 0 {
 		fmt.Fprintln(stdout, "no kernels: install linux-image-amd64 and linux-headers-amd64 (make setup), or fetch one (kmodcheck kernels fetch 6.12)")
-		return 0
+		return nil
 	}
 	defer listRoots(c, stdout)
 	fmt.Fprintf(stdout, "%-28s %-12s %-10s %s\n", "RELEASE", "FLAVOUR", "STATUS", "SOURCE")
@@ -89,59 +92,54 @@ func kernelsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			fmt.Fprintf(stdout, "    fetch it again: kmodcheck kernels fetch %s\n", k.Release)
 		}
 	}
-	return 0
+	return nil
 }
 
-func kernelsFetchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func kernelsFetch(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("kernels fetch", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, kernelsUsage) }
+	fs.SetOutput(io.Discard)
 	dryRun := fs.Bool("n", false, "only show what would be downloaded")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
-			return 0
+			return errHelp(kernelsUsage)
 		}
-		return 2
+		return errUsage(err.Error() + "\n" + kernelsUsage)
 	}
 	if fs.NArg() == 0 {
-		fmt.Fprint(stderr, kernelsUsage)
-		return 2
+		return errUsage(kernelsUsage)
 	}
-	c, err := cache.Default()
+	f, err := newFetcher(stdout)
 	if err != nil {
-		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
-		return 2
-	}
-	f, err := newFetcher(c, stdout)
-	if err != nil {
-		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
-		return 2
+		return err
 	}
 	names, err := expandSpan(ctx, f, fs.Args())
 	if err != nil {
-		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
-		return 1
+		return err
 	}
-	status := 0
+	var errs []error
 	for _, name := range names {
 		k, err := f.Fetch(ctx, name, *dryRun)
 		if err != nil {
-			fmt.Fprintf(stderr, "kmodcheck: fetch %s: %v\n", name, strings.TrimSpace(err.Error()))
-			status = 1
+			errs = append(errs, fmt.Errorf("fetch %s: %s", name, strings.TrimSpace(err.Error())))
 			continue
 		}
 		if k != nil {
 			fmt.Fprintf(stdout, "use it: kmodcheck run -kernel %s cases/\n", k.Release)
 		}
 	}
-	return status
+	return errors.Join(errs...)
 }
 
-// newFetcher returns a fetcher of the archive the environment names.
-func newFetcher(c cache.Dir, out io.Writer) (*kernel.Fetcher, error) {
+// newFetcher returns a fetcher into the user's cache of the archive the
+// environment names, its progress to out.
+func newFetcher(out io.Writer) (*kernel.Fetcher, error) {
+	c, err := cache.Default()
+	if err != nil {
+		return nil, setupError(err)
+	}
 	a, err := kernel.NewArchive(c)
 	if err != nil {
-		return nil, err
+		return nil, setupError(err)
 	}
 	return &kernel.Fetcher{Cache: c, Archive: a, Out: out}, nil
 }
@@ -165,25 +163,17 @@ func expandSpan(ctx context.Context, f *kernel.Fetcher, names []string) ([]strin
 	return out, nil
 }
 
-func kernelsAvailableCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func kernelsAvailable(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) > 1 {
-		fmt.Fprint(stderr, kernelsUsage)
-		return 2
+		return errUsage(kernelsUsage)
 	}
-	c, err := cache.Default()
+	f, err := newFetcher(io.Discard)
 	if err != nil {
-		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
-		return 2
-	}
-	f, err := newFetcher(c, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
-		return 2
+		return err
 	}
 	offers, err := f.Available(ctx, true)
 	if err != nil {
-		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
-		return 1
+		return err
 	}
 	fmt.Fprintf(stdout, "%-30s %-20s %-10s %10s\n", "RELEASE", "SUITE", "FLAVOUR", "DOWNLOAD")
 	for _, o := range offers {
@@ -192,39 +182,27 @@ func kernelsAvailableCmd(ctx context.Context, args []string, stdout, stderr io.W
 		}
 		fmt.Fprintf(stdout, "%-30s %-20s %-10s %10s\n", o.Release, o.Suite, kernel.Flavour(o.Release), kernel.Size(o.Size))
 	}
-	return 0
+	return nil
 }
 
-func kernelsUpdateCmd(ctx context.Context, stdout, stderr io.Writer) int {
-	c, err := cache.Default()
+func kernelsUpdate(ctx context.Context, stdout io.Writer) error {
+	f, err := newFetcher(stdout)
 	if err != nil {
-		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
-		return 2
+		return err
 	}
-	f, err := newFetcher(c, stdout)
-	if err != nil {
-		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
-		return 2
-	}
-	if err := f.Update(ctx, true); err != nil {
-		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
-		return 1
-	}
-	return 0
+	return f.Update(ctx, true)
 }
 
-func kernelsRmCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func kernelsRm(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, kernelsUsage)
-		return 2
+		return errUsage(kernelsUsage)
 	}
 	c, err := cache.Default()
 	if err != nil {
-		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
-		return 2
+		return setupError(err)
 	}
 	roots := &kernel.Roots{Cache: c}
-	status := 0
+	var errs []error
 	for _, name := range args {
 		var names []string
 		switch {
@@ -235,8 +213,7 @@ func kernelsRmCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		case kernel.FetchedRoot(c, name) != "":
 			dir := kernel.FetchedRoot(c, name)
 			if err := os.RemoveAll(dir); err != nil {
-				fmt.Fprintf(stderr, "kmodcheck: rm %s: %v\n", name, err)
-				status = 1
+				errs = append(errs, fmt.Errorf("rm %s: %w", name, err))
 				continue
 			}
 			fmt.Fprintf(stdout, "removed %s\n", dir)
@@ -250,12 +227,11 @@ func kernelsRmCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			case err == nil:
 				fmt.Fprintf(stdout, "removed the root %s\n", n)
 			case n == name && kernel.FetchedRoot(c, name) == "" && name != "roots":
-				fmt.Fprintf(stderr, "kmodcheck: rm %s: %v\n", n, err)
-				status = 1
+				errs = append(errs, fmt.Errorf("rm %s: %w", n, err))
 			}
 		}
 	}
-	return status
+	return errors.Join(errs...)
 }
 
 // listRoots lists the release roots in the cache, with their sizes.

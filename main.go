@@ -13,11 +13,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/kmodcheck/kmodcheck/runner/guest"
+	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
 func main() {
@@ -84,4 +86,43 @@ func command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "kmodcheck: unknown command %q\n\n%s", args[0], usage)
 	return 2
+}
+
+// usageError is a command line that names no command the subcommand has:
+// its text (the subcommand's usage) goes to stderr, and kmodcheck exits 2,
+// or 0 when help was asked for.
+type usageError struct {
+	text string
+	help bool
+}
+
+func (e *usageError) Error() string { return e.text }
+
+func errUsage(text string) error { return &usageError{text: text} }
+func errHelp(text string) error  { return &usageError{text: text, help: true} }
+
+// setupError marks an error of the machine's set-up (no cache, no archive):
+// kmodcheck exits 2 rather than 1.
+func setupError(err error) error { return &suite.SetupError{Err: err} }
+
+// exitCode prints err, if any, and maps it to kmodcheck's exit status: 0
+// none, 2 usage or set-up, 1 any other failure.
+func exitCode(err error, stderr io.Writer) int {
+	var usage *usageError
+	var setup *suite.SetupError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &usage):
+		fmt.Fprint(stderr, usage.text)
+		if usage.help {
+			return 0
+		}
+		return 2
+	case errors.As(err, &setup):
+		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
+		return 2
+	}
+	fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
+	return 1
 }

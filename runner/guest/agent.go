@@ -385,6 +385,7 @@ func (a *agent) runStep(req proto.Request) proto.Response {
 		if err != nil {
 			return proto.Response{Exit: -1, Error: err.Error()}
 		}
+		sudoWithoutPty()
 		sh, err := target.StartShell(req.Dir, env)
 		if errors.Is(err, os.ErrNotExist) {
 			return runOnPty(req)
@@ -401,7 +402,25 @@ func (a *agent) runStep(req proto.Request) proto.Response {
 	res := a.session.Run(context.Background(), step)
 	return proto.Response{
 		Exit: res.Exit, Stdout: res.Stdout, Stderr: append([]byte(note), res.Stderr...),
-		TimedOut: res.TimedOut, Stuck: a.session.Stuck(), Pwd: a.session.Pwd(),
+		TimedOut: res.TimedOut, Stuck: a.session.Stuck(), Pwd: a.session.Pwd(), Shell: res.Shell,
+	}
+}
+
+// sudoersNoPty is a sudoers file written into the guest's root (its
+// overlay: the machine's files are not changed). Debian's sudoers sets
+// use_pty: sudo then runs the command on a pseudo-terminal of its own and,
+// its standard output being a pipe, in that terminal's background, where a
+// shell it starts (sudo su, sudo -i, sudo -s) stops as soon as it reads the
+// terminal. Without use_pty the command reads the session's terminal in
+// its foreground, as it does at a reader's terminal through sudo's pty.
+const sudoersNoPty = "/etc/sudoers.d/kmodcheck-no-pty"
+
+func sudoWithoutPty() {
+	if _, err := os.Stat("/etc/sudoers.d"); err != nil {
+		return
+	}
+	if err := os.WriteFile(sudoersNoPty, []byte("# kmodcheck: a nested shell (sudo su) reads the session's terminal\nDefaults !use_pty\n"), 0o440); err != nil {
+		fmt.Fprintf(os.Stderr, "kmodcheck-agent: %v\n", err)
 	}
 }
 

@@ -158,6 +158,9 @@ func (s *session) runStep(ctx context.Context, step target.Step) target.Result {
 		if err != nil {
 			return target.RunLocal(ctx, step, target.HostEnv())
 		}
+		// A nested shell (sudo su) would need the host's sudoers changed
+		// (use_pty) to read the terminal: refused, not left to hang.
+		sh.Refuse = "nested shells (sudo su, sudo -i, sudo -s, su -) are not supported on the host target (they would need this machine's sudo configuration changed: use_pty); run the case on the qemu target"
 		s.shell = sh
 	}
 	return s.shell.Run(ctx, step)

@@ -78,4 +78,5 @@ type Response struct {
 	Error    string        // the agent could not do what was asked
 	Written  int64         // OpShell: bytes the shell's terminal sent on ShellPortName
 	Pwd      string        // OpRun: the case's shell's working directory after the step
+	Shell    string        // OpRun: the shell the next steps run in, when the step changed it (sudo su)
 }

@@ -573,6 +573,7 @@ func (vm *VM) Run(ctx context.Context, step target.Step) (target.Result, error) 
 	res := target.Result{
 		Step: step, Exit: resp.Exit, Stdout: resp.Stdout, Stderr: resp.Stderr,
 		Duration: time.Since(start), Log: resp.Records, TimedOut: resp.TimedOut, Tainted: resp.Tainted,
+		Shell: resp.Shell,
 	}
 	if resp.Dropped > vm.dropped {
 		res.Dropped, vm.dropped = resp.Dropped-vm.dropped, resp.Dropped

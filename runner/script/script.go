@@ -289,6 +289,9 @@ func (cfg *Config) runStep(ts *testscript.TestScript, neg bool, line, where stri
 	st.last = &res
 	ts.Stdout().Write(res.Stdout)
 	ts.Stderr().Write(res.Stderr)
+	if res.Shell != "" {
+		ts.Logf("[%s]", res.Shell)
+	}
 	logKernel(ts, st, res.Log)
 	if res.Dropped > 0 {
 		ts.Logf("[kernel] %d records of this step were dropped to bound memory (a log flood); kernel.log has them all", res.Dropped)

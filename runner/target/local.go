@@ -56,6 +56,12 @@ type Shell struct {
 	syncs  int
 	dead   string // why the shell can run no more lines
 	stuck  bool   // a step ignored SIGKILL
+	// The shells that run the lines, by PID: bash first, then the nested
+	// shells a step started (sudo su), the last one current (nested.go).
+	levels  []int
+	changed string // the shell the last line left current, when it changed
+	// Refuse, when set, ends a nested shell as it starts, and says this.
+	Refuse string
 	// What background jobs wrote while kmodcheck's own lines ran: it goes
 	// with the next step.
 	carryOut, carryErr []byte
@@ -117,11 +123,12 @@ func (s *Shell) start(dir string, env []string) error {
 		s.cmd.Wait()
 		close(s.exited)
 	}()
+	s.levels = []int{s.cmd.Process.Pid}
 	go discard(ptmx) // the terminal's echo of what is typed
 	// Prompts empty, each line's status on the FIFO, our lines (typed with
 	// a leading space) kept out of the history.
 	q := shellQuote(s.fifo())
-	setup := fmt.Sprintf(` PS1=; PS2='$(printf "more\n" >%s)'; PROMPT_COMMAND='printf "%%s %%s\n" "$?" "$PWD" >%s'; HISTCONTROL=ignorespace; unset HISTFILE`, q, q)
+	setup := fmt.Sprintf(` PS1=; PS2='$(printf "more\n" >%s)'; PROMPT_COMMAND='printf "%%s %%s %%s\n" "$?" "$$" "$PWD" >%s'; HISTCONTROL=ignorespace; unset HISTFILE`, q, q)
 	if _, _, _, err := s.hidden(setup, 30*time.Second); err != nil {
 		return err
 	}
@@ -197,6 +204,7 @@ func (s *Shell) Run(ctx context.Context, step Step) Result {
 	res.Stdout = append(s.carryOut, stdout...)
 	res.Stderr = append(s.carryErr, stderr...)
 	s.carryOut, s.carryErr = nil, nil
+	res.Shell, s.changed = s.changed, ""
 	res.Duration = time.Since(start)
 	return res
 }
@@ -224,41 +232,107 @@ func (s *Shell) prepare(step Step) error {
 	return err
 }
 
-// typeLine types one line and waits for bash's next prompt.
+// typeLine types one line and waits for the shell's next prompt.
 func (s *Shell) typeLine(ctx context.Context, line string) (exit int, timedOut bool) {
 	if _, err := s.ptmx.WriteString(line + "\n"); err != nil {
 		s.dead = fmt.Sprintf("type into the shell: %v", err)
 		return -1, false
 	}
-	select {
-	case st := <-s.status:
-		if st == "more" {
-			// bash waits for the rest of a quote or a compound command, as
-			// at a terminal's "> " prompt: interrupt it as a reader would.
-			s.ptmx.Write([]byte{3})
-			s.waitStatus(5 * time.Second)
-			s.stderr.w.WriteString("kmodcheck: the line is incomplete: bash waited for more input (PS2); interrupted\n")
-			return 2, false
-		}
-		return s.report(st), false
-	case <-s.exited:
-		s.dead = "the shell exited (a step ran exit?); " + exitText(s.cmd.ProcessState)
-		return s.cmd.ProcessState.ExitCode(), false
-	case <-ctx.Done():
+	if exit, ok := s.await(ctx); ok {
+		return exit, false
 	}
 	// Timed out: kill the job in the foreground; if that is bash itself
-	// (a loop of builtins), interrupt it as ^C would.
-	if pgrp, err := unix.IoctlGetInt(int(s.ptmx.Fd()), unix.TIOCGPGRP); err == nil && pgrp != s.cmd.Process.Pid && pgrp > 1 {
+	// (a loop of builtins), interrupt it as ^C would. In a nested shell,
+	// kill what it runs.
+	if len(s.levels) > 1 {
+		s.interruptNested()
+	} else if pgrp, err := unix.IoctlGetInt(int(s.ptmx.Fd()), unix.TIOCGPGRP); err == nil && pgrp != s.cmd.Process.Pid && pgrp > 1 {
 		syscall.Kill(-pgrp, syscall.SIGKILL)
 	} else {
 		syscall.Kill(s.cmd.Process.Pid, syscall.SIGINT)
 	}
-	if st, ok := s.waitStatus(2 * time.Second); ok {
-		return s.report(st), true
+	wait, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if exit, ok := s.await(wait); ok {
+		return exit, true
 	}
 	// Killed but not gone: stuck in the kernel, uninterruptible.
 	s.dead, s.stuck = "the shell's last step is stuck in the kernel", true
 	return -1, true
+}
+
+// await waits for the current shell's report of the line typed, a nested
+// shell's start (the line's end, status 0), or a nested shell's exit (the
+// status the shell below it reports). It returns false when ctx ends first.
+func (s *Shell) await(ctx context.Context) (exit int, ok bool) {
+	delay := 2 * time.Millisecond
+	poll := time.NewTimer(delay)
+	defer poll.Stop()
+	queried, waiting := false, 0
+	for {
+		select {
+		case st := <-s.status:
+			if st == "more" {
+				// bash waits for the rest of a quote or a compound command, as
+				// at a terminal's "> " prompt: interrupt it as a reader would.
+				s.ptmx.Write([]byte{3})
+				s.waitStatus(5 * time.Second)
+				s.stderr.w.WriteString("kmodcheck: the line is incomplete: bash waited for more input (PS2); interrupted\n")
+				return 2, true
+			}
+			code, pid := s.report(st)
+			if s.Refuse != "" && code > 128 {
+				s.refuse() // a job stopped: sudo su, where sudo runs it on a pty of its own
+			}
+			switch i := s.level(pid); {
+			case i < 0: // a shell of the session's we did not know of
+				s.enter(pid)
+				return 0, true
+			case i < len(s.levels)-1: // the shells above it exited
+				s.levels = s.levels[:i+1]
+				s.changed = s.describe()
+			}
+			return code, true
+		case <-s.exited:
+			s.dead = "the shell exited (a step ran exit?); " + exitText(s.cmd.ProcessState)
+			return s.cmd.ProcessState.ExitCode(), true
+		case <-ctx.Done():
+			return -1, false
+		case <-poll.C:
+		}
+		if pid := s.newShell(); pid != 0 {
+			if s.Refuse == "" {
+				s.enter(pid)
+				return 0, true
+			}
+			s.refuse()
+		}
+		// A nested shell that exited returns to the one below it, which
+		// reports through PROMPT_COMMAND, or is asked as below.
+		if n := len(s.levels); n > 1 && !alive(s.levels[n-1]) {
+			for n > 1 && !alive(s.levels[n-1]) {
+				n--
+			}
+			s.levels = s.levels[:n]
+			s.changed = s.describe()
+			queried, waiting = false, 0
+		}
+		// A nested shell reading the terminal again, twice in a row, has
+		// run the line: ask it for the status.
+		if len(s.levels) > 1 && !queried {
+			if shellWaiting(s.top()) {
+				waiting++
+			} else {
+				waiting = 0
+			}
+			if waiting >= 2 {
+				s.ptmx.WriteString(s.queryLine() + "\n")
+				queried = true
+			}
+		}
+		delay = min(2*delay, 50*time.Millisecond)
+		poll.Reset(delay)
+	}
 }
 
 // Stuck reports whether a step ignored SIGKILL: it sleeps uninterruptibly
@@ -268,18 +342,20 @@ func (s *Shell) Stuck() bool { return s.stuck }
 // Dead says why the shell can run no more steps; "" while it can.
 func (s *Shell) Dead() string { return s.dead }
 
-// report reads PROMPT_COMMAND's report, "STATUS PWD", and keeps the
-// working directory.
-func (s *Shell) report(report string) int {
-	code, pwd, _ := strings.Cut(report, " ")
+// report reads PROMPT_COMMAND's report, "STATUS PID PWD", keeps the
+// working directory, and returns the status and the reporting shell.
+func (s *Shell) report(report string) (status, pid int) {
+	code, rest, _ := strings.Cut(report, " ")
+	p, pwd, _ := strings.Cut(rest, " ")
 	if pwd != "" {
 		s.pwd = pwd
 	}
+	pid, _ = strconv.Atoi(p)
 	n, err := strconv.Atoi(code)
 	if err != nil {
-		return -1
+		return -1, pid
 	}
-	return n
+	return n, pid
 }
 
 // Pwd is the shell's working directory after its last line.
@@ -365,6 +441,10 @@ func (s *Shell) Close() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		if pgrp, err := unix.IoctlGetInt(int(s.ptmx.Fd()), unix.TIOCGPGRP); err == nil && pgrp > 1 {
 			syscall.Kill(-pgrp, syscall.SIGKILL)
+		}
+		// Stopped jobs and nested shells (sudo su) too.
+		for _, p := range descendants(s.cmd.Process.Pid) {
+			syscall.Kill(p, syscall.SIGKILL)
 		}
 		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 		s.cmd.Process.Kill()

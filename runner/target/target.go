@@ -114,6 +114,9 @@ type Result struct {
 	Dropped  uint64        // records of the step lost to a log flood (kernel.log has them)
 	TimedOut bool
 	Tainted  uint64 // /proc/sys/kernel/tainted after the step
+	// Shell is the shell the following steps run in, when the step changed
+	// it: "root shell: bash, depth 2" after sudo su, depth 1 after its exit.
+	Shell string `json:",omitempty"`
 }
 
 // A KernelError is why a session could not finish a step or a request

@@ -265,7 +265,9 @@ func (s *Shell) typeLine(ctx context.Context, line string) (exit int, timedOut b
 // shell's start (the line's end, status 0), or a nested shell's exit (the
 // status the shell below it reports). It returns false when ctx ends first.
 func (s *Shell) await(ctx context.Context) (exit int, ok bool) {
-	delay := 2 * time.Millisecond
+	// Most lines report at once; looking for a nested shell costs a walk
+	// of /proc, slow under TCG, so the first look comes late.
+	delay := 100 * time.Millisecond
 	poll := time.NewTimer(delay)
 	defer poll.Stop()
 	queried, waiting := false, 0
@@ -330,7 +332,7 @@ func (s *Shell) await(ctx context.Context) (exit int, ok bool) {
 				queried = true
 			}
 		}
-		delay = min(2*delay, 50*time.Millisecond)
+		delay = min(2*delay, 250*time.Millisecond)
 		poll.Reset(delay)
 	}
 }

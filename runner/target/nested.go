@@ -125,8 +125,18 @@ func alive(pid int) bool {
 	return i >= 0 && !strings.HasPrefix(string(b[i:]), ") Z") && !strings.HasPrefix(string(b[i:]), ") X")
 }
 
-// children lists the processes whose parent is pid.
+// children lists the processes whose parent is pid: from the kernel's
+// list (CONFIG_PROC_CHILDREN, Debian's), else by a walk of /proc.
 func children(pid int) []int {
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)); err == nil {
+		var kids []int
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				kids = append(kids, n)
+			}
+		}
+		return kids
+	}
 	ents, _ := os.ReadDir("/proc")
 	var kids []int
 	for _, e := range ents {

@@ -86,7 +86,10 @@ func outputRules() []outputRule {
 	}, {
 		Rule{"space", "runs of spaces and tabs become one space, and leading and trailing ones go: columns' widths vary with their contents"},
 		func(_ OutputNormalizer, s string) string {
-			return strings.TrimSpace(blanks.ReplaceAllLiteralString(s, " "))
+			// Only the blanks the timestamp rule knows: trimming a vertical
+			// tab or a form feed here would uncover a timestamp that the
+			// next normalisation removes.
+			return strings.Trim(blanks.ReplaceAllLiteralString(s, " "), " ")
 		},
 	}, {
 		Rule{"release", "the kernel release becomes `<release>`: the target's wherever it appears, and any in modinfo's `vermagic:`, `/lib/modules/R` and `linux-headers-R`"},

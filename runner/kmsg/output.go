@@ -86,10 +86,11 @@ func outputRules() []outputRule {
 	}, {
 		Rule{"space", "runs of spaces and tabs become one space, and leading and trailing ones go: columns' widths vary with their contents"},
 		func(_ OutputNormalizer, s string) string {
-			// Only the blanks the timestamp rule knows: trimming a vertical
-			// tab or a form feed here would uncover a timestamp that the
-			// next normalisation removes.
-			return strings.Trim(blanks.ReplaceAllLiteralString(s, " "), " ")
+			// Only spaces in front: trimming a vertical tab, a form feed or
+			// a carriage return there would uncover a timestamp that the
+			// next normalisation removes. Behind, carriage returns too:
+			// one left last would be taken for a line ending next time.
+			return strings.TrimRight(strings.TrimLeft(blanks.ReplaceAllLiteralString(s, " "), " "), " \r")
 		},
 	}, {
 		Rule{"release", "the kernel release becomes `<release>`: the target's wherever it appears, and any in modinfo's `vermagic:`, `/lib/modules/R` and `linux-headers-R`"},

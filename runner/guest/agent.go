@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -78,8 +79,9 @@ func powerOff() {
 
 // writableDirs get a tmpfs each, as on a Debian machine (/tmp, /dev/shm;
 // /run is /init's), and where the host's own root would show its users'
-// files (/root, /home). The rest of the root is an overlay of /init's,
-// writable.
+// files (/root, /home); so do the rest of target.HiddenDirs, and the
+// shadow files lose their hashes. The rest of the root is an overlay of
+// /init's, writable.
 var writableDirs = []string{"/tmp", "/root", "/home", "/dev/shm"}
 
 func setUp() error {
@@ -91,6 +93,11 @@ func setUp() error {
 	}
 	for _, d := range writableDirs {
 		mounts = append(mounts, struct{ source, target, fstype, data string }{"tmpfs", d, "tmpfs", "mode=0755"})
+	}
+	for _, d := range target.HiddenDirs {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() && !slices.Contains(writableDirs, d) {
+			mounts = append(mounts, struct{ source, target, fstype, data string }{"tmpfs", d, "tmpfs", "mode=0755"})
+		}
 	}
 	var errs []error
 	for _, m := range mounts {
@@ -104,6 +111,15 @@ func setUp() error {
 		opts := "trans=virtio,version=9p2000.L,msize=512000,cache=none"
 		if err := unix.Mount("work", work, "9p", 0, opts); err != nil {
 			errs = append(errs, fmt.Errorf("mount work directory %s: %w", work, err))
+		}
+	}
+	for _, f := range target.ShadowFiles {
+		// The root is writable (an overlay): the scrubbed copy replaces
+		// the host's there, and the host's stays as it is.
+		if data, err := os.ReadFile(f); err == nil {
+			if err := os.WriteFile(f, target.ScrubShadow(data), 0o640); err != nil {
+				errs = append(errs, fmt.Errorf("scrub %s: %w", f, err))
+			}
 		}
 	}
 	unix.Sethostname([]byte(hostName()))

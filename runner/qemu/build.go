@@ -42,11 +42,16 @@ func (vm *VM) makeUname() error {
 			return err
 		}
 	}
-	ns, err := buildNSScript(buildMachine{
+	m := buildMachine{
 		Root: vm.machine, Release: vm.t.Kernel.Release, Work: vm.work,
 		Upper: filepath.Join(vm.tmp, "upper"), OvlWork: filepath.Join(vm.tmp, "ovlwork"),
 		Mount: filepath.Join(vm.tmp, "mnt"), Bin: vm.unameDir, Private: vm.tmp,
-	})
+	}
+	var err error
+	if m.Scrubbed, err = scrubShadowFiles(m.Root, filepath.Join(vm.tmp, "scrubbed")); err != nil {
+		return err
+	}
+	ns, err := buildNSScript(m)
 	if err != nil {
 		return err
 	}
@@ -59,10 +64,14 @@ func (vm *VM) makeUname() error {
 // uname -r reporting the target's release. What the step writes outside
 // the work directory (make install into /lib/modules) lands in the
 // overlay, never on the host, and reaches the guest before its next step.
+// The step reaches nothing else of the host: it runs without capabilities
+// and network, sees only its own processes, a few devices, the host's
+// /sys read-only, the machine with target.HiddenDirs empty and password
+// hashes scrubbed, and a reader's environment (target.ReaderEnv).
 func (vm *VM) build(ctx context.Context, step target.Step) (target.Result, error) {
 	wrapped := step
 	wrapped.Line = wrapNS(filepath.Join(vm.unameDir, buildNS), step.Line, os.Geteuid() != 0)
-	res := target.RunLocal(ctx, wrapped, target.HostEnv())
+	res := target.RunLocal(ctx, wrapped, target.ReaderEnv(target.HostEnv()))
 	res.Step = step
 	vm.changed = true
 	return res, nil
@@ -71,7 +80,9 @@ func (vm *VM) build(ctx context.Context, step target.Step) (target.Result, error
 // wrapNS returns the shell line that runs line through the namespace
 // script under unshare.
 func wrapNS(script, line string, mapRoot bool) string {
-	args := []string{"exec", "unshare", "--mount", "--propagation", "private"}
+	// Its own mounts, network (none), processes, host name and IPC; the
+	// namespace's processes die with unshare, which a timeout kills.
+	args := []string{"exec", "unshare", "--mount", "--propagation", "private", "--net", "--uts", "--ipc", "--pid", "--fork", "--kill-child"}
 	if mapRoot {
 		args = append(args, "--map-root-user")
 	}
@@ -89,6 +100,31 @@ type buildMachine struct {
 	Mount   string // where the machine is put together
 	Bin     string // the uname directory, bound at chrootBin
 	Private string // a directory of the VM's (its temporary directory), never overlaid
+	// Scrubbed maps a shadow file of the root (target.ShadowFiles) to its
+	// copy without password hashes, bound over it.
+	Scrubbed map[string]string
+}
+
+// scrubShadowFiles writes into dir, for each of target.ShadowFiles in
+// root, a copy with its password hashes scrubbed, and returns where each
+// went.
+func scrubShadowFiles(root, dir string) (map[string]string, error) {
+	copies := map[string]string{}
+	for _, f := range target.ShadowFiles {
+		data, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			continue // not there, or not readable: nothing to hide
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		dst := filepath.Join(dir, filepath.Base(f))
+		if err := os.WriteFile(dst, target.ScrubShadow(data), 0o640); err != nil {
+			return nil, fmt.Errorf("scrub %s: %w", f, err)
+		}
+		copies[f] = dst
+	}
+	return copies, nil
 }
 
 // apiDirs are a machine's kernel and run-time directories: bound from the
@@ -151,16 +187,62 @@ func buildNSScript(m buildMachine) (string, error) {
 			fmt.Fprintf(&b, "mkdir -p %s %s %s && mount -t overlay -o %s kmodcheck %s || fail overlay %s\n", dst, up, wk, opts, dst, shellQuote(name))
 		}
 	}
-	for _, d := range []string{"dev", "proc", "sys"} {
-		fmt.Fprintf(&b, "mkdir -p %s/%s && mount --rbind /%s %s/%s || fail %s\n", mnt, d, d, mnt, d, d)
-	}
+	writeHidden(&b, m)
+	writeAPIMounts(&b, mnt)
 	fmt.Fprintf(&b, "mkdir -p %s/tmp %s/run && mount -t tmpfs -o mode=1777 tmp %s/tmp && mount -t tmpfs -o mode=0755 run %s/run || fail tmpfs\n", mnt, mnt, mnt, mnt)
 	bin := shellQuote(m.Mount + chrootBin)
 	fmt.Fprintf(&b, "mkdir -p %s && mount --bind %s %s || fail uname\n", bin, shellQuote(m.Bin), bin)
 	work := shellQuote(m.Mount + m.Work)
 	fmt.Fprintf(&b, "mkdir -p %s && mount --bind %s %s || fail work directory\n", work, shellQuote(m.Work), work)
-	fmt.Fprintf(&b, "exec chroot %s /usr/bin/env PATH=%s /bin/sh -c 'cd \"$1\" 2>/dev/null || :; exec /bin/sh -c \"$2\"' kmodcheck \"$PWD\" \"$1\"\n", mnt, chrootPath)
+	// Without capabilities, and unable to gain any: root in the machine
+	// owns its files (make install), but cannot leave the chroot, mount,
+	// or reach what the namespaces and hidden directories keep from it.
+	fmt.Fprintf(&b, "[ -x %s/usr/bin/setpriv ] || fail 'no setpriv (util-linux) in the machine'\n", mnt)
+	fmt.Fprintf(&b, "exec chroot %s /usr/bin/setpriv --bounding-set -all --inh-caps -all --no-new-privs /usr/bin/env PATH=%s /bin/sh -c 'cd \"$1\" 2>/dev/null || :; exec /bin/sh -c \"$2\"' kmodcheck \"$PWD\" \"$1\"\n", mnt, chrootPath)
 	return b.String(), nil
+}
+
+// writeHidden hides, in the machine at m.Mount, target.HiddenDirs (an
+// empty tmpfs each) and its shadow files' hashes (m.Scrubbed bound over
+// them).
+func writeHidden(b *strings.Builder, m buildMachine) {
+	for _, d := range target.HiddenDirs {
+		if fi, err := os.Stat(filepath.Join(m.Root, d)); err == nil && fi.IsDir() {
+			dst := shellQuote(m.Mount + d)
+			fmt.Fprintf(b, "mount -t tmpfs -o mode=0755 hidden %s || fail hide %s\n", dst, dst)
+		}
+	}
+	files := make([]string, 0, len(m.Scrubbed))
+	for f := range m.Scrubbed {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		fmt.Fprintf(b, "mount --bind %s %s || fail scrub %s\n", shellQuote(m.Scrubbed[f]), shellQuote(m.Mount+f), f)
+	}
+}
+
+// writeAPIMounts gives the machine at mnt its kernel file systems, as
+// little of the host's as a build needs: a /dev of a few devices, a /proc
+// of the namespace's processes with what changes the kernel read-only,
+// and /sys read-only. Without root (a user namespace), where the kernel
+// refuses fresh proc or sysfs, the host's are bound.
+func writeAPIMounts(b *strings.Builder, mnt string) {
+	dev := mnt + "/dev"
+	fmt.Fprintf(b, "mkdir -p %s && mount -t tmpfs -o mode=0755,nosuid dev %s || fail dev\n", dev, dev)
+	for _, d := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
+		fmt.Fprintf(b, "touch %s/%s && mount --bind /dev/%s %s/%s || fail /dev/%s\n", dev, d, d, dev, d, d)
+	}
+	fmt.Fprintf(b, "ln -s /proc/self/fd %s/fd && ln -s /proc/self/fd/0 %s/stdin && ln -s /proc/self/fd/1 %s/stdout && ln -s /proc/self/fd/2 %s/stderr\n", dev, dev, dev, dev)
+	fmt.Fprintf(b, "mkdir %s/shm %s/pts && mount -t tmpfs -o mode=1777 shm %s/shm || fail /dev/shm\n", dev, dev, dev)
+	fmt.Fprintf(b, "mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts %s/pts && ln -s pts/ptmx %s/ptmx\n", dev, dev)
+	proc := mnt + "/proc"
+	fmt.Fprintf(b, "mkdir -p %s && { mount -t proc proc %s || mount --rbind /proc %s || fail proc; }\n", proc, proc, proc)
+	for _, p := range []string{"sys", "sysrq-trigger", "irq", "bus", "fs"} {
+		fmt.Fprintf(b, "[ -e %s/%s ] && mount --bind %s/%s %s/%s && mount -o remount,bind,ro %s/%s %s/%s\n", proc, p, proc, p, proc, p, proc, p, proc, p)
+	}
+	sys := mnt + "/sys"
+	fmt.Fprintf(b, "mkdir -p %s && { mount -t sysfs -o ro sysfs %s || mount --rbind -o ro /sys %s || fail sys; }\n", sys, sys, sys)
 }
 
 // within reports whether p is dir or below it.

@@ -10,7 +10,7 @@ import (
 
 func TestWrapNS(t *testing.T) {
 	got := wrapNS("/tmp/x/kmodcheck-buildns", `make -C "/a b" 'c'`, true)
-	want := `exec unshare --mount --propagation private --map-root-user -- /tmp/x/kmodcheck-buildns 'make -C "/a b" '\''c'\'''`
+	want := `exec unshare --mount --propagation private --net --uts --ipc --pid --fork --kill-child --map-root-user -- /tmp/x/kmodcheck-buildns 'make -C "/a b" '\''c'\'''`
 	if got != want {
 		t.Errorf("wrapNS =\n%s\nwant\n%s", got, want)
 	}
@@ -39,35 +39,7 @@ func TestBuildNSScriptRefuses(t *testing.T) {
 // work directory do. It needs root, or unprivileged user namespaces and
 // overlayfs.
 func TestBuildMachine(t *testing.T) {
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skip("no unshare")
-	}
-	tmp := t.TempDir()
-	m := buildMachine{Root: "/", Release: "9.9.9-kmodcheck-test", Work: t.TempDir(), Private: tmp}
-	for _, d := range []*string{&m.Upper, &m.OvlWork, &m.Mount, &m.Bin} {
-		*d = filepath.Join(tmp, map[*string]string{&m.Upper: "upper", &m.OvlWork: "ovlwork", &m.Mount: "mnt", &m.Bin: "bin"}[d])
-		os.MkdirAll(*d, 0o755)
-	}
-	os.WriteFile(filepath.Join(m.Bin, "uname"), []byte("#!/bin/sh\n[ \"$*\" = -r ] && { echo "+m.Release+"; exit 0; }\nexec /bin/uname \"$@\"\n"), 0o755)
-	script, err := buildNSScript(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(m.Bin, buildNS)
-	os.WriteFile(file, []byte(script), 0o755)
-	step := func(line string) string {
-		cmd := exec.Command("/bin/sh", "-c", wrapNS(file, line, os.Geteuid() != 0))
-		cmd.Dir = m.Work
-		cmd.Env = append(os.Environ(), "PWD="+m.Work)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			if strings.Contains(string(out), "kmodcheck: cannot put") || strings.Contains(string(out), "unshare:") {
-				t.Skipf("no private mounts here: %s", out)
-			}
-			t.Fatalf("%s: %v: %s", line, err, out)
-		}
-		return string(out)
-	}
+	m, step := hostMachine(t)
 	extra := "/lib/modules/" + m.Release + "/extra"
 	out := step("mkdir -p " + extra + " && echo module > " + extra + "/hi.ko && uname -r && pwd && echo built > hi.ko")
 	if want := m.Release + "\n" + m.Work + "\n"; out != want {
@@ -86,5 +58,72 @@ func TestBuildMachine(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(m.Work, "hi.ko")); err != nil || string(b) != "built\n" {
 		t.Errorf("the work directory's hi.ko: %q, %v", b, err)
+	}
+}
+
+// hostMachine puts together a build machine of the host's root, as a
+// system kernel's, and returns it with a function that runs a line on it
+// and returns its output.
+func hostMachine(t *testing.T) (buildMachine, func(line string) string) {
+	t.Helper()
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("no unshare")
+	}
+	tmp := t.TempDir()
+	m := buildMachine{Root: "/", Release: "9.9.9-kmodcheck-test", Work: t.TempDir(), Private: tmp}
+	for _, d := range []*string{&m.Upper, &m.OvlWork, &m.Mount, &m.Bin} {
+		*d = filepath.Join(tmp, map[*string]string{&m.Upper: "upper", &m.OvlWork: "ovlwork", &m.Mount: "mnt", &m.Bin: "bin"}[d])
+		os.MkdirAll(*d, 0o755)
+	}
+	os.WriteFile(filepath.Join(m.Bin, "uname"), []byte("#!/bin/sh\n[ \"$*\" = -r ] && { echo "+m.Release+"; exit 0; }\nexec /bin/uname \"$@\"\n"), 0o755)
+	var err error
+	if m.Scrubbed, err = scrubShadowFiles(m.Root, filepath.Join(tmp, "scrubbed")); err != nil {
+		t.Fatal(err)
+	}
+	script, err := buildNSScript(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(m.Bin, buildNS)
+	os.WriteFile(file, []byte(script), 0o755)
+	return m, func(line string) string {
+		t.Helper()
+		cmd := exec.Command("/bin/sh", "-c", wrapNS(file, line, os.Geteuid() != 0))
+		cmd.Dir = m.Work
+		cmd.Env = append(os.Environ(), "PWD="+m.Work)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			if strings.Contains(string(out), "kmodcheck: cannot put") || strings.Contains(string(out), "unshare:") {
+				t.Skipf("no private mounts here: %s", out)
+			}
+			t.Fatalf("%s: %v: %s", line, err, out)
+		}
+		return string(out)
+	}
+}
+
+// TestBuildMachineConfined checks what a build step cannot reach on a
+// machine of the host's root: capabilities, the network, the host's
+// processes, devices and users' files, password hashes, and the kernel's
+// settings.
+func TestBuildMachineConfined(t *testing.T) {
+	_, step := hostMachine(t)
+	for _, c := range []struct{ line, want, why string }{
+		{"grep ^CapEff: /proc/self/status", "CapEff:\t0000000000000000\n", "a build runs without capabilities"},
+		{"grep ^NoNewPrivs: /proc/self/status", "NoNewPrivs:\t1\n", "a build cannot gain privileges (setuid programs)"},
+		{"ls /sys/class/net", "lo\n", "a build has no network"},
+		{"ls /dev | tr '\\n' ' '", "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero ", "a build sees a few devices, no disks"},
+		{"ls /proc | grep -c '^[0-9]' | awk '{print ($1 < 10)}'", "1\n", "a build sees its own processes only"},
+		{"[ -w /proc/sys/kernel/hostname ] && echo writable || echo read-only", "read-only\n", "a build cannot change the kernel's settings"},
+		{"[ -w /proc/sysrq-trigger ] && echo writable || echo read-only", "read-only\n", "a build cannot send the kernel a SysRq"},
+		{"cut -d: -f2 /etc/shadow | sort -u", "*\n", "password hashes are scrubbed"},
+		{"ls -A /root /home /etc/ssh /var/backups 2>/dev/null | grep -v -e '^/' -e '^$' | wc -l", "0\n", "users' files, keys and backups are hidden"},
+	} {
+		if got := step(c.line); got != c.want {
+			t.Errorf("%s: %s printed %q, want %q", c.why, c.line, got, c.want)
+		}
+	}
+	if entries, _ := os.ReadDir("/root"); len(entries) == 0 {
+		t.Log("the host's /root is empty: its hiding is not shown here")
 	}
 }

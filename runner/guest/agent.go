@@ -113,6 +113,13 @@ func setUp() error {
 			errs = append(errs, fmt.Errorf("mount work directory %s: %w", work, err))
 		}
 	}
+	for _, f := range target.HiddenFiles {
+		if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() {
+			if err := os.Truncate(f, 0); err != nil {
+				errs = append(errs, fmt.Errorf("hide %s: %w", f, err))
+			}
+		}
+	}
 	for _, f := range target.ShadowFiles {
 		// The root is writable (an overlay): the scrubbed copy replaces
 		// the host's there, and the host's stays as it is.

@@ -203,13 +203,18 @@ func buildNSScript(m buildMachine) (string, error) {
 }
 
 // writeHidden hides, in the machine at m.Mount, target.HiddenDirs (an
-// empty tmpfs each) and its shadow files' hashes (m.Scrubbed bound over
-// them).
+// empty tmpfs each), target.HiddenFiles (/dev/null bound over each) and
+// its shadow files' hashes (m.Scrubbed bound over them).
 func writeHidden(b *strings.Builder, m buildMachine) {
 	for _, d := range target.HiddenDirs {
 		if fi, err := os.Stat(filepath.Join(m.Root, d)); err == nil && fi.IsDir() {
 			dst := shellQuote(m.Mount + d)
 			fmt.Fprintf(b, "mount -t tmpfs -o mode=0755 hidden %s || fail hide %s\n", dst, dst)
+		}
+	}
+	for _, f := range target.HiddenFiles {
+		if fi, err := os.Stat(filepath.Join(m.Root, f)); err == nil && fi.Mode().IsRegular() {
+			fmt.Fprintf(b, "mount --bind /dev/null %s || fail hide %s\n", shellQuote(m.Mount+f), f)
 		}
 	}
 	files := make([]string, 0, len(m.Scrubbed))

@@ -18,8 +18,13 @@ import (
 var HiddenDirs = []string{
 	"/root", "/home", "/srv", "/mnt", "/media", "/opt",
 	"/var/backups", "/var/mail", "/var/spool", "/var/lib/private",
+	"/var/cache/private", "/var/log/private",
 	"/etc/ssh", "/etc/ssl/private",
 }
+
+// HiddenFiles are files a machine shows empty: old passwords, debconf's
+// saved passwords, failed logins.
+var HiddenFiles = []string{"/etc/security/opasswd", "/var/cache/debconf/passwords.dat", "/var/log/btmp"}
 
 // ShadowFiles hold password hashes; a machine keeps them, for the tools
 // that read them (su, sudo, passwd), with every hash replaced by ScrubShadow.

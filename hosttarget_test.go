@@ -18,7 +18,8 @@ import (
 // ends), then go test -run TestCases . -args -target host. The binaries
 // are this test binary, built on the host and copied with the cases into
 // the shell's work directory; make runs in the guest, as the host target
-// does, which under TCG takes most of the time (see README, Host target).
+// does, which under TCG takes most of the time (see docs/internals.md,
+// "The host target, tested").
 func TestHostTargetInVM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a VM and builds five modules in it (minutes under TCG)")

@@ -37,7 +37,7 @@ did not match; the end of the run names those of the failures.
 
 Reports for CI: -junit FILE (JUnit XML, a testsuite per kernel, a testcase
 per pair), -json FILE (a JSON object per line: the run, then one per step,
-one per pair; see README.md), -matrix FILE (the case × kernel table, with
+one per pair; see docs/reports.md), -matrix FILE (the case × kernel table, with
 each failure's step and reason, as markdown), -html FILE (the table, each
 pair's reason, golden diff and transcript, in one page), and, when
 $GITHUB_STEP_SUMMARY names a file, a markdown summary appended to it. A run

@@ -15,7 +15,7 @@ type Normalizer struct {
 }
 
 // A Rule is one rewrite a [Normalizer] makes, named and described so
-// that the README and `kmodcheck help` can list them.
+// that docs/output.md and `kmodcheck help` can list them.
 type Rule struct {
 	Name string
 	Doc  string

@@ -3,7 +3,7 @@
 // It is the comparison stage of kmodcheck: a target hands it the records the
 // kernel logged during a step, and kmsg decides, against a golden file, whether
 // they are what the tutorial promises. The golden format and its matching
-// semantics are described in golden.go and in the project README.
+// semantics are described in golden.go and in docs/goldens.md.
 package kmsg
 
 import "time"

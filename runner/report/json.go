@@ -14,7 +14,7 @@ import (
 // A Record is one line of the -json report, a JSON object per line (JSON
 // Lines): a "step" record for each step and kmsg comparison of a case on a
 // kernel, in the order they ran, then one "case" record when that case
-// ends. The README's "Reports for CI" section documents the fields.
+// ends. docs/reports.md ("JSON records") documents the fields.
 type Record struct {
 	Type   string `json:"type"`             // "step" or "case"
 	Case   string `json:"case,omitempty"`   // every record but the run's

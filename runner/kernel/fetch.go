@@ -403,7 +403,9 @@ func parseShow(out []byte) []Package {
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			if cur != nil && last == "Depends" {
-				cur.Depends += " " + strings.TrimSpace(line)
+				// deb822 folds a field onto lines that start with a blank;
+				// its first line may be empty.
+				cur.Depends = strings.TrimSpace(cur.Depends + " " + strings.TrimSpace(line))
 			}
 			continue
 		}
@@ -414,8 +416,11 @@ func parseShow(out []byte) []Package {
 		val = strings.TrimSpace(val)
 		last = key
 		if key == "Package" {
-			pkgs = append(pkgs, Package{Name: val})
-			cur = &pkgs[len(pkgs)-1]
+			cur = nil
+			if val != "" { // a stanza without a name is no package's
+				pkgs = append(pkgs, Package{Name: val})
+				cur = &pkgs[len(pkgs)-1]
+			}
 			continue
 		}
 		if cur == nil {
@@ -426,6 +431,7 @@ func parseShow(out []byte) []Package {
 			cur.Version = val
 		case "Size":
 			cur.Size, _ = strconv.ParseInt(val, 10, 64)
+			cur.Size = max(cur.Size, 0) // a negative size is none: unknown, 0
 		case "Filename":
 			cur.Filename = val
 		case "Depends":

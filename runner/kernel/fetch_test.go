@@ -166,6 +166,17 @@ func TestResolveErrors(t *testing.T) {
 	}
 }
 
+// TestParseShowOddStanzas: what FuzzParseShow found. A stanza without a
+// name is no package; a Depends field folded from an empty first line
+// reads as the same field unfolded; a negative size is unknown.
+func TestParseShowOddStanzas(t *testing.T) {
+	got := parseShow([]byte("Package:\nVersion: 1\nSize: 5\n\nPackage: a\nDepends:\n b (>= 1),\n c\nSize: -1\n"))
+	want := []Package{{Name: "a", Depends: "b (>= 1), c"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("parseShow = %+v\nwant %+v", got, want)
+	}
+}
+
 func TestImageReleases(t *testing.T) {
 	got := imageReleases([]string{
 		"linux-image-amd64", "linux-image-6.12-amd64", "linux-image-6.12-amd64-dbg",

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
 )
@@ -340,19 +341,23 @@ func (f *Fetcher) plan(ctx context.Context, o Offer) (*Plan, error) {
 }
 
 // dependAlternatives returns the package names of one Depends group,
-// "a (>= 1) | b:any" giving a and b.
+// "a (>= 1) | b:any" giving a and b. As in apt and dpkg, a name ends at a
+// blank or a bracket: "a(>= 1)" is a too.
 func dependAlternatives(group string) []string {
 	var names []string
 	for _, alt := range strings.Split(group, "|") {
-		fields := strings.Fields(alt)
-		if len(fields) == 0 {
-			continue
+		alt = strings.TrimLeftFunc(alt, unicode.IsSpace)
+		if end := strings.IndexFunc(alt, endsName); end >= 0 {
+			alt = alt[:end]
 		}
-		n, _, _ := strings.Cut(fields[0], ":")
-		names = append(names, n)
+		if n, _, _ := strings.Cut(alt, ":"); n != "" {
+			names = append(names, n)
+		}
 	}
 	return names
 }
+
+func endsName(r rune) bool { return unicode.IsSpace(r) || strings.ContainsRune("()[]<>,", r) }
 
 func anyPrefix(names []string, prefix string) bool {
 	for _, n := range names {

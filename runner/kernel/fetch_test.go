@@ -177,6 +177,20 @@ func TestParseShowOddStanzas(t *testing.T) {
 	}
 }
 
+// TestDependAlternatives: a name ends at a blank or a bracket, as in apt
+// and dpkg (FuzzDependAlternatives found "a(>= 1)" read as "a(>=").
+func TestDependAlternatives(t *testing.T) {
+	for group, want := range map[string][]string{
+		"initramfs-tools (>= 0.120+deb8u2) | linux-initramfs-tool": {"initramfs-tools", "linux-initramfs-tool"},
+		" libc6(>= 2.38)|python3:any(>= 3.11~) | perl:any":         {"libc6", "python3", "perl"},
+		" | (>= 1) | :any": nil,
+	} {
+		if got := dependAlternatives(group); !reflect.DeepEqual(got, want) {
+			t.Errorf("dependAlternatives(%q) = %q, want %q", group, got, want)
+		}
+	}
+}
+
 func TestImageReleases(t *testing.T) {
 	got := imageReleases([]string{
 		"linux-image-amd64", "linux-image-6.12-amd64", "linux-image-6.12-amd64-dbg",

@@ -115,28 +115,48 @@ func (f *Fetcher) Root(release string) string { return f.Cache.Path("kernels", r
 // from the name of a meta-package (linux-image-6.12-amd64, linux-image-amd64).
 var fullReleaseRE = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+[^-]*-[a-z0-9]`)
 
+// packageNameRE is what a Debian package name is made of (policy 5.6.1):
+// a release read from one is a single component of a cache path, and
+// selects itself (Match).
+var packageNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
+
 // imageReleases maps the releases among linux-image-* package names to the
 // image package to fetch: the signed linux-image-REL, which Debian
 // installs, else linux-image-REL-unsigned.
 func imageReleases(names []string) map[string]string {
 	rels := map[string]string{}
 	for _, n := range names {
-		rel, ok := strings.CutPrefix(n, "linux-image-")
-		if !ok || strings.HasSuffix(rel, "-dbg") || strings.HasSuffix(rel, "-template") {
+		rel, unsigned, ok := imageRelease(n)
+		if !ok {
 			continue
 		}
-		// Debian names the unsigned image linux-image-REL-unsigned, Ubuntu
-		// linux-image-unsigned-REL.
-		unsigned := strings.HasSuffix(rel, "-unsigned") || strings.HasPrefix(rel, "unsigned-")
-		rel = strings.TrimPrefix(strings.TrimSuffix(rel, "-unsigned"), "unsigned-")
-		if !fullReleaseRE.MatchString(rel) || Flavour(rel) == "" {
-			continue
-		}
-		if _, have := rels[rel]; !have || !unsigned {
+		// The signed image; of two unsigned ones (both namings), the
+		// first by name, whatever order apt lists them in.
+		if had, have := rels[rel]; !have || !unsigned || had != "linux-image-"+rel && n < had {
 			rels[rel] = n
 		}
 	}
 	return rels
+}
+
+// imageRelease reads the name of a kernel image package: the release of
+// linux-image-REL, or of an unsigned image, which Debian names
+// linux-image-REL-unsigned and Ubuntu linux-image-unsigned-REL. Other
+// names (meta-packages, -dbg packages, templates) have none.
+func imageRelease(name string) (rel string, unsigned, ok bool) {
+	rel, ok = strings.CutPrefix(name, "linux-image-")
+	if !ok {
+		return "", false, false
+	}
+	unsigned = strings.HasSuffix(rel, "-unsigned") || strings.HasPrefix(rel, "unsigned-")
+	rel = strings.TrimPrefix(strings.TrimSuffix(rel, "-unsigned"), "unsigned-")
+	// What is left is the release itself, not the name of another
+	// package that it names unsigned (REL-dbg-unsigned).
+	if strings.HasSuffix(rel, "-dbg") || strings.HasSuffix(rel, "-template") || strings.HasSuffix(rel, "-unsigned") ||
+		!fullReleaseRE.MatchString(rel) || Flavour(rel) == "" || !packageNameRE.MatchString(rel) {
+		return "", false, false
+	}
+	return rel, unsigned, true
 }
 
 // An Offer is a kernel release an archive suite has with its headers.

@@ -208,6 +208,25 @@ func TestImageReleases(t *testing.T) {
 	}
 }
 
+// TestImageReleasesOddNames: what FuzzImageReleases found. A release is
+// made of the characters of a package name, so never a path of the cache;
+// REL-dbg-unsigned is no release's image; and of two unsigned images of
+// one release, the same is taken whatever apt's order.
+func TestImageReleasesOddNames(t *testing.T) {
+	names := []string{
+		"linux-image-6.1.0-56-AMD64", "linux-image-1.2.3/../../../x-amd64", "linux-image-6.1.0-56-amd64-dbg-unsigned",
+		"linux-image-6.1.0-56-amd64-unsigned-unsigned",
+		"linux-image-unsigned-6.8.0-31-generic", "linux-image-6.8.0-31-generic-unsigned",
+	}
+	want := map[string]string{"6.8.0-31-generic": "linux-image-6.8.0-31-generic-unsigned"}
+	for range 2 {
+		if got := imageReleases(names); !reflect.DeepEqual(got, want) {
+			t.Errorf("imageReleases(%q) = %v\nwant %v", names, got, want)
+		}
+		slices.Reverse(names)
+	}
+}
+
 // TestFetchFake runs the whole fetch (download, unpack, depmod, verify,
 // move into place, no-op the second time) with apt answered by fixtures
 // and .debs built here with dpkg-deb from a fake root.

@@ -415,13 +415,13 @@ func (f *Fetcher) metaKernel(ctx context.Context, suite string) (Offer, error) {
 
 // metaRelease reads apt-cache show's stanza of a meta-package
 // (linux-image-amd64): the release of the first kernel image it depends
-// on, "" if none.
+// on, read as the suite's offers are (imageRelease), "" if none.
 func metaRelease(show []byte) string {
 	for _, p := range parseShow(show) {
 		for _, group := range strings.Split(p.Depends, ",") {
 			for _, n := range dependAlternatives(group) {
-				if rel, ok := strings.CutPrefix(n, "linux-image-"); ok && fullReleaseRE.MatchString(rel) {
-					return strings.TrimSuffix(rel, "-unsigned")
+				if rel, _, ok := imageRelease(n); ok {
+					return rel
 				}
 			}
 		}

@@ -406,14 +406,25 @@ func (f *Fetcher) metaKernel(ctx context.Context, suite string) (Offer, error) {
 	if err != nil {
 		return Offer{}, fmt.Errorf("the kernel of %s: %w", suite, err)
 	}
-	for _, p := range parseShow(out) {
+	rel := metaRelease(out)
+	if rel == "" {
+		return Offer{}, fmt.Errorf("the kernel of %s: its linux-image-amd64 depends on no kernel release", suite)
+	}
+	return Offer{Release: rel, Suite: suite}, nil
+}
+
+// metaRelease reads apt-cache show's stanza of a meta-package
+// (linux-image-amd64): the release of the first kernel image it depends
+// on, read as the suite's offers are (imageRelease), "" if none.
+func metaRelease(show []byte) string {
+	for _, p := range parseShow(show) {
 		for _, group := range strings.Split(p.Depends, ",") {
 			for _, n := range dependAlternatives(group) {
-				if rel, ok := strings.CutPrefix(n, "linux-image-"); ok && fullReleaseRE.MatchString(rel) {
-					return Offer{Release: strings.TrimSuffix(rel, "-unsigned"), Suite: suite}, nil
+				if rel, _, ok := imageRelease(n); ok {
+					return rel
 				}
 			}
 		}
 	}
-	return Offer{}, fmt.Errorf("the kernel of %s: its linux-image-amd64 depends on no kernel release", suite)
+	return ""
 }

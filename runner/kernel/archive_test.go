@@ -235,6 +235,22 @@ func TestSpan(t *testing.T) {
 	}
 }
 
+// TestMetaRelease: the span's release is read as the suite's offers are,
+// so that fetching it by name finds it (FuzzMetaRelease found
+// linux-image-0.0.0-0A taken, which no offer is).
+func TestMetaRelease(t *testing.T) {
+	for show, want := range map[string]string{
+		"Package: linux-image-amd64\nDepends: linux-image-6.1.0-56-amd64 (= 6.1.192-2)\n":                                                  "6.1.0-56-amd64",
+		"Package: linux-image-amd64\nDepends: linux-image-6.12.117+deb13-amd64-unsigned (= 6.12.117-1)\n":                                  "6.12.117+deb13-amd64",
+		"Package: linux-image-amd64\nDepends: linux-image-1.2.3-unsigned | linux-image-6.1.0-56-AMD64,\n linux-image-7.2.13+deb14-amd64\n": "7.2.13+deb14-amd64",
+		"Package: linux-image-amd64\nDepends: linux-image-6.1.0-56-amd64-dbg\n":                                                            "",
+	} {
+		if got := metaRelease([]byte(show)); got != want {
+			t.Errorf("metaRelease(%q) = %q, want %q", show, got, want)
+		}
+	}
+}
+
 // fakeMmdebstrap stands in for mmdebstrap: it writes a root of the suite
 // into its target, or fails when told to.
 type fakeMmdebstrap struct {

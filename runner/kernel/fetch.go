@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
 )
@@ -114,28 +115,48 @@ func (f *Fetcher) Root(release string) string { return f.Cache.Path("kernels", r
 // from the name of a meta-package (linux-image-6.12-amd64, linux-image-amd64).
 var fullReleaseRE = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+[^-]*-[a-z0-9]`)
 
+// packageNameRE is what a Debian package name is made of (policy 5.6.1):
+// a release read from one is a single component of a cache path, and
+// selects itself (Match).
+var packageNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
+
 // imageReleases maps the releases among linux-image-* package names to the
 // image package to fetch: the signed linux-image-REL, which Debian
 // installs, else linux-image-REL-unsigned.
 func imageReleases(names []string) map[string]string {
 	rels := map[string]string{}
 	for _, n := range names {
-		rel, ok := strings.CutPrefix(n, "linux-image-")
-		if !ok || strings.HasSuffix(rel, "-dbg") || strings.HasSuffix(rel, "-template") {
+		rel, unsigned, ok := imageRelease(n)
+		if !ok {
 			continue
 		}
-		// Debian names the unsigned image linux-image-REL-unsigned, Ubuntu
-		// linux-image-unsigned-REL.
-		unsigned := strings.HasSuffix(rel, "-unsigned") || strings.HasPrefix(rel, "unsigned-")
-		rel = strings.TrimPrefix(strings.TrimSuffix(rel, "-unsigned"), "unsigned-")
-		if !fullReleaseRE.MatchString(rel) || Flavour(rel) == "" {
-			continue
-		}
-		if _, have := rels[rel]; !have || !unsigned {
+		// The signed image; of two unsigned ones (both namings), the
+		// first by name, whatever order apt lists them in.
+		if had, have := rels[rel]; !have || !unsigned || had != "linux-image-"+rel && n < had {
 			rels[rel] = n
 		}
 	}
 	return rels
+}
+
+// imageRelease reads the name of a kernel image package: the release of
+// linux-image-REL, or of an unsigned image, which Debian names
+// linux-image-REL-unsigned and Ubuntu linux-image-unsigned-REL. Other
+// names (meta-packages, -dbg packages, templates) have none.
+func imageRelease(name string) (rel string, unsigned, ok bool) {
+	rel, ok = strings.CutPrefix(name, "linux-image-")
+	if !ok {
+		return "", false, false
+	}
+	unsigned = strings.HasSuffix(rel, "-unsigned") || strings.HasPrefix(rel, "unsigned-")
+	rel = strings.TrimPrefix(strings.TrimSuffix(rel, "-unsigned"), "unsigned-")
+	// What is left is the release itself, not the name of another
+	// package that it names unsigned (REL-dbg-unsigned).
+	if strings.HasSuffix(rel, "-dbg") || strings.HasSuffix(rel, "-template") || strings.HasSuffix(rel, "-unsigned") ||
+		!fullReleaseRE.MatchString(rel) || Flavour(rel) == "" || !packageNameRE.MatchString(rel) {
+		return "", false, false
+	}
+	return rel, unsigned, true
 }
 
 // An Offer is a kernel release an archive suite has with its headers.
@@ -340,19 +361,23 @@ func (f *Fetcher) plan(ctx context.Context, o Offer) (*Plan, error) {
 }
 
 // dependAlternatives returns the package names of one Depends group,
-// "a (>= 1) | b:any" giving a and b.
+// "a (>= 1) | b:any" giving a and b. As in apt and dpkg, a name ends at a
+// blank or a bracket: "a(>= 1)" is a too.
 func dependAlternatives(group string) []string {
 	var names []string
 	for _, alt := range strings.Split(group, "|") {
-		fields := strings.Fields(alt)
-		if len(fields) == 0 {
-			continue
+		alt = strings.TrimLeftFunc(alt, unicode.IsSpace)
+		if end := strings.IndexFunc(alt, endsName); end >= 0 {
+			alt = alt[:end]
 		}
-		n, _, _ := strings.Cut(fields[0], ":")
-		names = append(names, n)
+		if n, _, _ := strings.Cut(alt, ":"); n != "" {
+			names = append(names, n)
+		}
 	}
 	return names
 }
+
+func endsName(r rune) bool { return unicode.IsSpace(r) || strings.ContainsRune("()[]<>,", r) }
 
 func anyPrefix(names []string, prefix string) bool {
 	for _, n := range names {
@@ -403,7 +428,9 @@ func parseShow(out []byte) []Package {
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			if cur != nil && last == "Depends" {
-				cur.Depends += " " + strings.TrimSpace(line)
+				// deb822 folds a field onto lines that start with a blank;
+				// its first line may be empty.
+				cur.Depends = strings.TrimSpace(cur.Depends + " " + strings.TrimSpace(line))
 			}
 			continue
 		}
@@ -414,8 +441,11 @@ func parseShow(out []byte) []Package {
 		val = strings.TrimSpace(val)
 		last = key
 		if key == "Package" {
-			pkgs = append(pkgs, Package{Name: val})
-			cur = &pkgs[len(pkgs)-1]
+			cur = nil
+			if val != "" { // a stanza without a name is no package's
+				pkgs = append(pkgs, Package{Name: val})
+				cur = &pkgs[len(pkgs)-1]
+			}
 			continue
 		}
 		if cur == nil {
@@ -426,6 +456,7 @@ func parseShow(out []byte) []Package {
 			cur.Version = val
 		case "Size":
 			cur.Size, _ = strconv.ParseInt(val, 10, 64)
+			cur.Size = max(cur.Size, 0) // a negative size is none: unknown, 0
 		case "Filename":
 			cur.Filename = val
 		case "Depends":

@@ -166,6 +166,31 @@ func TestResolveErrors(t *testing.T) {
 	}
 }
 
+// TestParseShowOddStanzas: what FuzzParseShow found. A stanza without a
+// name is no package; a Depends field folded from an empty first line
+// reads as the same field unfolded; a negative size is unknown.
+func TestParseShowOddStanzas(t *testing.T) {
+	got := parseShow([]byte("Package:\nVersion: 1\nSize: 5\n\nPackage: a\nDepends:\n b (>= 1),\n c\nSize: -1\n"))
+	want := []Package{{Name: "a", Depends: "b (>= 1), c"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("parseShow = %+v\nwant %+v", got, want)
+	}
+}
+
+// TestDependAlternatives: a name ends at a blank or a bracket, as in apt
+// and dpkg (FuzzDependAlternatives found "a(>= 1)" read as "a(>=").
+func TestDependAlternatives(t *testing.T) {
+	for group, want := range map[string][]string{
+		"initramfs-tools (>= 0.120+deb8u2) | linux-initramfs-tool": {"initramfs-tools", "linux-initramfs-tool"},
+		" libc6(>= 2.38)|python3:any(>= 3.11~) | perl:any":         {"libc6", "python3", "perl"},
+		" | (>= 1) | :any": nil,
+	} {
+		if got := dependAlternatives(group); !reflect.DeepEqual(got, want) {
+			t.Errorf("dependAlternatives(%q) = %q, want %q", group, got, want)
+		}
+	}
+}
+
 func TestImageReleases(t *testing.T) {
 	got := imageReleases([]string{
 		"linux-image-amd64", "linux-image-6.12-amd64", "linux-image-6.12-amd64-dbg",
@@ -180,6 +205,25 @@ func TestImageReleases(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("imageReleases = %v\nwant %v", got, want)
+	}
+}
+
+// TestImageReleasesOddNames: what FuzzImageReleases found. A release is
+// made of the characters of a package name, so never a path of the cache;
+// REL-dbg-unsigned is no release's image; and of two unsigned images of
+// one release, the same is taken whatever apt's order.
+func TestImageReleasesOddNames(t *testing.T) {
+	names := []string{
+		"linux-image-6.1.0-56-AMD64", "linux-image-1.2.3/../../../x-amd64", "linux-image-6.1.0-56-amd64-dbg-unsigned",
+		"linux-image-6.1.0-56-amd64-unsigned-unsigned",
+		"linux-image-unsigned-6.8.0-31-generic", "linux-image-6.8.0-31-generic-unsigned",
+	}
+	want := map[string]string{"6.8.0-31-generic": "linux-image-6.8.0-31-generic-unsigned"}
+	for range 2 {
+		if got := imageReleases(names); !reflect.DeepEqual(got, want) {
+			t.Errorf("imageReleases(%q) = %v\nwant %v", names, got, want)
+		}
+		slices.Reverse(names)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +114,9 @@ func TestCLI(t *testing.T) {
 			env.Setenv(cache.EnvDir, string(c))
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"hostfile": hostFile,
+		},
 		// [have-kernel:PATTERN]: a complete kernel matching PATTERN is
 		// here, system or cache (kmodcheck kernels fetch PATTERN).
 		// [slow]: KMODCHECK_SLOW is set, for what takes minutes under TCG.
@@ -140,4 +144,23 @@ func TestCLI(t *testing.T) {
 			return false, nil
 		},
 	})
+}
+
+// hostFile is TestCLI's "hostfile MODE PATH CONTENT": it writes a file of
+// the host outside the work directory, in a directory of its own that
+// goes when the script ends, for a case to show it cannot read it.
+func hostFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: hostfile MODE PATH CONTENT")
+	}
+	mode, err := strconv.ParseUint(args[0], 8, 32)
+	ts.Check(err)
+	dir := filepath.Dir(args[1])
+	if _, err := os.Stat(dir); err == nil {
+		ts.Fatalf("hostfile: %s is there already: it makes and removes a directory of its own", dir)
+	}
+	ts.Check(os.MkdirAll(dir, 0o755))
+	ts.Defer(func() { os.RemoveAll(dir) })
+	ts.Check(os.WriteFile(args[1], []byte(args[2]+"\n"), os.FileMode(mode)))
+	ts.Check(os.Chmod(args[1], os.FileMode(mode)))
 }

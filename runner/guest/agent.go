@@ -29,7 +29,8 @@ const (
 	roleServ = "serve"
 )
 
-// IsGuest reports whether this process was started as kmodcheck's guest side.
+// IsGuest reports whether this process was started as kmodcheck's guest side,
+// or as the host's maker of the guest's view of its root (proto.RoleView).
 // The kmodcheck command (and the test binary) call Main first thing when it is.
 // Anywhere but in a VM kmodcheck booted the variable is ignored, with a
 // warning (role.go).
@@ -38,6 +39,9 @@ func IsGuest() bool { return guestRole() != "" }
 // Main runs the guest side and never returns: as PID 1 it sets the machine up,
 // runs the agent as its child and powers off when the agent exits.
 func Main() {
+	if os.Getenv(proto.EnvRole) == proto.RoleView {
+		viewMain() // execs QEMU, or exits
+	}
 	if os.Getenv(proto.EnvRole) == roleServ {
 		err := serve()
 		if err != nil {

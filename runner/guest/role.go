@@ -17,6 +17,12 @@ import (
 // An environment variable alone, set by mistake on a host, is not enough.
 func notInVM(role string) string {
 	switch role {
+	case proto.RoleView:
+		// The host's side: it mounts only in a namespace of its own.
+		if os.Getenv(proto.EnvView) == "" {
+			return "no " + proto.EnvView
+		}
+		return ""
 	case roleInit:
 		if pid := os.Getpid(); pid != 1 {
 			return fmt.Sprintf("this process is not PID 1 (it is %d)", pid)

@@ -3,9 +3,11 @@ package qemu
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -46,6 +48,7 @@ func (vm *VM) makeUname() error {
 		Root: vm.machine, Release: vm.t.Kernel.Release, Work: vm.work,
 		Upper: filepath.Join(vm.tmp, "upper"), OvlWork: filepath.Join(vm.tmp, "ovlwork"),
 		Mount: filepath.Join(vm.tmp, "mnt"), Bin: vm.unameDir, Private: vm.tmp,
+		RootOnly: vm.rootOnly,
 	}
 	var err error
 	if m.Scrubbed, err = scrubShadowFiles(m.Root, filepath.Join(vm.tmp, "scrubbed")); err != nil {
@@ -103,6 +106,9 @@ type buildMachine struct {
 	// Scrubbed maps a shadow file of the root (target.ShadowFiles) to its
 	// copy without password hashes, bound over it.
 	Scrubbed map[string]string
+	// RootOnly is what only root may read of the host's root
+	// (target.ScanPrivate), hidden as target.HiddenDirs and HiddenFiles are.
+	RootOnly target.Private
 }
 
 // scrubShadowFiles writes into dir, for each of target.ShadowFiles in
@@ -202,29 +208,41 @@ func buildNSScript(m buildMachine) (string, error) {
 	return b.String(), nil
 }
 
-// writeHidden hides, in the machine at m.Mount, target.HiddenDirs (an
-// empty tmpfs each), target.HiddenFiles (/dev/null bound over each) and
-// its shadow files' hashes (m.Scrubbed bound over them).
+// writeHidden hides, in the machine at m.Mount, target.HiddenDirs and
+// m.RootOnly's directories (an empty tmpfs each), target.HiddenFiles and
+// m.RootOnly's files (/dev/null bound over each) and its shadow files'
+// hashes (m.Scrubbed bound over them).
 func writeHidden(b *strings.Builder, m buildMachine) {
+	dirs, files := hiddenIn(m.Root, m.RootOnly)
+	for _, d := range dirs {
+		// What went since it was found needs no hiding.
+		dst := shellQuote(m.Mount + d)
+		fmt.Fprintf(b, "[ ! -e %s ] || mount -t tmpfs -o mode=0755 hidden %s || fail hide %s\n", dst, dst, dst)
+	}
+	for _, f := range files {
+		dst := shellQuote(m.Mount + f)
+		fmt.Fprintf(b, "[ ! -e %s ] || mount --bind /dev/null %s || fail hide %s\n", dst, dst, f)
+	}
+	for _, f := range slices.Sorted(maps.Keys(m.Scrubbed)) {
+		fmt.Fprintf(b, "mount --bind %s %s || fail scrub %s\n", shellQuote(m.Scrubbed[f]), shellQuote(m.Mount+f), f)
+	}
+}
+
+// hiddenIn returns what a machine made from root hides: the directories
+// (target.HiddenDirs that root has, and rootOnly's) and the files
+// (target.HiddenFiles that root has, and rootOnly's).
+func hiddenIn(root string, rootOnly target.Private) (dirs, files []string) {
 	for _, d := range target.HiddenDirs {
-		if fi, err := os.Stat(filepath.Join(m.Root, d)); err == nil && fi.IsDir() {
-			dst := shellQuote(m.Mount + d)
-			fmt.Fprintf(b, "mount -t tmpfs -o mode=0755 hidden %s || fail hide %s\n", dst, dst)
+		if fi, err := os.Stat(filepath.Join(root, d)); err == nil && fi.IsDir() {
+			dirs = append(dirs, d)
 		}
 	}
 	for _, f := range target.HiddenFiles {
-		if fi, err := os.Stat(filepath.Join(m.Root, f)); err == nil && fi.Mode().IsRegular() {
-			fmt.Fprintf(b, "mount --bind /dev/null %s || fail hide %s\n", shellQuote(m.Mount+f), f)
+		if fi, err := os.Stat(filepath.Join(root, f)); err == nil && fi.Mode().IsRegular() {
+			files = append(files, f)
 		}
 	}
-	files := make([]string, 0, len(m.Scrubbed))
-	for f := range m.Scrubbed {
-		files = append(files, f)
-	}
-	sort.Strings(files)
-	for _, f := range files {
-		fmt.Fprintf(b, "mount --bind %s %s || fail scrub %s\n", shellQuote(m.Scrubbed[f]), shellQuote(m.Mount+f), f)
-	}
+	return append(dirs, rootOnly.Dirs...), append(files, rootOnly.Files...)
 }
 
 // writeAPIMounts gives the machine at mnt its kernel file systems, as

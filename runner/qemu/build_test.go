@@ -6,6 +6,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kmodcheck/kmodcheck/runner/proto"
+	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
 func TestWrapNS(t *testing.T) {
@@ -132,5 +137,31 @@ func TestBuildMachineConfined(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir("/root"); len(entries) == 0 {
 		t.Log("the host's /root is empty: its hiding is not shown here")
+	}
+}
+
+// TestViewMounts checks the guest's view of the host's root: the whole
+// root bound, the API directories fresh, hidden directories empty, hidden
+// and root-only files empty, shadow files scrubbed.
+func TestViewMounts(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"proc", "tmp", "var/tmp", "root", "etc/ssh"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	rootOnly := target.Private{Dirs: []string{"/var/lib/db"}, Files: []string{"/etc/app/key"}}
+	got := viewMounts("/vm/root", "/vm/empty", root, rootOnly, map[string]string{"/etc/shadow": "/vm/scrubbed/shadow"})
+	want := []proto.Mount{
+		{Source: root, Target: "/vm/root", Bind: true, Recursive: true},
+		{Source: "kmodcheck", Target: "/vm/root/proc", Type: "tmpfs", Data: "mode=0755", Hides: true},
+		{Source: "kmodcheck", Target: "/vm/root/tmp", Type: "tmpfs", Data: "mode=1777", Hides: true},
+		{Source: "kmodcheck", Target: "/vm/root/var/tmp", Type: "tmpfs", Data: "mode=1777", Hides: true},
+		{Source: "hidden", Target: "/vm/root/root", Type: "tmpfs", Data: "mode=0755", Hides: true},
+		{Source: "hidden", Target: "/vm/root/etc/ssh", Type: "tmpfs", Data: "mode=0755", Hides: true},
+		{Source: "hidden", Target: "/vm/root/var/lib/db", Type: "tmpfs", Data: "mode=0755", Hides: true},
+		{Source: "/vm/empty", Target: "/vm/root/etc/app/key", Bind: true, Hides: true},
+		{Source: "/vm/scrubbed/shadow", Target: "/vm/root/etc/shadow", Bind: true, Hides: true},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("viewMounts (-want +got):\n%s", diff)
 	}
 }

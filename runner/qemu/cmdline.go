@@ -27,6 +27,7 @@ type endpoints struct {
 	Agent, Kmsg, Shell string // unix sockets of the virtio-serial ports
 	AgentDir           string // holds the agent binary, shared read-only
 	Changes            string // what the case's build steps changed of the machine, shared read-only
+	Root               string // what is shared as the guest's root, when not m.Root: a view of it (rootView)
 	QMP                string // a QMP socket; empty: none
 	IncomingFD         int    // >0: restore the state readable on this descriptor
 }
@@ -56,6 +57,10 @@ func kernelCmdline(lpj uint64) []string {
 // args is QEMU's command line for machine m with endpoints e. It is a pure
 // function of both: the unit tests check it without a VM.
 func (m machine) args(e endpoints) []string {
+	root := m.Root
+	if e.Root != "" {
+		root = e.Root
+	}
 	cpu := "max"
 	if m.Accel == "kvm" {
 		cpu = "host"
@@ -65,7 +70,7 @@ func (m machine) args(e endpoints) []string {
 		"-machine", "pc", "-accel", accelArg(m.Accel), "-cpu", cpu, "-smp", fmt.Sprint(m.CPUs), "-m", m.Memory,
 		"-kernel", m.Kernel, "-initrd", m.Initrd, "-append", strings.Join(m.Cmdline, " "),
 		"-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
-		"-fsdev", "local,id=hostroot,path=" + m.Root + ",security_model=none,readonly=on,multidevs=remap",
+		"-fsdev", "local,id=hostroot,path=" + root + ",security_model=none,readonly=on,multidevs=remap",
 		"-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
 		"-fsdev", "local,id=work,path=" + e.Work + ",security_model=none,multidevs=remap",
 		"-device", "virtio-9p-pci,fsdev=work,mount_tag=work",

@@ -63,7 +63,10 @@ type Target struct {
 	lpj        uint64 // the delay loop's calibration, once measured
 	machine    string // the machine root, once made
 	machineErr error  // why it could not be made
-	version    string // qemu -version, once asked
+	// rootOnly is what only root may read of the host's root, when the
+	// machine is the host's (target.ScanPrivate): hidden from its cases.
+	rootOnly target.Private
+	version  string // qemu -version, once asked
 
 	saving sync.Mutex // held while a state is saved (snapshot.go)
 }
@@ -137,6 +140,9 @@ func (t *Target) prepare(ctx context.Context) (machine, []string, error) {
 	}
 	if t.machine == "" && t.machineErr == nil {
 		t.machine, t.machineErr = t.machineRoot(ctx)
+		if t.machine == "/" {
+			t.rootOnly, t.machineErr = target.ScanPrivate(ctx, t.machine)
+		}
 	}
 	if t.machineErr != nil {
 		return machine{}, nil, t.machineErr // made once: every case of the kernel says why
@@ -257,7 +263,10 @@ func (t *Target) startVM(ctx context.Context, c target.Case, m machine, st *save
 	if err != nil {
 		return nil, err
 	}
-	vm := &VM{t: t, tmp: tmp, work: c.WorkDir, logDir: c.LogDir, machine: m.Root, info: target.Info{Target: "qemu", Release: t.Kernel.Release, Accel: m.Accel}}
+	t.mu.Lock()
+	rootOnly := t.rootOnly
+	t.mu.Unlock()
+	vm := &VM{t: t, tmp: tmp, work: c.WorkDir, logDir: c.LogDir, machine: m.Root, rootOnly: rootOnly, info: target.Info{Target: "qemu", Release: t.Kernel.Release, Accel: m.Accel}}
 	if err := vm.shareDirs(); err != nil {
 		os.RemoveAll(tmp)
 		return nil, err
@@ -335,7 +344,8 @@ type VM struct {
 	reqMu    sync.Mutex
 	unameDir string
 	machine  string // the machine root (machine.Root)
-	changed  bool   // a build step ran since the guest last took the machine's changes
+	rootOnly target.Private
+	changed  bool // a build step ran since the guest last took the machine's changes
 	stderr   bytes.Buffer
 	pwd      string // the case's shell's working directory, after the last step
 	lastDir  string // that step's Dir, as testscript gave it
@@ -373,7 +383,11 @@ func (vm *VM) boot(ctx context.Context, m machine, st *savedState) error {
 		files = append(files, f)
 		e.IncomingFD = 3 // the first of ExtraFiles
 	}
-	if err := vm.start(ctx, m.args(e), files); err != nil {
+	view, err := vm.rootView(&e)
+	if err != nil {
+		return fmt.Errorf("the guest's view of the host's root: %w", err)
+	}
+	if err := vm.start(ctx, view, m.args(e), files); err != nil {
 		return err
 	}
 	timeout := vm.t.BootTimeout
@@ -394,11 +408,19 @@ func (vm *VM) endpoints() endpoints {
 	}
 }
 
-// start starts QEMU with args, its serial console copied to vm.console and
-// files given to it as descriptors 3, 4, ...; ctx's end kills it, as does
-// kmodcheck's own death (process.go).
-func (vm *VM) start(ctx context.Context, args []string, files []*os.File) error {
-	vm.cmd = exec.CommandContext(ctx, vm.t.qemuPath(), args...) // killed when the case or the run is stopped
+// start starts QEMU with args, in view unless it is nil (see rootView),
+// its serial console copied to vm.console and files given to it as
+// descriptors 3, 4, ...; ctx's end kills it, as does kmodcheck's own death
+// (process.go).
+func (vm *VM) start(ctx context.Context, view *proto.View, args []string, files []*os.File) error {
+	// Killed when the case or the run is stopped.
+	vm.cmd = exec.CommandContext(ctx, vm.t.qemuPath(), args...)
+	if view != nil {
+		var err error
+		if vm.cmd, err = vm.viewCommand(ctx, view, append([]string{vm.t.qemuPath()}, args...)); err != nil {
+			return fmt.Errorf("the guest's view of the host's root: %w", err)
+		}
+	}
 	vm.cmd.Stdin = nil
 	vm.cmd.ExtraFiles = files
 	stdout, err := vm.cmd.StdoutPipe()

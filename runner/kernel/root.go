@@ -51,11 +51,28 @@ func (r *Roots) run(ctx context.Context, dir string, stdout io.Writer, name stri
 	return f.run(ctx, dir, stdout, name, args...)
 }
 
+// releaseDefaults are packages a release installs by default (its
+// standard task or seed) that a tutorial's reader meets and ReaderPackages
+// do not hold, by base suite: rsyslog, which writes the kernel log to
+// /var/log/kern.log and /var/log/syslog, is in Debian's standard task up
+// to Debian 11 (bullseye) and in Ubuntu's default installs; Debian 12 and
+// later log to the journal only.
+var releaseDefaults = map[string][]string{
+	"stretch": {"rsyslog"}, "buster": {"rsyslog"}, "bullseye": {"rsyslog"},
+	"bionic": {"rsyslog"}, "focal": {"rsyslog"}, "jammy": {"rsyslog"}, "noble": {"rsyslog"},
+}
+
+// ReleasePackages are the packages of ReaderPackages with those suite's
+// release installs by default that a reader meets (releaseDefaults).
+func ReleasePackages(suite string) []string {
+	return append(ReaderPackages(), releaseDefaults[BaseSuite(suite)]...)
+}
+
 // packages are the packages a root of k holds, sorted.
 func packages(k *Kernel) []string {
 	seen := map[string]bool{}
 	var pkgs []string
-	for _, p := range append(ReaderPackages(), k.Needs...) {
+	for _, p := range append(ReleasePackages(k.Suite), k.Needs...) {
 		if !seen[p] {
 			seen[p] = true
 			pkgs = append(pkgs, p)
@@ -76,7 +93,8 @@ func (r *Roots) MachineDir(k *Kernel) string { return r.Cache.Path("machines", k
 
 // Machine returns k's machine root, making it (and the userland root it
 // needs) when it is not there yet. The system's kernels run on the host's
-// own root, "/". Concurrent callers make each root once (a lock); a root is
+// own root, "/". A machine whose userland root changed (madeFrom) is made
+// again. Concurrent callers make each root once (a lock); a root is
 // moved into place only whole, so one that failed half-way is never used.
 func (r *Roots) Machine(ctx context.Context, k *Kernel) (string, error) {
 	if k.System() {
@@ -86,14 +104,18 @@ func (r *Roots) Machine(ctx context.Context, k *Kernel) (string, error) {
 		return "", fmt.Errorf("kernel %s in %s has no suite recorded: fetch it again (kmodcheck kernels fetch %s)", k.Release, k.Root, k.Release)
 	}
 	dir := r.MachineDir(k)
-	if complete(dir) {
+	if complete(dir) && r.madeFrom(dir, r.BaseDir(k)) {
 		return dir, nil
 	}
 	base, err := r.base(ctx, k)
 	if err != nil {
 		return "", err
 	}
-	err = r.once(ctx, dir, func(tmp string) error {
+	made := func() bool { return complete(dir) && r.madeFrom(dir, base) }
+	if complete(dir) {
+		fmt.Fprintf(r.out(), "machine root of %s: made from another userland root than %s: made again\n", k.Release, filepath.Base(base))
+	}
+	err = r.once(ctx, dir, made, func(tmp string) error {
 		start := time.Now()
 		if err := linkTree(base, tmp); err != nil {
 			return err
@@ -108,6 +130,28 @@ func (r *Roots) Machine(ctx context.Context, k *Kernel) (string, error) {
 	return dir, err
 }
 
+// baseSentinel is a file every userland root has and a kernel's packages
+// do not: a machine made from a root shares it with that root (a hard
+// link).
+const baseSentinel = "var/lib/dpkg/status"
+
+// madeFrom says whether the machine root dir was made from the userland
+// root base as it is. A machine whose userland changed, its suite's
+// packages (ReleasePackages) or sources, is made again: its key names
+// another root. A base that is not there (a new key, or removed with
+// kmodcheck kernels rm) is made first.
+func (r *Roots) madeFrom(dir, base string) bool {
+	if !complete(base) {
+		return false
+	}
+	b, err := os.Stat(filepath.Join(base, baseSentinel))
+	if err != nil {
+		return true // a root without one: nothing tells, it stays
+	}
+	m, err := os.Stat(filepath.Join(dir, baseSentinel))
+	return err == nil && os.SameFile(m, b)
+}
+
 // base returns the userland root of k's suite and package set, made with
 // mmdebstrap unless it is there.
 func (r *Roots) base(ctx context.Context, k *Kernel) (string, error) {
@@ -118,7 +162,7 @@ func (r *Roots) base(ctx context.Context, k *Kernel) (string, error) {
 	if r.Archive == nil {
 		return "", fmt.Errorf("no archive to make the root of %s from", k.Suite)
 	}
-	err := r.once(ctx, dir, func(tmp string) error {
+	err := r.once(ctx, dir, func() bool { return complete(dir) }, func(tmp string) error {
 		pkgs := packages(k)
 		args := []string{"--variant=minbase", "--include=" + strings.Join(pkgs, ","),
 			// As for the lists kmodcheck reads (AptOptions).
@@ -148,15 +192,16 @@ const readyFile = ".kmodcheck-ready"
 
 func complete(dir string) bool { return fileExists(filepath.Join(dir, readyFile)) }
 
-// once makes dir with make, under a lock, in a temporary directory beside
-// it that is renamed into place only when make succeeded.
-func (r *Roots) once(ctx context.Context, dir string, make func(tmp string) error) error {
+// once makes dir with make, under a lock, unless done says it is made, in
+// a temporary directory beside it that is renamed into place only when
+// make succeeded.
+func (r *Roots) once(ctx context.Context, dir string, done func() bool, make func(tmp string) error) error {
 	unlock, err := cache.Lock(ctx, dir+".lock")
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if complete(dir) { // another process made it while we waited
+	if done() { // another process made it while we waited
 		return nil
 	}
 	tmp := dir + ".tmp"

@@ -79,6 +79,12 @@ func DefaultFilters() []Filter {
 				strings.HasPrefix(r.Text, "hrtimer: interrupt took ") ||
 				strings.HasPrefix(r.Text, "perf: interrupt took too long")
 		},
+	}, {
+		Name: "psi",
+		Doc:  "the scheduler's pressure-stall accounting noting an inconsistent task state, once per boot about whichever task it caught (seen at random on 7.3 under TCG)",
+		match: func(r Record) bool {
+			return strings.HasPrefix(r.Text, "psi: inconsistent task state!")
+		},
 	}}
 }
 

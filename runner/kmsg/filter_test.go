@@ -23,6 +23,8 @@ func TestDefaultFilters(t *testing.T) {
 		{Record{Text: "clocksource: timekeeping watchdog on CPU0"}, "clocksource"},
 		{Record{Text: "TSC found unstable. Marking clocksource 'tsc' as unstable"}, "clocksource"},
 		{Record{Text: "tsc: Refined TSC clocksource calibration"}, "clocksource"},
+		{Record{Text: "psi: inconsistent task state! task=157:grep cpu=1 psi_flags=0 clear=1 set=4"}, "psi"},
+		{Record{Text: "mymod: psi: inconsistent task state!"}, ""},
 		{Record{Text: "Inside kthread_init function"}, ""},
 	}
 	filters := DefaultFilters()

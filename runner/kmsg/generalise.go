@@ -273,17 +273,16 @@ func texts(lines []Line) []string {
 // splitSpine splits a run into its ordered head and tail, the lines of
 // the step's own process before and after every other thread's (see
 // NewRuns), and the lines between. When a thread may continue from the
-// previous kmsg, it may print from the start: there is no head, nor a
-// tail if it printed nothing.
+// previous kmsg, it may print from the start: there is no head. The tail
+// is found the same way whether or not another thread printed in this
+// run, so that runs where it did and runs where it did not agree on it.
 func splitSpine(run []Line, continuing bool) (head, block, tail []Line) {
 	p := 0
 	for p < len(run) && spineTasks[run[p].Task] {
 		p++
 	}
 	switch {
-	case p == len(run) && continuing:
-		return nil, run, nil // when the continuing thread stops is unknown
-	case p == len(run):
+	case p == len(run) && !continuing:
 		return run, nil, nil
 	case continuing:
 		p = 0
@@ -291,7 +290,7 @@ func splitSpine(run []Line, continuing bool) (head, block, tail []Line) {
 		p-- // the last may race with the threads it started
 	}
 	q := len(run)
-	for spineTasks[run[q-1].Task] {
+	for q > p && spineTasks[run[q-1].Task] {
 		q--
 	}
 	if len(run)-q > 1 {

@@ -204,11 +204,20 @@ func TestNewRunsContinuation(t *testing.T) {
 	got := string(NewRuns([]Run{{Before: before, Lines: rmmod}}))
 	want := newHeader + `# Each [label] is the thread of that name: its lines keep their order, threads interleave.
 [rmmod] Inside kthread exit function
-[rmmod] Destroyed kthread and worker
 [kthread_init_work thread example] thread execution {*}
+Destroyed kthread and worker
 `
 	if got != want {
 		t.Fatalf("NewRuns:\n%s\nwant:\n%s", got, want)
+	}
+	// A run where the thread printed between them splits the same way,
+	// so two runs, one of each, agree on every line (in CI a golden of
+	// two such runs had the last line twice, labelled and not, each {?}).
+	between := run("r: Inside kthread exit function", "t: thread execution", "r: Destroyed kthread and worker")
+	for _, runs := range [][]Run{{{Before: before, Lines: rmmod}, {Before: before, Lines: between}}, {{Before: before, Lines: between}, {Before: before, Lines: rmmod}}} {
+		if got := string(NewRuns(runs)); got != want {
+			t.Errorf("NewRuns of two runs:\n%s\nwant:\n%s", got, want)
+		}
 	}
 	g := mustParse(t, "new.kmsg", got)
 	for _, lines := range [][]Line{

@@ -59,10 +59,9 @@ func options() suite.Options {
 // the -kernel flags, else $KMODCHECK_KERNELS (space-separated), else the
 // system's newest.
 func TestCases(t *testing.T) {
-	if len(kernels) == 0 {
-		kernels = strings.Fields(os.Getenv("KMODCHECK_KERNELS"))
-	}
-	targets, err := options().NewTargets(context.Background(), kernels)
+	t.Parallel()
+	names := testKernels()
+	targets, err := options().NewTargets(context.Background(), names)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +80,7 @@ func TestCases(t *testing.T) {
 	for _, tg := range targets {
 		t.Run(tg.Release(), func(t *testing.T) {
 			cfg := script.Config{
-				Context: t.Context(), Target: tg, CaseTimeout: 10 * time.Minute, Golden: "golden", Modules: "modules", Update: *update, KernelVariants: len(kernels) > 0,
+				Context: t.Context(), Target: tg, CaseTimeout: 10 * time.Minute, Golden: "golden", Modules: "modules", Update: *update, KernelVariants: len(names) > 0,
 				StepTimeout: *stepTimeout, ArtifactDir: filepath.Join(out, tg.Release()),
 			}
 			for _, f := range files {
@@ -107,6 +106,7 @@ func testKernels() []string {
 // TestCLI checks the kmodcheck command itself: errors for bad input, a
 // golden mismatch, -update. Its scripts are in testdata/cli.
 func TestCLI(t *testing.T) {
+	t.Parallel()
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/cli",
 		Setup: func(env *testscript.Env) error {

@@ -94,6 +94,7 @@ func (t *Target) calibrate(ctx context.Context, vmlinux, accel string) (uint64, 
 	if err != nil {
 		return 0, err
 	}
+	defer lockDying(cmd)() // process.go: after the kill and wait below
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start %s: %w", t.qemuPath(), err)
 	}

@@ -40,11 +40,17 @@ func (vm *VM) startQEMU(con *console, stdout io.Reader) error {
 }
 
 // runDying runs cmd to its end, as CombinedOutput does, such that it dies
-// with kmodcheck (see startQEMU): its thread stays locked, so alive, until
-// cmd has exited.
+// with kmodcheck (see startQEMU).
 func runDying(cmd *exec.Cmd) ([]byte, error) {
+	defer lockDying(cmd)()
+	return cmd.CombinedOutput()
+}
+
+// lockDying makes cmd, started on this goroutine, die with kmodcheck (see
+// startQEMU): it locks the goroutine to its thread and returns the unlock,
+// which the caller defers until cmd has exited.
+func lockDying(cmd *exec.Cmd) (unlock func()) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	return cmd.CombinedOutput()
+	return runtime.UnlockOSThread
 }

@@ -5,10 +5,12 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -71,10 +73,13 @@ func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, erro
 		s.info.LogStart = recs[len(recs)-1].Seq + 1
 	}
 	s.timeout = t.StepTimeout
-	// An instance of its own: the host's tracing, if any, is left alone.
-	if s.trace, err = target.NewPrintkTrace(fmt.Sprintf("kmodcheck-%d", os.Getpid())); err != nil {
+	// An instance of its own: the host's tracing, if any, is left alone,
+	// but what a killed kmodcheck left is removed.
+	removeStaleTraces()
+	if s.trace, err = target.NewPrintkTrace(fmt.Sprintf("%s%d", tracePrefix, os.Getpid())); err != nil {
 		s.info.Notes = append(s.info.Notes, fmt.Sprintf("kernel lines are not attributed to threads (PID 0): %v", err))
 	}
+	s.seen = nextSeq()
 	return s, nil
 }
 
@@ -86,6 +91,7 @@ type session struct {
 	release func()              // gives the kernel to the next case
 	shell   *target.Shell       // the case's bash session, from its first step; nil without bash
 	trace   *target.PrintkTrace // names each record's task; nil where tracing is not permitted
+	seen    uint64              // the records before it have been paired with the trace's printks
 }
 
 func (s *session) Describe() target.Info { return s.info }
@@ -94,38 +100,83 @@ func (s *session) Run(ctx context.Context, step target.Step) (target.Result, err
 	if step.Timeout == 0 {
 		step.Timeout = s.timeout
 	}
-	start := s.mark(fmt.Sprintf("kmodcheck: step begin %d", time.Now().UnixNano()))
+	start := nextSeq()
 	res := s.runStep(ctx, step)
-	s.mark("kmodcheck: step end")
-	recs, _ := readKmsg()
-	for _, r := range recs {
-		if r.Seq > start && !(r.Facility == 1 && strings.HasPrefix(r.Text, "kmodcheck: step end")) {
-			res.Log = append(res.Log, r)
-		}
-	}
-	s.attribute(ctx, res.Log)
+	res.Log = s.stepLog(ctx, start, step.Line)
 	res.Tainted = target.ProcTainted()
 	return res, nil
 }
 
-// attribute names the task of each of a step's records, from the trace:
-// a barrier makes sure the trace has every printk the records came from.
-func (s *session) attribute(ctx context.Context, recs []kmsg.Record) {
+// stepLog returns the records from start on, each with the task that
+// printed it, from the trace: a barrier makes sure the trace has every
+// printk the records came from. Records printed between steps are paired
+// too (and not returned), so that a printk of the step that is in the
+// trace but in no record yet is told apart: a message waiting for its
+// newline. That one is completed with a marker in the kernel log, as the
+// guest's agent does and a reader's next printk would; the marker itself
+// is not the step's.
+func (s *session) stepLog(ctx context.Context, start uint64, line string) []kmsg.Record {
 	if s.trace == nil {
-		return
+		recs, _ := s.Log(ctx, start)
+		return recs
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	marks, err := s.trace.Mark(ctx, "step end")
+	all, _ := s.Log(ctx, s.seen)
 	if err != nil {
-		return
+		return since(all, start)
 	}
+	s.label(all)
+	s.seen = nextAfter(all, s.seen)
+	if s.trace.Pending(marks) {
+		marker := "kmodcheck: step done: " + line
+		if f, err := os.OpenFile("/dev/kmsg", os.O_WRONLY, 0); err == nil {
+			f.WriteString("<14>" + marker + "\n") // <14>: user.info, which the kmodcheck filter knows
+			f.Close()
+		}
+		// A second barrier: the trace has the marker's printk too, so it
+		// pairs with its record and is not left pending for the next step.
+		if m, err := s.trace.Mark(ctx, "step end, completed"); err == nil {
+			marks = m
+		}
+		more, _ := s.Log(ctx, s.seen)
+		s.label(more)
+		s.seen = nextAfter(more, s.seen)
+		for _, r := range more {
+			if !(r.Facility == 1 && r.Text == marker) {
+				all = append(all, r)
+			}
+		}
+	}
+	s.trace.DropBefore(marks)
+	return since(all, start)
+}
+
+// since returns the records of recs from seq on.
+func since(recs []kmsg.Record, seq uint64) []kmsg.Record {
+	i := 0
+	for i < len(recs) && recs[i].Seq < seq {
+		i++
+	}
+	return recs[i:]
+}
+
+// label gives each record the task or context that printed it.
+func (s *session) label(recs []kmsg.Record) {
 	for i := range recs {
 		if ev, ok, _ := s.trace.Attribute(recs[i].Text); ok {
 			ev.Label(&recs[i])
 		}
 	}
-	s.trace.DropBefore(marks)
+}
+
+// nextAfter is the sequence number after the last of recs, or start.
+func nextAfter(recs []kmsg.Record, start uint64) uint64 {
+	if len(recs) == 0 {
+		return start
+	}
+	return recs[len(recs)-1].Seq + 1
 }
 
 func (s *session) Log(ctx context.Context, since uint64) ([]kmsg.Record, error) {
@@ -183,13 +234,13 @@ func (s *session) Inspect(ctx context.Context) (target.State, error) {
 
 // BlockedTasks writes SysRq w and returns what the kernel printed.
 func (s *session) BlockedTasks(ctx context.Context) ([]kmsg.Record, error) {
-	start := s.mark("kmodcheck: blocked tasks")
+	start := nextSeq()
 	// The kernel prints the dump as the write is handled: when it returns,
 	// every record of it is in the log.
 	if err := os.WriteFile("/proc/sysrq-trigger", []byte("w"), 0); err != nil {
 		return nil, err
 	}
-	return s.Log(ctx, start+1)
+	return s.Log(ctx, start)
 }
 
 // Close unloads the modules the case loaded and left, so that a failed case
@@ -217,19 +268,34 @@ func (s *session) Close(ctx context.Context) error {
 	return nil
 }
 
-// mark writes a marker to the kernel log and returns its sequence number.
-func (s *session) mark(text string) uint64 {
-	if f, err := os.OpenFile("/dev/kmsg", os.O_WRONLY, 0); err == nil {
-		f.WriteString("<14>" + text + "\n")
-		f.Close()
-	}
+// nextSeq is the sequence number the kernel's next log record will have.
+// It writes nothing to the log: a reader's dmesg on this machine shows
+// none of kmodcheck's lines. A line still waiting for its newline when a
+// step ends (pr_cont) is read with the next record anyone prints, as the
+// reader's dmesg reads it.
+func nextSeq() uint64 {
 	recs, _ := readKmsg()
-	for i := len(recs) - 1; i >= 0; i-- {
-		if recs[i].Text == text {
-			return recs[i].Seq
+	return nextAfter(recs, 0)
+}
+
+// tracePrefix starts the name of each kmodcheck's trace instance, followed
+// by its PID.
+const tracePrefix = "kmodcheck-"
+
+// removeStaleTraces removes the trace instances of kmodchecks that are no
+// longer running (killed with SIGKILL, which leaves no time to remove
+// one): an instance left enabled keeps tracing every printk.
+func removeStaleTraces() {
+	dirs, _ := filepath.Glob(filepath.Join(target.TraceRoot, "instances", tracePrefix+"*"))
+	for _, dir := range dirs {
+		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(dir), tracePrefix))
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) {
+			os.Remove(dir)
 		}
 	}
-	return 0
 }
 
 // readKmsg reads every record the kernel still holds, without blocking.

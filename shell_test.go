@@ -112,7 +112,10 @@ const prompt = `[#$] $`
 
 // outputLine matches the start of a command's output: the end of the line
 // typed, and the carriage return that comes with bracketed paste's end.
-const outputLine = `\n\r*`
+// A line typed before readline had the terminal is echoed twice, the
+// second time redrawn after the prompt and ended by a carriage return
+// alone ("stty size\r\n\r\r# stty size\r37 123\r\n", seen in CI).
+const outputLine = `[\r\n]\r*`
 
 // TestShell drives `kmodcheck shell CASE` through a pseudo-terminal as a
 // person would: it waits for the prompt, checks the kernel, the case's

@@ -69,9 +69,8 @@ func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, erro
 	if _, err := os.Stat(target.Bash); err == nil {
 		s.info.Shell = target.Bash + ", one interactive session per case"
 	}
-	if len(recs) > 0 {
-		s.info.LogStart = recs[len(recs)-1].Seq + 1
-	}
+	s.info.LogStart = nextAfter(recs, 0)
+	s.seen = s.info.LogStart
 	s.timeout = t.StepTimeout
 	// An instance of its own: the host's tracing, if any, is left alone,
 	// but what a killed kmodcheck left is removed.
@@ -79,7 +78,6 @@ func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, erro
 	if s.trace, err = target.NewPrintkTrace(fmt.Sprintf("%s%d", tracePrefix, os.Getpid())); err != nil {
 		s.info.Notes = append(s.info.Notes, fmt.Sprintf("kernel lines are not attributed to threads (PID 0): %v", err))
 	}
-	s.seen = nextSeq()
 	return s, nil
 }
 

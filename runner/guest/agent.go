@@ -247,9 +247,9 @@ func (a *agent) handle(req proto.Request) proto.Response {
 	case proto.OpLog:
 		if a.trace != nil { // attribute what came since the last step
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			if marks, err := a.trace.Mark(ctx, "log"); err == nil && a.log.sync(ctx) == nil {
-				a.marks = marks
-				a.log.attribute(a.trace.Attribute)
+			_, err := a.barrier(ctx, "log")
+			if err == nil && a.log.pending() { // printed after the barrier: one more proves them
+				a.barrier(ctx, "log, again")
 			}
 			cancel()
 		}
@@ -288,10 +288,26 @@ func (a *agent) ready(ctx context.Context) error {
 		return err
 	}
 	a.next = a.log.last() + 1
-	a.log.attribute(func(string) (target.PrintkEvent, bool, bool) { return target.PrintkEvent{}, false, false })
+	a.log.attribute(func(string) (target.PrintkEvent, bool) { return target.PrintkEvent{}, false }, a.next)
 	var err error
 	a.marks, err = a.trace.Mark(ctx, "agent ready")
 	return err
+}
+
+// barrier writes a trace marker, reads the kernel log to its end and
+// pairs the records with the trace's events. It returns the markers seen.
+func (a *agent) barrier(ctx context.Context, text string) (int, error) {
+	proven := a.log.end() // read before the marker: their events precede it
+	marks, err := a.trace.Mark(ctx, text)
+	if err != nil {
+		return 0, err
+	}
+	a.marks = marks
+	if err := a.log.sync(ctx); err != nil {
+		return 0, err
+	}
+	a.log.attribute(a.trace.Attribute, proven)
+	return marks, nil
 }
 
 // stepEnd finds where the step's records end, with a trace marker: the
@@ -300,20 +316,16 @@ func (a *agent) ready(ctx context.Context) error {
 // newline shows in the trace but in no record: only then a marker goes
 // into the kernel log, which completes it, as the next printk would.
 func (a *agent) stepEnd(ctx context.Context, line string) (uint64, error) {
-	marks, err := a.trace.Mark(ctx, fmt.Sprintf("step %d done", a.steps))
+	marks, err := a.barrier(ctx, fmt.Sprintf("step %d done", a.steps))
 	if err != nil {
 		return 0, err
 	}
-	a.marks = marks
-	if err := a.log.sync(ctx); err != nil {
-		return 0, err
-	}
-	a.log.attribute(a.trace.Attribute)
 	if a.trace.Pending(marks) {
+		proven := a.log.end()
 		if _, err := a.log.mark(ctx, fmt.Sprintf("kmodcheck: step %d done: %s", a.steps, oneLine(line))); err != nil {
 			return 0, err
 		}
-		a.log.attribute(a.trace.Attribute)
+		a.log.attribute(a.trace.Attribute, proven)
 	}
 	a.trace.DropBefore(marks)
 	return a.log.boundary(a.next, marks), nil

@@ -66,3 +66,39 @@ func TestAppendDmesgLine(t *testing.T) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }
+
+// A record read after a step's barrier may have its printk's event still
+// on the way: it waits (and starts the next step) instead of going
+// unattributed, and the next barrier pairs it. A record read before the
+// barrier without an event lost it.
+func TestAttributePending(t *testing.T) {
+	r := &kmsgReader{recs: []kmsg.Record{{Seq: 10, Text: "lost"}, {Seq: 11, Text: "Queue the work"}, {Seq: 12, Text: "thread execution"}, {Seq: 13, Text: "my_data->i = 0"}}}
+	events := map[string]target.PrintkEvent{
+		"Queue the work": {PID: 125, Task: "insmod", Mark: 4},
+		"my_data->i = 0": {PID: 127, Task: "kworker", Mark: 5}, // read before the kthread's
+	}
+	who := func(text string) (target.PrintkEvent, bool) {
+		ev, ok := events[text]
+		delete(events, text)
+		return ev, ok
+	}
+	r.attribute(who, 11) // step 4's barrier was written when record 10 had been read
+	if !r.pending() {
+		t.Fatal("record 12 does not wait for its event")
+	}
+	if got := r.boundary(10, 5); got != 12 {
+		t.Errorf("step 4 ends before record %d, want 12", got)
+	}
+	events["thread execution"] = target.PrintkEvent{PID: 126, Task: "kthread example", Mark: 5}
+	r.attribute(who, 14)
+	if r.pending() {
+		t.Error("records still wait after the next barrier")
+	}
+	var got []string
+	for _, rec := range r.recs {
+		got = append(got, rec.ThreadLabel())
+	}
+	if want := []string{"", "insmod[125]", "kthread example[126]", "kworker[127]"}; !cmp.Equal(got, want) {
+		t.Errorf("threads %q, want %q", got, want)
+	}
+}

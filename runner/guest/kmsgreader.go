@@ -209,6 +209,16 @@ func (r *kmsgReader) last() uint64 {
 	return r.recs[len(r.recs)-1].Seq
 }
 
+// end is the sequence number after the last record read; 0 before any.
+func (r *kmsgReader) end() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.recs) == 0 {
+		return 0
+	}
+	return r.recs[len(r.recs)-1].Seq + 1
+}
+
 // lastWhere is the last record read that ok accepts.
 func (r *kmsgReader) lastWhere(ok func(kmsg.Record) bool) (kmsg.Record, bool) {
 	r.mu.Lock()
@@ -221,32 +231,51 @@ func (r *kmsgReader) lastWhere(ok func(kmsg.Record) bool) (kmsg.Record, bool) {
 	return kmsg.Record{}, false
 }
 
-// attribute names the task of every record not tried before, with
-// who(text), and keeps the step who says printed it.
-func (r *kmsgReader) attribute(who func(text string) (ev target.PrintkEvent, ok, later bool)) {
+// lostEvent is the step of a record whose printk the trace lost.
+const lostEvent = -1
+
+// attribute names the task of every record not paired before, with
+// who(text), and keeps the step who says printed it. A record who has no
+// event for is lost if it was read before the last barrier was written
+// (proven: its printk would be in the trace), else pending: its event may
+// follow the barrier, and the next call tries it again.
+func (r *kmsgReader) attribute(who func(text string) (target.PrintkEvent, bool), proven uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.stepOf == nil {
 		r.stepOf = map[uint64]int{}
 	}
 	i := sort.Search(len(r.recs), func(i int) bool { return r.recs[i].Seq >= r.tried })
+	settled := true // every record so far is paired or lost
 	for ; i < len(r.recs); i++ {
 		rec := &r.recs[i]
-		ev, ok, later := who(rec.Text)
-		if later {
-			return
+		if _, done := r.stepOf[rec.Seq]; !done {
+			if ev, ok := who(rec.Text); ok {
+				ev.Label(rec)
+				r.stepOf[rec.Seq] = ev.Mark
+			} else if rec.Seq < proven {
+				r.stepOf[rec.Seq] = lostEvent
+			} else {
+				settled = false
+			}
 		}
-		if ok {
-			ev.Label(rec)
-			r.stepOf[rec.Seq] = ev.Mark
+		if settled {
+			r.tried = rec.Seq + 1
 		}
-		r.tried = rec.Seq + 1
 	}
 }
 
+// pending reports whether a record read waits for its printk's event.
+func (r *kmsgReader) pending() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.recs) > 0 && r.tried <= r.recs[len(r.recs)-1].Seq
+}
+
 // boundary is the first record from seq on that a step from step on
-// printed, as attribute found; without one, the record after the last
-// read. Records it could not attribute go with the earlier step.
+// printed, as attribute found, or that waits for its event (it followed
+// the barrier); without one, the record after the last read. Records
+// whose event was lost go with the earlier step.
 func (r *kmsgReader) boundary(seq uint64, step int) uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -257,7 +286,7 @@ func (r *kmsgReader) boundary(seq uint64, step int) uint64 {
 	}
 	i := sort.Search(len(r.recs), func(i int) bool { return r.recs[i].Seq >= seq })
 	for ; i < len(r.recs); i++ {
-		if st, ok := r.stepOf[r.recs[i].Seq]; ok && st >= step {
+		if st, ok := r.stepOf[r.recs[i].Seq]; !ok || st >= step {
 			return r.recs[i].Seq
 		}
 	}

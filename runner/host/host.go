@@ -125,7 +125,7 @@ func (s *session) stepLog(ctx context.Context, start uint64, line string) []kmsg
 	if err != nil {
 		return since(all, start)
 	}
-	s.label(all)
+	s.label(ctx, all)
 	s.seen = nextAfter(all, s.seen)
 	if s.trace.Pending(marks) {
 		marker := "kmodcheck: step done: " + line
@@ -139,7 +139,7 @@ func (s *session) stepLog(ctx context.Context, start uint64, line string) []kmsg
 			marks = m
 		}
 		more, _ := s.Log(ctx, s.seen)
-		s.label(more)
+		s.label(ctx, more)
 		s.seen = nextAfter(more, s.seen)
 		for _, r := range more {
 			if !(r.Facility == 1 && r.Text == marker) {
@@ -160,10 +160,26 @@ func since(recs []kmsg.Record, seq uint64) []kmsg.Record {
 	return recs[i:]
 }
 
-// label gives each record the task or context that printed it.
-func (s *session) label(recs []kmsg.Record) {
+// label gives each record the task or context that printed it. A record
+// read after the barrier may have its event after it too: a second
+// barrier brings that in; a record still unpaired then lost its event.
+func (s *session) label(ctx context.Context, recs []kmsg.Record) {
+	var waiting []int
 	for i := range recs {
-		if ev, ok, _ := s.trace.Attribute(recs[i].Text); ok {
+		if ev, ok := s.trace.Attribute(recs[i].Text); ok {
+			ev.Label(&recs[i])
+		} else {
+			waiting = append(waiting, i)
+		}
+	}
+	if len(waiting) == 0 {
+		return
+	}
+	if _, err := s.trace.Mark(ctx, "late events"); err != nil {
+		return
+	}
+	for _, i := range waiting {
+		if ev, ok := s.trace.Attribute(recs[i].Text); ok {
 			ev.Label(&recs[i])
 		}
 	}

@@ -1,6 +1,8 @@
 package target
 
 import (
+	"fmt"
+	"os"
 	"testing"
 
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
@@ -46,5 +48,64 @@ func TestLabelInterrupt(t *testing.T) {
 	PrintkEvent{PID: 127, Task: "insmod"}.Label(&rec)
 	if rec.ThreadLabel() != "insmod[127]" {
 		t.Errorf("task record: label %q", rec.ThreadLabel())
+	}
+}
+
+// traceOf feeds trace_pipe lines to a PrintkTrace and waits until it has
+// read them all.
+func traceOf(t *testing.T, lines ...string) *PrintkTrace {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &PrintkTrace{changed: make(chan struct{})}
+	go tr.read(r)
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
+	w.Close()
+	for {
+		tr.mu.Lock()
+		done, ch := tr.err != nil, tr.changed
+		tr.mu.Unlock()
+		if done {
+			return tr
+		}
+		<-ch
+	}
+}
+
+// Two CPUs print at once: the trace has the second record's printk first.
+// Pairing the first record must not lose the second's event.
+func TestAttributeReordered(t *testing.T) {
+	tr := traceOf(t,
+		"  kthread example-130 [001] ..... 20.000001: console: thread execution",
+		"  kworker/0:1-131     [000] ..... 20.000002: console: my_data->i = 3",
+	)
+	// The kernel log: the worker reserved its record first.
+	for _, want := range []struct{ text, task string }{{"my_data->i = 3", "kworker"}, {"thread execution", "kthread example"}} {
+		ev, ok := tr.Attribute(want.text)
+		if !ok || ev.Task != want.task {
+			t.Errorf("attribute %q: %+v, %v; want task %q", want.text, ev, ok, want.task)
+		}
+	}
+}
+
+// An event whose record the kernel's ring buffer lost is dropped once
+// more later records have paired than CPUs could reorder.
+func TestAttributeLostRecord(t *testing.T) {
+	lines := []string{"  insmod-127 [000] ..... 20.000000: console: overwritten"}
+	for i := range reorderWindow + 2 {
+		lines = append(lines, fmt.Sprintf("  insmod-127 [000] ..... 20.%06d: console: line %d", i+1, i))
+	}
+	tr := traceOf(t, lines...)
+	for i := range reorderWindow + 2 {
+		if _, ok := tr.Attribute(fmt.Sprintf("line %d", i)); !ok {
+			t.Fatalf("line %d not paired", i)
+		}
+	}
+	if len(tr.events) != 0 {
+		t.Errorf("events left unpaired: %+v", tr.events)
 	}
 }

@@ -47,6 +47,7 @@ type PrintkEvent struct {
 	// in interrupt context (then PID and Task are the task it
 	// interrupted), "" in task context.
 	Context string
+	passed  int // later records paired while this one waited for its own
 }
 
 // Label gives rec the task or interrupt context that printed it. A record
@@ -257,36 +258,52 @@ func (t *PrintkTrace) Mark(ctx context.Context, text string) (int, error) {
 	}
 }
 
-// attribute pairs a record with the events that made it: one printk, or
+// Attribute pairs a record with the events that made it: one printk, or
 // several joined as continuations of one line. It returns the first
-// event's task and step, and false when no event within a window fits (the
-// trace lost it); events before a fit are dropped (their records were
-// lost to the kernel's ring buffer). With no event unpaired, the trace
-// may not have caught up yet: later is true, to try again.
-func (t *PrintkTrace) Attribute(text string) (ev PrintkEvent, ok, later bool) {
+// event's task and step, and false when no event fits yet: the event may
+// still be on its way (the record was read after the last barrier) or be
+// lost, which only the caller can tell. Events may come in another order
+// than their records (printks on two CPUs, an interrupt's printk inside
+// another), so a fit is looked for among the first few events, and an
+// event passed over by many fits is dropped: its record was lost to the
+// kernel's ring buffer.
+func (t *PrintkTrace) Attribute(text string) (PrintkEvent, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.events) == 0 {
-		return PrintkEvent{}, false, true
-	}
-	const window = 32
-	for i := 0; i < len(t.events) && i < window; i++ {
-		if !strings.HasPrefix(text, t.events[i].Text) {
+	for i := 0; i < len(t.events) && i < 2*reorderWindow; i++ {
+		j, ok := t.fit(i, text)
+		if !ok {
 			continue
 		}
-		acc, j := t.events[i].Text, i
-		for acc != text && j+1 < len(t.events) && strings.HasPrefix(text, acc+t.events[j+1].Text) && t.events[j+1].PID == t.events[i].PID {
-			j++
-			acc += t.events[j].Text
+		ev := t.events[i]
+		kept := t.events[:0]
+		for _, e := range t.events[:i] {
+			if e.passed++; e.passed <= reorderWindow { // else its record is lost
+				kept = append(kept, e)
+			}
 		}
-		if acc != text {
-			continue
-		}
-		ev = t.events[i]
-		t.events = append(t.events[:0], t.events[j+1:]...)
-		return ev, true, false
+		t.events = append(kept, t.events[j+1:]...)
+		return ev, true
 	}
-	return PrintkEvent{}, false, false
+	return PrintkEvent{}, false
+}
+
+// reorderWindow is how many later records may pair before an event's own
+// record comes: more than the CPUs printing at once, or interrupts nested.
+const reorderWindow = 32
+
+// fit returns the last of the events from i on whose texts, joined as one
+// task's continuations, make text.
+func (t *PrintkTrace) fit(i int, text string) (int, bool) {
+	if !strings.HasPrefix(text, t.events[i].Text) {
+		return 0, false
+	}
+	acc, j := t.events[i].Text, i
+	for acc != text && j+1 < len(t.events) && strings.HasPrefix(text, acc+t.events[j+1].Text) && t.events[j+1].PID == t.events[i].PID {
+		j++
+		acc += t.events[j].Text
+	}
+	return j, acc == text
 }
 
 // dropBefore forgets the unpaired events printed before step: no record

@@ -34,7 +34,7 @@ func TestPrintkTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	comm, _ := os.ReadFile("/proc/self/comm")
-	ev, ok, _ := tr.Attribute(text)
+	ev, ok := tr.Attribute(text)
 	// The trace's PID is the writing thread's: one of this process's.
 	if _, err := os.Stat(fmt.Sprintf("/proc/self/task/%d", ev.PID)); !ok || err != nil || ev.Task+"\n" != string(comm) {
 		t.Fatalf("attribute %q: %+v, %v; want a thread of this process, %q", text, ev, ok, comm)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"syscall"
 	"time"
@@ -67,13 +68,41 @@ func (j *journal) start() error {
 	if err := unix.Mount("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, ""); err != nil && !errors.Is(err, unix.EBUSY) {
 		return fmt.Errorf("mount cgroup2 for journald: %w", err)
 	}
+	if err := writeJournaldConf(); err != nil {
+		return err
+	}
 	cmd := exec.Command(journaldPath)
+	// Started at a step rather than at boot: its notes of starting would
+	// follow the case's kernel lines in journalctl -k, and its memory
+	// pressure watch (systemd 254 on) would start the kernel's psimon
+	// thread, which the case would be told it left running.
+	cmd.Env = append(os.Environ(), "SYSTEMD_LOG_LEVEL=notice", "MEMORY_PRESSURE_WATCH=/dev/null")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // no terminal: a daemon
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", journaldPath, err)
 	}
 	j.cmd = cmd
 	go cmd.Wait() // reap it if it dies; the next wait then times out with why
+	return nil
+}
+
+// journaldConf is a drop-in that keeps the kernel's auditing off. Started
+// here, without systemd's sockets, journald opens the audit socket itself,
+// and trixie's (Audit=yes by default from systemd 257) then turns auditing
+// on: each sudo would add PAM's audit records to the kernel log. On a
+// reader's machine journald gets its sockets from systemd, and Debian does
+// not enable systemd-journald-audit.socket: auditing stays off ("Collecting
+// audit messages is disabled"). Audit=no is already the default of
+// bullseye's and bookworm's journald.
+const journaldConf = "/run/systemd/journald.conf.d/kmodcheck.conf"
+
+func writeJournaldConf() error {
+	if err := os.MkdirAll(filepath.Dir(journaldConf), 0o755); err != nil {
+		return fmt.Errorf("journald drop-in: %w", err)
+	}
+	if err := os.WriteFile(journaldConf, []byte("# kmodcheck: auditing as on a reader's machine, off\n[Journal]\nAudit=no\n"), 0o644); err != nil {
+		return fmt.Errorf("journald drop-in: %w", err)
+	}
 	return nil
 }
 

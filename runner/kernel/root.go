@@ -18,10 +18,12 @@ import (
 // machine besides the headers' own needs: bash, sudo, kmod (insmod,
 // modprobe, depmod), procps (ps), util-linux (dmesg), build-essential
 // (make, the release's gcc, binutils, the C library's headers: what
-// tutorials tell their readers to install), and pahole, with which kbuild
-// adds BTF to modules.
+// tutorials tell their readers to install), pahole, with which kbuild
+// adds BTF to modules, and systemd, whose journald and journalctl every
+// Debian machine has (the guest starts journald for a step that runs
+// journalctl; systemd is not the guest's init).
 func ReaderPackages() []string {
-	return []string{"bash", "sudo", "kmod", "procps", "util-linux", "build-essential", "dwarves"}
+	return []string{"bash", "sudo", "kmod", "procps", "util-linux", "build-essential", "dwarves", "systemd"}
 }
 
 // A Roots makes release roots: the userland of a kernel's Debian release,

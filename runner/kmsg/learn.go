@@ -56,6 +56,17 @@ func (g *Golden) learnLabels(runs []Run) []byte {
 	return []byte(b.String())
 }
 
+// Labelled reports whether some line of g has a label: a thread's or a
+// context's.
+func (g *Golden) Labelled() bool {
+	for _, it := range g.items {
+		if it.label != "" {
+			return true
+		}
+	}
+	return false
+}
+
 func (g *Golden) unlabelled() bool {
 	for _, it := range g.items {
 		if it.label != "" {

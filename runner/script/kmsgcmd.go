@@ -165,7 +165,7 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 					lines: append([]kmsg.Line(nil), klines...), before: st.taken, accepted: m.Accepted}
 			}
 		}
-		ts.Logf("[kmsg %s: %d lines match%s%s]", name, m.Accepted, left, filteredNote(cmp.Filtered))
+		ts.Logf("[kmsg %s: %d lines match%s%s%s]", name, m.Accepted, left, filteredNote(cmp.Filtered), unattributedNote(golden, window, cmp))
 	} else if len(kept) > 0 {
 		st.next = kept[len(kept)-1].Seq + 1
 	}
@@ -216,6 +216,25 @@ func equalAligned(g *kmsg.Golden, window []kmsg.Line) bool {
 // golden, or a prefix does and the rest never can (it is the next step's).
 func accepted(m kmsg.Match) bool {
 	return m.OK || (!m.Alive && m.Accepted >= 0)
+}
+
+// unattributedNote counts, for a golden with labels, the lines matched
+// whose thread is unknown, which match any label (a kernel whose printk
+// trace names no task: 5.10's fires when the console prints, not when the
+// module does), and says so.
+func unattributedNote(golden *kmsg.Golden, matched []kmsg.Line, cmp *Comparison) string {
+	if !golden.Labelled() {
+		return ""
+	}
+	for _, l := range matched {
+		if !l.Known() {
+			cmp.Unattributed++
+		}
+	}
+	if cmp.Unattributed == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d with no thread known: their labels not checked", cmp.Unattributed)
 }
 
 // recs returns every record a comparison read, kept or filtered.

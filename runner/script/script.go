@@ -98,6 +98,9 @@ type Comparison struct {
 	Updated  bool
 	Waited   time.Duration // for the kernel to print what the golden wants
 	Left     int           // lines after the golden's, left for the next kmsg
+	// Unattributed counts the lines a labelled golden took whose thread
+	// the kernel's trace did not tell: their labels were not checked.
+	Unattributed int `json:",omitempty"`
 }
 
 // stateKey finds a case's state in testscript's per-script values.

@@ -20,7 +20,8 @@ const kernelsUsage = `usage: kmodcheck kernels               list the kernels km
        kmodcheck kernels fetch [-n] NAME...
                                        get a Debian kernel and its headers into the cache
        kmodcheck kernels update        fetch the archive's package lists again
-       kmodcheck kernels rm NAME...    remove fetched kernels or release roots (by name, or "roots")
+       kmodcheck kernels rm NAME...    remove fetched kernels or release roots (by name, "roots" for all,
+                                       "unused" for userlands no machine is made from)
 
 NAME is a release (6.12.111+deb12-rt-amd64), a version (6.12), a version and
 a flavour (6.12-rt), a glob (6.12.*-rt-amd64) or "span" (the newest kernel of
@@ -210,6 +211,12 @@ func kernelsRm(ctx context.Context, args []string, stdout io.Writer) error {
 			for _, r := range roots.List() {
 				names = append(names, r.Name)
 			}
+		case name == "unused":
+			for _, r := range roots.List() {
+				if r.Unused {
+					names = append(names, r.Name)
+				}
+			}
 		case kernel.FetchedRoot(c, name) != "":
 			dir := kernel.FetchedRoot(c, name)
 			if err := os.RemoveAll(dir); err != nil {
@@ -226,7 +233,7 @@ func kernelsRm(ctx context.Context, args []string, stdout io.Writer) error {
 			switch {
 			case err == nil:
 				fmt.Fprintf(stdout, "removed the root %s\n", n)
-			case n == name && kernel.FetchedRoot(c, name) == "" && name != "roots":
+			case n == name && kernel.FetchedRoot(c, name) == "" && name != "roots" && name != "unused":
 				errs = append(errs, fmt.Errorf("rm %s: %w", n, err))
 			}
 		}
@@ -240,13 +247,21 @@ func listRoots(c cache.Dir, stdout io.Writer) {
 	if len(roots) == 0 {
 		return
 	}
-	fmt.Fprintf(stdout, "\n%-36s %-9s %10s  %s\n", "ROOT", "KIND", "SIZE", "DIRECTORY")
+	fmt.Fprintf(stdout, "\n%-36s %-16s %10s  %s\n", "ROOT", "KIND", "SIZE", "DIRECTORY")
+	var unused int64
 	for _, r := range roots {
-		size := kernel.Size(r.Size)
+		size, kind := kernel.Size(r.Size), r.Kind
 		if r.Kind == "machine" {
 			size = "(links)"
 		}
-		fmt.Fprintf(stdout, "%-36s %-9s %10s  %s\n", r.Name, r.Kind, size, r.Dir)
+		if r.Unused {
+			kind += ", unused"
+			unused += r.Size
+		}
+		fmt.Fprintf(stdout, "%-36s %-16s %10s  %s\n", r.Name, kind, size, r.Dir)
 	}
 	fmt.Fprintln(stdout, "remove one with kmodcheck kernels rm NAME, all with kmodcheck kernels rm roots")
+	if unused > 0 {
+		fmt.Fprintf(stdout, "%s in userlands no machine is made from (replaced by a newer package list): kmodcheck kernels rm unused\n", kernel.Size(unused))
+	}
 }

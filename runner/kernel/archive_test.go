@@ -406,11 +406,20 @@ func TestRootsMachine(t *testing.T) {
 	if !slices.Contains(names, "machine "+rel) || len(names) != 2 {
 		t.Errorf("List = %q, want the userland and the machine", names)
 	}
+	for _, ri := range r.List() {
+		if ri.Unused {
+			t.Errorf("List: %s unused while the machine is made from it", ri.Name)
+		}
+	}
 	if err := r.Remove(ctx, rel); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(m); err == nil {
 		t.Errorf("Remove left %s", m)
+	}
+	// With its machine gone, the userland is no one's: kernels rm unused.
+	if l := r.List(); len(l) != 1 || l[0].Kind != "userland" || !l[0].Unused {
+		t.Errorf("List after removing the machine = %+v, want the userland, unused", l)
 	}
 	if _, err := os.Stat(filepath.Join(kroot, "boot", "vmlinuz-"+rel)); err != nil {
 		t.Errorf("removing the machine root removed the kernel's own files: %v", err)

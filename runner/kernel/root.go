@@ -270,21 +270,43 @@ type RootInfo struct {
 	Kind string // "userland" or "machine"
 	Dir  string
 	Size int64 // bytes of the files it holds (a machine's are links)
+	// Unused is set on a userland no machine root is made from: one a
+	// newer package list replaced (a kmodcheck upgrade remakes every
+	// root), or whose kernels were removed. Nothing will use it again.
+	Unused bool
 }
 
 // List lists the roots in the cache.
 func (r *Roots) List() []RootInfo {
 	var out []RootInfo
+	machines, _ := filepath.Glob(r.Cache.Path("machines", "*"))
 	for _, kind := range []struct{ dir, kind string }{{"roots", "userland"}, {"machines", "machine"}} {
 		dirs, _ := filepath.Glob(r.Cache.Path(kind.dir, "*"))
 		for _, d := range dirs {
 			if !complete(d) {
 				continue
 			}
-			out = append(out, RootInfo{Name: filepath.Base(d), Kind: kind.kind, Dir: d, Size: dirSize(d)})
+			info := RootInfo{Name: filepath.Base(d), Kind: kind.kind, Dir: d, Size: dirSize(d)}
+			info.Unused = kind.kind == "userland" && !baseOfAny(d, machines)
+			out = append(out, info)
 		}
 	}
 	return out
+}
+
+// baseOfAny says whether some machine root was made from the userland root
+// base (see madeFrom). A root without the sentinel counts as used.
+func baseOfAny(base string, machines []string) bool {
+	b, err := os.Stat(filepath.Join(base, baseSentinel))
+	if err != nil {
+		return true
+	}
+	for _, m := range machines {
+		if fi, err := os.Stat(filepath.Join(m, baseSentinel)); err == nil && os.SameFile(fi, b) {
+			return true
+		}
+	}
+	return false
 }
 
 // Remove removes a root by its name, under its lock.

@@ -37,11 +37,14 @@ test: setup build
 
 # Benchmarks: snapshot and cold boots side by side in one run (boot, the
 # seed suite, the kernel matrix, a step's round trip, memory; the table is
-# in bench-results.txt), and the kernel-log comparison. BenchmarkSeed, the
-# split per case and the naive way, runs by name.
+# in bench-results.txt), the kernel-log comparison, and what a user sees:
+# kmodcheck run cases/ with its defaults, with each case's boot and each
+# kind of step (bench-user.txt). BenchmarkSeed, the split per case and the
+# naive way, runs by name.
 bench: setup
 	$(GO) test -run '^$$' -bench 'Match100k' -benchmem ./runner/kmsg
 	$(GO) test -run '^$$' -bench 'BootModes' -benchtime 1x -timeout 60m .
+	$(GO) test -run '^$$' -bench 'UserSuite' -benchtime 1x -timeout 20m .
 
 clean:
 	rm -f kmodcheck

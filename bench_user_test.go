@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"text/tabwriter"
+	"time"
+)
+
+// BenchmarkUserSuite times what a user sees: `kmodcheck run -json FILE
+// cases/`, the command with its defaults (-j 2, snapshot boots, the
+// system's kernel), three times after a warm-up run, each with the load
+// average before it; and, from the runs' JSON records, the boot of each
+// case and the median of each kind of step (its command's first word), so
+// that a change to one part shows where the suite's time went. It prints a
+// table and writes it to bench-user.txt.
+func BenchmarkUserSuite(b *testing.B) {
+	bin, err := exec.LookPath("kmodcheck") // testscript.Main put this test binary there
+	if err != nil {
+		b.Fatal(err)
+	}
+	run := func(json string) time.Duration {
+		start := time.Now()
+		cmd := exec.CommandContext(b.Context(), bin, "run", "-json", json, "cases/")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("kmodcheck run cases/: %v\n%s", err, out)
+		}
+		return time.Since(start)
+	}
+	dir := b.TempDir()
+	run(filepath.Join(dir, "warm.json")) // the saved state, the page cache
+	var walls []time.Duration
+	var loads []string
+	steps := map[string][]time.Duration{}
+	var boots []time.Duration
+	for i := range 3 {
+		load, _ := os.ReadFile("/proc/loadavg")
+		loads = append(loads, strings.Fields(string(load))[0])
+		file := filepath.Join(dir, fmt.Sprintf("run%d.json", i))
+		walls = append(walls, run(file))
+		collectDurations(b, file, steps, &boots)
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "kmodcheck run cases/ (defaults), %s; load average (1 min) before each run: %s\n",
+		time.Now().Format(time.DateTime), strings.Join(loads, ", "))
+	tw := tabwriter.NewWriter(&out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "measure\tbest\tmedian\tworst\tn\t")
+	row := func(name string, ds []time.Duration) {
+		slices.Sort(ds)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t\n", name, ms(ds[0]), ms(median(ds)), ms(ds[len(ds)-1]), len(ds))
+	}
+	row("seed suite, wall", walls)
+	row("boot (JSON boot, per case)", boots)
+	kinds := make([]string, 0, len(steps))
+	for k := range steps {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	for _, k := range kinds {
+		row("step: "+k, steps[k])
+	}
+	tw.Flush()
+	fmt.Print(out.String())
+	if err := os.WriteFile("bench-user.txt", []byte(out.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(walls[0].Seconds(), "best-suite-s")
+}
+
+// collectDurations adds the boots of the cases and the durations of the
+// steps that a JSON report (one record per line) holds.
+func collectDurations(b *testing.B, file string, steps map[string][]time.Duration, boots *[]time.Duration) {
+	f, err := os.Open(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		var rec struct {
+			Type     string  `json:"type"`
+			Kind     string  `json:"kind"`
+			Command  string  `json:"command"`
+			Duration float64 `json:"duration"`
+			Boot     float64 `json:"boot"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			b.Fatalf("%s: %v", file, err)
+		}
+		switch {
+		case rec.Type == "case":
+			*boots = append(*boots, seconds(rec.Boot))
+		case rec.Type == "step" && rec.Kind == "command":
+			name, _, _ := strings.Cut(rec.Command, " ")
+			steps[name] = append(steps[name], seconds(rec.Duration))
+		}
+	}
+	if err := sc.Err(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0fms", float64(d.Microseconds())/1000) }

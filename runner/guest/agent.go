@@ -156,7 +156,8 @@ type agent struct {
 	marks    int                      // trace markers written (agent ready, each step's end)
 	seen     map[string]*loadedModule // every module seen loaded, by name
 	shell    shells                   // OpShell, OpResize (shell.go)
-	session  *target.Shell            // the case's bash session, started by its first step
+	session  *target.Shell            // the case's bash session, taken from early at its first step
+	early    *earlyShell              // the session, starting since the clock was set
 	journal  journal                  // systemd-journald, for journalctl (journal.go)
 	syslog   syslog                   // rsyslogd, for /var/log/kern.log (syslog.go)
 }
@@ -240,6 +241,9 @@ func (a *agent) handle(req proto.Request) proto.Response {
 		tv := unix.NsecToTimeval(req.UnixNano)
 		if err := unix.Settimeofday(&tv); err != nil {
 			return proto.Response{Error: fmt.Sprintf("set clock: %v", err)}
+		}
+		if a.session == nil && a.early == nil { // after the clock: bash's $SECONDS reads it
+			a.early = startEarly(os.Getenv(proto.EnvWork))
 		}
 		return proto.Response{}
 	case proto.OpRun:
@@ -421,12 +425,7 @@ func (a *agent) runStep(req proto.Request) proto.Response {
 		a.session = nil
 	}
 	if a.session == nil {
-		env, err := target.WithSudo(baseEnv, "/run/kmodcheck/bin")
-		if err != nil {
-			return proto.Response{Exit: -1, Error: err.Error()}
-		}
-		sudoWithoutPty()
-		sh, err := target.StartShell(req.Dir, env)
+		sh, err := a.takeSession(req.Dir)
 		if errors.Is(err, os.ErrNotExist) {
 			return runOnPty(req)
 		}
@@ -445,6 +444,49 @@ func (a *agent) runStep(req proto.Request) proto.Response {
 		Exit: res.Exit, Stdout: res.Stdout, Stderr: append([]byte(note), res.Stderr...),
 		TimedOut: res.TimedOut, Stuck: a.session.Stuck(), Pwd: a.session.Pwd(), Shell: res.Shell,
 	}
+}
+
+// An earlyShell is the case's bash session, started in the case's work
+// directory as soon as the host has set the guest's clock (right after the
+// agent's hello): a reader's terminal is open before they type, and
+// bash's start (0.4 s of the first step under TCG) then overlaps the
+// host's first build.
+type earlyShell struct {
+	done chan struct{}
+	sh   *target.Shell
+	err  error
+}
+
+func startEarly(dir string) *earlyShell {
+	e := &earlyShell{done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		e.sh, e.err = newSession(dir)
+	}()
+	return e
+}
+
+// takeSession returns the session started early, or, for a session that
+// ended or one that could not start early, a new one in dir.
+func (a *agent) takeSession(dir string) (*target.Shell, error) {
+	if e := a.early; e != nil {
+		a.early = nil
+		<-e.done
+		if e.err == nil || errors.Is(e.err, os.ErrNotExist) {
+			return e.sh, e.err
+		}
+	}
+	return newSession(dir)
+}
+
+// newSession starts a bash session in dir, sudo as a reader's.
+func newSession(dir string) (*target.Shell, error) {
+	env, err := target.WithSudo(baseEnv, "/run/kmodcheck/bin")
+	if err != nil {
+		return nil, err
+	}
+	sudoWithoutPty()
+	return target.StartShell(dir, env)
 }
 
 // sudoersNoPty is a sudoers file written into the guest's root (its

@@ -3,6 +3,7 @@ package qemu
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -76,8 +77,36 @@ func (vm *VM) build(ctx context.Context, step target.Step) (target.Result, error
 	wrapped.Line = wrapNS(filepath.Join(vm.unameDir, buildNS), step.Line, os.Geteuid() != 0)
 	res := target.RunLocal(ctx, wrapped, target.ReaderEnv(target.HostEnv()))
 	res.Step = step
-	vm.changed = true
+	vm.changed = vm.changed || machineChanged(filepath.Join(vm.tmp, "upper"))
 	return res, nil
+}
+
+// machineChanged says whether builds left anything in the overlays' upper
+// directories besides the empty top-level ones the build namespace makes:
+// a file, a link, a directory, a whiteout. Only then must the guest take
+// the changes before its next step, a walk of them over 9p that cost the
+// first step after a tutorial's make (which writes only in the work
+// directory) about 0.2 s under TCG.
+func machineChanged(upper string) bool {
+	tops, err := os.ReadDir(upper)
+	if err != nil {
+		return true // not known: take them
+	}
+	for _, top := range tops {
+		if !top.IsDir() {
+			return true
+		}
+		f, err := os.Open(filepath.Join(upper, top.Name()))
+		if err != nil {
+			return true
+		}
+		names, err := f.Readdirnames(1)
+		f.Close()
+		if len(names) > 0 || err != io.EOF {
+			return true
+		}
+	}
+	return false
 }
 
 // wrapNS returns the shell line that runs line through the namespace

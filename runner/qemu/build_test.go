@@ -165,3 +165,38 @@ func TestViewMounts(t *testing.T) {
 		t.Errorf("viewMounts (-want +got):\n%s", diff)
 	}
 }
+
+// TestMachineChanged: the empty top-level upper directories the build
+// namespace makes are no change; anything in them, or beside them, is.
+func TestMachineChanged(t *testing.T) {
+	tops := func() string {
+		dir := t.TempDir()
+		for _, d := range []string{"etc", "usr", "root"} {
+			if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	if machineChanged(tops()) {
+		t.Errorf("empty top-level directories taken for a change")
+	}
+	for _, change := range []func(dir string) error{
+		func(dir string) error { return os.WriteFile(filepath.Join(dir, "usr", "installed"), nil, 0o644) },
+		func(dir string) error { return os.Mkdir(filepath.Join(dir, "etc", "new.d"), 0o755) },
+		func(dir string) error { return os.Symlink("x", filepath.Join(dir, "root", "link")) },
+		func(dir string) error { return os.WriteFile(filepath.Join(dir, "toplevel"), nil, 0o644) },
+	} {
+		dir := tops()
+		if err := change(dir); err != nil {
+			t.Fatal(err)
+		}
+		if !machineChanged(dir) {
+			out, _ := exec.Command("find", dir).Output()
+			t.Errorf("a change not seen:\n%s", out)
+		}
+	}
+	if !machineChanged(filepath.Join(t.TempDir(), "missing")) {
+		t.Errorf("an upper directory that cannot be read taken for no change")
+	}
+}

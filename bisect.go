@@ -48,31 +48,32 @@ type bisectDeps struct {
 }
 
 // bisectCmd is kmodcheck bisect.
-func bisectCmd(ctx context.Context, args []string, stdout, stderr io.Writer, deps bisectDeps) int {
+func bisectCmd(ctx context.Context, args []string, std stdio) error {
+	return bisectWith(ctx, args, std, archiveBisect(std.err))
+}
+
+// bisectWith is kmodcheck bisect with deps for its kernels.
+func bisectWith(ctx context.Context, args []string, std stdio, deps bisectDeps) error {
 	fs := flag.NewFlagSet("bisect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(std.err)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), bisectUsage)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+		return flagError(err)
 	}
 	if fs.NArg() != 3 {
 		fs.Usage()
-		return 2
+		return errUsage("")
 	}
 	caseFile, good, bad := fs.Arg(0), fs.Arg(1), fs.Arg(2)
 	releases, err := deps.releases(ctx, good, bad)
 	if err != nil {
-		fmt.Fprintf(stderr, "kmodcheck bisect: %v\n", err)
-		return 2
+		return bisectError(err)
 	}
 	name := suite.CaseName(caseFile)
-	fmt.Fprintf(stdout, "bisect %s: %d releases from %s to %s, at most %d runs if each can be tried\n",
+	fmt.Fprintf(std.out, "bisect %s: %d releases from %s to %s, at most %d runs if each can be tried\n",
 		name, len(releases), releases[0], releases[len(releases)-1], bisect.Estimate(len(releases)))
 	start := time.Now()
 	n := 0
@@ -80,14 +81,18 @@ func bisectCmd(ctx context.Context, args []string, stdout, stderr io.Writer, dep
 		return deps.run(ctx, caseFile, release)
 	}, func(t bisect.Trial) {
 		n++
-		fmt.Fprintf(stdout, "run %d: %s\n", n, trialLine(t))
+		fmt.Fprintf(std.out, "run %d: %s\n", n, trialLine(t))
 	})
 	took := time.Since(start).Round(100 * time.Millisecond)
 	if err != nil {
-		fmt.Fprintf(stderr, "kmodcheck bisect: %v (after %d runs, %v)\n", err, n, took)
-		return 2
+		return bisectError(fmt.Errorf("%w (after %d runs, %v)", err, n, took))
 	}
-	return bisectReport(stdout, res, n, took)
+	return bisectReport(std.out, res, n, took)
+}
+
+// bisectError is a bisect that could not start or go on: exit status 2.
+func bisectError(err error) error {
+	return failed("bisect", 2, err)
 }
 
 // trialLine is a trial's progress line.
@@ -105,18 +110,19 @@ func trialLine(t bisect.Trial) string {
 	return fmt.Sprintf("%s%s: %s", t.Release, again, t.Outcome.Verdict)
 }
 
-// bisectReport prints the conclusion and returns the exit status.
-func bisectReport(w io.Writer, res bisect.Result, runs int, took time.Duration) int {
-	code := 0
+// bisectReport prints the conclusion; a boundary that is flaky or not
+// pinned down ends kmodcheck with status 1.
+func bisectReport(w io.Writer, res bisect.Result, runs int, took time.Duration) error {
+	var unsettled error
 	if res.Flaky {
 		fmt.Fprintf(w, "no answer: %s\n", res.Note)
 		fmt.Fprintf(w, "between %s and %s, after %d runs in %v\n", res.LastGood, res.FirstBad, runs, took)
-		return 1
+		return statusError(1)
 	}
 	if len(res.Untested) > 0 {
 		fmt.Fprintf(w, "first failing release: one of %s, %s (could not try %s)\n",
 			strings.Join(res.Untested, ", "), res.FirstBad, strings.Join(res.Untested, ", "))
-		code = 1
+		unsettled = statusError(1)
 	} else {
 		fmt.Fprintf(w, "first failing release: %s\n", res.FirstBad)
 	}
@@ -126,7 +132,7 @@ func bisectReport(w io.Writer, res bisect.Result, runs int, took time.Duration) 
 		fmt.Fprintf(w, "note: %s\n", res.Note)
 	}
 	fmt.Fprintf(w, "%d runs in %v\n", runs, took)
-	return code
+	return unsettled
 }
 
 // archiveBisect is bisect's wiring: the releases are those the archive

@@ -44,7 +44,10 @@ var bisectReleases = []string{"6.12.9", "6.12.38", "6.13.11", "6.14.7", "6.15.4"
 
 func TestBisectCmd(t *testing.T) {
 	var out, errs bytes.Buffer
-	code := bisectCmd(context.Background(), []string{"cases/timer.txtar", "6.12.9", "6.17.1"}, &out, &errs, fakeBisect(bisectReleases, "6.16.3", nil))
+	bisectExit := func(args []string, deps bisectDeps) int {
+		return exitCode(bisectWith(context.Background(), args, stdio{out: &out, err: &errs}, deps), &errs)
+	}
+	code := bisectExit([]string{"cases/timer.txtar", "6.12.9", "6.17.1"}, fakeBisect(bisectReleases, "6.16.3", nil))
 	if code != 0 {
 		t.Fatalf("exit %d: %s%s", code, out.String(), errs.String())
 	}
@@ -64,17 +67,17 @@ func TestBisectCmd(t *testing.T) {
 
 	out.Reset()
 	flaky := map[string][]string{"6.16.3": {bisect.Fail, bisect.Pass}}
-	if code := bisectCmd(context.Background(), []string{"cases/timer.txtar", "6.12.9", "6.17.1"}, &out, &errs, fakeBisect(bisectReleases, "6.17.1", flaky)); code != 1 ||
+	if code := bisectExit([]string{"cases/timer.txtar", "6.12.9", "6.17.1"}, fakeBisect(bisectReleases, "6.17.1", flaky)); code != 1 ||
 		!strings.Contains(out.String(), "no answer: the boundary is flaky: 6.16.3 gave FAIL, then PASS\nbetween 6.15.4 and 6.16.3") {
 		t.Errorf("flaky boundary: exit %d\n%s", code, out.String())
 	}
 
 	errs.Reset()
-	if code := bisectCmd(context.Background(), []string{"cases/timer.txtar", "6.16.3", "6.17.1"}, &out, &errs, fakeBisect(bisectReleases, "6.16.3", nil)); code != 2 ||
+	if code := bisectExit([]string{"cases/timer.txtar", "6.16.3", "6.17.1"}, fakeBisect(bisectReleases, "6.16.3", nil)); code != 2 ||
 		!strings.Contains(errs.String(), "6.16.3 gave FAIL") {
 		t.Errorf("a GOOD that fails: exit %d: %s", code, errs.String())
 	}
-	if code := bisectCmd(context.Background(), []string{"x.txtar", "6.12.9"}, &out, &errs, fakeBisect(bisectReleases, "6.16.3", nil)); code != 2 {
+	if code := bisectExit([]string{"x.txtar", "6.12.9"}, fakeBisect(bisectReleases, "6.16.3", nil)); code != 2 {
 		t.Errorf("two arguments: exit %d", code)
 	}
 }

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,7 +18,8 @@ import (
 var caseName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
 
 // importCmd writes a case from a pasted terminal session.
-func importCmd(args []string, stdout, stderr io.Writer) int {
+func importCmd(_ context.Context, args []string, std stdio) error {
+	stdout, stderr := std.out, std.err
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	name := fs.String("name", "", "the case's `name` (default: the session file's, without its extension)")
@@ -35,19 +36,13 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+		return flagError(err)
 	}
 	if fs.NArg() != 1 || (*module != "" && *src != "") {
 		fs.Usage()
-		return 2
+		return errUsage("")
 	}
-	fail := func(err error) int {
-		fmt.Fprintf(stderr, "kmodcheck import: %v\n", err)
-		return 2
-	}
+	fail := func(err error) error { return failed("import", 2, err) }
 	file := fs.Arg(0)
 	text, err := os.ReadFile(file)
 	if err != nil {
@@ -99,7 +94,7 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 	for _, sp := range s.Unplaced {
 		fmt.Fprintf(stdout, "not placed: %s:%s (%s, %s): %q\n", file, lineRange(sp), plural(sp.Lines, "line"), sp.Why, sp.Text)
 	}
-	return 0
+	return nil
 }
 
 func lineRange(sp importer.Span) string {

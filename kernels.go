@@ -32,11 +32,8 @@ archive the host's apt sources use), its suites KMODCHECK_SUITES.
 `
 
 // kernelsCmd runs kmodcheck kernels and its subcommands.
-func kernelsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return exitCode(kernelsSub(ctx, args, stdout), stderr)
-}
-
-func kernelsSub(ctx context.Context, args []string, stdout io.Writer) error {
+func kernelsCmd(ctx context.Context, args []string, std stdio) error {
+	stdout := std.out
 	if len(args) == 0 {
 		return kernelsList(stdout)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -33,9 +34,9 @@ Flags:
 `
 
 // reportCmd is kmodcheck report.
-func reportCmd(args []string, stdout, stderr io.Writer) int {
+func reportCmd(_ context.Context, args []string, std stdio) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(std.err)
 	a := &runArgs{}
 	fs.StringVar(&a.matrixFile, "matrix", "", "write the table, with each failure's step and reason, to `file` as markdown")
 	fs.StringVar(&a.htmlFile, "html", "", "write the HTML report to `file`")
@@ -45,40 +46,34 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+		return flagError(err)
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
-		return 2
+		return errUsage("")
 	}
+	fail := func(errs ...error) error { return failed("report", 2, errs...) }
 	merged, err := mergeFiles(fs.Args())
 	if err != nil {
-		fmt.Fprintf(stderr, "kmodcheck report: %v\n", err)
-		return 2
+		return fail(err)
 	}
 	rep, err := openReports(a)
 	if err != nil {
-		fmt.Fprintf(stderr, "kmodcheck report: %v\n", err)
-		return 2
+		return fail(err)
 	}
 	defer rep.close()
 	out := tableReports{pairs: merged.Pairs, kernels: merged.Run.Kernels, title: "kmodcheck", took: took(merged.Pairs)}
 	out.started, _ = time.Parse(time.RFC3339, merged.Run.Started)
-	fmt.Fprint(stdout, report.NewTable(out.pairs, out.kernels...).Text())
-	code := 0
+	fmt.Fprint(std.out, report.NewTable(out.pairs, out.kernels...).Text())
+	if errs := out.write(rep); len(errs) > 0 {
+		return fail(errs...)
+	}
 	for _, p := range merged.Pairs {
 		if p.Case.Status == "FAIL" {
-			code = 1
+			return statusError(1)
 		}
 	}
-	for _, err := range out.write(rep) {
-		fmt.Fprintf(stderr, "kmodcheck report: %v\n", err)
-		code = 2
-	}
-	return code
+	return nil
 }
 
 // mergeFiles reads and merges the JSON reports.

@@ -115,18 +115,19 @@ func runHelp(w io.Writer) {
 
 // runCmd is kmodcheck run: it parses the command line, plans the pairs,
 // runs them and reports the results, each step below.
-func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a, code := parseRun(args, stderr)
-	if a == nil {
-		return code
+func runCmd(ctx context.Context, args []string, std stdio) error {
+	stdout, stderr := std.out, std.err
+	a, err := parseRun(args, stderr)
+	if err != nil {
+		return err
 	}
-	p, code := planRun(ctx, a, stderr)
-	if p == nil {
-		return code
+	p, err := planRun(ctx, a, stderr)
+	if err != nil {
+		return err
 	}
 	if a.list != "" {
 		p.list(stdout)
-		return 0
+		return nil
 	}
 	if p.pairs > 0 {
 		// A kernel that cannot be prepared fails its cases, each saying why.
@@ -136,42 +137,34 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	rep, err := openReports(a)
 	if err != nil {
-		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
-		return 2
+		return failed("", 2, err)
 	}
 	defer rep.close()
 	if a.out == "" {
 		if a.out, err = suite.RunDir(); err != nil {
-			fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
-			return 2
+			return failed("", 2, err)
 		}
 	}
 	p.cfg.ArtifactDir = a.out
 	if err := p.writeRunRecord(rep); err != nil {
-		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
-		return 2
+		return failed("", 2, err)
 	}
 	r := p.run(ctx, rep, stdout)
-	return r.report(ctx, p, rep, stdout, stderr)
+	return r.report(ctx, p, rep, stdout)
 }
 
-// parseRun parses kmodcheck run's command line. On -h or a usage error it
-// has said so on stderr and returns nil and the exit status.
-func parseRun(args []string, stderr io.Writer) (*runArgs, int) {
+// parseRun parses kmodcheck run's command line.
+func parseRun(args []string, stderr io.Writer) (*runArgs, error) {
 	fs, a := runFlags(stderr)
 	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return nil, 0
-		}
-		return nil, 2
+		return nil, flagError(err)
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
-		return nil, 2
+		return nil, errUsage("")
 	}
 	if a.count < 1 || a.count > 1 && !a.update {
-		fmt.Fprintln(stderr, "kmodcheck: -count N needs -update and N >= 1")
-		return nil, 2
+		return nil, errUsage("kmodcheck: -count N needs -update and N >= 1\n")
 	}
 	a.paths = fs.Args()
 	for _, f := range []struct{ name, re string }{{"run", a.runRE}, {"list", a.list}} {
@@ -180,19 +173,17 @@ func parseRun(args []string, stderr io.Writer) (*runArgs, int) {
 		}
 		re, err := regexp.Compile(f.re)
 		if err != nil {
-			fmt.Fprintf(stderr, "kmodcheck: -%s: %v\n", f.name, err)
-			return nil, 2
+			return nil, errUsage(fmt.Sprintf("kmodcheck: -%s: %v\n", f.name, err))
 		}
 		a.match = append(a.match, re)
 	}
 	if a.shard != "" {
 		var err error
 		if a.part, err = suite.ParseShard(a.shard); err != nil {
-			fmt.Fprintf(stderr, "kmodcheck: -shard: %v\n", err)
-			return nil, 2
+			return nil, errUsage(fmt.Sprintf("kmodcheck: -shard: %v\n", err))
 		}
 	}
-	return a, 0
+	return a, nil
 }
 
 // A runPlan is what a run will do: the checked cases, the targets they run
@@ -207,13 +198,11 @@ type runPlan struct {
 }
 
 // planRun finds and checks the cases, defaults -golden and -modules beside
-// them, and sets up the targets. On an error it has said so on stderr and
-// returns nil and the exit status.
-func planRun(ctx context.Context, a *runArgs, stderr io.Writer) (*runPlan, int) {
+// them, and sets up the targets; progress goes to stderr.
+func planRun(ctx context.Context, a *runArgs, stderr io.Writer) (*runPlan, error) {
 	files, err := suite.Cases(a.paths, nil)
 	if err != nil {
-		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
-		return nil, 2
+		return nil, failed("", 2, err)
 	}
 	files = matching(files, a.match)
 	root := filepath.Dir(filepath.Clean(a.paths[0]))
@@ -233,29 +222,27 @@ func planRun(ctx context.Context, a *runArgs, stderr io.Writer) (*runPlan, int) 
 	if a.count > 1 {
 		cfg.UpdateRuns = &script.GoldenRuns{}
 	}
-	bad := false
+	var bad []error
 	for _, f := range files {
 		if err := cfg.Check(f); err != nil {
-			fmt.Fprintln(stderr, err)
-			bad = true
+			bad = append(bad, err)
 		}
 	}
-	if bad {
-		return nil, 2
+	if len(bad) > 0 { // each names its file and line: no prefix
+		return nil, &commandError{code: 2, errs: bad}
 	}
 	cfg.KernelVariants = len(a.kernels) > 0
 	a.opts.Progress = stderr
 	targets, err := a.opts.NewTargets(ctx, a.kernels)
 	if err != nil {
-		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
-		return nil, 2
+		return nil, failed("", 2, err)
 	}
 	p := &runPlan{args: a, cfg: cfg, files: files, targets: targets}
 	p.selected = suite.Select(targets, files, a.part)
 	for _, sel := range p.selected {
 		p.pairs += len(sel)
 	}
-	return p, 0
+	return p, nil
 }
 
 // list prints the planned pairs, one case@kernel a line (-list).
@@ -353,31 +340,22 @@ func (p *runPlan) run(ctx context.Context, rep *runReports, stdout io.Writer) fi
 }
 
 // report prints the run's end (the signal that stopped it, the artifacts of
-// the failures, the summary), finishes the reports and returns the exit
-// status: 1 when a case failed, 2 when a report could not be written.
-func (r finishedRun) report(ctx context.Context, p *runPlan, rep *runReports, stdout, stderr io.Writer) int {
+// the failures, the summary) and finishes the reports: exit status 1 when
+// a case failed, 2 when a report could not be written.
+func (r finishedRun) report(ctx context.Context, p *runPlan, rep *runReports, stdout io.Writer) error {
 	if sig, ok := interruptedBy(ctx); ok {
 		fmt.Fprintf(stdout, "kmodcheck: %s stopped the run after %.1fs\n", signalName(sig), r.took.Seconds())
 	}
 	report.Artifacts(stdout, p.cfg.ArtifactDir, r.results)
 	report.Summary(stdout, r.results, r.took)
 
-	code := 0
-	for _, res := range r.results {
-		if res.Status == "FAIL" {
-			code = 1
-		}
-	}
-	fail := func(err error) {
-		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
-		code = 2
-	}
+	var errs []error
 	if r.jsonErr != nil {
-		fail(r.jsonErr)
+		errs = append(errs, r.jsonErr)
 	}
 	if rep.json != nil {
 		if err := rep.json.Close(); err != nil {
-			fail(err)
+			errs = append(errs, err)
 		}
 	}
 	title := "kmodcheck"
@@ -385,10 +363,15 @@ func (r finishedRun) report(ctx context.Context, p *runPlan, rep *runReports, st
 		title += " (shard " + shard.String() + ")"
 	}
 	out := tableReports{pairs: report.PairsOf(r.results), kernels: p.kernels(), title: title, took: r.took, started: r.start}
-	for _, err := range out.write(rep) {
-		fail(err)
+	if errs = append(errs, out.write(rep)...); len(errs) > 0 {
+		return failed("", 2, errs...)
 	}
-	return code
+	for _, res := range r.results {
+		if res.Status == "FAIL" {
+			return statusError(1)
+		}
+	}
+	return nil
 }
 
 // matching keeps the case files whose names match every regexp.

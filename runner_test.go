@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"kmodcheck": func() {
 			ctx, stop := withStopSignals(context.Background())
-			code := kmodcheck(ctx, os.Args[1:], os.Stdout, os.Stderr)
+			code := kmodcheck(ctx, os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr})
 			stop()
 			os.Exit(code)
 		},

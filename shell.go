@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -24,7 +23,8 @@ import (
 
 // shellCmd boots the VM a case would get and gives an interactive shell in
 // it; the command exits with the shell's exit status.
-func shellCmd(ctx context.Context, args []string, stdin *os.File, stdout, stderr io.Writer) int {
+func shellCmd(ctx context.Context, args []string, std stdio) error {
+	stdin, stdout, stderr := std.in, std.out, std.err
 	fs := flag.NewFlagSet("shell", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	opts := suite.Options{Target: "qemu"}
@@ -38,18 +38,17 @@ func shellCmd(ctx context.Context, args []string, stdin *os.File, stdout, stderr
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return flagError(err)
 	}
 	if fs.NArg() > 1 {
 		fs.Usage()
-		return 2
+		return errUsage("")
 	}
-	fail := func(err error) int {
+	fail := func(err error) error {
 		if sig, ok := interruptedBy(ctx); ok {
 			err = fmt.Errorf("%s stopped the shell", signalName(sig))
 		}
-		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
-		return 2
+		return failed("", 2, err)
 	}
 
 	work, err := os.MkdirTemp("", "kmodcheck-shell-")
@@ -128,7 +127,10 @@ func shellCmd(ctx context.Context, args []string, stdin *os.File, stdout, stderr
 		fmt.Fprintln(stderr) // the shell's last line may be unfinished
 		return fail(err)
 	}
-	return code
+	if code != 0 {
+		return statusError(code)
+	}
+	return nil
 }
 
 // unpackCase writes a case's archive files into dir and returns the module

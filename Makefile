@@ -24,7 +24,9 @@ run: setup build
 # The cases run on the system's kernel (where the host has one) and on
 # TEST_KERNELS, fetched into the cache once (about 120 MB each) with a
 # root of their own release each: 6.12 from bookworm-backports, and the
-# newest trixie-backports kernel (7.3), built for in a trixie root.
+# newest trixie-backports kernel (7.3), built for in a trixie root. Then the
+# example course (examples/course: a course's repository with its own go
+# test) runs on the first of them.
 TEST_KERNELS ?= 6.12 7.3
 
 test: setup build
@@ -32,7 +34,8 @@ test: setup build
 	if ls /boot/vmlinuz-* >/dev/null 2>&1; then kernels="system $$kernels"; fi; \
 	./kmodcheck kernels fetch $(TEST_KERNELS) || exit 1; \
 	echo "make test: kernels: $$kernels"; \
-	KMODCHECK_KERNELS="$$kernels" $(GO) test -timeout 80m $(TESTFLAGS) ./...
+	KMODCHECK_KERNELS="$$kernels" $(GO) test -timeout 80m $(TESTFLAGS) ./... && \
+	cd examples/course && KMODCHECK_KERNELS="$${kernels%% *}" $(GO) test -timeout 20m $(TESTFLAGS) ./...
 	$(MAKE) fuzz-short
 
 # Benchmarks: snapshot and cold boots side by side in one run (boot, the

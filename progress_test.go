@@ -28,7 +28,7 @@ func TestProgressOnTerminal(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "run", "-accel", *accel, "-run", "^well_behaved$", "-out", t.TempDir(), "testdata/faults/cases/")
+	cmd := exec.CommandContext(ctx, bin, "run", "-accel", options().Accel, "-run", "^well_behaved$", "-out", t.TempDir(), "testdata/faults/cases/")
 	cmd.Env = append(os.Environ(), "TERM=xterm")
 	const width = 120
 	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 30, Cols: width})

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,37 +9,19 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/kmodcheck/kmodcheck/runner"
 	"github.com/kmodcheck/kmodcheck/runner/cache"
-	"github.com/kmodcheck/kmodcheck/runner/guest"
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
-	"github.com/kmodcheck/kmodcheck/runner/script"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
-var (
-	update      = flag.Bool("update", false, "rewrite golden files that differ from what the kernel printed")
-	targetName  = flag.String("target", "qemu", "where steps run: qemu or host")
-	accel       = flag.String("accel", "auto", "qemu accelerator: auto, kvm or tcg")
-	boot        = flag.String("boot", "snapshot", "qemu boot: snapshot or cold")
-	stepTimeout = flag.Duration("step-timeout", time.Minute, "bound for one step")
-)
-
-// kernels are the -kernel flags: every case runs on each.
-var kernels stringList
-
-func init() {
-	flag.Var(&kernels, "kernel", "kernel release or pattern for the qemu target; repeat it for several")
-}
-
 func TestMain(m *testing.M) {
-	if guest.IsGuest() {
-		guest.Main() // this binary is also the guest's agent
-	}
-	testscript.Main(m, map[string]func(){
+	// The test binary is also the guest's agent (runner.Main), and the
+	// kmodcheck command for TestCLI's scripts.
+	runner.Main(m, map[string]func(){
 		"kmodcheck": func() {
 			ctx, stop := withStopSignals(context.Background())
 			code := kmodcheck(ctx, os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr})
@@ -50,58 +31,27 @@ func TestMain(m *testing.M) {
 	})
 }
 
+// options are the target's options the test binary's flags give.
 func options() suite.Options {
-	return suite.Options{Target: *targetName, Accel: *accel, Boot: *boot, StepTimeout: *stepTimeout}
+	o, err := runner.Options()
+	if err != nil {
+		panic(err) // TestMain added the flags
+	}
+	return o
 }
 
 // TestCases runs every case in cases/ on the target, each as a subtest of
 // its kernel's: TestCases/6.1.0-56-amd64/kthread_init_work. The kernels are
 // the -kernel flags, else $KMODCHECK_KERNELS (space-separated), else the
-// system's newest.
+// system's newest: kmodcheck's own use of what a course's go test does.
 func TestCases(t *testing.T) {
 	t.Parallel()
-	names := testKernels()
-	targets, err := options().NewTargets(context.Background(), names)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := suite.Prepare(t.Context(), targets); err != nil {
-		t.Fatal(err)
-	}
-	out, err := suite.RunDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("kernel console logs: %s", out)
-	files, err := suite.Cases([]string{"cases"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tg := range targets {
-		t.Run(tg.Release(), func(t *testing.T) {
-			cfg := script.Config{
-				Context: t.Context(), Target: tg, CaseTimeout: 10 * time.Minute, Golden: "golden", Modules: "modules", Update: *update, KernelVariants: len(names) > 0,
-				StepTimeout: *stepTimeout, ArtifactDir: filepath.Join(out, tg.Release()),
-			}
-			for _, f := range files {
-				if err := cfg.Check(f); err != nil {
-					t.Fatal(err)
-				}
-			}
-			p := cfg.Params(files...)
-			testscript.Run(t, p)
-		})
-	}
+	runner.Run(t, runner.Params{Dir: "cases"})
 }
 
 // testKernels are the kernels TestCases runs on, as named: the -kernel
 // flags, else $KMODCHECK_KERNELS.
-func testKernels() []string {
-	if len(kernels) > 0 {
-		return kernels
-	}
-	return strings.Fields(os.Getenv("KMODCHECK_KERNELS"))
-}
+func testKernels() []string { return runner.Kernels() }
 
 // TestCLI checks the kmodcheck command itself: errors for bad input, a
 // golden mismatch, -update. Its scripts are in testdata/cli.
@@ -115,7 +65,7 @@ func TestCLI(t *testing.T) {
 				return err
 			}
 			env.Setenv("ROOT", wd)
-			env.Setenv("KMODCHECK_ACCEL", *accel)
+			env.Setenv("KMODCHECK_ACCEL", options().Accel)
 			// testscript sets HOME=/no-home; the cache stays the user's.
 			c, err := cache.Default()
 			if err != nil {

@@ -37,7 +37,7 @@ func startSleepers(t *testing.T) (cmd *exec.Cmd, dir string, vm qemuProc, lines 
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd = exec.Command(bin, "run", "-v", "-j", "1", "-accel", *accel, "-step-timeout", "10m",
+	cmd = exec.Command(bin, "run", "-v", "-j", "1", "-accel", options().Accel, "-step-timeout", "10m",
 		"-junit", filepath.Join(dir, "r.xml"), "-json", filepath.Join(dir, "r.json"), "-out", filepath.Join(dir, "out"),
 		filepath.Join(dir, "cases"))
 	stdout, err := cmd.StdoutPipe()

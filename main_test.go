@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"os"
+	"regexp"
 	"testing"
 )
 
@@ -31,4 +35,19 @@ func TestExitCode(t *testing.T) {
 			t.Errorf("%s: exit %d, stderr %q; want %d, %q", tc.name, code, stderr.String(), tc.code, tc.says)
 		}
 	}
+}
+
+// TestRunFlagsDocumented keeps kmodcheck run's flags and its manual
+// (docs/running.md's table of flags) in step.
+func TestRunFlagsDocumented(t *testing.T) {
+	manual, err := os.ReadFile("docs/running.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, _ := runFlags(io.Discard)
+	fs.VisitAll(func(f *flag.Flag) {
+		if !regexp.MustCompile("(?m)^\\| .*`-" + regexp.QuoteMeta(f.Name) + "[ `]").Match(manual) {
+			t.Errorf("kmodcheck run -%s is not in docs/running.md's table of flags", f.Name)
+		}
+	})
 }

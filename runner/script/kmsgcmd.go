@@ -13,6 +13,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/kmodcheck/kmodcheck/runner/golden"
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 )
 
@@ -55,9 +56,9 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 	if err != nil && !missing {
 		ts.Fatalf("kmsg: %v", err)
 	}
-	var golden *kmsg.Golden
+	var want *golden.Golden
 	if !missing {
-		if golden, err = kmsg.ParseGolden(goldenPath, data); err != nil {
+		if want, err = golden.Parse(goldenPath, data); err != nil {
 			ts.Fatalf("%v", err)
 		}
 	} else if !cfg.Update {
@@ -68,16 +69,16 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 	// An update rewrites the golden as it was before the first of -count
 	// runs, to accept every run's lines.
 	var (
-		base     *kmsg.Golden
+		base     *golden.Golden
 		original []byte
-		before   []kmsg.Run
+		before   []golden.Run
 	)
 	if cfg.Update {
 		if !missing {
 			original = data
 		}
 		if original, before = cfg.UpdateRuns.previous(updatePath, original); original != nil {
-			if base, err = kmsg.ParseGolden(goldenPath, original); err != nil {
+			if base, err = golden.Parse(goldenPath, original); err != nil {
 				ts.Fatalf("%v", err)
 			}
 		}
@@ -94,10 +95,10 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 	deadline := began.Add(*timeout)
 	var (
 		lines   []string
-		klines  []kmsg.Line // lines with the threads that printed them
+		klines  []golden.Line // lines with the threads that printed them
 		kept    []kmsg.Record
 		dropped map[string][]kmsg.Record
-		m       kmsg.Match
+		m       golden.Match
 		// In an update, the rewritten golden must see everything the
 		// module prints: wait until the rewrite stops changing.
 		candidate   []byte
@@ -115,8 +116,8 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		klines = kmsg.Lines(kept, lines)
 		now := time.Now()
-		if golden != nil {
-			m = golden.MatchLines(klines)
+		if want != nil {
+			m = want.MatchLines(klines)
 			// Done when the whole log so far fits, or when it cannot fit
 			// whatever comes: then its accepted prefix is the window and
 			// the rest is the next kmsg's. While it may still fit, wait: a
@@ -131,7 +132,7 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 			break
 		}
 		if cfg.Update {
-			next := rewrite(base, append(before, kmsg.Run{Lines: klines, Before: st.taken}))
+			next := rewrite(base, append(before, golden.Run{Lines: klines, Before: st.taken}))
 			if !bytes.Equal(next, candidate) {
 				candidate, stableSince = next, now
 			} else if now.Sub(stableSince) >= updateSettle {
@@ -151,7 +152,7 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 	// An update takes every line printed until its rewrite settled: a
 	// golden cut short (a tutorial's dmesg pasted part way through a
 	// thread's count) leaves none of them to the next kmsg.
-	ok := golden != nil && (m.OK || !cfg.Update && accepted(m)) && equalAligned(golden, klines[:m.Accepted])
+	ok := want != nil && (m.OK || !cfg.Update && accepted(m)) && equalAligned(want, klines[:m.Accepted])
 	window := klines
 	if ok {
 		cmp.OK = true
@@ -161,22 +162,22 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 		if cmp.Left = len(klines) - m.Accepted; cmp.Left > 0 {
 			left = fmt.Sprintf("; %d left for the next kmsg", cmp.Left)
 			if !*more {
-				st.leftover = &leftover{name: name, golden: golden, data: data, updatePath: updatePath,
-					lines: append([]kmsg.Line(nil), klines...), before: st.taken, accepted: m.Accepted}
+				st.leftover = &leftover{name: name, golden: want, data: data, updatePath: updatePath,
+					lines: append([]golden.Line(nil), klines...), before: st.taken, accepted: m.Accepted}
 			}
 		}
-		ts.Logf("[kmsg %s: %d lines match%s%s%s]", name, m.Accepted, left, filteredNote(cmp.Filtered), unattributedNote(golden, window, cmp))
+		ts.Logf("[kmsg %s: %d lines match%s%s%s]", name, m.Accepted, left, filteredNote(cmp.Filtered), unattributedNote(want, window, cmp))
 	} else if len(kept) > 0 {
 		st.next = kept[len(kept)-1].Seq + 1
 	}
 	if cfg.Update {
-		_, runs := cfg.UpdateRuns.add(updatePath, original, kmsg.Run{Lines: window, Before: st.taken})
+		_, runs := cfg.UpdateRuns.add(updatePath, original, golden.Run{Lines: window, Before: st.taken})
 		st.taken = window
 		text := rewrite(base, runs)
 		cmp.OK = true
 		if !bytes.Equal(text, data) || missing {
 			cmp.Golden = updatePath
-			if err := kmsg.WriteGolden(updatePath, text); err != nil {
+			if err := golden.Write(updatePath, text); err != nil {
 				ts.Fatalf("kmsg: update %s: %v", updatePath, err)
 			}
 			cmp.Updated = true
@@ -197,9 +198,9 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 
 // rewrite is the golden file that -update writes for the lines of one or
 // more runs, from g, the golden before the first run (nil if none).
-func rewrite(g *kmsg.Golden, runs []kmsg.Run) []byte {
+func rewrite(g *golden.Golden, runs []golden.Run) []byte {
 	if g == nil {
-		return kmsg.NewRuns(runs)
+		return golden.NewRuns(runs)
 	}
 	return g.UpdateRuns(runs)
 }
@@ -207,14 +208,14 @@ func rewrite(g *kmsg.Golden, runs []kmsg.Run) []byte {
 // equalAligned decides with go-cmp whether the window equals what the golden
 // expects once the matcher has aligned the golden to it (repeats expanded,
 // interleavings resolved, threads bound to labels).
-func equalAligned(g *kmsg.Golden, window []kmsg.Line) bool {
+func equalAligned(g *golden.Golden, window []golden.Line) bool {
 	m := g.MatchLines(window)
 	return gocmp.Equal(m.Want, m.Got)
 }
 
 // accepted reports whether a comparison passes: the whole log fits the
 // golden, or a prefix does and the rest never can (it is the next step's).
-func accepted(m kmsg.Match) bool {
+func accepted(m golden.Match) bool {
 	return m.OK || (!m.Alive && m.Accepted >= 0)
 }
 
@@ -222,8 +223,8 @@ func accepted(m kmsg.Match) bool {
 // whose thread is unknown, which match any label (a kernel whose printk
 // trace names no task: 5.10's fires when the console prints, not when the
 // module does), and says so.
-func unattributedNote(golden *kmsg.Golden, matched []kmsg.Line, cmp *Comparison) string {
-	if !golden.Labelled() {
+func unattributedNote(want *golden.Golden, matched []golden.Line, cmp *Comparison) string {
+	if !want.Labelled() {
 		return ""
 	}
 	for _, l := range matched {

@@ -9,7 +9,8 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/golden"
+	"github.com/kmodcheck/kmodcheck/runner/output"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -18,7 +19,7 @@ const OutputExt = ".out"
 
 // outCmd compares the last step's standard output (or, with -stderr, its
 // standard error) with golden/CASE/NAME.out, in the golden language of
-// kernel logs, both sides normalised (kmsg.OutputNormalizer). -keep names
+// kernel logs, both sides normalised (output.Normalizer). -keep names
 // normalisation rules not to apply. It reports, and with -update
 // rewrites, as kmsg does; its comparisons are "kmsg" events, so reports
 // and artifacts treat both kinds of golden alike.
@@ -42,16 +43,16 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 			rules[r] = true
 		}
 	}
-	if err := kmsg.CheckRules(rules); err != nil {
+	if err := output.CheckRules(rules); err != nil {
 		ts.Fatalf("out: %v", err)
 	}
 	st := ts.Value(stateKey{}).(*caseState)
 	if st.last == nil {
 		ts.Fatalf("out %s: no step has run: out compares the output of the step before it", name)
 	}
-	stream, output := "stdout", st.last.Stdout
+	stream, out := "stdout", st.last.Stdout
 	if *useStderr {
-		stream, output = "stderr", st.last.Stderr
+		stream, out = "stderr", st.last.Stderr
 	}
 	if *terminal {
 		stream = "terminal"
@@ -61,16 +62,16 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 	st.lastLine = line
 	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg-start", Line: line})
 
-	norm := kmsg.OutputNormalizer{Work: st.work, Release: cfg.Target.Release(), Keep: rules}
+	norm := output.Normalizer{Work: st.work, Release: cfg.Target.Release(), Keep: rules}
 	goldenPath, updatePath := cfg.goldenFileFor(ts.Name(), name, OutputExt, cfg.Target.Release())
 	data, err := readGolden(goldenPath)
 	missing := errors.Is(err, fs.ErrNotExist)
 	if err != nil && !missing {
 		ts.Fatalf("out: %v", err)
 	}
-	var golden *kmsg.Golden
+	var want *golden.Golden
 	if !missing {
-		if golden, err = kmsg.ParseOutputGolden(goldenPath, data, norm); err != nil {
+		if want, err = norm.ParseGolden(goldenPath, data); err != nil {
 			ts.Fatalf("%v", err)
 		}
 	} else if !cfg.Update {
@@ -78,8 +79,8 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 	}
 
 	cmp := &Comparison{Golden: goldenPath}
-	m, lines := compareStep(golden, norm, st.last, output, stream, *terminal)
-	if golden != nil {
+	m, lines := compareStep(want, norm, st.last, out, stream, *terminal)
+	if want != nil {
 		if m.OK {
 			cmp.OK = true
 			ts.Logf("[out %s: %d %s lines match %s]", name, len(lines), stream, goldenPath)
@@ -88,13 +89,13 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	if cfg.Update {
-		text := kmsg.NewOutput(lines)
-		if golden != nil {
-			text = golden.Update(lines)
+		text := output.NewGolden(lines)
+		if want != nil {
+			text = want.Update(lines)
 		}
 		cmp.OK, cmp.Golden = true, updatePath
 		if !bytes.Equal(text, data) || updatePath != goldenPath {
-			if err := kmsg.WriteGolden(updatePath, text); err != nil {
+			if err := golden.Write(updatePath, text); err != nil {
 				ts.Fatalf("out: update %s: %v", updatePath, err)
 			}
 			cmp.Updated = true
@@ -110,20 +111,20 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // compareStep compares a step's output (its stream's, or with terminal
-// both streams as a terminal shows them) with golden, if there is one. It
+// both streams as a terminal shows them) with want, if there is one. It
 // returns the lines an update writes from: for a terminal, the streams
 // laid out as the golden has them, or stdout then stderr.
-func compareStep(golden *kmsg.Golden, norm kmsg.OutputNormalizer, last *target.Result, output []byte, stream string, terminal bool) (kmsg.OutputMatch, []string) {
-	lines := norm.Lines(output)
+func compareStep(want *golden.Golden, norm output.Normalizer, last *target.Result, out []byte, stream string, terminal bool) (output.Match, []string) {
+	lines := norm.Lines(out)
 	if !terminal {
-		if golden == nil {
-			return kmsg.OutputMatch{}, lines
+		if want == nil {
+			return output.Match{}, lines
 		}
-		return kmsg.CompareOutput(golden, lines, stream), lines
+		return output.Compare(want, lines, stream), lines
 	}
 	stderr := norm.Lines(last.Stderr)
-	if golden == nil {
-		return kmsg.OutputMatch{}, append(lines, stderr...)
+	if want == nil {
+		return output.Match{}, append(lines, stderr...)
 	}
-	return kmsg.CompareTerminal(golden, lines, stderr)
+	return output.CompareTerminal(want, lines, stderr)
 }

@@ -6,11 +6,17 @@
 // Step-output goldens (golden/CASE/NAME.out) use the golden language of
 // kernel-log goldens (package golden), line for line: comments, labels,
 // quantifiers and escapes mean the same. What differs is normalisation. A
-// tutorial shows `6234 ?        00:00:00 kthread_init_work thread example`;
-// this machine prints `  125 ?        00:00:00 kthread_init_work thread
-// example`. So both sides are normalised, the golden's messages when it is
-// parsed and the step's output lines before they are matched, and a golden
-// can be the tutorial's output pasted as it is.
+// tutorial shows
+//
+//	6234 ?        00:00:00 kthread_init_work thread example
+//
+// where this machine prints another PID, right-aligned in a wider column:
+//
+//	125 ?        00:00:00 kthread_init_work thread example
+//
+// So both sides are normalised, the golden's messages when it is parsed
+// and the step's output lines before they are matched, and a golden can be
+// the tutorial's output pasted as it is.
 package output
 
 import (

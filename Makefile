@@ -45,7 +45,7 @@ test: setup build
 # kind of step (bench-user.txt). BenchmarkSeed, the split per case and the
 # naive way, runs by name.
 bench: setup
-	$(GO) test -run '^$$' -bench 'Match100k' -benchmem ./runner/kmsg
+	$(GO) test -run '^$$' -bench 'Match100k' -benchmem ./runner/golden
 	$(GO) test -run '^$$' -bench 'BootModes' -benchtime 1x -timeout 60m .
 	$(GO) test -run '^$$' -bench 'UserSuite' -benchtime 1x -timeout 20m .
 

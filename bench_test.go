@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
-	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/golden"
 	"github.com/kmodcheck/kmodcheck/runner/qemu"
 	"github.com/kmodcheck/kmodcheck/runner/script"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
@@ -124,8 +124,8 @@ func runSeed(b *testing.B, targets []target.Target, files []string, jobs int, in
 // benchCompare100k times the kernel-log comparison of 100,000 lines, the
 // seed's interleaving repeated, against a golden with three streams.
 func benchCompare100k() time.Duration {
-	golden := "Inside kthread_init function\n[thread] thread execution {*}\n[worker] Inside work function\n[worker] my_data->i = 0 {*}\n[init] Created kthread\n"
-	g, err := kmsg.ParseGolden("bench.kmsg", []byte(golden))
+	text := "Inside kthread_init function\n[thread] thread execution {*}\n[worker] Inside work function\n[worker] my_data->i = 0 {*}\n[init] Created kthread\n"
+	g, err := golden.Parse("bench.kmsg", []byte(text))
 	if err != nil {
 		panic(err)
 	}

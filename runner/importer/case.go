@@ -13,6 +13,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/txtar"
 
+	"github.com/kmodcheck/kmodcheck/runner/golden"
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 	"github.com/kmodcheck/kmodcheck/runner/script"
 )
@@ -135,7 +136,7 @@ func (b *builder) work(lines []string) []string {
 }
 
 func (b *builder) golden(file string, comments, lines []string) {
-	b.goldens = append(b.goldens, File{Path: filepath.Join("golden", b.opts.Name, file), Data: kmsg.Format(comments, lines)})
+	b.goldens = append(b.goldens, File{Path: filepath.Join("golden", b.opts.Name, file), Data: golden.Format(comments, lines)})
 }
 
 // name returns a golden name for a step of tool: the tool, then tool-2...

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/txtar"
 
+	"github.com/kmodcheck/kmodcheck/runner/golden"
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 	"github.com/kmodcheck/kmodcheck/runner/script"
 )
@@ -62,7 +63,7 @@ func FuzzImport(f *testing.F) {
 				t.Fatalf("%q: no golden %s%s among %v", l, name, ext, files)
 			}
 			delete(goldens, name+ext)
-			parsed, err := kmsg.ParseGolden(g.Path, g.Data)
+			parsed, err := golden.Parse(g.Path, g.Data)
 			if err != nil {
 				t.Fatalf("%s does not parse: %v\n%s", g.Path, err, g.Data)
 			}

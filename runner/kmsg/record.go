@@ -1,9 +1,12 @@
-// Package kmsg reads, normalises, filters and compares kernel log messages.
+// Package kmsg is the kernel side of a kmsg comparison: the records the
+// kernel logged during a step (as /dev/kmsg reports them, with the
+// thread or interrupt context that printed each), the noise filters that
+// drop records no tutorial shows, the normalisation of their texts
+// (addresses, PIDs, the work directory), and the faults and taint the
+// log reveals.
 //
-// It is the comparison stage of kmodcheck: a target hands it the records the
-// kernel logged during a step, and kmsg decides, against a golden file, whether
-// they are what the tutorial promises. The golden format and its matching
-// semantics are described in golden.go and in docs/goldens.md.
+// The comparison itself, against a golden file, is package golden's:
+// [Lines] turns records into its lines.
 package kmsg
 
 import "time"

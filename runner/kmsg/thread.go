@@ -1,12 +1,17 @@
 package kmsg
 
-import "strconv"
+import (
+	"strconv"
 
-// The interrupt contexts a record may be printed in (Record.Context).
+	"github.com/kmodcheck/kmodcheck/runner/golden"
+)
+
+// The interrupt contexts a record may be printed in (Record.Context):
+// those a golden's labels name.
 const (
-	Softirq = "softirq"
-	Hardirq = "hardirq"
-	NMI     = "nmi"
+	Softirq = golden.Softirq
+	Hardirq = golden.Hardirq
+	NMI     = golden.NMI
 )
 
 // ThreadLabel names the task that printed the record for transcripts and
@@ -21,4 +26,14 @@ func (r Record) ThreadLabel() string {
 		return ""
 	}
 	return r.Task + "[" + strconv.Itoa(r.PID) + "]"
+}
+
+// Lines returns the golden lines of records whose texts, normalised, are
+// texts: each with the thread or context that printed it.
+func Lines(records []Record, texts []string) []golden.Line {
+	lines := make([]golden.Line, len(records))
+	for i, r := range records {
+		lines[i] = golden.Line{Text: texts[i], PID: r.PID, Task: r.Task, Context: r.Context, CPU: r.CPU}
+	}
+	return lines
 }

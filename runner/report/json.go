@@ -6,7 +6,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/golden"
 	"github.com/kmodcheck/kmodcheck/runner/script"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
@@ -22,23 +22,23 @@ type Record struct {
 	File   string `json:"file,omitempty"`   // the case file
 
 	// Step records.
-	Step      int              `json:"step,omitempty"`    // 1, 2, ... in the order the case ran them
-	Kind      string           `json:"kind,omitempty"`    // "command" (a tutorial command) or "kmsg" (a golden comparison)
-	Command   string           `json:"command,omitempty"` // the command line, e.g. "insmod ./kthread.ko", "kmsg insmod"
-	Where     string           `json:"where,omitempty"`   // command: "kernel" (the kernel under test) or "build" (the build host)
-	Exit      *int             `json:"exit,omitempty"`    // command: exit status; -1 when killed
-	TimedOut  bool             `json:"timed_out,omitempty"`
-	Error     string           `json:"error,omitempty"` // command: why it could not run (the kernel died)
-	Stdout    string           `json:"stdout,omitempty"`
-	Stderr    string           `json:"stderr,omitempty"`
-	Tasks     []string         `json:"tasks,omitempty"`
-	KernelLog []string         `json:"kernel_log,omitempty"` // command: the kernel's messages while it ran
-	Golden    string           `json:"golden,omitempty"`     // kmsg: the golden file compared with
-	Mismatch  string           `json:"mismatch,omitempty"`   // kmsg: the golden line and kernel message at fault
-	Diff      string           `json:"diff,omitempty"`       // kmsg: unified diff, golden to kernel
-	First     *kmsg.Difference `json:"first,omitempty"`      // kmsg: the mismatch as data: golden, line, want, got
-	Filtered  map[string]int   `json:"filtered,omitempty"`   // kmsg: lines each named filter dropped
-	Updated   bool             `json:"updated,omitempty"`    // kmsg: -update rewrote the golden
+	Step      int                `json:"step,omitempty"`    // 1, 2, ... in the order the case ran them
+	Kind      string             `json:"kind,omitempty"`    // "command" (a tutorial command) or "kmsg" (a golden comparison)
+	Command   string             `json:"command,omitempty"` // the command line, e.g. "insmod ./kthread.ko", "kmsg insmod"
+	Where     string             `json:"where,omitempty"`   // command: "kernel" (the kernel under test) or "build" (the build host)
+	Exit      *int               `json:"exit,omitempty"`    // command: exit status; -1 when killed
+	TimedOut  bool               `json:"timed_out,omitempty"`
+	Error     string             `json:"error,omitempty"` // command: why it could not run (the kernel died)
+	Stdout    string             `json:"stdout,omitempty"`
+	Stderr    string             `json:"stderr,omitempty"`
+	Tasks     []string           `json:"tasks,omitempty"`
+	KernelLog []string           `json:"kernel_log,omitempty"` // command: the kernel's messages while it ran
+	Golden    string             `json:"golden,omitempty"`     // kmsg: the golden file compared with
+	Mismatch  string             `json:"mismatch,omitempty"`   // kmsg: the golden line and kernel message at fault
+	Diff      string             `json:"diff,omitempty"`       // kmsg: unified diff, golden to kernel
+	First     *golden.Difference `json:"first,omitempty"`      // kmsg: the mismatch as data: golden, line, want, got
+	Filtered  map[string]int     `json:"filtered,omitempty"`   // kmsg: lines each named filter dropped
+	Updated   bool               `json:"updated,omitempty"`    // kmsg: -update rewrote the golden
 	// Outcome of a step: "pass", or "fail" for the step at which the case
 	// failed (a non-zero exit not expected, a fault, a timeout, a failed
 	// check of its output) and a kmsg comparison that did not match.

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/golden"
 	"github.com/kmodcheck/kmodcheck/runner/script"
 )
 
@@ -29,7 +29,7 @@ type Reason struct {
 	Text    string `json:"text"` // the reason on one line
 
 	// Golden: the first differing line.
-	First *kmsg.Difference `json:"first,omitempty"`
+	First *golden.Difference `json:"first,omitempty"`
 	// Compiler: the kernel API change its error matches, if a known one.
 	Change *APIChange `json:"change,omitempty"`
 }
@@ -78,7 +78,7 @@ func reasonOf(f *script.Failure, steps []Record) *Reason {
 
 // differenceText is a difference on one line: `golden/x.kmsg:12: want
 // "a", got "b"`.
-func differenceText(d kmsg.Difference) string {
+func differenceText(d golden.Difference) string {
 	where := d.Golden
 	if d.Line > 0 {
 		where = fmt.Sprintf("%s:%d", d.Golden, d.Line)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmodcheck/kmodcheck/runner/golden"
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 	"github.com/kmodcheck/kmodcheck/runner/script"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
@@ -55,7 +56,7 @@ func compare(name string, ok bool) []script.Event {
 	c := &script.Comparison{Golden: "golden/well_behaved/" + name + ".kmsg", OK: ok, Filtered: map[string]int{"taint": 2}, Waited: 300 * time.Millisecond}
 	if !ok {
 		c.Mismatch = `golden/well_behaved/insmod.kmsg:1: want "fine: loaded!", got "fine: loaded" (kernel line 1)`
-		c.First = kmsg.Difference{Golden: "golden/well_behaved/insmod.kmsg", Line: 1, Want: "fine: loaded!", Got: "fine: loaded", At: 1}
+		c.First = golden.Difference{Golden: "golden/well_behaved/insmod.kmsg", Line: 1, Want: "fine: loaded!", Got: "fine: loaded", At: 1}
 		c.Diff = kmsgDiff
 	}
 	return []script.Event{{Kind: "kmsg-start", Line: "kmsg " + name}, {Kind: "kmsg", Compare: c, Line: "kmsg " + name}}

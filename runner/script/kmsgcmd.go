@@ -2,10 +2,8 @@ package script
 
 import (
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"sort"
 	"strings"
 	"time"
@@ -13,6 +11,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/kmodcheck/kmodcheck/runner/golden"
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 )
 
@@ -35,52 +34,16 @@ const updateSettle = 2 * time.Second
 // left for the next kmsg, and fails the case if none takes it (see
 // leftover), unless -more says the log may go on.
 func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
-	fset := flag.NewFlagSet("kmsg", flag.ContinueOnError)
-	timeout := fset.Duration("timeout", cfg.kmsgTimeout(), "how long to wait for the golden's lines")
-	keep := fset.String("keep", "", "comma-separated named filters not to apply")
-	more := fset.Bool("more", false, "the log may go on: lines after the golden's that no later kmsg takes are not a failure")
-	var usage bytes.Buffer
-	fset.SetOutput(&usage)
-	if err := fset.Parse(args); err != nil || fset.NArg() != 1 || neg {
-		ts.Fatalf("usage: kmsg [-timeout d] [-keep filter,...] [-more] name\n%s", usage.String())
-	}
-	name := fset.Arg(0)
-	filters, err := selectFilters(*keep)
-	if err != nil {
-		ts.Fatalf("kmsg: %v", err)
-	}
-	goldenPath, updatePath := cfg.goldenFor(ts.Name(), name, cfg.Target.Release())
-	data, err := readGolden(goldenPath)
-	missing := errors.Is(err, fs.ErrNotExist)
-	if err != nil && !missing {
-		ts.Fatalf("kmsg: %v", err)
-	}
-	var golden *kmsg.Golden
-	if !missing {
-		if golden, err = kmsg.ParseGolden(goldenPath, data); err != nil {
-			ts.Fatalf("%v", err)
-		}
-	} else if !cfg.Update {
+	a := cfg.kmsgArgs(ts, neg, args)
+	gf := loadGolden(ts, "kmsg", a.path, a.updatePath, golden.Parse)
+	if gf.missing && !cfg.Update {
 		st := ts.Value(stateKey{}).(*caseState)
-		cfg.fail(ts, st, Failure{Kind: FailKmsg, Step: st.steps + 1, Command: "kmsg " + name,
-			Message: fmt.Sprintf("golden file %s does not exist; run with -update to create it from this run's kernel log", goldenPath)})
+		cfg.fail(ts, st, Failure{Kind: FailKmsg, Step: st.steps + 1, Command: "kmsg " + a.name,
+			Message: fmt.Sprintf("golden file %s does not exist; run with -update to create it from this run's kernel log", a.path)})
 	}
-	// An update rewrites the golden as it was before the first of -count
-	// runs, to accept every run's lines.
-	var (
-		base     *kmsg.Golden
-		original []byte
-		before   []kmsg.Run
-	)
+	var up kmsgUpdate
 	if cfg.Update {
-		if !missing {
-			original = data
-		}
-		if original, before = cfg.UpdateRuns.previous(updatePath, original); original != nil {
-			if base, err = kmsg.ParseGolden(goldenPath, original); err != nil {
-				ts.Fatalf("%v", err)
-			}
-		}
+		up = cfg.updateBase(ts, gf)
 	}
 
 	st := cfg.session(ts)
@@ -91,39 +54,112 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg-start", Line: line})
 	norm := kmsg.Normalizer{Work: st.work}
 	began := time.Now()
-	deadline := began.Add(*timeout)
+	r := cfg.readLog(ts, st, a, gf.parsed, norm, began.Add(a.timeout), up)
+
+	cmp := &Comparison{Golden: a.path, Waited: time.Since(began)}
+	cmp.Filtered = logFiltered(ts, r.dropped, norm)
+	window := cfg.take(ts, st, a, gf, r, cmp)
+	switch {
+	case cfg.Update:
+		cfg.updateKmsg(ts, st, a.name, gf, up, window, cmp)
+	case !cmp.OK:
+		cmp.Mismatch, cmp.First, cmp.Diff = r.m.Mismatch, r.m.First, r.m.Diff(a.path)
+		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
+		cfg.fail(ts, st, Failure{Kind: FailKmsg, Step: st.steps, Command: "kmsg " + a.name,
+			Message: "kernel log differs from " + a.path, Detail: r.m.Mismatch + "\n" + r.m.Diff(a.path)})
+		return
+	}
+	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
+}
+
+// kmsgArgs are a kmsg command's flags and golden.
+type kmsgArgs struct {
+	name             string        // the golden's name
+	path, updatePath string        // where the golden is read, and written by -update
+	timeout          time.Duration // how long to wait for the golden's lines
+	filters          []kmsg.Filter // the filters applied
+	more             bool          // the log may go on after the golden's lines
+}
+
+func (cfg *Config) kmsgArgs(ts *testscript.TestScript, neg bool, args []string) kmsgArgs {
+	fset := flag.NewFlagSet("kmsg", flag.ContinueOnError)
+	wait := fset.Duration("timeout", cfg.kmsgTimeout(), "how long to wait for the golden's lines")
+	keep := fset.String("keep", "", "comma-separated named filters not to apply")
+	more := fset.Bool("more", false, "the log may go on: lines after the golden's that no later kmsg takes are not a failure")
+	var usage bytes.Buffer
+	fset.SetOutput(&usage)
+	if err := fset.Parse(args); err != nil || fset.NArg() != 1 || neg {
+		ts.Fatalf("usage: kmsg [-timeout d] [-keep filter,...] [-more] name\n%s", usage.String())
+	}
+	a := kmsgArgs{name: fset.Arg(0), timeout: *wait, more: *more}
+	var err error
+	if a.filters, err = selectFilters(*keep); err != nil {
+		ts.Fatalf("kmsg: %v", err)
+	}
+	a.path, a.updatePath = cfg.goldenFor(ts.Name(), a.name, cfg.Target.Release())
+	return a
+}
+
+// A kmsgUpdate is what -update rewrites: the golden as it was before the
+// first of -count runs (nil if none), its text, and the earlier runs'
+// lines, so that the rewrite accepts every run's.
+type kmsgUpdate struct {
+	base     *golden.Golden
+	original []byte
+	before   []golden.Run
+}
+
+func (cfg *Config) updateBase(ts *testscript.TestScript, gf goldenFile) kmsgUpdate {
+	var up kmsgUpdate
+	if !gf.missing {
+		up.original = gf.data
+	}
+	if up.original, up.before = cfg.UpdateRuns.previous(gf.updatePath, up.original); up.original != nil {
+		var err error
+		if up.base, err = golden.Parse(gf.path, up.original); err != nil {
+			ts.Fatalf("%v", err)
+		}
+	}
+	return up
+}
+
+// A logRead is what a kmsg read of the log found, and how it compared.
+type logRead struct {
+	kept    []kmsg.Record
+	dropped map[string][]kmsg.Record // by filter
+	lines   []golden.Line            // kept's texts, normalised, with the threads that printed them
+	m       golden.Match             // zero without a golden
+}
+
+// readLog reads the log from st.next until the comparison with want (nil
+// if the golden is missing) is done or the deadline passes. Done is when
+// the whole log so far fits, or when it cannot fit whatever comes: then its
+// accepted prefix is the window and the rest is the next kmsg's. While it
+// may still fit, it waits: a thread may be in the middle of what the golden
+// wants. An update waits instead for its rewrite to stop changing, whatever
+// the old golden takes: the rewritten golden must see everything the
+// module prints, and one cut short must not cut the window.
+func (cfg *Config) readLog(ts *testscript.TestScript, st *caseState, a kmsgArgs, want *golden.Golden, norm kmsg.Normalizer, deadline time.Time, up kmsgUpdate) logRead {
 	var (
-		lines   []string
-		klines  []kmsg.Line // lines with the threads that printed them
-		kept    []kmsg.Record
-		dropped map[string][]kmsg.Record
-		m       kmsg.Match
-		// In an update, the rewritten golden must see everything the
-		// module prints: wait until the rewrite stops changing.
+		r           logRead
 		candidate   []byte
 		stableSince time.Time
 	)
 	for {
 		recs, err := st.session.Log(st.ctx, st.next)
 		if err != nil {
-			ts.Fatalf("kmsg %s: %v", name, err)
+			ts.Fatalf("kmsg %s: %v", a.name, err)
 		}
-		kept, dropped = kmsg.Apply(filters, recs)
-		lines = lines[:0]
-		for _, r := range kept {
-			lines = append(lines, norm.Line(r.Text))
+		r.kept, r.dropped = kmsg.Apply(a.filters, recs)
+		texts := make([]string, len(r.kept))
+		for i, rec := range r.kept {
+			texts[i] = norm.Line(rec.Text)
 		}
-		klines = kmsg.Lines(kept, lines)
+		r.lines = kmsg.Lines(r.kept, texts)
 		now := time.Now()
-		if golden != nil {
-			m = golden.MatchLines(klines)
-			// Done when the whole log so far fits, or when it cannot fit
-			// whatever comes: then its accepted prefix is the window and
-			// the rest is the next kmsg's. While it may still fit, wait: a
-			// thread may be in the middle of what the golden wants. An
-			// update waits for its rewrite to settle instead, whatever the
-			// old golden takes: one cut short must not cut the window.
-			if !cfg.Update && (accepted(m) || !m.Alive) {
+		if want != nil {
+			r.m = want.MatchLines(r.lines)
+			if !cfg.Update && (accepted(r.m) || !r.m.Alive) {
 				break
 			}
 		}
@@ -131,7 +167,7 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 			break
 		}
 		if cfg.Update {
-			next := rewrite(base, append(before, kmsg.Run{Lines: klines, Before: st.taken}))
+			next := rewrite(up.base, append(up.before, golden.Run{Lines: r.lines, Before: st.taken}))
 			if !bytes.Equal(next, candidate) {
 				candidate, stableSince = next, now
 			} else if now.Sub(stableSince) >= updateSettle {
@@ -140,66 +176,57 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		time.Sleep(kmsgPoll)
 	}
+	return r
+}
 
-	cmp := &Comparison{Golden: goldenPath, Filtered: map[string]int{}, Waited: time.Since(began)}
-	for f, rs := range dropped {
-		cmp.Filtered[f] = len(rs)
-		for _, r := range rs {
-			ts.Logf("[kmsg filter %s] %s", f, norm.Line(r.Text))
+// take decides whether the golden takes what r read, sets cmp.OK and
+// moves the case's place in the log past what it took; it returns the
+// window of lines this kmsg compared. An update takes every line printed
+// until its rewrite settled: a golden cut short (a tutorial's dmesg pasted
+// part way through a thread's count) leaves none of them to the next kmsg.
+func (cfg *Config) take(ts *testscript.TestScript, st *caseState, a kmsgArgs, gf goldenFile, r logRead, cmp *Comparison) []golden.Line {
+	m := r.m
+	cmp.OK = gf.parsed != nil && (m.OK || !cfg.Update && accepted(m)) && equalAligned(gf.parsed, r.lines[:m.Accepted])
+	if !cmp.OK {
+		if len(r.kept) > 0 {
+			st.next = r.kept[len(r.kept)-1].Seq + 1
+		}
+		return r.lines
+	}
+	st.next = nextAfter(recs(r.kept, r.dropped), r.kept, m.Accepted, st.next)
+	window := r.lines[:m.Accepted]
+	left := ""
+	if cmp.Left = len(r.lines) - m.Accepted; cmp.Left > 0 {
+		left = fmt.Sprintf("; %d left for the next kmsg", cmp.Left)
+		if !a.more {
+			st.leftover = &leftover{name: a.name, golden: gf.parsed, data: gf.data, updatePath: gf.updatePath,
+				lines: append([]golden.Line(nil), r.lines...), before: st.taken, accepted: m.Accepted}
 		}
 	}
-	// An update takes every line printed until its rewrite settled: a
-	// golden cut short (a tutorial's dmesg pasted part way through a
-	// thread's count) leaves none of them to the next kmsg.
-	ok := golden != nil && (m.OK || !cfg.Update && accepted(m)) && equalAligned(golden, klines[:m.Accepted])
-	window := klines
-	if ok {
-		cmp.OK = true
-		st.next = nextAfter(recs(kept, dropped), kept, m.Accepted, st.next)
-		window = klines[:m.Accepted]
-		left := ""
-		if cmp.Left = len(klines) - m.Accepted; cmp.Left > 0 {
-			left = fmt.Sprintf("; %d left for the next kmsg", cmp.Left)
-			if !*more {
-				st.leftover = &leftover{name: name, golden: golden, data: data, updatePath: updatePath,
-					lines: append([]kmsg.Line(nil), klines...), before: st.taken, accepted: m.Accepted}
-			}
-		}
-		ts.Logf("[kmsg %s: %d lines match%s%s%s]", name, m.Accepted, left, filteredNote(cmp.Filtered), unattributedNote(golden, window, cmp))
-	} else if len(kept) > 0 {
-		st.next = kept[len(kept)-1].Seq + 1
+	ts.Logf("[kmsg %s: %d lines match%s%s%s]", a.name, m.Accepted, left, filteredNote(cmp.Filtered), unattributedNote(gf.parsed, window, cmp))
+	return window
+}
+
+// updateKmsg rewrites the golden, if it changed, to accept the window
+// and the earlier runs' lines.
+func (cfg *Config) updateKmsg(ts *testscript.TestScript, st *caseState, name string, gf goldenFile, up kmsgUpdate, window []golden.Line, cmp *Comparison) {
+	_, runs := cfg.UpdateRuns.add(gf.updatePath, up.original, golden.Run{Lines: window, Before: st.taken})
+	st.taken = window
+	text := rewrite(up.base, runs)
+	cmp.OK = true
+	if !bytes.Equal(text, gf.data) || gf.missing {
+		cmp.Golden = gf.updatePath
+		gf.write(ts, "kmsg", text)
+		cmp.Updated = true
+		ts.Logf("[kmsg %s: updated %s from %d run(s)]", name, gf.updatePath, len(runs))
 	}
-	if cfg.Update {
-		_, runs := cfg.UpdateRuns.add(updatePath, original, kmsg.Run{Lines: window, Before: st.taken})
-		st.taken = window
-		text := rewrite(base, runs)
-		cmp.OK = true
-		if !bytes.Equal(text, data) || missing {
-			cmp.Golden = updatePath
-			if err := kmsg.WriteGolden(updatePath, text); err != nil {
-				ts.Fatalf("kmsg: update %s: %v", updatePath, err)
-			}
-			cmp.Updated = true
-			ts.Logf("[kmsg %s: updated %s from %d run(s)]", name, updatePath, len(runs))
-		}
-		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
-		return
-	}
-	if ok {
-		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
-		return
-	}
-	cmp.Mismatch, cmp.First, cmp.Diff = m.Mismatch, m.First, m.Diff(goldenPath)
-	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
-	cfg.fail(ts, st, Failure{Kind: FailKmsg, Step: st.steps, Command: "kmsg " + name,
-		Message: "kernel log differs from " + goldenPath, Detail: m.Mismatch + "\n" + m.Diff(goldenPath)})
 }
 
 // rewrite is the golden file that -update writes for the lines of one or
 // more runs, from g, the golden before the first run (nil if none).
-func rewrite(g *kmsg.Golden, runs []kmsg.Run) []byte {
+func rewrite(g *golden.Golden, runs []golden.Run) []byte {
 	if g == nil {
-		return kmsg.NewRuns(runs)
+		return golden.NewRuns(runs)
 	}
 	return g.UpdateRuns(runs)
 }
@@ -207,14 +234,14 @@ func rewrite(g *kmsg.Golden, runs []kmsg.Run) []byte {
 // equalAligned decides with go-cmp whether the window equals what the golden
 // expects once the matcher has aligned the golden to it (repeats expanded,
 // interleavings resolved, threads bound to labels).
-func equalAligned(g *kmsg.Golden, window []kmsg.Line) bool {
+func equalAligned(g *golden.Golden, window []golden.Line) bool {
 	m := g.MatchLines(window)
 	return gocmp.Equal(m.Want, m.Got)
 }
 
 // accepted reports whether a comparison passes: the whole log fits the
 // golden, or a prefix does and the rest never can (it is the next step's).
-func accepted(m kmsg.Match) bool {
+func accepted(m golden.Match) bool {
 	return m.OK || (!m.Alive && m.Accepted >= 0)
 }
 
@@ -222,7 +249,7 @@ func accepted(m kmsg.Match) bool {
 // whose thread is unknown, which match any label (a kernel whose printk
 // trace names no task: 5.10's fires when the console prints, not when the
 // module does), and says so.
-func unattributedNote(golden *kmsg.Golden, matched []kmsg.Line, cmp *Comparison) string {
+func unattributedNote(golden *golden.Golden, matched []golden.Line, cmp *Comparison) string {
 	if !golden.Labelled() {
 		return ""
 	}
@@ -261,6 +288,19 @@ func nextAfter(all, kept []kmsg.Record, n int, cur uint64) uint64 {
 		}
 	}
 	return next
+}
+
+// logFiltered shows in the transcript the records each filter dropped,
+// and counts them.
+func logFiltered(ts *testscript.TestScript, dropped map[string][]kmsg.Record, norm kmsg.Normalizer) map[string]int {
+	counts := map[string]int{}
+	for f, rs := range dropped {
+		counts[f] = len(rs)
+		for _, rec := range rs {
+			ts.Logf("[kmsg filter %s] %s", f, norm.Line(rec.Text))
+		}
+	}
+	return counts
 }
 
 func filteredNote(f map[string]int) string {

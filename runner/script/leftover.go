@@ -7,7 +7,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/golden"
 )
 
 // A kmsg that passes on a stretch from the start of the log leaves the
@@ -21,12 +21,12 @@ import (
 // leftover is what a kmsg left for the next one.
 type leftover struct {
 	name       string // the kmsg's golden name
-	golden     *kmsg.Golden
-	data       []byte      // the golden as read
-	updatePath string      // where -update writes it
-	lines      []kmsg.Line // every line the kmsg compared, normalised, with its thread
-	before     []kmsg.Line // what the kmsg before it took, for -update
-	accepted   int         // how many of them the golden took
+	golden     *golden.Golden
+	data       []byte        // the golden as read
+	updatePath string        // where -update writes it
+	lines      []golden.Line // every line the kmsg compared, normalised, with its thread
+	before     []golden.Line // what the kmsg before it took, for -update
+	accepted   int           // how many of them the golden took
 }
 
 // leftoverProblem returns the end-of-case failure for lines a kmsg left
@@ -38,9 +38,9 @@ func (cfg *Config) leftoverProblem(ts *testscript.TestScript, st *caseState) str
 		return ""
 	}
 	if cfg.Update {
-		text := rewrite(lo.golden, []kmsg.Run{{Lines: lo.lines, Before: lo.before}})
+		text := rewrite(lo.golden, []golden.Run{{Lines: lo.lines, Before: lo.before}})
 		if !bytes.Equal(text, lo.data) {
-			if err := kmsg.WriteGolden(lo.updatePath, text); err != nil {
+			if err := golden.Write(lo.updatePath, text); err != nil {
 				return fmt.Sprintf("kmsg %s: update %s: %v", lo.name, lo.updatePath, err)
 			}
 			ts.Logf("[kmsg %s: updated %s with the %d lines after it that no later kmsg compares]", lo.name, lo.updatePath, len(lo.lines)-lo.accepted)

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"unicode/utf8"
 
-	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/golden"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -48,7 +48,7 @@ func checkTargetLine(l scriptLine) string {
 	return ""
 }
 
-// readGolden reads a golden file, refusing one over kmsg.MaxGoldenFile
+// readGolden reads a golden file, refusing one over golden.MaxFile
 // without reading it whole. A missing file's error is os.Open's.
 func readGolden(path string) ([]byte, error) {
 	f, err := os.Open(path)
@@ -56,15 +56,15 @@ func readGolden(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.Size() > kmsg.MaxGoldenFile {
-		return nil, fmt.Errorf("%s: a golden file of more than %d bytes: the most is %d", path, kmsg.MaxGoldenFile, kmsg.MaxGoldenFile)
+	if fi, err := f.Stat(); err == nil && fi.Size() > golden.MaxFile {
+		return nil, fmt.Errorf("%s: a golden file of more than %d bytes: the most is %d", path, golden.MaxFile, golden.MaxFile)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, kmsg.MaxGoldenFile+1))
+	data, err := io.ReadAll(io.LimitReader(f, golden.MaxFile+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	if len(data) > kmsg.MaxGoldenFile {
-		return nil, fmt.Errorf("%s: a golden file of more than %d bytes: the most is %d", path, kmsg.MaxGoldenFile, kmsg.MaxGoldenFile)
+	if len(data) > golden.MaxFile {
+		return nil, fmt.Errorf("%s: a golden file of more than %d bytes: the most is %d", path, golden.MaxFile, golden.MaxFile)
 	}
 	return data, nil
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/golden"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -48,7 +48,7 @@ func TestCheckLimits(t *testing.T) {
 	}
 }
 
-// TestReadGoldenLimit: a golden over kmsg.MaxGoldenFile is refused naming
+// TestReadGoldenLimit: a golden over golden.MaxFile is refused naming
 // it (the file is sparse: nothing is written); a missing one reads as
 // missing, which -update creates.
 func TestReadGoldenLimit(t *testing.T) {
@@ -57,7 +57,7 @@ func TestReadGoldenLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Truncate(kmsg.MaxGoldenFile + 1); err != nil {
+	if err := f.Truncate(golden.MaxFile + 1); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()

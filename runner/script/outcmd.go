@@ -2,14 +2,13 @@ package script
 
 import (
 	"bytes"
-	"errors"
 	"flag"
-	"io/fs"
 	"strings"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/golden"
+	"github.com/kmodcheck/kmodcheck/runner/output"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -18,11 +17,56 @@ const OutputExt = ".out"
 
 // outCmd compares the last step's standard output (or, with -stderr, its
 // standard error) with golden/CASE/NAME.out, in the golden language of
-// kernel logs, both sides normalised (kmsg.OutputNormalizer). -keep names
+// kernel logs, both sides normalised (output.Normalizer). -keep names
 // normalisation rules not to apply. It reports, and with -update
 // rewrites, as kmsg does; its comparisons are "kmsg" events, so reports
 // and artifacts treat both kinds of golden alike.
 func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
+	a := parseOutArgs(ts, neg, args)
+	st := ts.Value(stateKey{}).(*caseState)
+	if st.last == nil {
+		ts.Fatalf("out %s: no step has run: out compares the output of the step before it", a.name)
+	}
+	line := strings.Join(append([]string{"out"}, args...), " ")
+	st.steps++
+	st.lastLine = line
+	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg-start", Line: line})
+
+	norm := output.Normalizer{Work: st.work, Release: cfg.Target.Release(), Keep: a.keep}
+	path, updatePath := cfg.goldenFileFor(ts.Name(), a.name, OutputExt, cfg.Target.Release())
+	gf := loadGolden(ts, "out", path, updatePath, norm.ParseGolden)
+	if gf.missing && !cfg.Update {
+		ts.Fatalf("out: golden file %s does not exist; run with -update to create it from this run's %s", path, a.stream)
+	}
+
+	cmp := &Comparison{Golden: path}
+	m, lines := compareStep(gf.parsed, norm, st.last, a)
+	if m.OK {
+		cmp.OK = true
+		ts.Logf("[out %s: %d %s lines match %s]", a.name, len(lines), a.stream, path)
+		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
+		return
+	}
+	if cfg.Update {
+		cfg.updateOut(ts, a.name, gf, lines, cmp)
+		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
+		return
+	}
+	cmp.Mismatch, cmp.First, cmp.Diff = m.Mismatch, m.First, m.Diff
+	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
+	cfg.fail(ts, st, Failure{Kind: FailKmsg, Step: st.steps, Command: line,
+		Message: a.stream + " differs from " + path, Detail: m.Mismatch + "\n" + m.Diff})
+}
+
+// outArgs are an out command's flags and golden name.
+type outArgs struct {
+	name     string
+	stream   string          // what is compared: "stdout", "stderr" or "terminal"
+	terminal bool            // both streams, interleaved as a terminal shows them
+	keep     map[string]bool // normalisation rules not to apply
+}
+
+func parseOutArgs(ts *testscript.TestScript, neg bool, args []string) outArgs {
 	fset := flag.NewFlagSet("out", flag.ContinueOnError)
 	useStderr := fset.Bool("stderr", false, "compare the step's standard error instead of its output")
 	terminal := fset.Bool("terminal", false, "compare what a terminal showed: standard output and error, each in its order, interleaved in any way")
@@ -35,95 +79,58 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 	if *useStderr && *terminal {
 		ts.Fatalf("out: -stderr and -terminal: choose one (-terminal compares both streams)")
 	}
-	name := fset.Arg(0)
-	rules := map[string]bool{}
+	a := outArgs{name: fset.Arg(0), stream: "stdout", terminal: *terminal, keep: map[string]bool{}}
 	for _, r := range strings.Split(*keep, ",") {
 		if r = strings.TrimSpace(r); r != "" {
-			rules[r] = true
+			a.keep[r] = true
 		}
 	}
-	if err := kmsg.CheckRules(rules); err != nil {
+	if err := output.CheckRules(a.keep); err != nil {
 		ts.Fatalf("out: %v", err)
 	}
-	st := ts.Value(stateKey{}).(*caseState)
-	if st.last == nil {
-		ts.Fatalf("out %s: no step has run: out compares the output of the step before it", name)
+	switch {
+	case *useStderr:
+		a.stream = "stderr"
+	case *terminal:
+		a.stream = "terminal"
 	}
-	stream, output := "stdout", st.last.Stdout
-	if *useStderr {
-		stream, output = "stderr", st.last.Stderr
-	}
-	if *terminal {
-		stream = "terminal"
-	}
-	line := strings.Join(append([]string{"out"}, args...), " ")
-	st.steps++
-	st.lastLine = line
-	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg-start", Line: line})
-
-	norm := kmsg.OutputNormalizer{Work: st.work, Release: cfg.Target.Release(), Keep: rules}
-	goldenPath, updatePath := cfg.goldenFileFor(ts.Name(), name, OutputExt, cfg.Target.Release())
-	data, err := readGolden(goldenPath)
-	missing := errors.Is(err, fs.ErrNotExist)
-	if err != nil && !missing {
-		ts.Fatalf("out: %v", err)
-	}
-	var golden *kmsg.Golden
-	if !missing {
-		if golden, err = kmsg.ParseOutputGolden(goldenPath, data, norm); err != nil {
-			ts.Fatalf("%v", err)
-		}
-	} else if !cfg.Update {
-		ts.Fatalf("out: golden file %s does not exist; run with -update to create it from this run's %s", goldenPath, stream)
-	}
-
-	cmp := &Comparison{Golden: goldenPath}
-	m, lines := compareStep(golden, norm, st.last, output, stream, *terminal)
-	if golden != nil {
-		if m.OK {
-			cmp.OK = true
-			ts.Logf("[out %s: %d %s lines match %s]", name, len(lines), stream, goldenPath)
-			cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
-			return
-		}
-	}
-	if cfg.Update {
-		text := kmsg.NewOutput(lines)
-		if golden != nil {
-			text = golden.Update(lines)
-		}
-		cmp.OK, cmp.Golden = true, updatePath
-		if !bytes.Equal(text, data) || updatePath != goldenPath {
-			if err := kmsg.WriteGolden(updatePath, text); err != nil {
-				ts.Fatalf("out: update %s: %v", updatePath, err)
-			}
-			cmp.Updated = true
-			ts.Logf("[out %s: updated %s]", name, updatePath)
-		}
-		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
-		return
-	}
-	cmp.Mismatch, cmp.First, cmp.Diff = m.Mismatch, m.First, m.Diff
-	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
-	cfg.fail(ts, st, Failure{Kind: FailKmsg, Step: st.steps, Command: line,
-		Message: stream + " differs from " + goldenPath, Detail: m.Mismatch + "\n" + m.Diff})
+	return a
 }
 
-// compareStep compares a step's output (its stream's, or with terminal
-// both streams as a terminal shows them) with golden, if there is one. It
-// returns the lines an update writes from: for a terminal, the streams
+// updateOut writes the golden -update makes of lines, if it changed: a
+// fresh one, or the golden revised to accept them.
+func (cfg *Config) updateOut(ts *testscript.TestScript, name string, gf goldenFile, lines []string, cmp *Comparison) {
+	text := output.NewGolden(lines)
+	if gf.parsed != nil {
+		text = gf.parsed.Update(lines)
+	}
+	cmp.OK, cmp.Golden = true, gf.updatePath
+	if !bytes.Equal(text, gf.data) || gf.updatePath != gf.path {
+		gf.write(ts, "out", text)
+		cmp.Updated = true
+		ts.Logf("[out %s: updated %s]", name, gf.updatePath)
+	}
+}
+
+// compareStep compares a step's output (a's stream, or for a terminal
+// both streams as a terminal shows them) with want, if there is a golden.
+// It returns the lines an update writes from: for a terminal, the streams
 // laid out as the golden has them, or stdout then stderr.
-func compareStep(golden *kmsg.Golden, norm kmsg.OutputNormalizer, last *target.Result, output []byte, stream string, terminal bool) (kmsg.OutputMatch, []string) {
-	lines := norm.Lines(output)
-	if !terminal {
-		if golden == nil {
-			return kmsg.OutputMatch{}, lines
+func compareStep(want *golden.Golden, norm output.Normalizer, last *target.Result, a outArgs) (output.Match, []string) {
+	stdout := last.Stdout
+	if a.stream == "stderr" {
+		stdout = last.Stderr
+	}
+	lines := norm.Lines(stdout)
+	if !a.terminal {
+		if want == nil {
+			return output.Match{}, lines
 		}
-		return kmsg.CompareOutput(golden, lines, stream), lines
+		return output.Compare(want, lines, a.stream), lines
 	}
 	stderr := norm.Lines(last.Stderr)
-	if golden == nil {
-		return kmsg.OutputMatch{}, append(lines, stderr...)
+	if want == nil {
+		return output.Match{}, append(lines, stderr...)
 	}
-	return kmsg.CompareTerminal(golden, lines, stderr)
+	return output.CompareTerminal(want, lines, stderr)
 }

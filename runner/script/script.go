@@ -35,6 +35,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/kmodcheck/kmodcheck/runner/golden"
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
@@ -92,7 +93,7 @@ type Comparison struct {
 	Golden   string
 	OK       bool
 	Mismatch string
-	First    kmsg.Difference // Mismatch as data: the golden file:line, want, got
+	First    golden.Difference // Mismatch as data: the golden file:line, want, got
 	Diff     string
 	Filtered map[string]int // lines dropped by each named filter
 	Updated  bool
@@ -124,7 +125,7 @@ type caseState struct {
 	lastLine string
 	failure  *Failure // the case's failure, once it has failed
 
-	taken []kmsg.Line // what the previous kmsg took, for -update
+	taken []golden.Line // what the previous kmsg took, for -update
 
 	start       target.State  // what the kernel had loaded and running at the start
 	taint       uint64        // /proc/sys/kernel/tainted after the last step

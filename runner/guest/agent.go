@@ -17,7 +17,9 @@ import (
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 
+	"github.com/kmodcheck/kmodcheck/runner/hide"
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/local"
 	"github.com/kmodcheck/kmodcheck/runner/proto"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
@@ -83,7 +85,7 @@ func powerOff() {
 
 // writableDirs get a tmpfs each, as on a Debian machine (/tmp, /dev/shm;
 // /run is /init's), and where the host's own root would show its users'
-// files (/root, /home); so do the rest of target.HiddenDirs, and the
+// files (/root, /home); so do the rest of hide.Dirs, and the
 // shadow files lose their hashes. The rest of the root is an overlay of
 // /init's, writable.
 var writableDirs = []string{"/tmp", "/root", "/home", "/dev/shm"}
@@ -98,7 +100,7 @@ func setUp() error {
 	for _, d := range writableDirs {
 		mounts = append(mounts, struct{ source, target, fstype, data string }{"tmpfs", d, "tmpfs", "mode=0755"})
 	}
-	for _, d := range target.HiddenDirs {
+	for _, d := range hide.Dirs {
 		if fi, err := os.Stat(d); err == nil && fi.IsDir() && !slices.Contains(writableDirs, d) {
 			mounts = append(mounts, struct{ source, target, fstype, data string }{"tmpfs", d, "tmpfs", "mode=0755"})
 		}
@@ -117,18 +119,18 @@ func setUp() error {
 			errs = append(errs, fmt.Errorf("mount work directory %s: %w", work, err))
 		}
 	}
-	for _, f := range target.HiddenFiles {
+	for _, f := range hide.Files {
 		if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() {
 			if err := os.Truncate(f, 0); err != nil {
 				errs = append(errs, fmt.Errorf("hide %s: %w", f, err))
 			}
 		}
 	}
-	for _, f := range target.ShadowFiles {
+	for _, f := range hide.ShadowFiles {
 		// The root is writable (an overlay): the scrubbed copy replaces
 		// the host's there, and the host's stays as it is.
 		if data, err := os.ReadFile(f); err == nil {
-			if err := os.WriteFile(f, target.ScrubShadow(data), 0o640); err != nil {
+			if err := os.WriteFile(f, hide.ScrubShadow(data), 0o640); err != nil {
 				errs = append(errs, fmt.Errorf("scrub %s: %w", f, err))
 			}
 		}
@@ -152,11 +154,11 @@ type agent struct {
 	steps    int
 	lastMark uint64                   // sequence number of the last marker written
 	next     uint64                   // the first record of the next step (with trace)
-	trace    *target.PrintkTrace      // printk:console, or nil: markers in the kernel log
+	trace    *local.PrintkTrace       // printk:console, or nil: markers in the kernel log
 	marks    int                      // trace markers written (agent ready, each step's end)
 	seen     map[string]*loadedModule // every module seen loaded, by name
 	shell    shells                   // OpShell, OpResize (shell.go)
-	session  *target.Shell            // the case's bash session, taken from early at its first step
+	session  *local.Shell             // the case's bash session, taken from early at its first step
 	early    *earlyShell              // the session, starting since the clock was set
 	journal  journal                  // systemd-journald, for journalctl (journal.go)
 	syslog   syslog                   // rsyslogd, for /var/log/kern.log (syslog.go)
@@ -175,7 +177,7 @@ func serve() error {
 	defer logPort.Close()
 	wire := proto.NewConn(port)
 
-	hello := proto.Hello{Release: release(), Tainted: target.ProcTainted(), Error: os.Getenv("KMODCHECK_SETUP_ERROR"), Shell: stepShell()}
+	hello := proto.Hello{Release: release(), Tainted: local.ProcTainted(), Error: os.Getenv("KMODCHECK_SETUP_ERROR"), Shell: stepShell()}
 	log, err := newKmsgReader(logPort)
 	if err != nil {
 		hello.Error = strings.TrimPrefix(hello.Error+"; ", "; ") + err.Error()
@@ -183,7 +185,7 @@ func serve() error {
 	a := &agent{log: log, seen: map[string]*loadedModule{}}
 	a.noteModules()
 	if log != nil {
-		a.trace, err = target.NewPrintkTrace("kmodcheck")
+		a.trace, err = local.NewPrintkTrace("kmodcheck")
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "kmodcheck-agent: %v; step boundaries go into the kernel log\n", err)
 		}
@@ -258,14 +260,14 @@ func (a *agent) handle(req proto.Request) proto.Response {
 			cancel()
 		}
 		recs, dropped := a.log.since(req.Since)
-		return proto.Response{Records: recs, Dropped: dropped, Tainted: target.ProcTainted()}
+		return proto.Response{Records: recs, Dropped: dropped, Tainted: local.ProcTainted()}
 	case proto.OpInspect:
 		a.noteModules()
-		mods, err := target.ProcModules()
+		mods, err := local.ProcModules()
 		if err != nil {
 			return proto.Response{Error: err.Error()}
 		}
-		st := &target.State{Kthreads: target.ProcKthreads(), Tainted: target.ProcTainted()}
+		st := &target.State{Kthreads: local.ProcKthreads(), Tainted: local.ProcTainted()}
 		for _, m := range mods {
 			st.Modules = append(st.Modules, m.Name)
 		}
@@ -292,7 +294,7 @@ func (a *agent) ready(ctx context.Context) error {
 		return err
 	}
 	a.next = a.log.last() + 1
-	a.log.attribute(func(string) (target.PrintkEvent, bool) { return target.PrintkEvent{}, false }, a.next)
+	a.log.attribute(func(string) (local.PrintkEvent, bool) { return local.PrintkEvent{}, false }, a.next)
 	var err error
 	a.marks, err = a.trace.Mark(ctx, "agent ready")
 	return err
@@ -365,7 +367,7 @@ func (a *agent) run(req proto.Request) proto.Response {
 		if end != 0 {
 			a.next = end
 		}
-		resp.Records, resp.Dropped, resp.Tainted = recs, dropped, target.ProcTainted()
+		resp.Records, resp.Dropped, resp.Tainted = recs, dropped, local.ProcTainted()
 		return resp
 	}
 	end, err := a.log.mark(markCtx, fmt.Sprintf("kmodcheck: step %d done: %s", a.steps, oneLine(req.Line)))
@@ -382,7 +384,7 @@ func (a *agent) run(req proto.Request) proto.Response {
 	if end != 0 {
 		a.lastMark = end
 	}
-	resp.Records, resp.Dropped, resp.Tainted = recs, dropped, target.ProcTainted()
+	resp.Records, resp.Dropped, resp.Tainted = recs, dropped, local.ProcTainted()
 	return resp
 }
 
@@ -403,10 +405,10 @@ func oneLine(s string) string {
 
 // stepShell says what runs the steps, for the transcript.
 func stepShell() string {
-	if _, err := os.Stat(target.Bash); err != nil {
-		return "/bin/sh -c, one process per step (no " + target.Bash + ")"
+	if _, err := os.Stat(local.Bash); err != nil {
+		return "/bin/sh -c, one process per step (no " + local.Bash + ")"
 	}
-	return target.Bash + ", one interactive session per case"
+	return local.Bash + ", one interactive session per case"
 }
 
 // runStep types the line into the case's bash session, starting it at the
@@ -453,7 +455,7 @@ func (a *agent) runStep(req proto.Request) proto.Response {
 // host's first build.
 type earlyShell struct {
 	done chan struct{}
-	sh   *target.Shell
+	sh   *local.Shell
 	err  error
 }
 
@@ -468,7 +470,7 @@ func startEarly(dir string) *earlyShell {
 
 // takeSession returns the session started early, or, for a session that
 // ended or one that could not start early, a new one in dir.
-func (a *agent) takeSession(dir string) (*target.Shell, error) {
+func (a *agent) takeSession(dir string) (*local.Shell, error) {
 	if e := a.early; e != nil {
 		a.early = nil
 		<-e.done
@@ -480,13 +482,13 @@ func (a *agent) takeSession(dir string) (*target.Shell, error) {
 }
 
 // newSession starts a bash session in dir, sudo as a reader's.
-func newSession(dir string) (*target.Shell, error) {
-	env, err := target.WithSudo(baseEnv, "/run/kmodcheck/bin")
+func newSession(dir string) (*local.Shell, error) {
+	env, err := local.WithSudo(baseEnv, "/run/kmodcheck/bin")
 	if err != nil {
 		return nil, err
 	}
 	sudoWithoutPty()
-	return target.StartShell(dir, env)
+	return local.StartShell(dir, env)
 }
 
 // sudoersNoPty is a sudoers file written into the guest's root (its
@@ -508,7 +510,7 @@ func sudoWithoutPty() {
 }
 
 // baseEnv is a root login shell's environment, with colour off.
-var baseEnv = target.ShellEnv
+var baseEnv = local.ShellEnv
 
 // runOnPty runs the line with /bin/sh -c and a pseudo-terminal as its controlling terminal
 // and standard input, as in a reader's terminal (ps -N selects by terminal),
@@ -519,7 +521,7 @@ func runOnPty(req proto.Request) proto.Response {
 		return proto.Response{Exit: -1, Error: fmt.Sprintf("open pty: %v", err)}
 	}
 	defer ptmx.Close()
-	var stdout, stderr target.OutputBuffer
+	var stdout, stderr local.OutputBuffer
 	cmd := exec.Command("/bin/sh", "-c", req.Line)
 	cmd.Dir = req.Dir
 	cmd.Env = append(append(append([]string(nil), baseEnv...), "SHELL=/bin/sh", "PWD="+req.Dir), req.Env...)

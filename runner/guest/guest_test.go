@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/local"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -73,11 +74,11 @@ func TestAppendDmesgLine(t *testing.T) {
 // barrier without an event lost it.
 func TestAttributePending(t *testing.T) {
 	r := &kmsgReader{recs: []kmsg.Record{{Seq: 10, Text: "lost"}, {Seq: 11, Text: "Queue the work"}, {Seq: 12, Text: "thread execution"}, {Seq: 13, Text: "my_data->i = 0"}}}
-	events := map[string]target.PrintkEvent{
+	events := map[string]local.PrintkEvent{
 		"Queue the work": {PID: 125, Task: "insmod", Mark: 4},
 		"my_data->i = 0": {PID: 127, Task: "kworker", Mark: 5}, // read before the kthread's
 	}
-	who := func(text string) (target.PrintkEvent, bool) {
+	who := func(text string) (local.PrintkEvent, bool) {
 		ev, ok := events[text]
 		delete(events, text)
 		return ev, ok
@@ -89,7 +90,7 @@ func TestAttributePending(t *testing.T) {
 	if got := r.boundary(10, 5); got != 12 {
 		t.Errorf("step 4 ends before record %d, want 12", got)
 	}
-	events["thread execution"] = target.PrintkEvent{PID: 126, Task: "kthread example", Mark: 5}
+	events["thread execution"] = local.PrintkEvent{PID: 126, Task: "kthread example", Mark: 5}
 	r.attribute(who, 14)
 	if r.pending() {
 		t.Error("records still wait after the next barrier")

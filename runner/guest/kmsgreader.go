@@ -12,9 +12,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kmodcheck/kmodcheck/runner/kmsg"
-	"github.com/kmodcheck/kmodcheck/runner/target"
 	"golang.org/x/sys/unix"
+
+	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/local"
 )
 
 // maxRecords bounds the records the agent keeps, so that a module flooding
@@ -239,7 +240,7 @@ const lostEvent = -1
 // event for is lost if it was read before the last barrier was written
 // (proven: its printk would be in the trace), else pending: its event may
 // follow the barrier, and the next call tries it again.
-func (r *kmsgReader) attribute(who func(text string) (target.PrintkEvent, bool), proven uint64) {
+func (r *kmsgReader) attribute(who func(text string) (local.PrintkEvent, bool), proven uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.stepOf == nil {

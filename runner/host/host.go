@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/local"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -65,9 +66,9 @@ func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, erro
 		release()
 		return nil, err
 	}
-	s.info = target.Info{Target: "host", Release: kernelRelease(), Shell: "/bin/sh -c, one process per step (no " + target.Bash + ")"}
-	if _, err := os.Stat(target.Bash); err == nil {
-		s.info.Shell = target.Bash + ", one interactive session per case"
+	s.info = target.Info{Target: "host", Release: kernelRelease(), Shell: "/bin/sh -c, one process per step (no " + local.Bash + ")"}
+	if _, err := os.Stat(local.Bash); err == nil {
+		s.info.Shell = local.Bash + ", one interactive session per case"
 	}
 	s.info.LogStart = nextAfter(recs, 0)
 	s.seen = s.info.LogStart
@@ -75,7 +76,7 @@ func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, erro
 	// An instance of its own: the host's tracing, if any, is left alone,
 	// but what a killed kmodcheck left is removed.
 	removeStaleTraces()
-	if s.trace, err = target.NewPrintkTrace(fmt.Sprintf("%s%d", tracePrefix, os.Getpid())); err != nil {
+	if s.trace, err = local.NewPrintkTrace(fmt.Sprintf("%s%d", tracePrefix, os.Getpid())); err != nil {
 		s.info.Notes = append(s.info.Notes, fmt.Sprintf("kernel lines are not attributed to threads (PID 0): %v", err))
 	}
 	return s, nil
@@ -85,11 +86,11 @@ type session struct {
 	mu      sync.Mutex
 	info    target.Info
 	timeout time.Duration
-	before  map[string]bool     // modules loaded before the case
-	release func()              // gives the kernel to the next case
-	shell   *target.Shell       // the case's bash session, from its first step; nil without bash
-	trace   *target.PrintkTrace // names each record's task; nil where tracing is not permitted
-	seen    uint64              // the records before it have been paired with the trace's printks
+	before  map[string]bool    // modules loaded before the case
+	release func()             // gives the kernel to the next case
+	shell   *local.Shell       // the case's bash session, from its first step; nil without bash
+	trace   *local.PrintkTrace // names each record's task; nil where tracing is not permitted
+	seen    uint64             // the records before it have been paired with the trace's printks
 }
 
 func (s *session) Describe() target.Info { return s.info }
@@ -101,7 +102,7 @@ func (s *session) Run(ctx context.Context, step target.Step) (target.Result, err
 	start := nextSeq()
 	res := s.runStep(ctx, step)
 	res.Log = s.stepLog(ctx, start, step.Line)
-	res.Tainted = target.ProcTainted()
+	res.Tainted = local.ProcTainted()
 	return res, nil
 }
 
@@ -215,13 +216,13 @@ func (s *session) runStep(ctx context.Context, step target.Step) target.Result {
 		s.shell = nil
 	}
 	if s.shell == nil {
-		env, err := target.WithSudo(target.HostEnv(), filepath.Join(os.TempDir(), "kmodcheck-sudo"))
+		env, err := local.WithSudo(local.HostEnv(), filepath.Join(os.TempDir(), "kmodcheck-sudo"))
 		if err != nil {
 			return target.Result{Step: step, Exit: -1, Stderr: []byte(err.Error())}
 		}
-		sh, err := target.StartShell(step.Dir, env)
+		sh, err := local.StartShell(step.Dir, env)
 		if err != nil {
-			return target.RunLocal(ctx, step, target.HostEnv())
+			return local.RunSh(ctx, step, local.HostEnv())
 		}
 		// A nested shell (sudo su) would need the host's sudoers changed
 		// (use_pty) to read the terminal: refused, not left to hang.
@@ -234,12 +235,12 @@ func (s *session) runStep(ctx context.Context, step target.Step) target.Result {
 // Inspect reports the loaded modules and kernel threads. Leaks are not
 // looked for on the host: that needs slub_debug on the kernel command line.
 func (s *session) Inspect(ctx context.Context) (target.State, error) {
-	st := target.State{Tainted: target.ProcTainted(), LeakNote: "leaks are looked for on the qemu target only"}
+	st := target.State{Tainted: local.ProcTainted(), LeakNote: "leaks are looked for on the qemu target only"}
 	for m := range loadedModules() {
 		st.Modules = append(st.Modules, m)
 	}
 	sort.Strings(st.Modules)
-	st.Kthreads = target.ProcKthreads()
+	st.Kthreads = local.ProcKthreads()
 	if s.shell != nil && s.shell.Dead() == "" {
 		st.Jobs, _ = s.shell.Jobs()
 	}
@@ -300,7 +301,7 @@ const tracePrefix = "kmodcheck-"
 // longer running (killed with SIGKILL, which leaves no time to remove
 // one): an instance left enabled keeps tracing every printk.
 func removeStaleTraces() {
-	dirs, _ := filepath.Glob(filepath.Join(target.TraceRoot, "instances", tracePrefix+"*"))
+	dirs, _ := filepath.Glob(filepath.Join(local.TraceRoot, "instances", tracePrefix+"*"))
 	for _, dir := range dirs {
 		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(dir), tracePrefix))
 		if err != nil || pid == os.Getpid() {
@@ -337,7 +338,7 @@ func readKmsg() ([]kmsg.Record, error) {
 
 func loadedModules() map[string]bool {
 	mods := map[string]bool{}
-	list, _ := target.ProcModules()
+	list, _ := local.ProcModules()
 	for _, m := range list {
 		mods[m.Name] = true
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmodcheck/kmodcheck/runner/local"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -69,7 +70,7 @@ func TestStaleTraceRemoved(t *testing.T) {
 	parent := os.Getppid() // go test's own process: alive
 	var dirs []string
 	for _, pid := range []int{gone.Process.Pid, parent} {
-		dir := filepath.Join(target.TraceRoot, "instances", fmt.Sprintf("%s%d", tracePrefix, pid))
+		dir := filepath.Join(local.TraceRoot, "instances", fmt.Sprintf("%s%d", tracePrefix, pid))
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Skipf("cannot make a trace instance here: %v", err)
 		}

@@ -1,4 +1,4 @@
-package guest
+package local
 
 import (
 	"bufio"
@@ -15,10 +15,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
-	"github.com/kmodcheck/kmodcheck/runner/local"
 )
 
-// maxRecords bounds the records the agent keeps, so that a module flooding
+// maxRecords bounds the records a reader keeps, so that a module flooding
 // the log cannot exhaust the guest's memory. When it is reached, records go
 // from the middle of the step in progress: its first keepHead records (what
 // started it) and its latest (how it ended, a fault) stay. The count lost is
@@ -41,6 +40,8 @@ type kmsgReader struct {
 	stepOf  map[uint64]int  // the step that printed a record, by sequence number
 	wake    int             // a write makes the loop read /dev/kmsg to its end
 	synced  []chan struct{} // closed once the loop has read to the end
+	closing bool            // the loop ends at its next wake
+	stopped chan struct{}   // closed when the loop has ended
 }
 
 func newKmsgReader(sink io.Writer) (*kmsgReader, error) {
@@ -52,7 +53,7 @@ func newKmsgReader(sink io.Writer) (*kmsgReader, error) {
 	if err := unix.Pipe2(wake[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		return nil, fmt.Errorf("wake pipe: %w", err)
 	}
-	r := &kmsgReader{changed: make(chan struct{}), wake: wake[1]}
+	r := &kmsgReader{changed: make(chan struct{}), wake: wake[1], stopped: make(chan struct{})}
 	if sink != nil {
 		r.sink = bufio.NewWriterSize(sink, 256<<10)
 		go r.flushLoop()
@@ -79,6 +80,22 @@ func (r *kmsgReader) sync(ctx context.Context) error {
 	}
 }
 
+// close stops the loop and closes its files: the host target opens a
+// reader per case, in a process that lives on.
+func (r *kmsgReader) close() {
+	r.mu.Lock()
+	again := r.closing
+	r.closing = true
+	r.mu.Unlock()
+	if again {
+		<-r.stopped
+		return
+	}
+	unix.Write(r.wake, []byte{0})
+	<-r.stopped
+	unix.Close(r.wake)
+}
+
 // flushLoop sends what the sink holds to the host every few milliseconds.
 func (r *kmsgReader) flushLoop() {
 	for range time.Tick(50 * time.Millisecond) {
@@ -91,6 +108,9 @@ func (r *kmsgReader) flushLoop() {
 // loop reads records as they come, in batches: one read returns one record,
 // and a flooding module writes them faster than a lock per record allows.
 func (r *kmsgReader) loop(fd, wake int) {
+	defer close(r.stopped)
+	defer unix.Close(fd)
+	defer unix.Close(wake)
 	buf := make([]byte, 8192)
 	var batch []kmsg.Record
 	var lost uint64
@@ -110,7 +130,11 @@ func (r *kmsgReader) loop(fd, wake int) {
 				close(ch)
 			}
 			r.synced = nil
+			closing := r.closing
 			r.mu.Unlock()
+			if closing {
+				return
+			}
 			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(wake), Events: unix.POLLIN}}
 			unix.Poll(fds, -1)
 			if fds[1].Revents != 0 {
@@ -147,7 +171,7 @@ func (r *kmsgReader) add(batch []kmsg.Record, lost uint64) {
 	var line []byte
 	for _, rec := range batch {
 		if r.sink != nil {
-			line = appendDmesgLine(line[:0], rec)
+			line = AppendDmesgLine(line[:0], rec)
 			r.sink.Write(line)
 		}
 		if len(r.recs) >= maxRecords {
@@ -158,8 +182,8 @@ func (r *kmsgReader) add(batch []kmsg.Record, lost uint64) {
 	r.notifyLocked()
 }
 
-// appendDmesgLine formats a record as dmesg does: [    5.123456] text.
-func appendDmesgLine(b []byte, rec kmsg.Record) []byte {
+// AppendDmesgLine appends a record formatted as dmesg does: [    5.123456] text.
+func AppendDmesgLine(b []byte, rec kmsg.Record) []byte {
 	sec := int64(rec.Time / time.Second)
 	usec := int64(rec.Time % time.Second / time.Microsecond)
 	b = append(b, '[')
@@ -240,7 +264,7 @@ const lostEvent = -1
 // event for is lost if it was read before the last barrier was written
 // (proven: its printk would be in the trace), else pending: its event may
 // follow the barrier, and the next call tries it again.
-func (r *kmsgReader) attribute(who func(text string) (local.PrintkEvent, bool), proven uint64) {
+func (r *kmsgReader) attribute(who func(text string) (PrintkEvent, bool), proven uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.stepOf == nil {

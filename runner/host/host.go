@@ -1,6 +1,9 @@
 // Package host is the target for privileged runners: steps run on the
-// machine's own kernel, modules load into it. It is never the default, since
-// a faulty module can take the machine down with it.
+// machine's own kernel (with runner/local, as in the guest), modules load
+// into it. It is never the default, since a faulty module can take the
+// machine down with it. What is its own: cases take turns on the one
+// kernel, each unloads what it loaded, and no step marker goes into the
+// machine's kernel log.
 package host
 
 import (

@@ -18,10 +18,11 @@ import (
 )
 
 // maxRecords bounds the records a reader keeps, so that a module flooding
-// the log cannot exhaust the guest's memory. When it is reached, records go
+// the log cannot exhaust the machine's memory. When it is reached, records go
 // from the middle of the step in progress: its first keepHead records (what
 // started it) and its latest (how it ended, a fault) stay. The count lost is
-// reported, and every record still reaches the host's kernel.log.
+// reported, and every record still reaches the sink (the guest's goes to the
+// host's kernel.log).
 const (
 	maxRecords = 200_000
 	keepHead   = 20_000
@@ -30,7 +31,7 @@ const (
 // kmsgReader follows /dev/kmsg and keeps what it read.
 type kmsgReader struct {
 	mu      sync.Mutex
-	sink    *bufio.Writer // every record, in dmesg's format, for the host's kernel.log
+	sink    *bufio.Writer // every record, in dmesg's format (the guest's: for the host's kernel.log)
 	protect uint64        // the last marker's sequence number: the step in progress starts after it
 	changed chan struct{} // closed and replaced whenever records arrive
 	recs    []kmsg.Record
@@ -96,7 +97,7 @@ func (r *kmsgReader) close() {
 	unix.Close(r.wake)
 }
 
-// flushLoop sends what the sink holds to the host every few milliseconds.
+// flushLoop passes on what the sink holds every few milliseconds.
 func (r *kmsgReader) flushLoop() {
 	for range time.Tick(50 * time.Millisecond) {
 		r.mu.Lock()
@@ -366,12 +367,22 @@ func (r *kmsgReader) mark(ctx context.Context, text string) (uint64, error) {
 		if rerr != nil {
 			return 0, rerr
 		}
-		select {
-		case <-ch: // progress: a flood may take long, a stall may not
-		case <-time.After(markStall):
-			return 0, fmt.Errorf("kernel log marker %q not read back within %v", text, markStall)
-		case <-ctx.Done():
-			return 0, fmt.Errorf("wait for kernel log marker %q: %w", text, ctx.Err())
+		if err := awaitProgress(ctx, ch, markStall, fmt.Sprintf("kernel log marker %q", text)); err != nil {
+			return 0, err
 		}
+	}
+}
+
+// awaitProgress waits for changed, closed when a reader makes progress
+// towards what (a marker read back): a flood may take long, a stall may
+// not.
+func awaitProgress(ctx context.Context, changed <-chan struct{}, stall time.Duration, what string) error {
+	select {
+	case <-changed:
+		return nil
+	case <-time.After(stall):
+		return fmt.Errorf("%s not read back within %v", what, stall)
+	case <-ctx.Done():
+		return fmt.Errorf("wait for %s: %w", what, ctx.Err())
 	}
 }

@@ -79,6 +79,7 @@ func (t *Target) open(ctx context.Context) (*session, error) {
 	if s.log, err = local.OpenKernelLog(nil); err != nil {
 		return nil, err
 	}
+	s.log.Unnumbered = true
 	s.info = target.Info{Target: "host", Release: kernelRelease(), Shell: local.ShellName()}
 	// An instance of its own: the host's tracing, if any, is left alone,
 	// but what a killed kmodcheck left is removed.

@@ -25,6 +25,9 @@ type KernelLog struct {
 	// kernel log: it flushes a message still waiting for its newline and
 	// proves that everything before it has been read.
 	MarkSteps bool
+	// Unnumbered markers name the step's line only, "kmodcheck: step
+	// done: LINE": the host's, as its kernel log has shown them.
+	Unnumbered bool
 
 	reader *kmsgReader
 	trace  *PrintkTrace // printk:console, or nil: records keep PID 0
@@ -115,7 +118,7 @@ func (l *KernelLog) StepEnd(ctx context.Context, n int, line string) ([]kmsg.Rec
 	case l.trace != nil:
 		end, err = l.traceEnd(ctx, n, line)
 	case l.MarkSteps:
-		if end, err = l.reader.mark(ctx, stepMarker(n, line)); end != 0 {
+		if end, err = l.reader.mark(ctx, l.stepMarker(n, line)); end != 0 {
 			end++ // the marker is no step's
 		}
 	default:
@@ -149,7 +152,7 @@ func (l *KernelLog) traceEnd(ctx context.Context, n int, line string) (uint64, e
 	}
 	if l.trace.Pending(marks) {
 		proven := l.reader.end()
-		if _, err := l.reader.mark(ctx, stepMarker(n, line)); err != nil {
+		if _, err := l.reader.mark(ctx, l.stepMarker(n, line)); err != nil {
 			return 0, err
 		}
 		l.reader.attribute(l.trace.Attribute, proven)
@@ -190,7 +193,10 @@ func (l *KernelLog) Since(ctx context.Context, seq uint64) ([]kmsg.Record, uint6
 
 // stepMarker is the kernel log line that ends step n, line: it names the
 // step, so that the console log reads as a transcript.
-func stepMarker(n int, line string) string {
+func (l *KernelLog) stepMarker(n int, line string) string {
+	if l.Unnumbered {
+		return "kmodcheck: step done: " + oneLine(line)
+	}
 	return fmt.Sprintf("kmodcheck: step %d done: %s", n, oneLine(line))
 }
 

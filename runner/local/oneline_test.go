@@ -1,6 +1,10 @@
 package local
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+)
 
 // TestOneLine: a step's marker is read back from the kernel log as it was
 // written, so it must hold nothing the kernel escapes as \xNN.
@@ -13,6 +17,27 @@ func TestOneLine(t *testing.T) {
 	for in, want := range tests {
 		if got := oneLine(in); got != want {
 			t.Errorf("oneLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestStepMarker: the guest's markers name the step, the host's only the
+// line, as its kernel log has shown them (TestHostTargetInVM counts
+// them); a step's records leave out either.
+func TestStepMarker(t *testing.T) {
+	for _, c := range []struct {
+		log  KernelLog
+		want string
+	}{
+		{KernelLog{}, "kmodcheck: step 3 done: rmmod kthread"},
+		{KernelLog{Unnumbered: true}, "kmodcheck: step done: rmmod kthread"},
+	} {
+		got := c.log.stepMarker(3, "rmmod kthread")
+		if got != c.want {
+			t.Errorf("marker %q, want %q", got, c.want)
+		}
+		if !isStepMarker(kmsg.Record{Facility: 1, Text: got}) {
+			t.Errorf("%q is not taken for a step marker", got)
 		}
 	}
 }

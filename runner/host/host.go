@@ -106,7 +106,7 @@ type session struct {
 	release func()           // gives the kernel to the next case
 	steps   local.Steps      // the case's shell session
 	n       int              // steps run so far
-	log     *local.KernelLog // this kernel's; no step marker goes into it (local.KernelLog.MarkSteps)
+	log     *local.KernelLog // this kernel's, without MarkSteps: a marker only completes a message waiting for its newline
 }
 
 func (s *session) Describe() target.Info { return s.info }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kmodcheck/kmodcheck/runner/local"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -31,7 +32,7 @@ type symbol struct {
 // noteModules records modules loaded since the last call, with their
 // symbols, so that leaks can be named after they are unloaded.
 func (a *agent) noteModules() {
-	mods, err := target.ProcModules()
+	mods, err := local.ProcModules()
 	if err != nil {
 		return
 	}

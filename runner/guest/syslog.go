@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/local"
 )
 
 // rsyslogdPath is where Debian and Ubuntu keep rsyslogd.
@@ -138,7 +139,7 @@ func syslogLine(r kmsg.Record, withTime bool) string {
 	if !withTime {
 		return " " + r.Text + "\n"
 	}
-	return string(appendDmesgLine(nil, r))
+	return string(local.AppendDmesgLine(nil, r))
 }
 
 // syslogRecord says whether rsyslog writes r as /dev/kmsg gave it: a kernel

@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/local"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -69,7 +73,7 @@ func TestStaleTraceRemoved(t *testing.T) {
 	parent := os.Getppid() // go test's own process: alive
 	var dirs []string
 	for _, pid := range []int{gone.Process.Pid, parent} {
-		dir := filepath.Join(target.TraceRoot, "instances", fmt.Sprintf("%s%d", tracePrefix, pid))
+		dir := filepath.Join(local.TraceRoot, "instances", fmt.Sprintf("%s%d", tracePrefix, pid))
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Skipf("cannot make a trace instance here: %v", err)
 		}
@@ -87,5 +91,37 @@ func TestStaleTraceRemoved(t *testing.T) {
 	}
 	if _, err := os.Stat(dirs[1]); err != nil {
 		t.Errorf("%s, of a running process, was removed: %v", dirs[1], err)
+	}
+}
+
+// nextSeq is the sequence number the kernel's next log record will have.
+func nextSeq() uint64 {
+	recs, _ := readKmsg()
+	if len(recs) == 0 {
+		return 0
+	}
+	return recs[len(recs)-1].Seq + 1
+}
+
+// readKmsg reads every record the kernel still holds, without blocking.
+func readKmsg() ([]kmsg.Record, error) {
+	fd, err := unix.Open("/dev/kmsg", unix.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open /dev/kmsg: %w", err)
+	}
+	defer unix.Close(fd)
+	var recs []kmsg.Record
+	buf := make([]byte, 8192)
+	for {
+		n, err := unix.Read(fd, buf)
+		if err == unix.EPIPE {
+			continue
+		}
+		if err != nil || n <= 0 {
+			return recs, nil
+		}
+		if r, err := kmsg.ParseRecord(strings.TrimRight(string(buf[:n]), "\n")); err == nil {
+			recs = append(recs, r)
+		}
 	}
 }

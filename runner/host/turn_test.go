@@ -42,3 +42,31 @@ func TestCasesTakeTurns(t *testing.T) {
 	}
 	third.Close(ctx)
 }
+
+// TestCloseReleasesKernelLog: a session's kernel log reader and trace go
+// with it, in a process that runs case after case.
+func TestCloseReleasesKernelLog(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("reads /dev/kmsg: needs root")
+	}
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	ctx := context.Background()
+	tg := &Target{}
+	before := fds()
+	for range 3 {
+		s, err := tg.Start(ctx, target.Case{Name: "fds"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close(ctx)
+	}
+	if after := fds(); after > before {
+		t.Errorf("%d files open after three sessions closed, %d before", after, before)
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kmodcheck/kmodcheck/runner/hide"
+	"github.com/kmodcheck/kmodcheck/runner/local"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -70,12 +72,12 @@ func (vm *VM) makeUname() error {
 // overlay, never on the host, and reaches the guest before its next step.
 // The step reaches nothing else of the host: it runs without capabilities
 // and network, sees only its own processes, a few devices, the host's
-// /sys read-only, the machine with target.HiddenDirs empty and password
-// hashes scrubbed, and a reader's environment (target.ReaderEnv).
+// /sys read-only, the machine with hide.Dirs empty and password
+// hashes scrubbed, and a reader's environment (hide.ReaderEnv).
 func (vm *VM) build(ctx context.Context, step target.Step) (target.Result, error) {
 	wrapped := step
 	wrapped.Line = wrapNS(filepath.Join(vm.unameDir, buildNS), step.Line, os.Geteuid() != 0)
-	res := target.RunLocal(ctx, wrapped, target.ReaderEnv(target.HostEnv()))
+	res := local.RunSh(ctx, wrapped, hide.ReaderEnv(local.HostEnv()))
 	res.Step = step
 	vm.changed = vm.changed || machineChanged(filepath.Join(vm.tmp, "upper"))
 	return res, nil
@@ -132,20 +134,20 @@ type buildMachine struct {
 	Mount   string // where the machine is put together
 	Bin     string // the uname directory, bound at chrootBin
 	Private string // a directory of the VM's (its temporary directory), never overlaid
-	// Scrubbed maps a shadow file of the root (target.ShadowFiles) to its
+	// Scrubbed maps a shadow file of the root (hide.ShadowFiles) to its
 	// copy without password hashes, bound over it.
 	Scrubbed map[string]string
 	// RootOnly is what only root may read of the host's root
-	// (target.ScanPrivate), hidden as target.HiddenDirs and HiddenFiles are.
-	RootOnly target.Private
+	// (hide.ScanPrivate), hidden as hide.Dirs and hide.Files are.
+	RootOnly hide.Private
 }
 
-// scrubShadowFiles writes into dir, for each of target.ShadowFiles in
+// scrubShadowFiles writes into dir, for each of hide.ShadowFiles in
 // root, a copy with its password hashes scrubbed, and returns where each
 // went.
 func scrubShadowFiles(root, dir string) (map[string]string, error) {
 	copies := map[string]string{}
-	for _, f := range target.ShadowFiles {
+	for _, f := range hide.ShadowFiles {
 		data, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil {
 			continue // not there, or not readable: nothing to hide
@@ -154,7 +156,7 @@ func scrubShadowFiles(root, dir string) (map[string]string, error) {
 			return nil, err
 		}
 		dst := filepath.Join(dir, filepath.Base(f))
-		if err := os.WriteFile(dst, target.ScrubShadow(data), 0o640); err != nil {
+		if err := os.WriteFile(dst, hide.ScrubShadow(data), 0o640); err != nil {
 			return nil, fmt.Errorf("scrub %s: %w", f, err)
 		}
 		copies[f] = dst
@@ -237,8 +239,8 @@ func buildNSScript(m buildMachine) (string, error) {
 	return b.String(), nil
 }
 
-// writeHidden hides, in the machine at m.Mount, target.HiddenDirs and
-// m.RootOnly's directories (an empty tmpfs each), target.HiddenFiles and
+// writeHidden hides, in the machine at m.Mount, hide.Dirs and
+// m.RootOnly's directories (an empty tmpfs each), hide.Files and
 // m.RootOnly's files (/dev/null bound over each) and its shadow files'
 // hashes (m.Scrubbed bound over them).
 func writeHidden(b *strings.Builder, m buildMachine) {
@@ -258,15 +260,15 @@ func writeHidden(b *strings.Builder, m buildMachine) {
 }
 
 // hiddenIn returns what a machine made from root hides: the directories
-// (target.HiddenDirs that root has, and rootOnly's) and the files
-// (target.HiddenFiles that root has, and rootOnly's).
-func hiddenIn(root string, rootOnly target.Private) (dirs, files []string) {
-	for _, d := range target.HiddenDirs {
+// (hide.Dirs that root has, and rootOnly's) and the files
+// (hide.Files that root has, and rootOnly's).
+func hiddenIn(root string, rootOnly hide.Private) (dirs, files []string) {
+	for _, d := range hide.Dirs {
 		if fi, err := os.Stat(filepath.Join(root, d)); err == nil && fi.IsDir() {
 			dirs = append(dirs, d)
 		}
 	}
-	for _, f := range target.HiddenFiles {
+	for _, f := range hide.Files {
 		if fi, err := os.Stat(filepath.Join(root, f)); err == nil && fi.Mode().IsRegular() {
 			files = append(files, f)
 		}

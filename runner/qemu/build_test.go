@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kmodcheck/kmodcheck/runner/hide"
 	"github.com/kmodcheck/kmodcheck/runner/proto"
-	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
 func TestWrapNS(t *testing.T) {
@@ -148,7 +148,7 @@ func TestViewMounts(t *testing.T) {
 	for _, d := range []string{"proc", "tmp", "var/tmp", "root", "etc/ssh"} {
 		os.MkdirAll(filepath.Join(root, d), 0o755)
 	}
-	rootOnly := target.Private{Dirs: []string{"/var/lib/db"}, Files: []string{"/etc/app/key"}}
+	rootOnly := hide.Private{Dirs: []string{"/var/lib/db"}, Files: []string{"/etc/app/key"}}
 	got := viewMounts("/vm/root", "/vm/empty", root, rootOnly, map[string]string{"/etc/shadow": "/vm/scrubbed/shadow"})
 	want := []proto.Mount{
 		{Source: root, Target: "/vm/root", Bind: true, Recursive: true},

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
+	"github.com/kmodcheck/kmodcheck/runner/hide"
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 	"github.com/kmodcheck/kmodcheck/runner/proto"
@@ -64,8 +65,8 @@ type Target struct {
 	machine    string // the machine root, once made
 	machineErr error  // why it could not be made
 	// rootOnly is what only root may read of the host's root, when the
-	// machine is the host's (target.ScanPrivate): hidden from its cases.
-	rootOnly target.Private
+	// machine is the host's (hide.ScanPrivate): hidden from its cases.
+	rootOnly hide.Private
 	version  string // qemu -version, once asked
 
 	saving sync.Mutex // held while a state is saved (snapshot.go)
@@ -141,7 +142,7 @@ func (t *Target) prepare(ctx context.Context) (machine, []string, error) {
 	if t.machine == "" && t.machineErr == nil {
 		t.machine, t.machineErr = t.machineRoot(ctx)
 		if t.machine == "/" {
-			t.rootOnly, t.machineErr = target.ScanPrivate(ctx, t.machine)
+			t.rootOnly, t.machineErr = hide.ScanPrivate(ctx, t.machine)
 		}
 	}
 	if t.machineErr != nil {
@@ -344,7 +345,7 @@ type VM struct {
 	reqMu    sync.Mutex
 	unameDir string
 	machine  string // the machine root (machine.Root)
-	rootOnly target.Private
+	rootOnly hide.Private
 	changed  bool // a build step ran since the guest last took the machine's changes
 	stderr   bytes.Buffer
 	pwd      string // the case's shell's working directory, after the last step

@@ -10,8 +10,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kmodcheck/kmodcheck/runner/hide"
 	"github.com/kmodcheck/kmodcheck/runner/proto"
-	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
 // rootView returns the view QEMU is to share as the guest's root, and sets
@@ -22,9 +22,9 @@ import (
 // beneath, or a module could read the share directly. So QEMU runs in a
 // mount namespace of its own (the agent binary in proto.RoleView makes it,
 // then execs QEMU), sharing a view of the host's root in which the hidden
-// directories are empty tmpfs (target.HiddenDirs and what only root may
+// directories are empty tmpfs (hide.Dirs and what only root may
 // read, vm.rootOnly), hidden files are empty, the shadow files are
-// scrubbed and the API directories (target.APIDirs: the host's processes,
+// scrubbed and the API directories (hide.APIDirs: the host's processes,
 // devices, sockets, other cases' files) are empty. Release roots, which
 // kmodcheck made, and QEMU run by a user, whose 9p server reads only what
 // the user may, are shared as they are.
@@ -49,9 +49,9 @@ func (vm *VM) rootView(e *endpoints) (*proto.View, error) {
 }
 
 // viewMounts are the mounts that make, at view, the guest's view of root.
-func viewMounts(view, empty, root string, rootOnly target.Private, scrubbed map[string]string) []proto.Mount {
+func viewMounts(view, empty, root string, rootOnly hide.Private, scrubbed map[string]string) []proto.Mount {
 	mounts := []proto.Mount{{Source: root, Target: view, Bind: true, Recursive: true}}
-	for _, d := range target.APIDirs {
+	for _, d := range hide.APIDirs {
 		if fi, err := os.Stat(filepath.Join(root, d)); err == nil && fi.IsDir() {
 			mounts = append(mounts, proto.Mount{Source: "kmodcheck", Target: view + d, Type: "tmpfs", Data: "mode=" + apiMode(d), Hides: true})
 		}

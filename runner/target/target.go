@@ -3,6 +3,9 @@
 //
 // Data flows one way: the case language asks a Session to run a Step, the
 // Session returns a Result, and comparison and reports read Results.
+//
+// It is the contract only: how a step runs on a kernel is runner/local's
+// (for the guest agent and the host target) and each target's.
 package target
 
 import (
@@ -102,6 +105,18 @@ type Step struct {
 	Where   string        // OnKernel or OnBuild
 	Timeout time.Duration // 0 means the session's default
 }
+
+// MaxLine is the longest line a target types as a step (4094 bytes): a
+// terminal in canonical mode passes no longer line whole. The shell
+// refuses a longer one; a case's check refuses it before anything boots.
+const MaxLine = 4094
+
+// MaxOutput bounds what a step's standard output, and its standard error,
+// keep: the first MaxOutput bytes. What the step writes beyond them is read
+// and dropped, counted, and a last line says so, so that a step printing
+// without end (`yes`, a binary file) costs neither side's memory and still
+// fails its `out` visibly.
+const MaxOutput = 1 << 20
 
 // A Result is what one Step did.
 type Result struct {

@@ -1,13 +1,10 @@
-package target
+package local
 
-import "fmt"
+import (
+	"fmt"
 
-// MaxOutput bounds what a step's standard output, and its standard error,
-// keep: the first MaxOutput bytes. What the step writes beyond them is read
-// and dropped, counted, and a last line says so (OutputBuffer, and the
-// shell's streams), so that a step printing without end (`yes`, a binary
-// file) costs neither side's memory and still fails its `out` visibly.
-const MaxOutput = 1 << 20
+	"github.com/kmodcheck/kmodcheck/runner/target"
+)
 
 // truncatedNote is the line that ends an output cut at MaxOutput, after
 // head, the bytes kept.
@@ -16,7 +13,7 @@ func truncatedNote(head []byte, dropped int64) []byte {
 	if len(head) > 0 && head[len(head)-1] != '\n' {
 		b = append(b, '\n')
 	}
-	return fmt.Appendf(b, "kmodcheck: output truncated: its first %d bytes are kept, the %d bytes after them dropped\n", MaxOutput, dropped)
+	return fmt.Appendf(b, "kmodcheck: output truncated: its first %d bytes are kept, the %d bytes after them dropped\n", target.MaxOutput, dropped)
 }
 
 // An OutputBuffer collects a command's output as a bytes.Buffer would,
@@ -29,7 +26,7 @@ type OutputBuffer struct {
 
 // Write keeps what fits and counts the rest.
 func (b *OutputBuffer) Write(p []byte) (int, error) {
-	n := min(len(p), MaxOutput-len(b.buf))
+	n := min(len(p), target.MaxOutput-len(b.buf))
 	b.buf = append(b.buf, p[:n]...)
 	b.dropped += int64(len(p) - n)
 	return len(p), nil
@@ -47,17 +44,12 @@ func (b *OutputBuffer) Bytes() []byte {
 // capOutput is out, a step's output as read up to a sync token, cut to
 // MaxOutput; dropped counts what was dropped already while reading.
 func capOutput(out []byte, dropped int64) []byte {
-	if len(out) <= MaxOutput && dropped == 0 {
+	if len(out) <= target.MaxOutput && dropped == 0 {
 		return out
 	}
-	if len(out) > MaxOutput {
-		dropped += int64(len(out) - MaxOutput)
-		out = out[:MaxOutput]
+	if len(out) > target.MaxOutput {
+		dropped += int64(len(out) - target.MaxOutput)
+		out = out[:target.MaxOutput]
 	}
 	return append(out[:len(out):len(out)], truncatedNote(out, dropped)...)
 }
-
-// MaxLine is the longest line a shell target types as a step (4094 bytes):
-// a terminal in canonical mode passes no longer line whole. The shell
-// refuses a longer one; a case's check refuses it before anything boots.
-const MaxLine = maxTypedLine - 1

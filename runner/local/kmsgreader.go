@@ -1,4 +1,4 @@
-package guest
+package local
 
 import (
 	"bufio"
@@ -12,16 +12,17 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kmodcheck/kmodcheck/runner/kmsg"
-	"github.com/kmodcheck/kmodcheck/runner/target"
 	"golang.org/x/sys/unix"
+
+	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 )
 
-// maxRecords bounds the records the agent keeps, so that a module flooding
-// the log cannot exhaust the guest's memory. When it is reached, records go
+// maxRecords bounds the records a reader keeps, so that a module flooding
+// the log cannot exhaust the machine's memory. When it is reached, records go
 // from the middle of the step in progress: its first keepHead records (what
 // started it) and its latest (how it ended, a fault) stay. The count lost is
-// reported, and every record still reaches the host's kernel.log.
+// reported, and every record still reaches the sink (the guest's goes to the
+// host's kernel.log).
 const (
 	maxRecords = 200_000
 	keepHead   = 20_000
@@ -30,7 +31,7 @@ const (
 // kmsgReader follows /dev/kmsg and keeps what it read.
 type kmsgReader struct {
 	mu      sync.Mutex
-	sink    *bufio.Writer // every record, in dmesg's format, for the host's kernel.log
+	sink    *bufio.Writer // every record, in dmesg's format (the guest's: for the host's kernel.log)
 	protect uint64        // the last marker's sequence number: the step in progress starts after it
 	changed chan struct{} // closed and replaced whenever records arrive
 	recs    []kmsg.Record
@@ -40,6 +41,8 @@ type kmsgReader struct {
 	stepOf  map[uint64]int  // the step that printed a record, by sequence number
 	wake    int             // a write makes the loop read /dev/kmsg to its end
 	synced  []chan struct{} // closed once the loop has read to the end
+	closing bool            // the loop ends at its next wake
+	stopped chan struct{}   // closed when the loop has ended
 }
 
 func newKmsgReader(sink io.Writer) (*kmsgReader, error) {
@@ -51,7 +54,7 @@ func newKmsgReader(sink io.Writer) (*kmsgReader, error) {
 	if err := unix.Pipe2(wake[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		return nil, fmt.Errorf("wake pipe: %w", err)
 	}
-	r := &kmsgReader{changed: make(chan struct{}), wake: wake[1]}
+	r := &kmsgReader{changed: make(chan struct{}), wake: wake[1], stopped: make(chan struct{})}
 	if sink != nil {
 		r.sink = bufio.NewWriterSize(sink, 256<<10)
 		go r.flushLoop()
@@ -78,7 +81,23 @@ func (r *kmsgReader) sync(ctx context.Context) error {
 	}
 }
 
-// flushLoop sends what the sink holds to the host every few milliseconds.
+// close stops the loop and closes its files: the host target opens a
+// reader per case, in a process that lives on.
+func (r *kmsgReader) close() {
+	r.mu.Lock()
+	again := r.closing
+	r.closing = true
+	r.mu.Unlock()
+	if again {
+		<-r.stopped
+		return
+	}
+	unix.Write(r.wake, []byte{0})
+	<-r.stopped
+	unix.Close(r.wake)
+}
+
+// flushLoop passes on what the sink holds every few milliseconds.
 func (r *kmsgReader) flushLoop() {
 	for range time.Tick(50 * time.Millisecond) {
 		r.mu.Lock()
@@ -90,6 +109,9 @@ func (r *kmsgReader) flushLoop() {
 // loop reads records as they come, in batches: one read returns one record,
 // and a flooding module writes them faster than a lock per record allows.
 func (r *kmsgReader) loop(fd, wake int) {
+	defer close(r.stopped)
+	defer unix.Close(fd)
+	defer unix.Close(wake)
 	buf := make([]byte, 8192)
 	var batch []kmsg.Record
 	var lost uint64
@@ -109,7 +131,11 @@ func (r *kmsgReader) loop(fd, wake int) {
 				close(ch)
 			}
 			r.synced = nil
+			closing := r.closing
 			r.mu.Unlock()
+			if closing {
+				return
+			}
 			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(wake), Events: unix.POLLIN}}
 			unix.Poll(fds, -1)
 			if fds[1].Revents != 0 {
@@ -146,7 +172,7 @@ func (r *kmsgReader) add(batch []kmsg.Record, lost uint64) {
 	var line []byte
 	for _, rec := range batch {
 		if r.sink != nil {
-			line = appendDmesgLine(line[:0], rec)
+			line = AppendDmesgLine(line[:0], rec)
 			r.sink.Write(line)
 		}
 		if len(r.recs) >= maxRecords {
@@ -157,8 +183,8 @@ func (r *kmsgReader) add(batch []kmsg.Record, lost uint64) {
 	r.notifyLocked()
 }
 
-// appendDmesgLine formats a record as dmesg does: [    5.123456] text.
-func appendDmesgLine(b []byte, rec kmsg.Record) []byte {
+// AppendDmesgLine appends a record formatted as dmesg does: [    5.123456] text.
+func AppendDmesgLine(b []byte, rec kmsg.Record) []byte {
 	sec := int64(rec.Time / time.Second)
 	usec := int64(rec.Time % time.Second / time.Microsecond)
 	b = append(b, '[')
@@ -239,7 +265,7 @@ const lostEvent = -1
 // event for is lost if it was read before the last barrier was written
 // (proven: its printk would be in the trace), else pending: its event may
 // follow the barrier, and the next call tries it again.
-func (r *kmsgReader) attribute(who func(text string) (target.PrintkEvent, bool), proven uint64) {
+func (r *kmsgReader) attribute(who func(text string) (PrintkEvent, bool), proven uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.stepOf == nil {
@@ -341,12 +367,22 @@ func (r *kmsgReader) mark(ctx context.Context, text string) (uint64, error) {
 		if rerr != nil {
 			return 0, rerr
 		}
-		select {
-		case <-ch: // progress: a flood may take long, a stall may not
-		case <-time.After(markStall):
-			return 0, fmt.Errorf("kernel log marker %q not read back within %v", text, markStall)
-		case <-ctx.Done():
-			return 0, fmt.Errorf("wait for kernel log marker %q: %w", text, ctx.Err())
+		if err := awaitProgress(ctx, ch, markStall, fmt.Sprintf("kernel log marker %q", text)); err != nil {
+			return 0, err
 		}
+	}
+}
+
+// awaitProgress waits for changed, closed when a reader makes progress
+// towards what (a marker read back): a flood may take long, a stall may
+// not.
+func awaitProgress(ctx context.Context, changed <-chan struct{}, stall time.Duration, what string) error {
+	select {
+	case <-changed:
+		return nil
+	case <-time.After(stall):
+		return fmt.Errorf("%s not read back within %v", what, stall)
+	case <-ctx.Done():
+		return fmt.Errorf("wait for %s: %w", what, ctx.Err())
 	}
 }

@@ -1,4 +1,4 @@
-package target
+package local
 
 import (
 	"bufio"
@@ -134,7 +134,7 @@ func traceContext(flags string) string {
 	return ""
 }
 
-// maxEvents bounds the events kept unpaired, as the agent bounds records.
+// maxEvents bounds the events kept unpaired, as maxRecords bounds records.
 const maxEvents = 100_000
 
 // traceStall is how long Mark waits for the trace to move at all.
@@ -228,7 +228,7 @@ func escapeKmsg(s string) string {
 	return b.String()
 }
 
-// mark writes a barrier into the trace and waits until the reader has
+// Mark writes a barrier into the trace and waits until the reader has
 // seen it: every printk stored before it has then been read. It returns
 // the number of markers seen, the step whose events precede it.
 func (t *PrintkTrace) Mark(ctx context.Context, text string) (int, error) {
@@ -248,12 +248,8 @@ func (t *PrintkTrace) Mark(ctx context.Context, text string) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		select {
-		case <-ch: // progress: a flood may take long, a stall may not
-		case <-time.After(traceStall):
-			return 0, fmt.Errorf("trace marker %q not read back within %v", text, traceStall)
-		case <-ctx.Done():
-			return 0, fmt.Errorf("wait for trace marker %q: %w", text, ctx.Err())
+		if err := awaitProgress(ctx, ch, traceStall, fmt.Sprintf("trace marker %q", text)); err != nil {
+			return 0, err
 		}
 	}
 }
@@ -306,7 +302,7 @@ func (t *PrintkTrace) fit(i int, text string) (int, bool) {
 	return j, acc == text
 }
 
-// dropBefore forgets the unpaired events printed before step: no record
+// DropBefore forgets the unpaired events printed before step: no record
 // will take them now (their records were lost, or the trace garbled them).
 func (t *PrintkTrace) DropBefore(step int) {
 	t.mu.Lock()
@@ -318,7 +314,7 @@ func (t *PrintkTrace) DropBefore(step int) {
 	t.events = append(t.events[:0], t.events[i:]...)
 }
 
-// pending reports whether an event printed before step is still unpaired:
+// Pending reports whether an event printed before step is still unpaired:
 // a message waiting for its newline, which no record shows yet.
 func (t *PrintkTrace) Pending(step int) bool {
 	t.mu.Lock()

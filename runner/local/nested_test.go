@@ -1,4 +1,4 @@
-package target
+package local
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
 // TestNestedShell types a nested shell's start (bash, sh, and su - where
@@ -30,7 +32,7 @@ func TestNestedShell(t *testing.T) {
 		t.Helper()
 		for _, s := range steps {
 			start := time.Now()
-			res := sh.Run(context.Background(), Step{Line: s.line, Dir: dir, Timeout: 10 * time.Second})
+			res := sh.Run(context.Background(), target.Step{Line: s.line, Dir: dir, Timeout: 10 * time.Second})
 			if res.Exit != s.exit || string(res.Stdout) != s.stdout || !strings.HasPrefix(string(res.Stderr), s.stderr) || !strings.HasPrefix(res.Shell, s.shell) || (s.shell == "" && res.Shell != "") {
 				t.Errorf("%s: exit %d, stdout %q, stderr %q, shell %q; want %d, %q, %q, %q", s.line, res.Exit, res.Stdout, res.Stderr, res.Shell, s.exit, s.stdout, s.stderr, s.shell)
 			}
@@ -65,7 +67,7 @@ func TestNestedShell(t *testing.T) {
 	// A step in a nested shell that outlives its timeout is killed; the
 	// nested shell goes on.
 	run([]step{{"bash", 0, "", "", "root shell: bash, depth 2"}})
-	res := sh.Run(context.Background(), Step{Line: "sleep 100", Dir: dir, Timeout: 300 * time.Millisecond})
+	res := sh.Run(context.Background(), target.Step{Line: "sleep 100", Dir: dir, Timeout: 300 * time.Millisecond})
 	if !res.TimedOut || res.Exit != 137 {
 		t.Errorf("sleep 100 with a timeout: timed out %v, exit %d; want true, 137", res.TimedOut, res.Exit)
 	}
@@ -82,11 +84,11 @@ func TestNestedShellRefused(t *testing.T) {
 	}
 	defer sh.Close()
 	sh.Refuse = "nested shells are refused here"
-	res := sh.Run(context.Background(), Step{Line: "bash", Dir: dir, Timeout: 10 * time.Second})
+	res := sh.Run(context.Background(), target.Step{Line: "bash", Dir: dir, Timeout: 10 * time.Second})
 	if res.Exit == 0 || !strings.Contains(string(res.Stderr), "nested shells are refused here") || res.TimedOut {
 		t.Errorf("bash: exit %d, stderr %q, timed out %v", res.Exit, res.Stderr, res.TimedOut)
 	}
-	if res := sh.Run(context.Background(), Step{Line: "echo $$", Dir: dir, Timeout: 10 * time.Second}); res.Exit != 0 || res.Shell != "" {
+	if res := sh.Run(context.Background(), target.Step{Line: "echo $$", Dir: dir, Timeout: 10 * time.Second}); res.Exit != 0 || res.Shell != "" {
 		t.Errorf("after: exit %d, shell %q", res.Exit, res.Shell)
 	}
 }

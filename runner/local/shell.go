@@ -1,4 +1,4 @@
-package target
+package local
 
 import (
 	"bytes"
@@ -16,6 +16,8 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
 // Bash is the reader's shell; /bin/sh stands in where it is absent.
@@ -29,8 +31,8 @@ var ShellEnv = []string{
 }
 
 // maxTypedLine is the longest line a terminal in canonical mode passes
-// whole (N_TTY_BUF_SIZE less the newline).
-const maxTypedLine = 4095
+// whole (N_TTY_BUF_SIZE less the newline), with its newline.
+const maxTypedLine = target.MaxLine + 1
 
 // A Shell is one interactive bash session, as in a reader's terminal: a
 // case's steps are typed into it one after another, so the working
@@ -171,8 +173,8 @@ func (s *Shell) Name() string { return Bash }
 // Run types the step's line into the shell and waits for it. A line that
 // holds newlines is typed line by line, as pasted into a terminal; the
 // step's exit status is the last line's.
-func (s *Shell) Run(ctx context.Context, step Step) Result {
-	res := Result{Step: step, Exit: -1}
+func (s *Shell) Run(ctx context.Context, step target.Step) target.Result {
+	res := target.Result{Step: step, Exit: -1}
 	start := time.Now()
 	if step.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -211,7 +213,7 @@ func (s *Shell) Run(ctx context.Context, step Step) Result {
 
 // prepare applies what the host asks of a step beyond its line: the
 // directory testscript's cd chose, extra environment.
-func (s *Shell) prepare(step Step) error {
+func (s *Shell) prepare(step target.Step) error {
 	var lines []string
 	if step.Dir != "" && step.Dir != s.cwd {
 		lines = append(lines, "cd -- "+shellQuote(step.Dir))
@@ -475,7 +477,7 @@ type stream struct {
 	changed chan struct{}
 	err     error
 	token   []byte // the sync token written, not yet read back
-	dropped int64  // bytes past MaxOutput dropped since the last sync
+	dropped int64  // bytes past target.MaxOutput dropped since the last sync
 }
 
 // streamTail is how much of a stream's latest output trim keeps past
@@ -550,21 +552,21 @@ func (st *stream) sync(token []byte, timeout time.Duration) ([]byte, error) {
 // bytes, but never the sync token nor what follows it.
 func (st *stream) trim() {
 	end := len(st.buf) - streamTail
-	if end <= MaxOutput {
+	if end <= target.MaxOutput {
 		return
 	}
-	cut := st.buf[MaxOutput:end]
+	cut := st.buf[target.MaxOutput:end]
 	if i := bytes.Index(st.buf, st.token); st.token != nil && i >= 0 {
-		if i <= MaxOutput {
+		if i <= target.MaxOutput {
 			return // what follows the token is the next step's; sync takes the token now
 		}
-		cut = cut[:min(len(cut), i-MaxOutput)]
+		cut = cut[:min(len(cut), i-target.MaxOutput)]
 	}
 	if len(cut) == 0 {
 		return
 	}
 	st.dropped += int64(len(cut))
-	st.buf = append(st.buf[:MaxOutput], st.buf[MaxOutput+len(cut):]...)
+	st.buf = append(st.buf[:target.MaxOutput], st.buf[target.MaxOutput+len(cut):]...)
 }
 
 func (st *stream) close() { st.w.Close() }
@@ -574,10 +576,10 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// RunLocal runs a step's line with /bin/sh -c on this machine, in its own
+// RunSh runs a step's line with /bin/sh -c on this machine, in its own
 // process group so that a timeout kills everything it started: for a
 // machine without bash, and for builds.
-func RunLocal(ctx context.Context, step Step, env []string) Result {
+func RunSh(ctx context.Context, step target.Step, env []string) target.Result {
 	if step.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, step.Timeout)
@@ -591,7 +593,7 @@ func RunLocal(ctx context.Context, step Step, env []string) Result {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = time.Second
 	start := time.Now()
-	res := Result{Step: step, Exit: -1}
+	res := target.Result{Step: step, Exit: -1}
 	if err := cmd.Start(); err != nil {
 		res.Stderr = []byte(err.Error())
 		return res

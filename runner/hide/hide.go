@@ -1,4 +1,8 @@
-package target
+// Package hide says what a machine made from the host's own root hides
+// from a case: users' homes, the runner's files, keys, password hashes,
+// what only root may read, and the CI runner's environment. The qemu
+// target's guest and its builds on the host apply it.
+package hide
 
 import (
 	"bytes"
@@ -18,20 +22,20 @@ import (
 // users' files, the runner's work or keys is hidden. Release roots hold
 // none of it; hiding there costs a few mounts.
 
-// HiddenDirs are directories a machine shows empty (a tmpfs each): users'
+// Dirs are directories a machine shows empty (a tmpfs each): users'
 // homes, the runner's and other services' files, backups (Debian keeps
 // copies of the shadow files in /var/backups), mail and spools, and
 // private keys.
-var HiddenDirs = []string{
+var Dirs = []string{
 	"/root", "/home", "/srv", "/mnt", "/media", "/opt",
 	"/var/backups", "/var/mail", "/var/spool", "/var/lib/private",
 	"/var/cache/private", "/var/log/private",
 	"/etc/ssh", "/etc/ssl/private",
 }
 
-// HiddenFiles are files a machine shows empty: old passwords, debconf's
+// Files are files a machine shows empty: old passwords, debconf's
 // saved passwords, failed logins.
-var HiddenFiles = []string{"/etc/security/opasswd", "/var/cache/debconf/passwords.dat", "/var/log/btmp"}
+var Files = []string{"/etc/security/opasswd", "/var/cache/debconf/passwords.dat", "/var/log/btmp"}
 
 // KeptPrivate are files only root may read that a machine's tools need:
 // sudo reads them, and they hold rules, not credentials.
@@ -55,17 +59,17 @@ type Private struct {
 }
 
 // ScanPrivate finds, in root outside /usr, the API directories and
-// HiddenDirs, what others may not read: a host's own secrets wherever its
+// Dirs, what others may not read: a host's own secrets wherever its
 // services keep them (a database's pg_hba.conf under /etc, a key under
 // /var/lib), which no list names. A machine made from the host's root
-// hides them as it hides HiddenDirs, so a case running as root there
+// hides them as it hides Dirs, so a case running as root there
 // reads only what any user of the host could. ShadowFiles (scrubbed
 // instead) and KeptPrivate are left out; a directory found hides all it
 // holds, so the walk does not enter it. Symbolic links are not followed.
 // It took 0.3 s on this host's 47,000 files outside /usr.
 func ScanPrivate(ctx context.Context, root string) (Private, error) {
 	var p Private
-	skip := slices.Concat(unscanned, HiddenDirs, ShadowFiles, KeptPrivate)
+	skip := slices.Concat(unscanned, Dirs, ShadowFiles, KeptPrivate)
 	walk := func(path string, d fs.DirEntry, err error) error {
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -1,4 +1,4 @@
-package target
+package local
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
 // TestShellSession types steps into one bash session, as a reader types
@@ -37,24 +39,24 @@ func TestShellSession(t *testing.T) {
 		{"tty", 0, "/dev/pts/", ""},
 	}
 	for _, s := range steps {
-		res := sh.Run(context.Background(), Step{Line: s.line, Dir: dir, Timeout: 10 * time.Second})
+		res := sh.Run(context.Background(), target.Step{Line: s.line, Dir: dir, Timeout: 10 * time.Second})
 		if res.Exit != s.exit || !strings.HasPrefix(string(res.Stdout), s.stdout) || !strings.HasPrefix(string(res.Stderr), s.stderr) {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want %d, %q, %q", s.line, res.Exit, res.Stdout, res.Stderr, s.exit, s.stdout, s.stderr)
 		}
 	}
 	// A step that outlives its timeout is killed; the session goes on.
-	res := sh.Run(context.Background(), Step{Line: "sleep 100", Dir: dir, Timeout: 300 * time.Millisecond})
+	res := sh.Run(context.Background(), target.Step{Line: "sleep 100", Dir: dir, Timeout: 300 * time.Millisecond})
 	if !res.TimedOut || res.Exit != 137 {
 		t.Errorf("sleep 100 with a timeout: timed out %v, exit %d; want true, 137", res.TimedOut, res.Exit)
 	}
-	if res := sh.Run(context.Background(), Step{Line: "pwd", Dir: dir, Timeout: 10 * time.Second}); string(res.Stdout) != dir+"/sub\n" {
+	if res := sh.Run(context.Background(), target.Step{Line: "pwd", Dir: dir, Timeout: 10 * time.Second}); string(res.Stdout) != dir+"/sub\n" {
 		t.Errorf("pwd after a timeout: %q (stderr %q)", res.Stdout, res.Stderr)
 	}
 	// A line left open is interrupted, as ^C at bash's "> " prompt.
-	if res := sh.Run(context.Background(), Step{Line: "echo 'open", Dir: dir, Timeout: 10 * time.Second}); res.Exit == 0 || !strings.Contains(string(res.Stderr), "incomplete") {
+	if res := sh.Run(context.Background(), target.Step{Line: "echo 'open", Dir: dir, Timeout: 10 * time.Second}); res.Exit == 0 || !strings.Contains(string(res.Stderr), "incomplete") {
 		t.Errorf("an open quote: exit %d, stderr %q", res.Exit, res.Stderr)
 	}
-	sh.Run(context.Background(), Step{Line: "tail -f /dev/null &", Dir: dir, Timeout: 10 * time.Second})
+	sh.Run(context.Background(), target.Step{Line: "tail -f /dev/null &", Dir: dir, Timeout: 10 * time.Second})
 	jobs, err := sh.StopJobs()
 	if err != nil || len(jobs) != 1 || !strings.Contains(jobs[0], "tail -f /dev/null") {
 		t.Errorf("jobs left: %q, %v", jobs, err)
@@ -77,7 +79,7 @@ func TestSudoStandIn(t *testing.T) {
 		t.Skip(err)
 	}
 	defer sh.Close()
-	export := sh.Run(context.Background(), Step{Line: "export FOO=kept PATH=" + dir + ":/usr/bin:/bin", Dir: dir, Timeout: 10 * time.Second})
+	export := sh.Run(context.Background(), target.Step{Line: "export FOO=kept PATH=" + dir + ":/usr/bin:/bin", Dir: dir, Timeout: 10 * time.Second})
 	if export.Exit != 0 {
 		t.Fatalf("export: %s", export.Stderr)
 	}
@@ -89,7 +91,7 @@ func TestSudoStandIn(t *testing.T) {
 		{"echo 1 | sudo tee /dev/null", "1\n"},
 		{"sudo -u nobody id 2>&1", "sudo: kmodcheck's stand-in runs commands as root only, not nobody\n"},
 	} {
-		res := sh.Run(context.Background(), Step{Line: c.line, Dir: dir, Timeout: 10 * time.Second})
+		res := sh.Run(context.Background(), target.Step{Line: c.line, Dir: dir, Timeout: 10 * time.Second})
 		if string(res.Stdout) != c.stdout {
 			t.Errorf("%s: stdout %q, stderr %q; want %q", c.line, res.Stdout, res.Stderr, c.stdout)
 		}
@@ -109,7 +111,7 @@ func TestShellPwd(t *testing.T) {
 	if sh.Pwd() != dir {
 		t.Errorf("Pwd at the start: %q, want %q", sh.Pwd(), dir)
 	}
-	sh.Run(context.Background(), Step{Line: "cd drv", Dir: dir, Timeout: 10 * time.Second})
+	sh.Run(context.Background(), target.Step{Line: "cd drv", Dir: dir, Timeout: 10 * time.Second})
 	if sh.Pwd() != dir+"/drv" {
 		t.Errorf("Pwd after cd drv: %q, want %q", sh.Pwd(), dir+"/drv")
 	}
@@ -132,7 +134,7 @@ func TestHostEnvDropsParentMake(t *testing.T) {
 	if !strings.Contains(env, "KMODCHECK_KEPT=yes") {
 		t.Errorf("HostEnv dropped an ordinary variable")
 	}
-	res := RunLocal(context.Background(), Step{Line: "make -s -f /dev/null -p 2>/dev/null | grep -c '^MAKELEVEL := 0$' || true", Dir: t.TempDir()}, HostEnv())
+	res := RunSh(context.Background(), target.Step{Line: "make -s -f /dev/null -p 2>/dev/null | grep -c '^MAKELEVEL := 0$' || true", Dir: t.TempDir()}, HostEnv())
 	if got := strings.TrimSpace(string(res.Stdout)); got != "1" {
 		t.Errorf("make under HostEnv: MAKELEVEL is not 0 (%q, stderr %q)", got, res.Stderr)
 	}

@@ -1,4 +1,4 @@
-package target
+package hide
 
 import (
 	"context"
@@ -34,7 +34,7 @@ func TestScanPrivate(t *testing.T) {
 		"etc/shadow":                 0o640, // scrubbed instead
 		"var/lib/db/secret/key":      0o600, // in a private directory: the directory is found
 		"var/lib/dpkg/lock":          0o600, // empty: nothing to read
-		"root/.ssh/id_ed25519":       0o600, // in HiddenDirs already
+		"root/.ssh/id_ed25519":       0o600, // in Dirs already
 		"usr/lib/helper":             0o4750,
 		"tmp/x":                      0o600,
 		"boot/System.map":            0o600,

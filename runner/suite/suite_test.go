@@ -1,12 +1,11 @@
 package suite
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"testing"
 
 	"github.com/kmodcheck/kmodcheck/runner/target"
+	"github.com/kmodcheck/kmodcheck/runner/targettest"
 )
 
 func TestParseShard(t *testing.T) {
@@ -26,15 +25,6 @@ func TestParseShard(t *testing.T) {
 	}
 }
 
-// fakeTarget is a target that only has a release: Select needs no more.
-type fakeTarget string
-
-func (f fakeTarget) Name() string    { return "fake" }
-func (f fakeTarget) Release() string { return string(f) }
-func (f fakeTarget) Start(context.Context, target.Case) (target.Session, error) {
-	return nil, errors.New("fake target")
-}
-
 // pairs lists the case@kernel pairs that Select chooses.
 func pairs(targets []target.Target, files []string, s Shard) []string {
 	var out []string
@@ -47,7 +37,7 @@ func pairs(targets []target.Target, files []string, s Shard) []string {
 }
 
 func TestShardsCoverEveryPairOnce(t *testing.T) {
-	targets := []target.Target{fakeTarget("6.1.0-56-amd64"), fakeTarget("6.12.111+deb12-amd64"), fakeTarget("6.12.111+deb12-rt-amd64")}
+	targets := []target.Target{targettest.NewTarget("6.1.0-56-amd64"), targettest.NewTarget("6.12.111+deb12-amd64"), targettest.NewTarget("6.12.111+deb12-rt-amd64")}
 	var files []string
 	for i := range 40 {
 		files = append(files, fmt.Sprintf("cases/case%02d.txtar", i))

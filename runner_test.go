@@ -19,6 +19,7 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
 	"github.com/kmodcheck/kmodcheck/runner/script"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
+	"github.com/kmodcheck/kmodcheck/runner/targettest"
 )
 
 var (
@@ -59,6 +60,7 @@ func options() suite.Options {
 // the -kernel flags, else $KMODCHECK_KERNELS (space-separated), else the
 // system's newest.
 func TestCases(t *testing.T) {
+	targettest.BootsVM(t)
 	t.Parallel()
 	names := testKernels()
 	targets, err := options().NewTargets(context.Background(), names)
@@ -106,6 +108,7 @@ func testKernels() []string {
 // TestCLI checks the kmodcheck command itself: errors for bad input, a
 // golden mismatch, -update. Its scripts are in testdata/cli.
 func TestCLI(t *testing.T) {
+	targettest.BootsVM(t) // most of its scripts run cases
 	t.Parallel()
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/cli",

@@ -17,6 +17,7 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/qemu"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
 	"github.com/kmodcheck/kmodcheck/runner/target"
+	"github.com/kmodcheck/kmodcheck/runner/targettest"
 )
 
 // The tests below boot VMs: this test binary is also the guest's agent.
@@ -31,9 +32,7 @@ func TestMain(m *testing.M) {
 // system's), skipped when there is none or with -short.
 func vmTarget(t *testing.T, pattern, boot string) *qemu.Target {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("boots VMs")
-	}
+	targettest.BootsVM(t)
 	// The target kmodcheck run builds: a fetched kernel gets its release
 	// root, the agent is this test binary.
 	o := suite.Options{Kernel: pattern, Boot: boot, Accel: os.Getenv("KMODCHECK_ACCEL"), StepTimeout: time.Minute}

@@ -20,11 +20,13 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/targettest"
 )
 
-// The tests below boot VMs: this test binary is also the guest's agent.
+// The tests below boot VMs: this test binary is also the guest's agent,
+// and the lifecycle tests' fake QEMU.
 func TestMain(m *testing.M) {
 	if guest.IsGuest() {
 		guest.Main()
 	}
+	qemu.FakeQEMU()
 	os.Exit(m.Run())
 }
 

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
@@ -308,13 +309,17 @@ func (vm *VM) failedFor(ctx context.Context) error {
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case vm == nil || vm.exited == nil || vm.killed:
+	case vm == nil || vm.exited == nil:
 		return nil
 	case vm.panicked():
 		return ErrPanicked
 	}
 	select {
 	case <-vm.exited:
+		var ee *exec.ExitError
+		if errors.As(vm.exitErr, &ee) && ee.Sys().(syscall.WaitStatus).Signaled() {
+			return nil // killed: by Close, after a boot past its timeout
+		}
 		return ErrQEMUExited
 	default:
 		return nil
@@ -419,7 +424,6 @@ type VM struct {
 	// silent is set when the agent failed to answer: a kernel that locked
 	// up will not power off when asked, so Close kills QEMU at once.
 	silent bool
-	killed bool // Close killed QEMU: it did not exit by itself
 }
 
 func (vm *VM) Describe() target.Info { return vm.info }
@@ -737,15 +741,17 @@ func (vm *VM) Close(ctx context.Context) error {
 			vm.wire.Send(proto.Request{Op: proto.OpPoweroff})
 		}
 		powerOff := 10 * time.Second
-		if silent {
+		if silent || vm.conn == nil { // none to answer, or none asked
 			powerOff = 0
 		}
 		select {
 		case <-vm.exited:
 		case <-time.After(powerOff):
-			vm.kill()
+			vm.cmd.Process.Kill()
+			<-vm.exited
 		case <-ctx.Done():
-			vm.kill()
+			vm.cmd.Process.Kill()
+			<-vm.exited
 		}
 	}
 	if vm.conn != nil {
@@ -763,13 +769,6 @@ func (vm *VM) Close(ctx context.Context) error {
 		vm.console.close()
 	}
 	return os.RemoveAll(vm.tmp)
-}
-
-// kill kills QEMU and waits for it to exit.
-func (vm *VM) kill() {
-	vm.killed = true
-	vm.cmd.Process.Kill()
-	<-vm.exited
 }
 
 // Inspect reports the guest's modules, kernel threads and leaks.

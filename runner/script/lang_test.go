@@ -11,6 +11,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/rogpeppe/go-internal/txtar"
 
+	"github.com/kmodcheck/kmodcheck/runner/scriptcase"
 	"github.com/kmodcheck/kmodcheck/runner/targettest"
 )
 
@@ -108,14 +109,15 @@ func runLangCase(t *testing.T, file string, update bool) {
 		for c, f := range fakeCmds {
 			p.Cmds[c] = f
 		}
-		r := &langRunner{cases: map[string]*caseT{}}
+		r := &langRunner{cases: map[string]*scriptcase.T{}}
 		testscript.RunT(r, p)
 		c := r.cases[name]
-		transcript = c.log.String()
+		transcript = c.Transcript()
+		skipped, _ := c.Skipped()
 		switch {
 		case c.Failed():
 			status = "FAIL"
-		case c.skipped:
+		case skipped:
 			status = "SKIP"
 		}
 	}

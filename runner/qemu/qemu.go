@@ -23,7 +23,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
@@ -316,9 +315,8 @@ func (vm *VM) failedFor(ctx context.Context) error {
 	}
 	select {
 	case <-vm.exited:
-		var ee *exec.ExitError
-		if errors.As(vm.exitErr, &ee) && ee.Sys().(syscall.WaitStatus).Signaled() {
-			return nil // killed: by Close, after a boot past its timeout
+		if killed(vm.exitErr) {
+			return nil // by Close, after a boot past its timeout
 		}
 		return ErrQEMUExited
 	default:

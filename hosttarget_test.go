@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/kmodcheck/kmodcheck/runner/targettest"
 )
 
 // TestHostTargetInVM runs the host target for real. This machine cannot
@@ -23,9 +25,8 @@ import (
 // does, which under TCG takes most of the time (see docs/internals.md,
 // "The host target, tested").
 func TestHostTargetInVM(t *testing.T) {
-	if testing.Short() {
-		t.Skip("boots a VM and builds four modules in it (minutes under TCG)")
-	}
+	// A VM that builds four modules: minutes under TCG.
+	targettest.BootsVM(t)
 	t.Parallel() // one VM, mostly make under TCG: alongside TestCases and TestCLI
 	self, err := os.Executable()
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/kmodcheck/kmodcheck/runner/report"
+	"github.com/kmodcheck/kmodcheck/runner/targettest"
 )
 
 // TestProgressOnTerminal runs one case with kmodcheck's standard output a
@@ -22,6 +23,7 @@ import (
 // its times, rewritten in place rather than added to, and the screen is
 // left with the outcome and the summary only. It boots the kernel once.
 func TestProgressOnTerminal(t *testing.T) {
+	targettest.BootsVM(t)
 	bin, err := exec.LookPath("kmodcheck") // this test binary, set up by TestMain
 	if err != nil {
 		t.Fatal(err)

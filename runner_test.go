@@ -16,6 +16,7 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/cache"
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
+	"github.com/kmodcheck/kmodcheck/runner/targettest"
 )
 
 func TestMain(m *testing.M) {
@@ -45,6 +46,7 @@ func options() suite.Options {
 // the -kernel flags, else $KMODCHECK_KERNELS (space-separated), else the
 // system's newest: kmodcheck's own use of what a course's go test does.
 func TestCases(t *testing.T) {
+	targettest.BootsVM(t)
 	t.Parallel()
 	runner.Run(t, runner.Params{Dir: "cases"})
 }
@@ -56,6 +58,7 @@ func testKernels() []string { return runner.Kernels() }
 // TestCLI checks the kmodcheck command itself: errors for bad input, a
 // golden mismatch, -update. Its scripts are in testdata/cli.
 func TestCLI(t *testing.T) {
+	targettest.BootsVM(t) // most of its scripts run cases
 	t.Parallel()
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/cli",

@@ -19,6 +19,7 @@ import (
 
 	"github.com/kmodcheck/kmodcheck/runner/qemu"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
+	"github.com/kmodcheck/kmodcheck/runner/targettest"
 )
 
 // shellAccel is the accelerator the shell tests ask for: the package's
@@ -122,9 +123,7 @@ const outputLine = `[\r\n]\r*`
 // files and the window size as the guest sees them, passes a window-size
 // change through, and exits with a status of its own.
 func TestShell(t *testing.T) {
-	if testing.Short() {
-		t.Skip("boots a VM")
-	}
+	targettest.BootsVM(t)
 	release := shellKernel(t)
 	dir := t.TempDir()
 	caseFile := filepath.Join(dir, "shell_case.txtar")
@@ -242,9 +241,7 @@ func TestShell(t *testing.T) {
 // input ends it once it is back at its prompt, after a command that runs a
 // while, and the shell's status, the last command's, is kmodcheck's.
 func TestShellPipe(t *testing.T) {
-	if testing.Short() {
-		t.Skip("boots a VM")
-	}
+	targettest.BootsVM(t)
 	release := shellKernel(t)
 	cmd, out, errs := shellPiped(t, 3*time.Minute, func(string) string { return "uname -r\nsleep 1; (exit 4)\n" })
 	if code := cmd.ProcessState.ExitCode(); code != 4 {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/proctest"
+	"github.com/kmodcheck/kmodcheck/runner/targettest"
 )
 
 // sleeper is a case whose second step sleeps far longer than any test:
@@ -149,6 +150,7 @@ func (p qemuProc) running() bool {
 // within seconds, kill its VM, remove its directories, say what was
 // interrupted and write its reports, and exit 128+signal.
 func TestStopSignals(t *testing.T) {
+	targettest.BootsVM(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		t.Run(signalName(sig), func(t *testing.T) {
 			cmd, dir, vm, lines := startSleepers(t)
@@ -209,6 +211,7 @@ func TestStopSignals(t *testing.T) {
 // the signal and a minute for the exit, logs both times, and says what
 // each of QEMU's threads was doing if either is missed.
 func TestNoOrphanVM(t *testing.T) {
+	targettest.BootsVM(t)
 	cmd, _, vm, _ := startSleepers(t)
 	cmd.Process.Kill()
 	cmd.Wait()
@@ -233,6 +236,7 @@ func TestNoOrphanVM(t *testing.T) {
 // TestShellStopSignal stops `kmodcheck shell` with SIGTERM while its shell
 // waits for input: the VM goes, the work directory too, exit 143.
 func TestShellStopSignal(t *testing.T) {
+	targettest.BootsVM(t)
 	cmd := kmodcheckCmd(t, "shell", "-accel", shellAccel())
 	stdin, err := cmd.StdinPipe() // held open: the shell waits at its prompt
 	if err != nil {

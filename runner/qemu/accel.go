@@ -47,16 +47,13 @@ func (t *Target) chooseAccel(ctx context.Context, vmlinux string) (accel, note s
 	return accel, note, nil
 }
 
-// probeKVM boots vmlinux under KVM with busybox-less init: the kernel runs
-// until it finds no init and powers off (panic=-1 with -no-reboot exits).
+// probeKVM boots vmlinux under KVM with no init (probeArgs): the kernel
+// runs until it finds no init and powers off.
 func (t *Target) probeKVM(ctx context.Context, vmlinux string) (accel, note string) {
 	ctx, cancel := context.WithTimeout(ctx, kvmProbeDeadline)
 	defer cancel()
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, t.qemuPath(),
-		"-nodefaults", "-display", "none", "-no-reboot", "-accel", "kvm", "-cpu", "host",
-		"-m", "256M", "-kernel", vmlinux, "-append", "console=ttyS0 panic=-1 init=/nonexistent quiet",
-		"-serial", "none")
+	cmd := exec.CommandContext(ctx, t.qemuPath(), probeArgs(vmlinux)...)
 	out, err := runDying(cmd) // process.go
 	took := time.Since(start).Round(10 * time.Millisecond)
 	switch {

@@ -54,13 +54,10 @@ func kernelCmdline(lpj uint64) []string {
 	return words
 }
 
-// args is QEMU's command line for machine m with endpoints e. It is a pure
-// function of both: the unit tests check it without a VM.
-func (m machine) args(e endpoints) []string {
-	root := m.Root
-	if e.Root != "" {
-		root = e.Root
-	}
+// hardware is the part of QEMU's command line every boot of m has: the
+// virtual machine, its accelerator, CPUs and memory, and what it boots
+// (no initramfs when m has none).
+func (m machine) hardware() []string {
 	cpu := "max"
 	if m.Accel == "kvm" {
 		cpu = "host"
@@ -68,7 +65,40 @@ func (m machine) args(e endpoints) []string {
 	args := []string{
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-machine", "pc", "-accel", accelArg(m.Accel), "-cpu", cpu, "-smp", fmt.Sprint(m.CPUs), "-m", m.Memory,
-		"-kernel", m.Kernel, "-initrd", m.Initrd, "-append", strings.Join(m.Cmdline, " "),
+		"-kernel", m.Kernel,
+	}
+	if m.Initrd != "" {
+		args = append(args, "-initrd", m.Initrd)
+	}
+	return append(args, "-append", strings.Join(m.Cmdline, " "))
+}
+
+// probeArgs is the KVM probe's command line (chooseAccel): vmlinux under
+// KVM with no init, so that it powers off as soon as it has booted
+// (panic=-1 with -no-reboot exits), no console.
+func probeArgs(vmlinux string) []string {
+	m := machine{Kernel: vmlinux, Accel: "kvm", CPUs: 1, Memory: "256M",
+		Cmdline: []string{"console=ttyS0", "panic=-1", "init=/nonexistent", "quiet"}}
+	return append(m.hardware(), "-serial", "none")
+}
+
+// calibrationArgs is the command line of the boot that measures the boot
+// CPU's delay loop under accel (loopsPerJiffy): one CPU, no init, the
+// console on standard output, where the calibration line is read.
+func calibrationArgs(vmlinux, accel string) []string {
+	m := machine{Kernel: vmlinux, Accel: accel, CPUs: 1, Memory: "256M",
+		Cmdline: []string{"console=ttyS0", "loglevel=7", "panic=-1", "tsc=reliable", "no_timer_check", "init=/nonexistent"}}
+	return append(m.hardware(), "-serial", "stdio")
+}
+
+// args is QEMU's command line for machine m with endpoints e. It is a pure
+// function of both: the unit tests check it without a VM.
+func (m machine) args(e endpoints) []string {
+	root := m.Root
+	if e.Root != "" {
+		root = e.Root
+	}
+	devices := []string{
 		"-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
 		"-fsdev", "local,id=hostroot,path=" + root + ",security_model=none,readonly=on,multidevs=remap",
 		"-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
@@ -91,6 +121,7 @@ func (m machine) args(e endpoints) []string {
 		// so cases restored from one state do not share random numbers.
 		"-device", "vmgenid,guid=auto",
 	}
+	args := append(m.hardware(), devices...)
 	if e.QMP != "" {
 		args = append(args, "-qmp", "unix:"+e.QMP+",server=on,wait=off")
 	}

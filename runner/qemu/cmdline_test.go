@@ -127,3 +127,30 @@ func TestStateKey(t *testing.T) {
 		c.undo()
 	}
 }
+
+// TestOneShotArgs checks the command lines of the boots made once per
+// kernel before any case, the accelerator probe and the delay calibration,
+// without a VM.
+func TestOneShotArgs(t *testing.T) {
+	const vmlinux = "/cache/vmlinux/abc-6.1.0-57-amd64"
+	hardware := func(accel, cpu string) []string {
+		return []string{"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+			"-machine", "pc", "-accel", accel, "-cpu", cpu, "-smp", "1", "-m", "256M", "-kernel", vmlinux}
+	}
+	const calibration = "console=ttyS0 loglevel=7 panic=-1 tsc=reliable no_timer_check init=/nonexistent"
+	for _, tt := range []struct {
+		name      string
+		got, want []string
+	}{
+		{"probe", probeArgs(vmlinux),
+			append(hardware("kvm", "host"), "-append", "console=ttyS0 panic=-1 init=/nonexistent quiet", "-serial", "none")},
+		{"calibrate tcg", calibrationArgs(vmlinux, "tcg"),
+			append(hardware("tcg,thread=single", "max"), "-append", calibration, "-serial", "stdio")},
+		{"calibrate kvm", calibrationArgs(vmlinux, "kvm"),
+			append(hardware("kvm", "host"), "-append", calibration, "-serial", "stdio")},
+	} {
+		if !slices.Equal(tt.got, tt.want) {
+			t.Errorf("%s args:\n%q\nwant\n%q", tt.name, tt.got, tt.want)
+		}
+	}
+}

@@ -81,15 +81,7 @@ func readLPJ(file string) (uint64, bool) {
 func (t *Target) calibrate(ctx context.Context, vmlinux, accel string) (uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, lpjTimeout)
 	defer cancel()
-	cpu := "max"
-	if accel == "kvm" {
-		cpu = "host"
-	}
-	cmd := exec.CommandContext(ctx, t.qemuPath(),
-		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-		"-machine", "pc", "-accel", accelArg(accel), "-cpu", cpu, "-smp", "1", "-m", "256M",
-		"-kernel", vmlinux, "-append", "console=ttyS0 loglevel=7 panic=-1 tsc=reliable no_timer_check init=/nonexistent",
-		"-serial", "stdio")
+	cmd := exec.CommandContext(ctx, t.qemuPath(), calibrationArgs(vmlinux, accel)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return 0, err

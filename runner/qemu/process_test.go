@@ -70,12 +70,15 @@ func dyingHelper(which, pidFile string) {
 	os.Exit(1)
 }
 
+// waitPID waits for a fake QEMU to write its PID to file, a line per
+// start, and returns the first.
 func waitPID(t *testing.T, file string) int {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
-		if b, err := os.ReadFile(file); err == nil {
-			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		b, _ := os.ReadFile(file)
+		if first, _, ok := strings.Cut(string(b), "\n"); ok { // written whole
+			pid, err := strconv.Atoi(first)
 			if err != nil {
 				t.Fatal(err)
 			}

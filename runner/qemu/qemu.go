@@ -231,35 +231,103 @@ func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, erro
 	default:
 		return nil, fmt.Errorf("unknown boot %q (want %s or %s)", t.Boot, BootSnapshot, BootCold)
 	}
-	// A kernel that panics before the agent starts is retried once: under
-	// TCG a PREEMPT_RT kernel was seen to oops while patching its own code
-	// in about one boot in fifteen, which is not the case's doing. A state
-	// that fails to restore is discarded (the next case saves a new one)
-	// and this case boots cold.
+	vm, err := t.launch(ctx, c, launch{qemu: t.qemuPath(), machine: m, state: st, notes: notes})
+	if err != nil {
+		return nil, err
+	}
+	vm.info.Boot = time.Since(begin)
+	return vm, nil
+}
+
+// A launch is what starting one case's VM takes once its kernel is
+// prepared: apart from that preparation (a real kernel's), so that the
+// tests start VMs of a fake QEMU.
+type launch struct {
+	qemu    string // the QEMU binary
+	machine machine
+	state   *savedState // to restore; nil: boot cold
+	notes   []string    // for the case, from the preparation
+}
+
+// Errors Start returns, for callers that must tell its failures apart
+// (errors.Is); a start that ctx ended is ctx's error (errors.Is again).
+var (
+	// ErrPanicked: the kernel panicked while booting, once more when booted
+	// again.
+	ErrPanicked = errors.New("the kernel panicked while booting")
+	// ErrQEMUExited: QEMU exited before the guest agent answered, and not
+	// because the kernel panicked (QEMU refused its command line, say).
+	ErrQEMUExited = errors.New("QEMU exited before the guest agent answered")
+)
+
+// launch starts the VM of case c as l says. A kernel that panics before
+// the agent starts is booted once more: under TCG a PREEMPT_RT kernel was
+// seen to oops while patching its own code in about one boot in fifteen,
+// which is not the case's doing. A state that fails to restore is
+// discarded (the next case saves a new one) and this case boots cold.
+func (t *Target) launch(ctx context.Context, c target.Case, l launch) (*VM, error) {
 	for attempt := 1; ; attempt++ {
-		vm, err := t.startVM(ctx, c, m, st, notes)
+		vm, err := t.startVM(ctx, c, l)
 		if err == nil {
-			vm.info.Boot = time.Since(begin)
 			return vm, nil
 		}
 		switch {
-		case st != nil && ctx.Err() == nil:
-			t.discardState(st)
-			notes = append(notes, fmt.Sprintf("restoring the saved state %s failed, booted cold: %s", filepath.Base(st.file), vm.whyFailed(err)))
-			st = nil
+		case l.state != nil && ctx.Err() == nil:
+			t.discardState(l.state)
+			l.notes = append(l.notes, fmt.Sprintf("restoring the saved state %s failed, booted cold: %s", filepath.Base(l.state.file), vm.whyFailed(err)))
+			l.state = nil
 			attempt-- // the cold boot may still be retried after a panic
 			continue
 		case attempt > 1 || vm == nil || !vm.panicked():
-			return nil, fmt.Errorf("boot %s: %w", t.Kernel.Release, err)
+			return nil, &startError{err: fmt.Errorf("boot %s: %w", t.Kernel.Release, err), why: vm.failedFor(ctx)}
 		}
-		notes = append(notes, fmt.Sprintf("the kernel panicked while booting (kept as console-failed-boot.log); booted again: %v", firstLine(nil, err)))
+		l.notes = append(l.notes, fmt.Sprintf("the kernel panicked while booting (kept as console-failed-boot.log); booted again: %v", firstLine(nil, err)))
 		os.Rename(vm.info.Console, filepath.Join(filepath.Dir(vm.info.Console), "console-failed-boot.log"))
 	}
 }
 
-// startVM boots one VM, from st unless it is nil; on failure it returns the
-// closed VM, to be asked why.
-func (t *Target) startVM(ctx context.Context, c target.Case, m machine, st *savedState, notes []string) (*VM, error) {
+// startError is why Start failed, in words, and which of Start's errors
+// (or ctx's) it is, for errors.Is.
+type startError struct {
+	err error
+	why error // ErrPanicked, ErrQEMUExited, ctx's error, or nil
+}
+
+func (e *startError) Error() string { return e.err.Error() }
+func (e *startError) Unwrap() []error {
+	if e.why == nil {
+		return []error{e.err}
+	}
+	return []error{e.err, e.why}
+}
+
+// failedFor says which of Start's errors a VM that failed to start is:
+// ctx's when ctx ended (QEMU killed with it), else ErrPanicked or
+// ErrQEMUExited when QEMU exited by itself; nil when there is no telling
+// (a boot past its timeout says so itself).
+func (vm *VM) failedFor(ctx context.Context) error {
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case vm == nil || vm.exited == nil:
+		return nil
+	case vm.panicked():
+		return ErrPanicked
+	}
+	select {
+	case <-vm.exited:
+		if killed(vm.exitErr) {
+			return nil // by Close, after a boot past its timeout
+		}
+		return ErrQEMUExited
+	default:
+		return nil
+	}
+}
+
+// startVM boots one VM as l says; on failure it returns the closed VM, to
+// be asked why.
+func (t *Target) startVM(ctx context.Context, c target.Case, l launch) (*VM, error) {
 	tmp, err := os.MkdirTemp("", "kmodcheck-vm-")
 	if err != nil {
 		return nil, err
@@ -267,16 +335,17 @@ func (t *Target) startVM(ctx context.Context, c target.Case, m machine, st *save
 	t.mu.Lock()
 	rootOnly := t.rootOnly
 	t.mu.Unlock()
-	vm := &VM{t: t, tmp: tmp, work: c.WorkDir, logDir: c.LogDir, machine: m.Root, rootOnly: rootOnly, info: target.Info{Target: "qemu", Release: t.Kernel.Release, Accel: m.Accel}}
+	vm := &VM{t: t, qemu: l.qemu, tmp: tmp, work: c.WorkDir, logDir: c.LogDir, machine: l.machine.Root, rootOnly: rootOnly,
+		info: target.Info{Target: "qemu", Release: t.Kernel.Release, Accel: l.machine.Accel}}
 	if err := vm.shareDirs(); err != nil {
 		os.RemoveAll(tmp)
 		return nil, err
 	}
-	vm.info.Notes = append(vm.info.Notes, notes...)
-	if st != nil {
-		vm.info.Notes = append(vm.info.Notes, "restored from the saved state "+filepath.Base(st.file))
+	vm.info.Notes = append(vm.info.Notes, l.notes...)
+	if l.state != nil {
+		vm.info.Notes = append(vm.info.Notes, "restored from the saved state "+filepath.Base(l.state.file))
 	}
-	if err := vm.boot(ctx, m, st); err != nil {
+	if err := vm.boot(ctx, l.machine, l.state); err != nil {
 		vm.Close(context.Background())
 		return vm, err
 	}
@@ -327,6 +396,7 @@ func (vm *VM) panicked() bool {
 // A VM is one booted guest serving one case.
 type VM struct {
 	t      *Target
+	qemu   string // the QEMU binary it runs
 	tmp    string
 	work   string
 	logDir string
@@ -415,10 +485,10 @@ func (vm *VM) endpoints() endpoints {
 // (process.go).
 func (vm *VM) start(ctx context.Context, view *proto.View, args []string, files []*os.File) error {
 	// Killed when the case or the run is stopped.
-	vm.cmd = exec.CommandContext(ctx, vm.t.qemuPath(), args...)
+	vm.cmd = exec.CommandContext(ctx, vm.qemu, args...)
 	if view != nil {
 		var err error
-		if vm.cmd, err = vm.viewCommand(ctx, view, append([]string{vm.t.qemuPath()}, args...)); err != nil {
+		if vm.cmd, err = vm.viewCommand(ctx, view, append([]string{vm.qemu}, args...)); err != nil {
 			return fmt.Errorf("the guest's view of the host's root: %w", err)
 		}
 	}
@@ -670,7 +740,7 @@ func (vm *VM) Close(ctx context.Context) error {
 			vm.wire.Send(proto.Request{Op: proto.OpPoweroff})
 		}
 		powerOff := 10 * time.Second
-		if silent {
+		if silent || vm.conn == nil { // none to answer, or none asked
 			powerOff = 0
 		}
 		select {

@@ -121,7 +121,7 @@ func (t *Target) saveState(ctx context.Context, m machine, st *savedState) error
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	vm := &VM{t: t, tmp: tmp, work: filepath.Join(tmp, "work")}
+	vm := &VM{t: t, qemu: t.qemuPath(), tmp: tmp, work: filepath.Join(tmp, "work")}
 	if err := os.Mkdir(vm.work, 0o755); err != nil {
 		return err
 	}

@@ -17,13 +17,16 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/qemu"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
 	"github.com/kmodcheck/kmodcheck/runner/target"
+	"github.com/kmodcheck/kmodcheck/runner/targettest"
 )
 
-// The tests below boot VMs: this test binary is also the guest's agent.
+// The tests below boot VMs: this test binary is also the guest's agent,
+// and the lifecycle tests' fake QEMU.
 func TestMain(m *testing.M) {
 	if guest.IsGuest() {
 		guest.Main()
 	}
+	qemu.FakeQEMU()
 	os.Exit(m.Run())
 }
 
@@ -31,9 +34,7 @@ func TestMain(m *testing.M) {
 // system's), skipped when there is none or with -short.
 func vmTarget(t *testing.T, pattern, boot string) *qemu.Target {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("boots VMs")
-	}
+	targettest.BootsVM(t)
 	// The target kmodcheck run builds: a fetched kernel gets its release
 	// root, the agent is this test binary.
 	o := suite.Options{Kernel: pattern, Boot: boot, Accel: os.Getenv("KMODCHECK_ACCEL"), StepTimeout: time.Minute}

@@ -10,10 +10,14 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/rogpeppe/go-internal/txtar"
+
+	"github.com/kmodcheck/kmodcheck/runner/scriptcase"
+	"github.com/kmodcheck/kmodcheck/runner/targettest"
 )
 
 // TestLanguage runs the cases in testdata/cases (and, with -update, those
-// in testdata/update) on the fake target, and checks each against its
+// in testdata/update) on the fake target (targettest; the cases script it
+// with its Commands), and checks each against its
 // archive's "outcome" file:
 //
 //	PASS | FAIL | SKIP | REFUSED
@@ -89,9 +93,9 @@ func runLangCase(t *testing.T, file string, update bool) {
 	if err := os.CopyFS(filepath.Join(golden, name), os.DirFS(filepath.Join("testdata", "golden", name))); err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
-	fake := newFakeTarget(o.release)
+	fake := targettest.NewTarget(o.release)
 	cfg := &Config{Target: fake, Golden: golden, Update: update, KmsgTimeout: 2 * time.Second, StepTimeout: time.Minute}
-	fakeCmds := fake.fakeCmds()
+	fakeCmds := fake.Commands()
 	var extra []string
 	for c := range fakeCmds {
 		extra = append(extra, c)
@@ -105,14 +109,15 @@ func runLangCase(t *testing.T, file string, update bool) {
 		for c, f := range fakeCmds {
 			p.Cmds[c] = f
 		}
-		r := &langRunner{cases: map[string]*caseT{}}
+		r := &langRunner{cases: map[string]*scriptcase.T{}}
 		testscript.RunT(r, p)
 		c := r.cases[name]
-		transcript = c.log.String()
+		transcript = c.Transcript()
+		skipped, _ := c.Skipped()
 		switch {
 		case c.Failed():
 			status = "FAIL"
-		case c.skipped:
+		case skipped:
 			status = "SKIP"
 		}
 	}

@@ -2,11 +2,15 @@ package suite
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/kmodcheck/kmodcheck/runner/script"
 	"github.com/kmodcheck/kmodcheck/runner/target"
+	"github.com/kmodcheck/kmodcheck/runner/targettest"
 )
 
 func TestParseShard(t *testing.T) {
@@ -26,15 +30,6 @@ func TestParseShard(t *testing.T) {
 	}
 }
 
-// fakeTarget is a target that only has a release: Select needs no more.
-type fakeTarget string
-
-func (f fakeTarget) Name() string    { return "fake" }
-func (f fakeTarget) Release() string { return string(f) }
-func (f fakeTarget) Start(context.Context, target.Case) (target.Session, error) {
-	return nil, errors.New("fake target")
-}
-
 // pairs lists the case@kernel pairs that Select chooses.
 func pairs(targets []target.Target, files []string, s Shard) []string {
 	var out []string
@@ -47,7 +42,7 @@ func pairs(targets []target.Target, files []string, s Shard) []string {
 }
 
 func TestShardsCoverEveryPairOnce(t *testing.T) {
-	targets := []target.Target{fakeTarget("6.1.0-56-amd64"), fakeTarget("6.12.111+deb12-amd64"), fakeTarget("6.12.111+deb12-rt-amd64")}
+	targets := []target.Target{targettest.NewTarget("6.1.0-56-amd64"), targettest.NewTarget("6.12.111+deb12-amd64"), targettest.NewTarget("6.12.111+deb12-rt-amd64")}
 	var files []string
 	for i := range 40 {
 		files = append(files, fmt.Sprintf("cases/case%02d.txtar", i))
@@ -102,5 +97,47 @@ func TestShardsCoverEveryPairOnce(t *testing.T) {
 				t.Errorf("%s alone on its kernel moved from shard %d/2 to %d/2", p, before[p], i)
 			}
 		}
+	}
+}
+
+// TestInterrupted stops a run while its first case's step runs, one job at
+// a time: that case and the one still waiting both end INTERRUPTED, and
+// the waiting one never starts. The fake target boots nothing: the run
+// takes milliseconds.
+func TestInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for _, name := range []string{"a_sleep", "b_sleep"} {
+		f := filepath.Join(dir, name+".txtar")
+		if err := os.WriteFile(f, []byte("sh sleep 600\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	fake := targettest.NewTarget("6.1.0-99-amd64")
+	// Whichever case runs first is stopped during its step, as a stop
+	// signal would: the step lasts until the run's context ends.
+	stopped := targettest.Step{Run: func(ctx context.Context, step target.Step) (target.Result, error) {
+		stop()
+		<-ctx.Done()
+		return target.Result{Step: step, Exit: -1}, ctx.Err()
+	}}
+	for _, name := range []string{"a_sleep", "b_sleep"} {
+		fake.Session(name).Next(stopped)
+	}
+	cfg := script.Config{Target: fake, Golden: t.TempDir(), StepTimeout: time.Minute}
+	results := RunWith(ctx, cfg, []target.Target{fake}, files, RunOptions{Jobs: 1})
+	if len(results) != 2 {
+		t.Fatalf("%d results, want 2: %+v", len(results), results)
+	}
+	for _, r := range results {
+		if r.Status != "INTERRUPTED" {
+			t.Errorf("%s: %s, want INTERRUPTED\n%s", r.Case, r.Status, r.Log)
+		}
+	}
+	if a, b := fake.Session("a_sleep").Sent(), fake.Session("b_sleep").Sent(); len(a)+len(b) != 1 {
+		t.Errorf("steps run: a_sleep %q, b_sleep %q; want one, the stopped one", a, b)
 	}
 }

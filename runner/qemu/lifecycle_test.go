@@ -1,0 +1,244 @@
+package qemu
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kmodcheck/kmodcheck/runner/kernel"
+	"github.com/kmodcheck/kmodcheck/runner/proctest"
+	"github.com/kmodcheck/kmodcheck/runner/target"
+)
+
+// A fakeVM is a launch of the fake QEMU (fakeqemu_test.go) for one case.
+type fakeVM struct {
+	t      *Target
+	launch launch
+	c      target.Case
+	dir    string // the fake's: its command line per start (boots), its PIDs (pids)
+}
+
+// newFakeVM prepares a launch of a fake QEMU that behaves as behaviour,
+// with a target for a kernel of fakeRelease and a machine that is only
+// words: nothing is booted.
+func newFakeVM(t *testing.T, behaviour string) *fakeVM {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	script := "#!/bin/sh\necho $$ >> " + filepath.Join(dir, "pids") + "\n" +
+		fakeQEMUEnv + "=" + behaviour + " " + fakeDirEnv + "=" + dir + " exec " + self + " \"$@\"\n"
+	qemu := filepath.Join(dir, "qemu-system-x86_64")
+	agent := filepath.Join(dir, "kmodcheck")
+	for file, text := range map[string]string{qemu: script, agent: "#!/bin/sh\n"} {
+		if err := os.WriteFile(file, []byte(text), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := machine{Kernel: "/fake/vmlinux", Initrd: "/fake/initramfs.cpio", Root: t.TempDir(), Accel: "tcg", CPUs: 2, Memory: "1G", Cmdline: kernelCmdline(0)}
+	return &fakeVM{
+		t:      &Target{Kernel: &kernel.Kernel{Release: fakeRelease}, Agent: agent, BootTimeout: time.Minute},
+		launch: launch{qemu: qemu, machine: m, notes: []string{"accelerator tcg (asked for)"}},
+		c:      target.Case{Name: "case", WorkDir: t.TempDir(), LogDir: filepath.Join(t.TempDir(), "case")},
+		dir:    dir,
+	}
+}
+
+// start launches the VM, closed at the test's end.
+func (f *fakeVM) start(t *testing.T, ctx context.Context) (*VM, error) {
+	t.Helper()
+	vm, err := f.t.launch(ctx, f.c, f.launch)
+	if vm != nil {
+		t.Cleanup(func() { vm.Close(context.Background()) })
+	}
+	return vm, err
+}
+
+// boots returns the fake QEMU's command line at each start.
+func (f *fakeVM) boots(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(f.dir, "boots"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+}
+
+// wantStarts checks that QEMU started n times.
+func (f *fakeVM) wantStarts(t *testing.T, n int) {
+	t.Helper()
+	if got := len(f.boots(t)); got != n {
+		t.Errorf("QEMU started %d times, want %d", got, n)
+	}
+}
+
+// startFake launches a VM of a fake QEMU that behaves as behaviour, and
+// fails the test unless it starts.
+func startFake(t *testing.T, behaviour string) (*fakeVM, *VM) {
+	t.Helper()
+	f := newFakeVM(t, behaviour)
+	vm, err := f.start(t, context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, vm
+}
+
+// pid waits for the fake QEMU's first start and returns its PID.
+func (f *fakeVM) pid(t *testing.T) int {
+	t.Helper()
+	return waitPID(t, filepath.Join(f.dir, "pids"))
+}
+
+// TestLaunch: a VM starts, runs a step and powers off.
+func TestLaunch(t *testing.T) {
+	f, vm := startFake(t, fakeServe)
+	if got := vm.Describe(); got.Release != fakeRelease || strings.Join(got.Notes, "\n") != "accelerator tcg (asked for)" {
+		t.Errorf("the session describes itself as %+v", got)
+	}
+	res, err := vm.Run(context.Background(), target.Step{Line: "echo hi", Where: target.OnKernel, Timeout: time.Minute})
+	if err != nil || string(res.Stdout) != "echo hi\n" {
+		t.Errorf("the step: %q, %v", res.Stdout, err)
+	}
+	if err := vm.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-vm.exited:
+	default:
+		t.Error("QEMU still runs after Close")
+	}
+	if console, _ := os.ReadFile(filepath.Join(f.c.LogDir, "console.log")); !strings.Contains(string(console), "fake QEMU: booting") {
+		t.Errorf("console.log: %q", console)
+	}
+}
+
+// TestLaunchPanicRetry: a kernel that panics while booting is booted once
+// more, its first console kept and the case told (TestLaunchFails: one
+// that panics again).
+func TestLaunchPanicRetry(t *testing.T) {
+	f, vm := startFake(t, fakePanicOnce)
+	f.wantStarts(t, 2)
+	notes := strings.Join(vm.Describe().Notes, "\n")
+	if !strings.Contains(notes, "the kernel panicked while booting (kept as console-failed-boot.log); booted again") {
+		t.Errorf("the notes do not tell of the panic: %s", notes)
+	}
+	if failed, _ := os.ReadFile(filepath.Join(f.c.LogDir, "console-failed-boot.log")); !strings.Contains(string(failed), "Kernel panic - not syncing: fake") {
+		t.Errorf("console-failed-boot.log: %q", failed)
+	}
+}
+
+// TestLaunchRestoreFallback: a saved state QEMU cannot load is discarded,
+// and the case boots cold, saying why with QEMU's own words.
+func TestLaunchRestoreFallback(t *testing.T) {
+	f := newFakeVM(t, fakeBadState)
+	dir := t.TempDir()
+	st := &savedState{file: filepath.Join(dir, "6.1.0-99-amd64-KEY.state"), console: filepath.Join(dir, "6.1.0-99-amd64-KEY.console")}
+	for _, file := range []string{st.file, st.console} {
+		if err := os.WriteFile(file, []byte("damaged"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.launch.state = st
+	vm, err := f.start(t, context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	boots := f.boots(t)
+	if len(boots) != 2 || !strings.HasSuffix(boots[0], " -incoming fd:3") || strings.Contains(boots[1], "-incoming") {
+		t.Errorf("want a restore, then a cold boot; QEMU ran with:\n%s", strings.Join(boots, "\n"))
+	}
+	notes := strings.Join(vm.Describe().Notes, "\n")
+	want := "restoring the saved state 6.1.0-99-amd64-KEY.state failed, booted cold: QEMU: qemu-system-x86_64: load of migration failed: Invalid argument"
+	if !strings.Contains(notes, want) || strings.Contains(notes, "restored from") {
+		t.Errorf("notes:\n%s\nwant %q", notes, want)
+	}
+	for _, file := range []string{st.file, st.console} {
+		if _, err := os.Stat(file); err == nil {
+			t.Errorf("%s was kept", file)
+		}
+	}
+}
+
+// TestLaunchFails: a start that fails says why with the error callers
+// tell apart: a kernel that panics again when booted again, a QEMU that
+// exits before the agent answers (started once), a boot past BootTimeout.
+func TestLaunchFails(t *testing.T) {
+	for _, tt := range []struct {
+		behaviour   string
+		bootTimeout time.Duration
+		want, not   error
+		starts      int
+	}{
+		{fakePanic, time.Minute, ErrPanicked, ErrQEMUExited, 2},
+		{fakePowerOff, time.Minute, ErrQEMUExited, ErrPanicked, 1},
+		{fakeHang, 200 * time.Millisecond, context.DeadlineExceeded, ErrQEMUExited, 1},
+	} {
+		t.Run(tt.behaviour, func(t *testing.T) {
+			f := newFakeVM(t, tt.behaviour)
+			f.t.BootTimeout = tt.bootTimeout
+			_, err := f.start(t, context.Background())
+			if !errors.Is(err, tt.want) || errors.Is(err, tt.not) {
+				t.Errorf("start: %v, want %v", err, tt.want)
+			}
+			f.wantStarts(t, tt.starts)
+		})
+	}
+}
+
+// TestLaunchCancelled: a start ends as soon as its context does, with the
+// context's error, its QEMU killed.
+func TestLaunchCancelled(t *testing.T) {
+	f := newFakeVM(t, fakeHang)
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := make(chan error, 1)
+	go func() {
+		_, err := f.start(t, ctx)
+		errs <- err
+	}()
+	pid := f.pid(t)
+	cancel()
+	select {
+	case err := <-errs:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("start: %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the start went on 5s after its context was cancelled")
+	}
+	if !proctest.Dying(pid) {
+		t.Errorf("QEMU %d still runs", pid)
+	}
+}
+
+// TestStepCancelled: a step whose context ends while the guest does not
+// answer ends at once with the context's error, and Close then kills QEMU
+// without waiting for a power-off that will not come.
+func TestStepCancelled(t *testing.T) {
+	f, vm := startFake(t, fakeSilent)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	begin := time.Now()
+	_, err := vm.Run(ctx, target.Step{Line: "sleep 600", Where: target.OnKernel, Timeout: time.Hour})
+	var kerr *target.KernelError
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &kerr) {
+		t.Errorf("the step: %v, want a KernelError for context.DeadlineExceeded", err)
+	}
+	if took := time.Since(begin); took > 2*time.Second {
+		t.Errorf("the step took %v to end after its context", took)
+	}
+	begin = time.Now()
+	vm.Close(context.Background())
+	if took := time.Since(begin); took > 2*time.Second {
+		t.Errorf("Close took %v", took)
+	}
+	if pid := f.pid(t); !proctest.Dying(pid) {
+		t.Errorf("QEMU %d still runs after Close", pid)
+	}
+}

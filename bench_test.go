@@ -100,20 +100,21 @@ func runSeed(b *testing.B, targets []target.Target, files []string, jobs int, in
 	results := suite.Run(b.Context(), cfg, targets, files, jobs, false, nil)
 	var rows []seedRow
 	for _, r := range results {
-		if r.Status != "PASS" {
+		if r.Status != script.Pass {
 			b.Fatalf("%s on %s: %s\n%s", r.Case, r.Kernel, r.Status, r.Log)
 		}
 		row := seedRow{name: r.Case, total: r.Duration}
-		for _, e := range r.Events {
+		if b := r.Record.Boot; b != nil {
+			row.boot = b.Boot
+		}
+		for _, s := range r.Record.Done() {
 			switch {
-			case e.Kind == "boot" && e.Info != nil:
-				row.boot = e.Info.Boot
-			case e.Kind == "step" && e.Result != nil && strings.HasPrefix(e.Result.Step.Line, "make"):
-				row.build += e.Result.Duration
-			case e.Kind == "step" && e.Result != nil:
-				row.steps += e.Result.Duration
-			case e.Kind == "kmsg" && e.Compare != nil:
-				row.waits += e.Compare.Waited
+			case s.Kind == script.Compare:
+				row.waits += s.Compare.Waited
+			case strings.HasPrefix(s.Line, "make"):
+				row.build += s.Result.Duration
+			default:
+				row.steps += s.Result.Duration
 			}
 		}
 		rows = append(rows, row)

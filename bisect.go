@@ -14,6 +14,7 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/bisect"
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
 	"github.com/kmodcheck/kmodcheck/runner/report"
+	"github.com/kmodcheck/kmodcheck/runner/script"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
@@ -240,12 +241,12 @@ func runOnRelease(ctx context.Context, caseFile, release, out string) (bisect.Ou
 func outcomeOf(p report.Pair) (bisect.Outcome, error) {
 	c := p.Case
 	switch c.Status {
-	case "PASS":
+	case script.Pass:
 		return bisect.Outcome{Verdict: bisect.Pass}, nil
-	case "SKIP":
+	case script.Skip:
 		return bisect.Outcome{Verdict: bisect.Skip, Reason: c.Skip}, nil
-	case "FAIL", "BROKEN": // a known break fails too, as declared
-		if c.FailureKind == "setup" {
+	case script.Fail, script.Broken: // a known break fails too, as declared
+		if c.FailureKind == script.FailSetup {
 			return bisect.Outcome{}, errors.New(c.Failure)
 		}
 		o := bisect.Outcome{Verdict: bisect.Fail, Reason: report.ReasonLine(p)}

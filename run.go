@@ -333,7 +333,7 @@ func (p *runPlan) run(ctx context.Context, rep *runReports, stdout io.Writer) fi
 		r.results = append(r.results, suite.RunWith(ctx, p.cfg, p.targets, p.files, suite.RunOptions{
 			Jobs: a.jobs, Verbose: a.verbose, Shard: a.part,
 			Start:     progress.Start,
-			Observe:   progress.Event,
+			Observe:   progress.Notice,
 			Artifacts: report.WriteArtifacts,
 			Done: func(res suite.Result) {
 				progress.Done(res)
@@ -364,7 +364,7 @@ func (r finishedRun) report(ctx context.Context, p *runPlan, rep *runReports, st
 
 	code := 0
 	for _, res := range r.results {
-		if res.Status == "FAIL" {
+		if res.Status == script.Fail {
 			code = 1
 		}
 	}

@@ -76,7 +76,7 @@ func (p Pair) Kernel() []string {
 
 // Diff is the failing comparison's unified diff, "" if none.
 func (p Pair) Diff() string {
-	if s := p.failingStep(); s != nil && s.Kind == "kmsg" {
+	if s := p.failingStep(); s != nil && s.Kind == script.Compare {
 		return s.Diff
 	}
 	return ""
@@ -134,21 +134,11 @@ func (p Pair) failText() string {
 
 // failureOf is a failed case's script failure.
 func failureOf(r suite.Result) *script.Failure {
-	if r.Failure != nil {
-		return r.Failure
+	if f := r.Record.Failure; f != nil {
+		return f
 	}
 	// Testscript ended the case before any of kmodcheck's commands ran (a
 	// builtin's check at the top of the script): the transcript has its
 	// words.
 	return &script.Failure{Kind: script.FailStep, File: r.File, Message: "the script failed before its first step; the transcript says how"}
-}
-
-// bootOf is the case's boot event, if it booted or tried to.
-func bootOf(r suite.Result) *script.Event {
-	for i := range r.Events {
-		if r.Events[i].Kind == "boot" {
-			return &r.Events[i]
-		}
-	}
-	return nil
 }

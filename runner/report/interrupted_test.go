@@ -17,7 +17,7 @@ func TestInterrupted(t *testing.T) {
 	rs := []suite.Result{
 		{Case: "done", Kernel: k61, Status: "PASS", Duration: time.Second},
 		{Case: "running", Kernel: k61, Status: "INTERRUPTED", Duration: 3 * time.Second,
-			Events: events(boot(k61), step("sleep 600", target.OnKernel, 0, "")[:1])},
+			Record: record(boot(k61), started("sleep 600", target.OnKernel))},
 		{Case: "waiting", Kernel: k61, Status: "INTERRUPTED"},
 	}
 	var b bytes.Buffer

@@ -134,7 +134,7 @@ func junitCase(p Pair, s *JUnitSuite) JUnitCase {
 		c.SystemOut = &JUnitText{xmlText(r.Transcript)}
 	}
 	switch r.Status {
-	case "FAIL":
+	case script.Fail:
 		jf := &JUnitFailure{Message: xmlText(p.Message()), Type: r.FailureKind, Text: xmlText(p.FailureText())}
 		c.Line = r.Line
 		if r.FailureKind == script.FailSetup {
@@ -144,11 +144,11 @@ func junitCase(p Pair, s *JUnitSuite) JUnitCase {
 			c.Failure = jf
 			s.Failures++
 		}
-	case "INTERRUPTED":
+	case script.Interrupted:
 		c.Error = &JUnitFailure{Message: "interrupted", Type: "interrupted",
 			Text: xmlText("a stop signal ended the run " + r.Interrupted + "\n")}
 		s.Errors++
-	case "SKIP":
+	case script.Skip:
 		msg := r.Skip
 		if msg == "" {
 			msg = "skipped"

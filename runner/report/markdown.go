@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"github.com/kmodcheck/kmodcheck/runner/script"
 	"io"
 	"os"
 	"strings"
@@ -23,21 +24,21 @@ func Markdown(rs []suite.Result, took time.Duration, title string) string {
 
 // MarkdownOf is the summary of pairs, from their records alone.
 func MarkdownOf(pairs []Pair, took time.Duration, title string, kernels ...string) string {
-	counts := map[string]int{}
+	counts := map[script.Status]int{}
 	for _, p := range pairs {
 		counts[p.Case.Status]++
 	}
 	status := "ok"
-	if counts["FAIL"] > 0 {
-		status = "FAIL"
+	if counts[script.Fail] > 0 {
+		status = string(script.Fail)
 	}
 	interrupted := ""
-	if n := counts["INTERRUPTED"]; n > 0 {
-		status, interrupted = "INTERRUPTED", fmt.Sprintf(", %d interrupted", n)
+	if n := counts[script.Interrupted]; n > 0 {
+		status, interrupted = string(script.Interrupted), fmt.Sprintf(", %d interrupted", n)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "### %s: %s\n\n", title, status)
-	fmt.Fprintf(&b, "%d passed, %d failed, %d skipped%s in %.1fs\n\n", counts["PASS"], counts["FAIL"], counts["SKIP"], interrupted, took.Seconds())
+	fmt.Fprintf(&b, "%d passed, %d failed, %d skipped%s in %.1fs\n\n", counts[script.Pass], counts[script.Fail], counts[script.Skip], interrupted, took.Seconds())
 	if len(pairs) == 0 {
 		b.WriteString("No case ran.\n\n")
 		return b.String()
@@ -93,15 +94,15 @@ func AppendStepSummaryText(md string) error {
 	return nil
 }
 
-func icon(status string) string {
+func icon(status script.Status) string {
 	switch status {
-	case "PASS":
+	case script.Pass:
 		return "✅"
-	case "FAIL":
+	case script.Fail:
 		return "❌"
-	case "INTERRUPTED":
+	case script.Interrupted:
 		return "⏹️"
-	case "BROKEN":
+	case script.Broken:
 		return "🚧"
 	}
 	return "⏭️"

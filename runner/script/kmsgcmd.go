@@ -86,9 +86,8 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 	st := cfg.session(ts)
 	st.leftover = nil // this kmsg compares what the last one left
 	line := strings.Join(append([]string{"kmsg"}, args...), " ")
-	st.steps++
-	st.lastLine = line
-	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg-start", Line: line})
+	st.count(line)
+	cfg.begin(ts.Name(), st, Compare, line, "")
 	norm := kmsg.Normalizer{Work: st.work}
 	began := time.Now()
 	deadline := began.Add(*timeout)
@@ -182,15 +181,15 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 			cmp.Updated = true
 			ts.Logf("[kmsg %s: updated %s from %d run(s)]", name, updatePath, len(runs))
 		}
-		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
+		cfg.compared(ts.Name(), st, cmp)
 		return
 	}
 	if ok {
-		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
+		cfg.compared(ts.Name(), st, cmp)
 		return
 	}
 	cmp.Mismatch, cmp.First, cmp.Diff = m.Mismatch, m.First, m.Diff(goldenPath)
-	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
+	cfg.compared(ts.Name(), st, cmp)
 	cfg.fail(ts, st, Failure{Kind: FailKmsg, Step: st.steps, Command: "kmsg " + name,
 		Message: "kernel log differs from " + goldenPath, Detail: m.Mismatch + "\n" + m.Diff(goldenPath)})
 }

@@ -57,9 +57,8 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 		stream = "terminal"
 	}
 	line := strings.Join(append([]string{"out"}, args...), " ")
-	st.steps++
-	st.lastLine = line
-	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg-start", Line: line})
+	st.count(line)
+	cfg.begin(ts.Name(), st, Compare, line, "")
 
 	norm := kmsg.OutputNormalizer{Work: st.work, Release: cfg.Target.Release(), Keep: rules}
 	goldenPath, updatePath := cfg.goldenFileFor(ts.Name(), name, OutputExt, cfg.Target.Release())
@@ -83,7 +82,7 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 		if m.OK {
 			cmp.OK = true
 			ts.Logf("[out %s: %d %s lines match %s]", name, len(lines), stream, goldenPath)
-			cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
+			cfg.compared(ts.Name(), st, cmp)
 			return
 		}
 	}
@@ -100,11 +99,11 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 			cmp.Updated = true
 			ts.Logf("[out %s: updated %s]", name, updatePath)
 		}
-		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
+		cfg.compared(ts.Name(), st, cmp)
 		return
 	}
 	cmp.Mismatch, cmp.First, cmp.Diff = m.Mismatch, m.First, m.Diff
-	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
+	cfg.compared(ts.Name(), st, cmp)
 	cfg.fail(ts, st, Failure{Kind: FailKmsg, Step: st.steps, Command: line,
 		Message: stream + " differs from " + goldenPath, Detail: m.Mismatch + "\n" + m.Diff})
 }

@@ -78,19 +78,17 @@ func (cfg *Config) fail(ts *testscript.TestScript, st *caseState, f Failure) {
 	ts.Fatalf("%s", text)
 }
 
-// record keeps a failure as the case's, filling in where it is, and tells
-// the observer. The first failure is the case's: later ones are its
+// record keeps a failure as the case's, filling in where it is. The first failure is the case's: later ones are its
 // consequences.
 func (cfg *Config) record(ts *testscript.TestScript, st *caseState, f Failure) {
 	f.File, f.Line = scriptPos(ts)
 	if f.Kind == FailEndOfCase || f.Kind == FailFixed {
 		f.Line = 0
 	}
-	if st == nil || st.failure != nil {
+	if st == nil || st.record.Failure != nil {
 		return
 	}
-	st.failure = &f
-	cfg.observe(Event{Case: ts.Name(), Kind: "failure", Failure: &f})
+	st.record.Failure = &f
 }
 
 // stepFailure is a failure of the step that ran last.
@@ -102,7 +100,7 @@ func (st *caseState) stepFailure(kind, command, message string) Failure {
 // itself decided (a builtin's: stdout, exists, cmp...), which kmodcheck's
 // commands did not see: it is a check of the last step.
 func (cfg *Config) checkFailed(ts *testscript.TestScript, st *caseState) {
-	if !failed(st.t) || st.failure != nil {
+	if !failed(st.t) || st.record.Failure != nil {
 		return
 	}
 	file, line := scriptPos(ts)

@@ -300,19 +300,15 @@ func CaseName(file string) string {
 
 // A Result is one case's outcome on one kernel.
 type Result struct {
-	Case   string
-	File   string
-	Kernel string
-	// Status is PASS, FAIL, SKIP, BROKEN (failed as the case declares it
-	// does on this kernel: a known break, not a failure of the run), or
-	// INTERRUPTED: a stop signal ended the run first.
-	Status   string
+	Case     string
+	File     string
+	Kernel   string
+	Status   script.Status
 	Duration time.Duration
 	Log      string // testscript's transcript
-	Events   []script.Event
-	// Failure is why the case failed, as the case language recorded it;
-	// nil unless Status is FAIL (or INTERRUPTED, when it had failed first).
-	Failure *script.Failure
+	// Record is what the case did: its boot, its steps, and its failure
+	// (kept unless Status is PASS).
+	Record script.Record
 	// SkipReason is what the script's skip said, for a SKIP.
 	SkipReason string
 	// Dir is the case × kernel's artifact directory (DIR/KERNEL/CASE),
@@ -331,8 +327,8 @@ type RunOptions struct {
 	Shard   Shard
 	// Start is called when a case × kernel gets its turn among Jobs.
 	Start func(caseName, kernel string)
-	// Observe is told every event of every case, with its kernel.
-	Observe func(kernel string, e script.Event)
+	// Observe is told what every case is doing, with its kernel.
+	Observe func(kernel string, n script.Notice)
 	// Artifacts, if set, writes a finished case × kernel's files into its
 	// directory (CaseDir) when the run keeps artifacts (report.WriteArtifacts).
 	Artifacts func(dir string, r Result) ([]string, error)
@@ -376,7 +372,7 @@ func RunWith(ctx context.Context, cfg script.Config, targets []target.Target, fi
 	}
 	var mu sync.Mutex
 	type key struct{ kernel, name string }
-	events := map[key][]script.Event{}
+	records := map[key]*script.Record{}
 	byName := map[string]string{}
 	for _, f := range files {
 		byName[CaseName(f)] = f
@@ -394,29 +390,26 @@ func RunWith(ctx context.Context, cfg script.Config, targets []target.Target, fi
 		if cfg.ArtifactDir != "" {
 			kcfg.ArtifactDir = filepath.Join(cfg.ArtifactDir, release)
 		}
-		kcfg.Observe = func(e script.Event) {
-			mu.Lock()
-			events[key{release, e.Case}] = append(events[key{release, e.Case}], e)
-			mu.Unlock()
+		kcfg.Observe = func(n script.Notice) {
 			if cfg.Observe != nil {
-				cfg.Observe(e)
+				cfg.Observe(n)
 			}
 			if o.Observe != nil {
-				o.Observe(release, e)
+				o.Observe(release, n)
 			}
 		}
 		r := &runner{ctx: ctx, sem: sem, verbose: o.Verbose, kernel: release, finish: func(res Result) Result {
 			res.File = byName[res.Case]
 			mu.Lock()
-			res.Events = events[key{release, res.Case}]
-			mu.Unlock()
-			for _, e := range res.Events {
-				if e.Kind == "failure" && res.Status != "PASS" {
-					res.Failure = e.Failure
-				}
+			if rec := records[key{release, res.Case}]; rec != nil {
+				res.Record = *rec
 			}
-			if res.Status == "SKIP" && res.Failure != nil && res.Failure.KnownBreak != "" {
-				res.Status = "BROKEN" // the script skipped the rest of a known break
+			mu.Unlock()
+			if res.Status == script.Pass {
+				res.Record.Failure = nil
+			}
+			if f := res.Record.Failure; res.Status == script.Skip && f != nil && f.KnownBreak != "" {
+				res.Status = script.Broken // the script skipped the rest of a known break
 			}
 			if cfg.ArtifactDir != "" {
 				res.Dir = CaseDir(cfg.ArtifactDir, release, res.Case)
@@ -433,6 +426,18 @@ func RunWith(ctx context.Context, cfg script.Config, targets []target.Target, fi
 			r.start = func(name string) { o.Start(name, release) }
 		}
 		p := kcfg.Params(sel...)
+		setup := p.Setup
+		p.Setup = func(env *testscript.Env) error {
+			// The script builds each case's record as it runs; the result
+			// takes it once the case has ended.
+			err := setup(env)
+			if c, ok := env.T().(*caseT); ok {
+				mu.Lock()
+				records[key{release, c.name}] = script.RecordOf(env)
+				mu.Unlock()
+			}
+			return err
+		}
 		testscript.RunT(r, p)
 		runners = append(runners, r)
 	}

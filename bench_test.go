@@ -13,7 +13,9 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/cache"
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 	"github.com/kmodcheck/kmodcheck/runner/qemu"
+	"github.com/kmodcheck/kmodcheck/runner/report"
 	"github.com/kmodcheck/kmodcheck/runner/script"
+	"github.com/kmodcheck/kmodcheck/runner/shard"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
@@ -97,7 +99,9 @@ type seedRow struct {
 func runSeed(b *testing.B, targets []target.Target, files []string, jobs int, inGuest bool) []seedRow {
 	out := b.TempDir()
 	cfg := script.Config{Golden: "golden", Modules: "modules", StepTimeout: 5 * time.Minute, ArtifactDir: out, BuildInGuest: inGuest}
-	results := suite.Run(b.Context(), cfg, targets, files, jobs, false, nil)
+	// As kmodcheck run runs them, its reports but the progress aside.
+	selected := suite.Select(targets, files, shard.Shard{})
+	results := suite.Run(b.Context(), cfg, targets, selected, suite.RunOptions{Jobs: jobs, Report: &report.Reporter{}})
 	var rows []seedRow
 	for _, r := range results {
 		if r.Status != script.Pass {

@@ -229,7 +229,7 @@ func runOnRelease(ctx context.Context, caseFile, release, out string) (bisect.Ou
 		return bisect.Outcome{}, errors.New(strings.TrimSpace(msgs.String()))
 	}
 	p.cfg.ArtifactDir = out
-	rs := suite.RunWith(ctx, p.cfg, p.targets, p.files, suite.RunOptions{Jobs: 1, Artifacts: report.WriteArtifacts})
+	rs := suite.Run(ctx, p.cfg, p.targets, p.selected, suite.RunOptions{Jobs: 1, Report: &report.Reporter{}})
 	if len(rs) != 1 {
 		return bisect.Outcome{}, fmt.Errorf("%d results for one case on one kernel", len(rs))
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/kmodcheck/kmodcheck/runner/script"
-	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
 // Artifact files of a case × kernel, in its directory DIR/KERNEL/CASE (beside
@@ -26,9 +25,9 @@ const (
 )
 
 // WriteArtifacts writes a finished case's transcript, steps and diffs into
-// dir (suite.CaseDir), returning the files it wrote, or the first error:
-// the run gives it to the suite as RunOptions.Artifacts.
-func WriteArtifacts(dir string, r suite.Result) ([]string, error) {
+// dir (its directory DIR/KERNEL/CASE), returning the files it wrote, or the
+// first error. The Reporter writes them as each case ends.
+func WriteArtifacts(dir string, r script.Result) ([]string, error) {
 	var files []string
 	write := func(name string, data []byte) error {
 		p := filepath.Join(dir, name)

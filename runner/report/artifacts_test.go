@@ -9,14 +9,13 @@ import (
 
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 	"github.com/kmodcheck/kmodcheck/runner/script"
-	"github.com/kmodcheck/kmodcheck/runner/suite"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
 func TestWriteArtifacts(t *testing.T) {
 	out := t.TempDir()
-	dir := suite.CaseDir(out, "6.1.0-56-amd64", "well_behaved")
-	r := suite.Result{
+	dir := filepath.Join(out, "6.1.0-56-amd64", "well_behaved")
+	r := script.Result{
 		Case: "well_behaved", Kernel: "6.1.0-56-amd64", Status: "FAIL",
 		Log: "> make\n> kmsg insmod\nFAIL: well_behaved.txtar:4: kmsg insmod: kernel log differs\n",
 		Record: script.Record{

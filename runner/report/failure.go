@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/kmodcheck/kmodcheck/runner/script"
-	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
 // A Pair is one case on one kernel as its JSON records tell it: its step
@@ -42,7 +41,7 @@ func Pairs(recs []Record) []Pair {
 }
 
 // PairsOf are a run's results as pairs.
-func PairsOf(rs []suite.Result) []Pair {
+func PairsOf(rs []script.Result) []Pair {
 	var recs []Record
 	for _, r := range rs {
 		recs = append(recs, Records(r)...)
@@ -133,7 +132,7 @@ func (p Pair) failText() string {
 }
 
 // failureOf is a failed case's script failure.
-func failureOf(r suite.Result) *script.Failure {
+func failureOf(r script.Result) *script.Failure {
 	if f := r.Record.Failure; f != nil {
 		return f
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 	"github.com/kmodcheck/kmodcheck/runner/script"
-	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
 // A Record is one line of the -json report, a JSON object per line (JSON
@@ -76,7 +75,7 @@ type Record struct {
 
 // Records are the -json records of one case on one kernel: its steps, then
 // the case.
-func Records(r suite.Result) []Record {
+func Records(r script.Result) []Record {
 	var out []Record
 	for _, s := range r.Record.Done() {
 		rec := Record{Type: "step", Case: r.Case, Kernel: r.Kernel, File: r.File, Step: s.N, Kind: s.Kind, Command: s.Line, Outcome: "pass"}
@@ -135,7 +134,7 @@ func compareRecord(rec *Record, c *script.Comparison) {
 
 // caseRecord is a result's case record; steps are its step records, of
 // which it marks the failing one.
-func caseRecord(r suite.Result, steps []Record) Record {
+func caseRecord(r script.Result, steps []Record) Record {
 	c := Record{Type: "case", Case: r.Case, Kernel: r.Kernel, File: r.File, Status: r.Status,
 		Duration: seconds(r.Duration), Dir: r.Dir, Transcript: r.Log}
 	if b := r.Record.Boot; b != nil {
@@ -166,7 +165,7 @@ func seconds(d time.Duration) float64 {
 }
 
 // WriteJSON writes a result's records, one JSON object per line.
-func WriteJSON(w io.Writer, r suite.Result) error {
+func WriteJSON(w io.Writer, r script.Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	for _, rec := range Records(r) {

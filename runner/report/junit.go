@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/script"
-	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
 // JUnit XML, in the form GitHub's test-report actions, GitLab and Jenkins
@@ -81,7 +80,7 @@ type JUnitSkipped struct {
 }
 
 // JUnit builds the document for a run's results.
-func JUnit(rs []suite.Result, took time.Duration, started time.Time) JUnitSuites {
+func JUnit(rs []script.Result, took time.Duration, started time.Time) JUnitSuites {
 	return JUnitOf(PairsOf(rs), took, started)
 }
 

@@ -7,8 +7,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
 // maxMarkdownFailureLines bounds each failure's text in the summary:
@@ -18,7 +16,7 @@ const maxMarkdownFailureLines = 60
 // Markdown is a run's summary for a CI page: the counts, the case ×
 // kernel table with its reasons, and each failure's message and text,
 // folded.
-func Markdown(rs []suite.Result, took time.Duration, title string) string {
+func Markdown(rs []script.Result, took time.Duration, title string) string {
 	return MarkdownOf(PairsOf(rs), took, title)
 }
 
@@ -69,7 +67,7 @@ func writeFolded(b *strings.Builder, p Pair) {
 
 // AppendStepSummary appends the summary to the file $GITHUB_STEP_SUMMARY
 // names, if it names one.
-func AppendStepSummary(rs []suite.Result, took time.Duration, title string) error {
+func AppendStepSummary(rs []script.Result, took time.Duration, title string) error {
 	return AppendStepSummaryText(Markdown(rs, took, title))
 }
 

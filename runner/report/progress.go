@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/kmodcheck/kmodcheck/runner/script"
-	"github.com/kmodcheck/kmodcheck/runner/suite"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -20,7 +19,7 @@ import (
 type Progress interface {
 	Start(caseName, kernel string)
 	Notice(kernel string, n script.Notice)
-	Done(r suite.Result)
+	Done(r script.Result)
 	// Close ends the display; nothing of it is left on the screen but the
 	// outcome lines.
 	Close()
@@ -60,7 +59,7 @@ func (p *Plain) Notice(kernel string, n script.Notice) {
 	p.printf("=== %-5s %s [%s] %s\n", verb, n.Case, kernel, text)
 }
 
-func (p *Plain) Done(r suite.Result) {
+func (p *Plain) Done(r script.Result) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	Line(p.w, r, p.verbose)
@@ -252,7 +251,7 @@ func liveStage(n script.Notice) (string, bool) {
 	return "", false
 }
 
-func (l *Live) Done(r suite.Result) {
+func (l *Live) Done(r script.Result) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i, c := range l.running {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/script"
-	"github.com/kmodcheck/kmodcheck/runner/suite"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -25,10 +24,10 @@ make[2]: *** [scripts/Makefile.build:287: /tmp/w/timer.o] Error 1
 
 // reasonResults are a compiler error, a kernel fault and a step that
 // failed otherwise, on one kernel.
-func reasonResults() []suite.Result {
+func reasonResults() []script.Result {
 	build := []recordPart{boot(k612), step("make", target.OnBuild, 2, fromTimerBuild)}
 	fault := []recordPart{boot(k612), step("make", target.OnBuild, 0, ""), step("insmod ./oops.ko", target.OnKernel, -1, "", "BUG: kernel NULL pointer dereference, address: 0000000000000000")}
-	return []suite.Result{
+	return []script.Result{
 		{
 			Case: "timer", File: "cases/timer.txtar", Kernel: k612, Status: "FAIL", Duration: 9 * time.Second, Record: record(append(build, failed(&script.Failure{Kind: script.FailStep, File: "cases/timer.txtar", Line: 3, Step: 1, Command: "make",
 				Message: "exit status 2"}))...),

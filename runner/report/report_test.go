@@ -15,7 +15,6 @@ import (
 
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 	"github.com/kmodcheck/kmodcheck/runner/script"
-	"github.com/kmodcheck/kmodcheck/runner/suite"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -90,10 +89,10 @@ func failed(f *script.Failure) recordPart {
 // results is a run of three cases on two kernels with every outcome: a
 // pass, a golden that did not match, a failed check after a step, what a
 // case left behind, a kernel that did not boot, a skip.
-func results() []suite.Result {
+func results() []script.Result {
 	passing := record(boot(k61), step("make", target.OnBuild, 0, "LD [M] fine.ko\n"),
 		step("insmod ./fine.ko", target.OnKernel, 0, "", "fine: loaded"), compare("insmod", true))
-	return []suite.Result{
+	return []script.Result{
 		{
 			Case: "well_behaved", File: "cases/well_behaved.txtar", Kernel: k61, Status: "PASS", Duration: 15 * time.Second,
 			Log: "# a fine module (15.0s)\nPASS\n", Record: passing,

@@ -13,12 +13,11 @@ import (
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/script"
-	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
 // Line prints one case's outcome; for a failure, or with verbose, its
 // transcript follows, indented.
-func Line(w io.Writer, r suite.Result, verbose bool) {
+func Line(w io.Writer, r script.Result, verbose bool) {
 	kernel := " [" + r.Kernel + "]"
 	if b := r.Record.Boot; b != nil {
 		kernel = fmt.Sprintf(" [%s %s]", b.Release, accel(b.Accel))
@@ -40,7 +39,7 @@ func accel(a string) string {
 
 // Summary prints the goldens an update rewrote, then the counts and the
 // total time.
-func Summary(w io.Writer, rs []suite.Result, took time.Duration) {
+func Summary(w io.Writer, rs []script.Result, took time.Duration) {
 	counts := map[script.Status]int{}
 	for _, r := range rs {
 		counts[r.Status]++
@@ -76,7 +75,7 @@ func Summary(w io.Writer, rs []suite.Result, took time.Duration) {
 
 // interruptedWhere says how far an interrupted case had got: not started,
 // booting, or the last step it began.
-func interruptedWhere(r suite.Result) string {
+func interruptedWhere(r script.Result) string {
 	switch steps := r.Record.Steps; {
 	case len(steps) > 0:
 		return "during " + steps[len(steps)-1].Line
@@ -88,7 +87,7 @@ func interruptedWhere(r suite.Result) string {
 
 // Matrix is the compatibility table of results, when they are of more
 // than one kernel; "" otherwise.
-func Matrix(rs []suite.Result) string {
+func Matrix(rs []script.Result) string {
 	t := NewTable(PairsOf(rs))
 	if len(t.Kernels) < 2 {
 		return ""
@@ -99,7 +98,7 @@ func Matrix(rs []suite.Result) string {
 // Artifacts names the run's output directory, then, for each failure, the
 // files to read first: its transcript, the diffs of goldens that did not
 // match, its steps, the kernel's console and log.
-func Artifacts(w io.Writer, dir string, rs []suite.Result) {
+func Artifacts(w io.Writer, dir string, rs []script.Result) {
 	fmt.Fprintf(w, "artifacts: %s\n", dir)
 	for _, r := range rs {
 		if r.Status != script.Fail || r.Dir == "" {

@@ -9,19 +9,21 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/kmodcheck/kmodcheck/runner/script"
 )
 
 // runner is the testscript.T at the top: testscript calls Run once per case.
 type runner struct {
 	ctx     context.Context // the run's: done, no case starts and those running end
 	verbose bool
-	kernel  string              // the release every case here runs on
-	finish  func(Result) Result // completes a case's result as it ends and reports it
-	start   func(name string)   // told when a case gets its turn
+	kernel  string                            // the release every case here runs on
+	finish  func(script.Result) script.Result // completes a case's result as it ends and reports it
+	start   func(name string)                 // told when a case gets its turn
 	sem     chan struct{}
 	wg      sync.WaitGroup
 	mu      sync.Mutex
-	results []Result
+	results []script.Result
 }
 
 func (r *runner) Run(name string, f func(testscript.T)) {
@@ -46,7 +48,7 @@ func (r *runner) Run(name string, f func(testscript.T)) {
 			f(c)
 		}()
 		<-done
-		res := Result{Case: name, Kernel: r.kernel, Duration: time.Since(c.start), Log: c.log.String(), Status: "PASS"}
+		res := script.Result{Case: name, Kernel: r.kernel, Duration: time.Since(c.start), Log: c.log.String(), Status: "PASS"}
 		switch {
 		case r.ctx.Err() != nil && (c.failed || c.skipped):
 			// Stopped: whatever the case said as it ended is a consequence.

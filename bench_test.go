@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
+	"github.com/kmodcheck/kmodcheck/runner/kernel"
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 	"github.com/kmodcheck/kmodcheck/runner/qemu"
 	"github.com/kmodcheck/kmodcheck/runner/report"
@@ -242,7 +243,7 @@ func completeKernels(b *testing.B) []target.Target {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ks, err := suite.Kernels(c)
+	ks, err := kernel.Discover(c)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -162,7 +162,7 @@ func archiveReleases(ctx context.Context, good, bad string, progress io.Writer) 
 	if err != nil {
 		return nil, err
 	}
-	local, err := suite.Kernels(f.Cache)
+	local, err := kernel.Discover(f.Cache)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,6 @@
-// Package suite runs cases outside go test: it chooses the target from
-// options, runs each case through testscript with its own T, and collects
-// one result per case for the reports.
+// Package suite runs cases outside go test: it runs each case × kernel
+// pair selected through testscript with its own T, jobs at a time, tells a
+// Reporter how each goes, and returns one result per pair.
 package suite
 
 import (
@@ -49,7 +49,8 @@ func (e *SetupError) Unwrap() error { return e.Err }
 // span's kernels (kernel.SpanName); a kernel named that is neither on the
 // system nor in the cache is fetched, with progress.
 func (o Options) NewTargets(ctx context.Context, kernels []string) ([]target.Target, error) {
-	kernels, err := o.fetchKernels(ctx, kernels)
+	// The host target runs on the kernel it is on: nothing to fetch.
+	kernels, err := kernel.Obtain(ctx, kernels, o.Target != "host", o.Progress)
 	if err != nil {
 		return nil, &SetupError{err}
 	}
@@ -95,11 +96,11 @@ func (o Options) NewTarget() (target.Target, error) {
 	if err != nil {
 		return nil, &SetupError{err}
 	}
-	ks, err := Kernels(c)
+	ks, err := kernel.Discover(c)
 	if err != nil {
 		return nil, &SetupError{err}
 	}
-	k, err := selectKernel(ks, o.Kernel)
+	k, err := kernel.SelectNamed(ks, o.Kernel)
 	if err != nil {
 		return nil, &SetupError{err}
 	}
@@ -149,113 +150,6 @@ func Prepare(ctx context.Context, targets []target.Target) error {
 		return &SetupError{err}
 	}
 	return nil
-}
-
-// fetchKernels expands the span and fetches what names match no complete
-// kernel here, returning the names to select.
-func (o Options) fetchKernels(ctx context.Context, names []string) ([]string, error) {
-	var f *kernel.Fetcher
-	fetcher := func() (*kernel.Fetcher, error) {
-		if f != nil {
-			return f, nil
-		}
-		c, err := cache.Default()
-		if err != nil {
-			return nil, err
-		}
-		a, err := kernel.NewArchive(c)
-		if err != nil {
-			return nil, err
-		}
-		f = &kernel.Fetcher{Cache: c, Archive: a, Out: o.Progress}
-		return f, nil
-	}
-	var out []string
-	for _, n := range names {
-		if n != kernel.SpanName {
-			out = append(out, n)
-			continue
-		}
-		f, err := fetcher()
-		if err != nil {
-			return nil, err
-		}
-		span, err := f.Span(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("the kernel span: %w", err)
-		}
-		for _, s := range span {
-			out = append(out, s.Release)
-		}
-	}
-	if o.Target == "host" {
-		return out, nil
-	}
-	for i, n := range out {
-		c, err := cache.Default()
-		if err != nil {
-			return nil, err
-		}
-		ks, err := Kernels(c)
-		if err != nil {
-			return nil, err
-		}
-		_, err = selectKernel(ks, n)
-		if err == nil || n == "system" {
-			continue
-		}
-		if namesIncomplete(ks, n) {
-			// Someone put it here: say what it lacks rather than replace it.
-			return nil, err
-		}
-		f, err := fetcher()
-		if err != nil {
-			return nil, err
-		}
-		k, err := f.Fetch(ctx, n, false)
-		if err != nil {
-			return nil, fmt.Errorf("kernel %s: not here, and fetching it failed: %w", n, err)
-		}
-		out[i] = k.Release
-	}
-	return out, nil
-}
-
-// namesIncomplete reports whether release names a kernel here that lacks
-// a part.
-func namesIncomplete(ks []*kernel.Kernel, release string) bool {
-	for _, k := range ks {
-		if k.Release == release && !k.Complete() {
-			return true
-		}
-	}
-	return false
-}
-
-// selectKernel picks the kernel a pattern names. The word "system" names
-// what no pattern does: the system's newest complete kernel.
-func selectKernel(ks []*kernel.Kernel, pattern string) (*kernel.Kernel, error) {
-	if pattern == "system" {
-		pattern = ""
-	}
-	return kernel.Select(ks, pattern)
-}
-
-// Kernels lists the system's kernels and those unpacked in the cache.
-func Kernels(c cache.Dir) ([]*kernel.Kernel, error) {
-	ks, err := kernel.Scan("/")
-	if err != nil {
-		return nil, err
-	}
-	roots, _ := filepath.Glob(c.Path("kernels", "*"))
-	for _, r := range roots {
-		more, err := kernel.Scan(r)
-		if err != nil {
-			return nil, err
-		}
-		ks = append(ks, more...)
-	}
-	return ks, nil
 }
 
 // Cases expands the arguments (directories and .txtar files) into case

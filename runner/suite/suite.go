@@ -1,6 +1,7 @@
 // Package suite runs cases outside go test: it runs each case × kernel
 // pair selected through testscript with its own T, jobs at a time, tells a
-// Reporter how each goes, and returns one result per pair.
+// Reporter how each goes, and returns one result per pair. Options build
+// the targets a run asks for, and Cases finds the case files.
 package suite
 
 import (

@@ -112,7 +112,7 @@ func runSeed(b *testing.B, targets []target.Target, files []string, jobs int, in
 		if b := r.Record.Boot; b != nil {
 			row.boot = b.Boot
 		}
-		for _, s := range r.Record.Done() {
+		for _, s := range r.Record.Ran() {
 			switch {
 			case s.Kind == script.Compare:
 				row.waits += s.Compare.Waited

@@ -43,7 +43,7 @@ func WriteArtifacts(dir string, r script.Result) ([]string, error) {
 	if err := write(TranscriptFile, []byte(r.Log)); err != nil {
 		return files, err
 	}
-	for _, s := range r.Record.Done() {
+	for _, s := range r.Record.Ran() {
 		var text string
 		switch s.Kind {
 		case script.Command:

@@ -77,7 +77,7 @@ type Record struct {
 // the case.
 func Records(r script.Result) []Record {
 	var out []Record
-	for _, s := range r.Record.Done() {
+	for _, s := range r.Record.Ran() {
 		rec := Record{Type: "step", Case: r.Case, Kernel: r.Kernel, File: r.File, Step: s.N, Kind: s.Kind, Command: s.Line, Outcome: "pass"}
 		if s.Kind == script.Command {
 			commandRecord(&rec, s, r.Status)

@@ -62,8 +62,9 @@ type Step struct {
 // Done reports whether the step has run to its end.
 func (s Step) Done() bool { return s.Result != nil || s.Compare != nil }
 
-// Done is the steps that ran to their end, in order.
-func (r Record) Done() []Step {
+// Ran is the steps that ran to their end, in order: those the reports
+// list.
+func (r Record) Ran() []Step {
 	var out []Step
 	for _, s := range r.Steps {
 		if s.Done() {

@@ -51,14 +51,14 @@ type Record struct {
 	Dir     string        `json:"dir,omitempty"`     // the case × kernel's artifact directory
 	// A failure's reason, kind (script.FailStep, ...), case file line
 	// (0 at the end of the case) and what follows its FAIL line.
-	Reason      *Reason `json:"reason,omitempty"`
-	FailureKind string  `json:"failure_kind,omitempty"`
-	Line        int     `json:"line,omitempty"`
-	Detail      string  `json:"detail,omitempty"`
-	KnownBreak  string  `json:"known_break,omitempty"` // a BROKEN case's broken line
-	Skip        string  `json:"skip,omitempty"`        // a SKIP's reason
-	Interrupted string  `json:"interrupted,omitempty"` // an INTERRUPTED case's last stage: "during kmsg insmod"
-	Transcript  string  `json:"transcript,omitempty"`  // testscript's transcript
+	Reason      *Reason            `json:"reason,omitempty"`
+	FailureKind script.FailureKind `json:"failure_kind,omitempty"`
+	Line        int                `json:"line,omitempty"`
+	Detail      string             `json:"detail,omitempty"`
+	KnownBreak  string             `json:"known_break,omitempty"` // a BROKEN case's broken line
+	Skip        string             `json:"skip,omitempty"`        // a SKIP's reason
+	Interrupted string             `json:"interrupted,omitempty"` // an INTERRUPTED case's last stage: "during kmsg insmod"
+	Transcript  string             `json:"transcript,omitempty"`  // testscript's transcript
 
 	// Run records: the first record a run writes, which the reports of
 	// merged shards check (see Merge).

@@ -134,7 +134,7 @@ func junitCase(p Pair, s *JUnitSuite) JUnitCase {
 	}
 	switch r.Status {
 	case script.Fail:
-		jf := &JUnitFailure{Message: xmlText(p.Message()), Type: r.FailureKind, Text: xmlText(p.FailureText())}
+		jf := &JUnitFailure{Message: xmlText(p.Message()), Type: string(r.FailureKind), Text: xmlText(p.FailureText())}
 		c.Line = r.Line
 		if r.FailureKind == script.FailSetup {
 			c.Error = jf

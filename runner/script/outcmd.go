@@ -20,8 +20,8 @@ const OutputExt = ".out"
 // standard error) with golden/CASE/NAME.out, in the golden language of
 // kernel logs, both sides normalised (kmsg.OutputNormalizer). -keep names
 // normalisation rules not to apply. It reports, and with -update
-// rewrites, as kmsg does; its comparisons are "kmsg" events, so reports
-// and artifacts treat both kinds of golden alike.
+// rewrites, as kmsg does; its comparisons are steps of kind Compare, as
+// kmsg's are, so reports and artifacts treat both kinds of golden alike.
 func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 	fset := flag.NewFlagSet("out", flag.ContinueOnError)
 	useStderr := fset.Bool("stderr", false, "compare the step's standard error instead of its output")

@@ -12,8 +12,11 @@ import (
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
 	"github.com/kmodcheck/kmodcheck/runner/golden"
+	"github.com/kmodcheck/kmodcheck/runner/kernel"
 	"github.com/kmodcheck/kmodcheck/runner/qemu"
+	"github.com/kmodcheck/kmodcheck/runner/report"
 	"github.com/kmodcheck/kmodcheck/runner/script"
+	"github.com/kmodcheck/kmodcheck/runner/shard"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
@@ -97,23 +100,26 @@ type seedRow struct {
 func runSeed(b *testing.B, targets []target.Target, files []string, jobs int, inGuest bool) []seedRow {
 	out := b.TempDir()
 	cfg := script.Config{Golden: "golden", Modules: "modules", StepTimeout: 5 * time.Minute, ArtifactDir: out, BuildInGuest: inGuest}
-	results := suite.Run(b.Context(), cfg, targets, files, jobs, false, nil)
+	// As kmodcheck run runs them, its reports but the progress aside.
+	selected := suite.Select(targets, files, shard.Shard{})
+	results := suite.Run(b.Context(), cfg, targets, selected, suite.RunOptions{Jobs: jobs, Report: &report.Reporter{}})
 	var rows []seedRow
 	for _, r := range results {
-		if r.Status != "PASS" {
+		if r.Status != script.Pass {
 			b.Fatalf("%s on %s: %s\n%s", r.Case, r.Kernel, r.Status, r.Log)
 		}
 		row := seedRow{name: r.Case, total: r.Duration}
-		for _, e := range r.Events {
+		if b := r.Record.Boot; b != nil {
+			row.boot = b.Boot
+		}
+		for _, s := range r.Record.Ran() {
 			switch {
-			case e.Kind == "boot" && e.Info != nil:
-				row.boot = e.Info.Boot
-			case e.Kind == "step" && e.Result != nil && strings.HasPrefix(e.Result.Step.Line, "make"):
-				row.build += e.Result.Duration
-			case e.Kind == "step" && e.Result != nil:
-				row.steps += e.Result.Duration
-			case e.Kind == "kmsg" && e.Compare != nil:
-				row.waits += e.Compare.Waited
+			case s.Kind == script.Compare:
+				row.waits += s.Compare.Waited
+			case strings.HasPrefix(s.Line, "make"):
+				row.build += s.Result.Duration
+			default:
+				row.steps += s.Result.Duration
 			}
 		}
 		rows = append(rows, row)
@@ -237,7 +243,7 @@ func completeKernels(b *testing.B) []target.Target {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ks, err := suite.Kernels(c)
+	ks, err := kernel.Discover(c)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/bisect"
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
 	"github.com/kmodcheck/kmodcheck/runner/report"
+	"github.com/kmodcheck/kmodcheck/runner/script"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
@@ -167,7 +168,7 @@ func archiveReleases(ctx context.Context, good, bad string, progress io.Writer) 
 	if err != nil {
 		return nil, err
 	}
-	local, err := suite.Kernels(f.Cache)
+	local, err := kernel.Discover(f.Cache)
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +235,7 @@ func runOnRelease(ctx context.Context, caseFile, release, out string) (bisect.Ou
 		return bisect.Outcome{}, errors.New(strings.TrimSpace(msgs.String()))
 	}
 	p.cfg.ArtifactDir = out
-	rs := suite.RunWith(ctx, p.cfg, p.targets, p.files, suite.RunOptions{Jobs: 1, Artifacts: report.WriteArtifacts})
+	rs := suite.Run(ctx, p.cfg, p.targets, p.selected, suite.RunOptions{Jobs: 1, Report: &report.Reporter{}})
 	if len(rs) != 1 {
 		return bisect.Outcome{}, fmt.Errorf("%d results for one case on one kernel", len(rs))
 	}
@@ -246,12 +247,12 @@ func runOnRelease(ctx context.Context, caseFile, release, out string) (bisect.Ou
 func outcomeOf(p report.Pair) (bisect.Outcome, error) {
 	c := p.Case
 	switch c.Status {
-	case "PASS":
+	case script.Pass:
 		return bisect.Outcome{Verdict: bisect.Pass}, nil
-	case "SKIP":
+	case script.Skip:
 		return bisect.Outcome{Verdict: bisect.Skip, Reason: c.Skip}, nil
-	case "FAIL", "BROKEN": // a known break fails too, as declared
-		if c.FailureKind == "setup" {
+	case script.Fail, script.Broken: // a known break fails too, as declared
+		if c.FailureKind == script.FailSetup {
 			return bisect.Outcome{}, errors.New(c.Failure)
 		}
 		o := bisect.Outcome{Verdict: bisect.Fail, Reason: report.ReasonLine(p)}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
-	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
 const kernelsUsage = `usage: kmodcheck kernels               list the kernels kmodcheck can boot and build for, and their release roots
@@ -57,7 +56,7 @@ func kernelsList(stdout io.Writer) error {
 	if err != nil {
 		return setupError(err)
 	}
-	ks, err := suite.Kernels(c)
+	ks, err := kernel.Discover(c)
 	if err != nil {
 		return setupError(err)
 	}

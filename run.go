@@ -10,13 +10,13 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/term"
 
 	"github.com/kmodcheck/kmodcheck/runner/report"
 	"github.com/kmodcheck/kmodcheck/runner/script"
+	"github.com/kmodcheck/kmodcheck/runner/shard"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
@@ -71,7 +71,7 @@ type runArgs struct {
 	// Parsed from the above by parseRun:
 	paths []string         // the cases and directories named
 	match []*regexp.Regexp // -run and -list
-	part  suite.Shard      // -shard
+	part  shard.Shard      // -shard
 }
 
 // runFlags defines kmodcheck run's flags, for runCmd and for help.
@@ -179,7 +179,7 @@ func parseRun(args []string, stderr io.Writer) (*runArgs, error) {
 	}
 	if a.shard != "" {
 		var err error
-		if a.part, err = suite.ParseShard(a.shard); err != nil {
+		if a.part, err = shard.Parse(a.shard); err != nil {
 			return nil, errUsage(fmt.Sprintf("kmodcheck: -shard: %v\n", err))
 		}
 	}
@@ -291,7 +291,7 @@ func (rep *runReports) close() {
 
 // A finishedRun is what running the plan gave.
 type finishedRun struct {
-	results []suite.Result
+	results []script.Result
 	start   time.Time
 	took    time.Duration
 	jsonErr error // the first error writing the JSON report
@@ -312,30 +312,21 @@ func (p *runPlan) run(ctx context.Context, rep *runReports, stdout io.Writer) fi
 		progress = report.NewLive(stdout, size, p.pairs*a.count, false, report.LiveRefresh)
 	}
 	r := finishedRun{start: time.Now()}
-	var mu sync.Mutex        // cases end concurrently
+	rr := &report.Reporter{Progress: progress}
+	if rep.json != nil { // a nil *os.File is no nil io.Writer
+		rr.JSON = rep.json
+	}
 	for i := range a.count { // the runs of -update -count, one after another
 		if i > 0 && ctx.Err() != nil {
 			break // a stop signal ended the run before
 		}
-		r.results = append(r.results, suite.RunWith(ctx, p.cfg, p.targets, p.files, suite.RunOptions{
-			Jobs: a.jobs, Verbose: a.verbose, Shard: a.part,
-			Start:     progress.Start,
-			Observe:   progress.Event,
-			Artifacts: report.WriteArtifacts,
-			Done: func(res suite.Result) {
-				progress.Done(res)
-				if rep.json != nil {
-					mu.Lock()
-					if err := report.WriteJSON(rep.json, res); err != nil && r.jsonErr == nil {
-						r.jsonErr = err
-					}
-					mu.Unlock()
-				}
-			},
+		r.results = append(r.results, suite.Run(ctx, p.cfg, p.targets, p.selected, suite.RunOptions{
+			Jobs: a.jobs, Verbose: a.verbose, Report: rr,
 		})...)
 	}
 	progress.Close()
 	r.took = time.Since(r.start)
+	r.jsonErr = rr.Err()
 	return r
 }
 
@@ -367,7 +358,7 @@ func (r finishedRun) report(ctx context.Context, p *runPlan, rep *runReports, st
 		return failed("", 2, errs...)
 	}
 	for _, res := range r.results {
-		if res.Status == "FAIL" {
+		if res.Status == script.Fail {
 			return statusError(1)
 		}
 	}

@@ -108,7 +108,7 @@ func TestCLI(t *testing.T) {
 			if err != nil {
 				return false, err
 			}
-			ks, err := suite.Kernels(c)
+			ks, err := kernel.Discover(c)
 			if err != nil {
 				return false, err
 			}

@@ -42,7 +42,7 @@ func vmTarget(t *testing.T, pattern, boot string) *qemu.Target {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ks, err := suite.Kernels(c)
+	ks, err := kernel.Discover(c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/kmodcheck/kmodcheck/runner/script"
-	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
 // Artifact files of a case × kernel, in its directory DIR/KERNEL/CASE (beside
@@ -26,9 +25,9 @@ const (
 )
 
 // WriteArtifacts writes a finished case's transcript, steps and diffs into
-// dir (suite.CaseDir), returning the files it wrote, or the first error:
-// the run gives it to the suite as RunOptions.Artifacts.
-func WriteArtifacts(dir string, r suite.Result) ([]string, error) {
+// dir (its directory DIR/KERNEL/CASE), returning the files it wrote, or the
+// first error. The Reporter writes them as each case ends.
+func WriteArtifacts(dir string, r script.Result) ([]string, error) {
 	var files []string
 	write := func(name string, data []byte) error {
 		p := filepath.Join(dir, name)
@@ -44,25 +43,20 @@ func WriteArtifacts(dir string, r suite.Result) ([]string, error) {
 	if err := write(TranscriptFile, []byte(r.Log)); err != nil {
 		return files, err
 	}
-	n := 0
-	for _, e := range r.Events {
+	for _, s := range r.Record.Ran() {
 		var text string
-		switch {
-		case e.Kind == "step" && e.Result != nil:
-			text = stepText(e)
-		case e.Kind == "kmsg" && e.Compare != nil:
-			text = kmsgText(e)
-			if !e.Compare.OK && e.Compare.Diff != "" {
-				name := filepath.Base(e.Compare.Golden) + DiffExt
-				if err := write(name, []byte(e.Compare.Diff)); err != nil {
+		switch s.Kind {
+		case script.Command:
+			text = stepText(s)
+		case script.Compare:
+			text = compareText(s)
+			if c := s.Compare; !c.OK && c.Diff != "" {
+				if err := write(filepath.Base(c.Golden)+DiffExt, []byte(c.Diff)); err != nil {
 					return files, err
 				}
 			}
-		default:
-			continue
 		}
-		n++
-		name := fmt.Sprintf("%02d-%s.txt", n, slug(e.Line))
+		name := fmt.Sprintf("%02d-%s.txt", s.N, slug(s.Line))
 		if err := write(filepath.Join(StepsDir, name), []byte(text)); err != nil {
 			return files, err
 		}
@@ -70,8 +64,8 @@ func WriteArtifacts(dir string, r suite.Result) ([]string, error) {
 	return files, nil
 }
 
-func stepText(e script.Event) string {
-	res := e.Result
+func stepText(s script.Step) string {
+	res := s.Result
 	var b strings.Builder
 	fmt.Fprintf(&b, "command: %s\n", res.Step.Line)
 	fmt.Fprintf(&b, "where: %s\n", res.Step.Where)
@@ -80,8 +74,8 @@ func stepText(e script.Event) string {
 	if res.TimedOut {
 		fmt.Fprintf(&b, "timed out: after %v\n", res.Step.Timeout)
 	}
-	if e.Err != nil {
-		fmt.Fprintf(&b, "error: %v\n", e.Err)
+	if s.Err != nil {
+		fmt.Fprintf(&b, "error: %v\n", s.Err)
 	}
 	section(&b, "stdout", string(res.Stdout))
 	section(&b, "stderr", string(res.Stderr))
@@ -103,10 +97,10 @@ func stepText(e script.Event) string {
 	return b.String()
 }
 
-func kmsgText(e script.Event) string {
-	c := e.Compare
+func compareText(s script.Step) string {
+	c := s.Compare
 	var b strings.Builder
-	fmt.Fprintf(&b, "command: %s\n", e.Line)
+	fmt.Fprintf(&b, "command: %s\n", s.Line)
 	fmt.Fprintf(&b, "golden: %s\n", c.Golden)
 	outcome := "ok"
 	switch {

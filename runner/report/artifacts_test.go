@@ -9,34 +9,33 @@ import (
 
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 	"github.com/kmodcheck/kmodcheck/runner/script"
-	"github.com/kmodcheck/kmodcheck/runner/suite"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
 func TestWriteArtifacts(t *testing.T) {
 	out := t.TempDir()
-	dir := suite.CaseDir(out, "6.1.0-56-amd64", "well_behaved")
-	r := suite.Result{
+	dir := filepath.Join(out, "6.1.0-56-amd64", "well_behaved")
+	r := script.Result{
 		Case: "well_behaved", Kernel: "6.1.0-56-amd64", Status: "FAIL",
 		Log: "> make\n> kmsg insmod\nFAIL: well_behaved.txtar:4: kmsg insmod: kernel log differs\n",
-		Events: []script.Event{
-			{Kind: "booting"},
-			{Kind: "boot", Info: &target.Info{Release: "6.1.0-56-amd64", Accel: "tcg"}},
-			{Kind: "step-start", Line: "make"},
-			{Kind: "step", Line: "make", Result: &target.Result{
-				Step: target.Step{Line: "make", Where: target.OnBuild}, Exit: 0,
-				Stdout: []byte("  LD [M]  fine.ko\n"), Duration: 1500 * time.Millisecond,
-			}},
-			{Kind: "step", Line: "insmod ./fine.ko", Result: &target.Result{
-				Step: target.Step{Line: "insmod ./fine.ko", Where: target.OnKernel}, Exit: 1,
-				Stderr: []byte("insmod: ERROR\n"),
-				Log:    []kmsg.Record{{Seq: 7, Level: 6, Time: 2 * time.Second, Text: "fine: loaded"}},
-			}},
-			{Kind: "kmsg-start", Line: "kmsg insmod"},
-			{Kind: "kmsg", Line: "kmsg insmod", Compare: &script.Comparison{
-				Golden: "golden/well_behaved/insmod.kmsg", Mismatch: `golden/well_behaved/insmod.kmsg:1: want "fine: loaded!", got "fine: loaded"`,
-				Diff: "--- golden/well_behaved/insmod.kmsg\n+++ kernel log\n-fine: loaded!\n+fine: loaded\n",
-			}},
+		Record: script.Record{
+			Booting: true,
+			Boot:    &target.Info{Release: "6.1.0-56-amd64", Accel: "tcg"},
+			Steps: []script.Step{
+				{N: 1, Kind: script.Command, Line: "make", Where: target.OnBuild, Result: &target.Result{
+					Step: target.Step{Line: "make", Where: target.OnBuild}, Exit: 0,
+					Stdout: []byte("  LD [M]  fine.ko\n"), Duration: 1500 * time.Millisecond,
+				}},
+				{N: 2, Kind: script.Command, Line: "insmod ./fine.ko", Where: target.OnKernel, Result: &target.Result{
+					Step: target.Step{Line: "insmod ./fine.ko", Where: target.OnKernel}, Exit: 1,
+					Stderr: []byte("insmod: ERROR\n"),
+					Log:    []kmsg.Record{{Seq: 7, Level: 6, Time: 2 * time.Second, Text: "fine: loaded"}},
+				}},
+				{N: 3, Kind: script.Compare, Line: "kmsg insmod", Compare: &script.Comparison{
+					Golden: "golden/well_behaved/insmod.kmsg", Mismatch: `golden/well_behaved/insmod.kmsg:1: want "fine: loaded!", got "fine: loaded"`,
+					Diff: "--- golden/well_behaved/insmod.kmsg\n+++ kernel log\n-fine: loaded!\n+fine: loaded\n",
+				}},
+			},
 		},
 	}
 	files, err := WriteArtifacts(dir, r)
@@ -74,7 +73,7 @@ func TestWriteArtifacts(t *testing.T) {
 			t.Errorf("insmod step file lacks %q:\n%s", w, insmod)
 		}
 	}
-	if got := read("insmod.kmsg.diff"); got != r.Events[6].Compare.Diff {
+	if got := read("insmod.kmsg.diff"); got != r.Record.Steps[2].Compare.Diff {
 		t.Errorf("diff file = %q", got)
 	}
 	if k := read("steps/03-kmsg_insmod.txt"); !strings.Contains(k, "outcome: mismatch\n") || !strings.Contains(k, "-fine: loaded!\n") {

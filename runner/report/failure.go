@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/kmodcheck/kmodcheck/runner/script"
-	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
 // A Pair is one case on one kernel as its JSON records tell it: its step
@@ -42,7 +41,7 @@ func Pairs(recs []Record) []Pair {
 }
 
 // PairsOf are a run's results as pairs.
-func PairsOf(rs []suite.Result) []Pair {
+func PairsOf(rs []script.Result) []Pair {
 	var recs []Record
 	for _, r := range rs {
 		recs = append(recs, Records(r)...)
@@ -76,7 +75,7 @@ func (p Pair) Kernel() []string {
 
 // Diff is the failing comparison's unified diff, "" if none.
 func (p Pair) Diff() string {
-	if s := p.failingStep(); s != nil && s.Kind == "kmsg" {
+	if s := p.failingStep(); s != nil && s.Kind == script.Compare {
 		return s.Diff
 	}
 	return ""
@@ -133,22 +132,12 @@ func (p Pair) failText() string {
 }
 
 // failureOf is a failed case's script failure.
-func failureOf(r suite.Result) *script.Failure {
-	if r.Failure != nil {
-		return r.Failure
+func failureOf(r script.Result) *script.Failure {
+	if f := r.Record.Failure; f != nil {
+		return f
 	}
 	// Testscript ended the case before any of kmodcheck's commands ran (a
 	// builtin's check at the top of the script): the transcript has its
 	// words.
 	return &script.Failure{Kind: script.FailStep, File: r.File, Message: "the script failed before its first step; the transcript says how"}
-}
-
-// bootOf is the case's boot event, if it booted or tried to.
-func bootOf(r suite.Result) *script.Event {
-	for i := range r.Events {
-		if r.Events[i].Kind == "boot" {
-			return &r.Events[i]
-		}
-	}
-	return nil
 }

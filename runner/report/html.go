@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"github.com/kmodcheck/kmodcheck/runner/script"
 	"html/template"
 	"io"
 	"strings"
@@ -73,9 +74,9 @@ func CellID(caseName, kernel string) string {
 
 func cellOf(p Pair) htmlCell {
 	c := p.Case
-	cell := htmlCell{ID: CellID(c.Case, c.Kernel), Case: c.Case, Kernel: c.Kernel, Status: c.Status, Ran: true,
+	cell := htmlCell{ID: CellID(c.Case, c.Kernel), Case: c.Case, Kernel: c.Kernel, Status: string(c.Status), Ran: true,
 		Transcript: xmlText(c.Transcript), Duration: c.Duration}
-	if c.Status == "FAIL" || c.Status == "BROKEN" {
+	if c.Status == script.Fail || c.Status == script.Broken {
 		cell.Reason = xmlText(ReasonLine(p))
 		cell.Failure = xmlText(p.FailureText())
 		cell.Diff = diffLines(xmlText(p.Diff()))

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kmodcheck/kmodcheck/runner/suite"
+	"github.com/kmodcheck/kmodcheck/runner/script"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -14,10 +14,10 @@ import (
 // the summary says how far each got, JUnit has an "interrupted" error,
 // JSON the status, markdown the count.
 func TestInterrupted(t *testing.T) {
-	rs := []suite.Result{
+	rs := []script.Result{
 		{Case: "done", Kernel: k61, Status: "PASS", Duration: time.Second},
 		{Case: "running", Kernel: k61, Status: "INTERRUPTED", Duration: 3 * time.Second,
-			Events: events(boot(k61), step("sleep 600", target.OnKernel, 0, "")[:1])},
+			Record: record(boot(k61), started("sleep 600", target.OnKernel))},
 		{Case: "waiting", Kernel: k61, Status: "INTERRUPTED"},
 	}
 	var b bytes.Buffer

@@ -8,7 +8,6 @@ import (
 
 	"github.com/kmodcheck/kmodcheck/runner/golden"
 	"github.com/kmodcheck/kmodcheck/runner/script"
-	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
 // A Record is one line of the -json report, a JSON object per line (JSON
@@ -23,7 +22,7 @@ type Record struct {
 
 	// Step records.
 	Step      int                `json:"step,omitempty"`    // 1, 2, ... in the order the case ran them
-	Kind      string             `json:"kind,omitempty"`    // "command" (a tutorial command) or "kmsg" (a golden comparison)
+	Kind      script.StepKind    `json:"kind,omitempty"`    // "command" (a tutorial command) or "kmsg" (a golden comparison)
 	Command   string             `json:"command,omitempty"` // the command line, e.g. "insmod ./kthread.ko", "kmsg insmod"
 	Where     string             `json:"where,omitempty"`   // command: "kernel" (the kernel under test) or "build" (the build host)
 	Exit      *int               `json:"exit,omitempty"`    // command: exit status; -1 when killed
@@ -45,21 +44,21 @@ type Record struct {
 	Outcome string `json:"outcome,omitempty"`
 
 	// Case records.
-	Status  string  `json:"status,omitempty"`  // "PASS", "FAIL", "SKIP", "BROKEN" (a known break) or "INTERRUPTED"
-	Accel   string  `json:"accel,omitempty"`   // "kvm", "tcg", "" on the host
-	Boot    float64 `json:"boot,omitempty"`    // seconds from start to the first command
-	Failure string  `json:"failure,omitempty"` // the FAIL line: file:line: step: what went wrong
-	Dir     string  `json:"dir,omitempty"`     // the case × kernel's artifact directory
+	Status  script.Status `json:"status,omitempty"`  // "PASS", "FAIL", "SKIP", "BROKEN" (a known break) or "INTERRUPTED"
+	Accel   string        `json:"accel,omitempty"`   // "kvm", "tcg", "" on the host
+	Boot    float64       `json:"boot,omitempty"`    // seconds from start to the first command
+	Failure string        `json:"failure,omitempty"` // the FAIL line: file:line: step: what went wrong
+	Dir     string        `json:"dir,omitempty"`     // the case × kernel's artifact directory
 	// A failure's reason, kind (script.FailStep, ...), case file line
 	// (0 at the end of the case) and what follows its FAIL line.
-	Reason      *Reason `json:"reason,omitempty"`
-	FailureKind string  `json:"failure_kind,omitempty"`
-	Line        int     `json:"line,omitempty"`
-	Detail      string  `json:"detail,omitempty"`
-	KnownBreak  string  `json:"known_break,omitempty"` // a BROKEN case's broken line
-	Skip        string  `json:"skip,omitempty"`        // a SKIP's reason
-	Interrupted string  `json:"interrupted,omitempty"` // an INTERRUPTED case's last stage: "during kmsg insmod"
-	Transcript  string  `json:"transcript,omitempty"`  // testscript's transcript
+	Reason      *Reason            `json:"reason,omitempty"`
+	FailureKind script.FailureKind `json:"failure_kind,omitempty"`
+	Line        int                `json:"line,omitempty"`
+	Detail      string             `json:"detail,omitempty"`
+	KnownBreak  string             `json:"known_break,omitempty"` // a BROKEN case's broken line
+	Skip        string             `json:"skip,omitempty"`        // a SKIP's reason
+	Interrupted string             `json:"interrupted,omitempty"` // an INTERRUPTED case's last stage: "during kmsg insmod"
+	Transcript  string             `json:"transcript,omitempty"`  // testscript's transcript
 
 	// Run records: the first record a run writes, which the reports of
 	// merged shards check (see Merge).
@@ -76,70 +75,73 @@ type Record struct {
 
 // Records are the -json records of one case on one kernel: its steps, then
 // the case.
-func Records(r suite.Result) []Record {
+func Records(r script.Result) []Record {
 	var out []Record
-	n := 0
-	for _, e := range r.Events {
-		rec := Record{Type: "step", Case: r.Case, Kernel: r.Kernel, File: r.File, Outcome: "pass"}
-		switch {
-		case e.Kind == "step" && e.Result != nil:
-			res := e.Result
-			exit := res.Exit
-			rec.Kind, rec.Command, rec.Where, rec.Exit = "command", res.Step.Line, res.Step.Where, &exit
-			rec.TimedOut, rec.Stdout, rec.Stderr = res.TimedOut, string(res.Stdout), string(res.Stderr)
-			rec.Duration = seconds(res.Duration)
-			for _, k := range res.Log {
-				if k.Facility == 0 {
-					rec.KernelLog = append(rec.KernelLog, k.Text)
-					rec.Tasks = append(rec.Tasks, k.ThreadLabel())
-				}
-			}
-			if e.Err != nil {
-				// The kernel died: the case fails here, unless it said
-				// it would panic.
-				rec.Error = e.Err.Error()
-				if r.Status == "FAIL" {
-					rec.Outcome = "fail"
-				}
-			}
-			if res.TimedOut {
-				rec.Outcome = "fail"
-			}
-		case e.Kind == "kmsg" && e.Compare != nil:
-			c := e.Compare
-			rec.Kind, rec.Command, rec.Golden = "kmsg", e.Line, c.Golden
-			rec.Mismatch, rec.Diff, rec.Updated = c.Mismatch, c.Diff, c.Updated
-			if c.First.Golden != "" {
-				first := c.First
-				rec.First = &first
-			}
-			rec.Duration = seconds(c.Waited)
-			if len(c.Filtered) > 0 {
-				rec.Filtered = c.Filtered
-			}
-			if !c.OK {
-				rec.Outcome = "fail"
-			}
-		default:
-			continue
+	for _, s := range r.Record.Ran() {
+		rec := Record{Type: "step", Case: r.Case, Kernel: r.Kernel, File: r.File, Step: s.N, Kind: s.Kind, Command: s.Line, Outcome: "pass"}
+		if s.Kind == script.Command {
+			commandRecord(&rec, s, r.Status)
+		} else {
+			compareRecord(&rec, s.Compare)
 		}
-		n++
-		rec.Step = n
 		out = append(out, rec)
 	}
 	return append(out, caseRecord(r, out))
 }
 
+// commandRecord fills in a command's step record.
+func commandRecord(rec *Record, s script.Step, status script.Status) {
+	res := s.Result
+	exit := res.Exit
+	rec.Command, rec.Where, rec.Exit = res.Step.Line, res.Step.Where, &exit
+	rec.TimedOut, rec.Stdout, rec.Stderr = res.TimedOut, string(res.Stdout), string(res.Stderr)
+	rec.Duration = seconds(res.Duration)
+	for _, k := range res.Log {
+		if k.Facility == 0 {
+			rec.KernelLog = append(rec.KernelLog, k.Text)
+			rec.Tasks = append(rec.Tasks, k.ThreadLabel())
+		}
+	}
+	if s.Err != nil {
+		// The kernel died: the case fails here, unless it said it would
+		// panic.
+		rec.Error = s.Err.Error()
+		if status == script.Fail {
+			rec.Outcome = "fail"
+		}
+	}
+	if res.TimedOut {
+		rec.Outcome = "fail"
+	}
+}
+
+// compareRecord fills in a comparison's step record.
+func compareRecord(rec *Record, c *script.Comparison) {
+	rec.Golden = c.Golden
+	rec.Mismatch, rec.Diff, rec.Updated = c.Mismatch, c.Diff, c.Updated
+	if c.First.Golden != "" {
+		first := c.First
+		rec.First = &first
+	}
+	rec.Duration = seconds(c.Waited)
+	if len(c.Filtered) > 0 {
+		rec.Filtered = c.Filtered
+	}
+	if !c.OK {
+		rec.Outcome = "fail"
+	}
+}
+
 // caseRecord is a result's case record; steps are its step records, of
 // which it marks the failing one.
-func caseRecord(r suite.Result, steps []Record) Record {
+func caseRecord(r script.Result, steps []Record) Record {
 	c := Record{Type: "case", Case: r.Case, Kernel: r.Kernel, File: r.File, Status: r.Status,
 		Duration: seconds(r.Duration), Dir: r.Dir, Transcript: r.Log}
-	if b := bootOf(r); b != nil && b.Info != nil {
-		c.Accel, c.Boot = b.Info.Accel, seconds(b.Info.Boot)
+	if b := r.Record.Boot; b != nil {
+		c.Accel, c.Boot = b.Accel, seconds(b.Boot)
 	}
 	switch r.Status {
-	case "FAIL", "BROKEN":
+	case script.Fail, script.Broken:
 		// A BROKEN case failed as its broken line declares: its failure
 		// and reason are kept, with the line.
 		f := failureOf(r)
@@ -150,9 +152,9 @@ func caseRecord(r suite.Result, steps []Record) Record {
 			steps[f.Step-1].Outcome = "fail"
 		}
 		c.Reason = reasonOf(f, steps)
-	case "SKIP":
+	case script.Skip:
 		c.Skip = r.SkipReason
-	case "INTERRUPTED":
+	case script.Interrupted:
 		c.Interrupted = interruptedWhere(r)
 	}
 	return c
@@ -163,7 +165,7 @@ func seconds(d time.Duration) float64 {
 }
 
 // WriteJSON writes a result's records, one JSON object per line.
-func WriteJSON(w io.Writer, r suite.Result) error {
+func WriteJSON(w io.Writer, r script.Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	for _, rec := range Records(r) {

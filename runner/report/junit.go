@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/script"
-	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
 // JUnit XML, in the form GitHub's test-report actions, GitLab and Jenkins
@@ -81,7 +80,7 @@ type JUnitSkipped struct {
 }
 
 // JUnit builds the document for a run's results.
-func JUnit(rs []suite.Result, took time.Duration, started time.Time) JUnitSuites {
+func JUnit(rs []script.Result, took time.Duration, started time.Time) JUnitSuites {
 	return JUnitOf(PairsOf(rs), took, started)
 }
 
@@ -134,8 +133,8 @@ func junitCase(p Pair, s *JUnitSuite) JUnitCase {
 		c.SystemOut = &JUnitText{xmlText(r.Transcript)}
 	}
 	switch r.Status {
-	case "FAIL":
-		jf := &JUnitFailure{Message: xmlText(p.Message()), Type: r.FailureKind, Text: xmlText(p.FailureText())}
+	case script.Fail:
+		jf := &JUnitFailure{Message: xmlText(p.Message()), Type: string(r.FailureKind), Text: xmlText(p.FailureText())}
 		c.Line = r.Line
 		if r.FailureKind == script.FailSetup {
 			c.Error = jf
@@ -144,11 +143,11 @@ func junitCase(p Pair, s *JUnitSuite) JUnitCase {
 			c.Failure = jf
 			s.Failures++
 		}
-	case "INTERRUPTED":
+	case script.Interrupted:
 		c.Error = &JUnitFailure{Message: "interrupted", Type: "interrupted",
 			Text: xmlText("a stop signal ended the run " + r.Interrupted + "\n")}
 		s.Errors++
-	case "SKIP":
+	case script.Skip:
 		msg := r.Skip
 		if msg == "" {
 			msg = "skipped"

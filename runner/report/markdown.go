@@ -2,12 +2,11 @@ package report
 
 import (
 	"fmt"
+	"github.com/kmodcheck/kmodcheck/runner/script"
 	"io"
 	"os"
 	"strings"
 	"time"
-
-	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
 // maxMarkdownFailureLines bounds each failure's text in the summary:
@@ -17,27 +16,27 @@ const maxMarkdownFailureLines = 60
 // Markdown is a run's summary for a CI page: the counts, the case ×
 // kernel table with its reasons, and each failure's message and text,
 // folded.
-func Markdown(rs []suite.Result, took time.Duration, title string) string {
+func Markdown(rs []script.Result, took time.Duration, title string) string {
 	return MarkdownOf(PairsOf(rs), took, title)
 }
 
 // MarkdownOf is the summary of pairs, from their records alone.
 func MarkdownOf(pairs []Pair, took time.Duration, title string, kernels ...string) string {
-	counts := map[string]int{}
+	counts := map[script.Status]int{}
 	for _, p := range pairs {
 		counts[p.Case.Status]++
 	}
 	status := "ok"
-	if counts["FAIL"] > 0 {
-		status = "FAIL"
+	if counts[script.Fail] > 0 {
+		status = string(script.Fail)
 	}
 	interrupted := ""
-	if n := counts["INTERRUPTED"]; n > 0 {
-		status, interrupted = "INTERRUPTED", fmt.Sprintf(", %d interrupted", n)
+	if n := counts[script.Interrupted]; n > 0 {
+		status, interrupted = string(script.Interrupted), fmt.Sprintf(", %d interrupted", n)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "### %s: %s\n\n", title, status)
-	fmt.Fprintf(&b, "%d passed, %d failed, %d skipped%s in %.1fs\n\n", counts["PASS"], counts["FAIL"], counts["SKIP"], interrupted, took.Seconds())
+	fmt.Fprintf(&b, "%d passed, %d failed, %d skipped%s in %.1fs\n\n", counts[script.Pass], counts[script.Fail], counts[script.Skip], interrupted, took.Seconds())
 	if len(pairs) == 0 {
 		b.WriteString("No case ran.\n\n")
 		return b.String()
@@ -68,7 +67,7 @@ func writeFolded(b *strings.Builder, p Pair) {
 
 // AppendStepSummary appends the summary to the file $GITHUB_STEP_SUMMARY
 // names, if it names one.
-func AppendStepSummary(rs []suite.Result, took time.Duration, title string) error {
+func AppendStepSummary(rs []script.Result, took time.Duration, title string) error {
 	return AppendStepSummaryText(Markdown(rs, took, title))
 }
 
@@ -93,15 +92,15 @@ func AppendStepSummaryText(md string) error {
 	return nil
 }
 
-func icon(status string) string {
+func icon(status script.Status) string {
 	switch status {
-	case "PASS":
+	case script.Pass:
 		return "✅"
-	case "FAIL":
+	case script.Fail:
 		return "❌"
-	case "INTERRUPTED":
+	case script.Interrupted:
 		return "⏹️"
-	case "BROKEN":
+	case script.Broken:
 		return "🚧"
 	}
 	return "⏭️"

@@ -5,17 +5,17 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/kmodcheck/kmodcheck/runner/suite"
+	"github.com/kmodcheck/kmodcheck/runner/shard"
 )
 
 // RunRecord is the record a run's JSON report starts with: what it
 // planned, so that the reports of its shards can be merged, and records of
 // different runs refused.
-func RunRecord(id, plan string, cases, kernels []string, shard suite.Shard, started string) Record {
+func RunRecord(id, plan string, cases, kernels []string, sh shard.Shard, started string) Record {
 	cs, ks := slices.Clone(cases), slices.Clone(kernels)
 	slices.Sort(cs)
 	sortReleases(ks)
-	return Record{Type: "run", Run: id, Plan: plan, Cases: cs, Kernels: ks, Shard: shard.String(), Started: started}
+	return Record{Type: "run", Run: id, Plan: plan, Cases: cs, Kernels: ks, Shard: sh.String(), Started: started}
 }
 
 // An Input is the records of one JSON report, named by its file.
@@ -34,7 +34,7 @@ type Merged struct {
 type part struct {
 	name  string
 	run   Record
-	shard suite.Shard
+	shard shard.Shard
 	pairs []Pair
 }
 
@@ -70,7 +70,7 @@ func Merge(inputs []Input) (Merged, error) {
 		return Merged{}, err
 	}
 	m := Merged{Run: first.run}
-	m.Run.Shard = suite.Shard{}.String()
+	m.Run.Shard = shard.Shard{}.String()
 	owner := map[[2]string]string{}
 	for _, p := range parts {
 		for _, pr := range p.pairs {
@@ -128,11 +128,11 @@ func split(in Input) ([]part, error) {
 	return out, nil
 }
 
-func parseShard(s string) (suite.Shard, error) {
-	if s == "" || s == (suite.Shard{}).String() {
-		return suite.Shard{}, nil
+func parseShard(s string) (shard.Shard, error) {
+	if s == "" || s == (shard.Shard{}).String() {
+		return shard.Shard{}, nil
 	}
-	return suite.ParseShard(s)
+	return shard.Parse(s)
 }
 
 // sameRun says how b's run differs from a's, if it does.

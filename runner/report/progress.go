@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/kmodcheck/kmodcheck/runner/script"
-	"github.com/kmodcheck/kmodcheck/runner/suite"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -19,8 +18,8 @@ import (
 // several goroutines at once.
 type Progress interface {
 	Start(caseName, kernel string)
-	Event(kernel string, e script.Event)
-	Done(r suite.Result)
+	Notice(kernel string, n script.Notice)
+	Done(r script.Result)
 	// Close ends the display; nothing of it is left on the screen but the
 	// outcome lines.
 	Close()
@@ -52,15 +51,15 @@ func (p *Plain) Start(caseName, kernel string) {
 	p.printf("=== RUN   %s [%s]\n", caseName, kernel)
 }
 
-func (p *Plain) Event(kernel string, e script.Event) {
-	verb, text := eventLine(e)
+func (p *Plain) Notice(kernel string, n script.Notice) {
+	verb, text := noticeLine(n)
 	if verb == "" {
 		return
 	}
-	p.printf("=== %-5s %s [%s] %s\n", verb, e.Case, kernel, text)
+	p.printf("=== %-5s %s [%s] %s\n", verb, n.Case, kernel, text)
 }
 
-func (p *Plain) Done(r suite.Result) {
+func (p *Plain) Done(r script.Result) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	Line(p.w, r, p.verbose)
@@ -74,46 +73,50 @@ func (p *Plain) printf(format string, args ...any) {
 	fmt.Fprintf(p.w, format, args...)
 }
 
-// eventLine is an event's verb and text for Plain; "" for events it does
-// not print (the start of a step or a comparison: their end says it all).
-func eventLine(e script.Event) (verb, text string) {
-	switch e.Kind {
-	case "booting":
+// noticeLine is a notice's verb and text for Plain; "" for notices it
+// does not print (the start of a step or a comparison: its end says it
+// all).
+func noticeLine(n script.Notice) (verb, text string) {
+	switch n.Kind {
+	case script.Booting:
 		return "BOOT", "booting"
-	case "boot":
-		if e.Err != nil {
-			return "BOOT", "failed: " + firstLine(e.Err.Error())
+	case script.Booted:
+		if n.BootErr != nil {
+			return "BOOT", "failed: " + firstLine(n.BootErr.Error())
 		}
-		if e.Info != nil {
-			return "BOOT", fmt.Sprintf("ready in %.1fs (%s)", e.Info.Boot.Seconds(), accel(e.Info.Accel))
+		return "BOOT", fmt.Sprintf("ready in %.1fs (%s)", n.Boot.Boot.Seconds(), accel(n.Boot.Accel))
+	case script.StepDone:
+		if n.Step.Kind == script.Compare {
+			return "KMSG", compareLine(n.Step)
 		}
-	case "step":
-		if e.Result == nil {
-			return "", ""
-		}
-		res := e.Result
-		s := fmt.Sprintf("%s: exit %d (%.1fs)", res.Step.Line, res.Exit, res.Duration.Seconds())
-		if res.TimedOut {
-			s += ", timed out"
-		}
-		if e.Err != nil {
-			s += ", " + firstLine(e.Err.Error())
-		}
-		return "STEP", s
-	case "kmsg":
-		if e.Compare == nil {
-			return "", ""
-		}
-		c := e.Compare
-		s := fmt.Sprintf("%s: %s (%.1fs)", e.Line, compareOutcome(c), c.Waited.Seconds())
-		if c.Updated {
-			s += ": updated " + c.Golden
-		} else if c.Mismatch != "" {
-			s += ": " + c.Mismatch
-		}
-		return "KMSG", s
+		return "STEP", commandLine(n.Step)
 	}
 	return "", ""
+}
+
+// commandLine is a command that ran, for Plain.
+func commandLine(s script.Step) string {
+	res := s.Result
+	text := fmt.Sprintf("%s: exit %d (%.1fs)", res.Step.Line, res.Exit, res.Duration.Seconds())
+	if res.TimedOut {
+		text += ", timed out"
+	}
+	if s.Err != nil {
+		text += ", " + firstLine(s.Err.Error())
+	}
+	return text
+}
+
+// compareLine is a comparison that was made, for Plain.
+func compareLine(s script.Step) string {
+	c := s.Compare
+	text := fmt.Sprintf("%s: %s (%.1fs)", s.Line, compareOutcome(c), c.Waited.Seconds())
+	if c.Updated {
+		text += ": updated " + c.Golden
+	} else if c.Mismatch != "" {
+		text += ": " + c.Mismatch
+	}
+	return text
 }
 
 func compareOutcome(c *script.Comparison) string {
@@ -205,14 +208,14 @@ func (l *Live) Start(caseName, kernel string) {
 	l.redraw(nil)
 }
 
-func (l *Live) Event(kernel string, e script.Event) {
+func (l *Live) Notice(kernel string, n script.Notice) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	c := l.find(e.Case, kernel)
+	c := l.find(n.Case, kernel)
 	if c == nil {
 		return
 	}
-	stage, active := liveStage(e)
+	stage, active := liveStage(n)
 	if stage == "" {
 		return
 	}
@@ -220,39 +223,35 @@ func (l *Live) Event(kernel string, e script.Event) {
 	l.redraw(nil)
 }
 
-// liveStage is what a case is doing after an event, and whether that is
+// liveStage is what a case is doing after a notice, and whether that is
 // under way.
-func liveStage(e script.Event) (string, bool) {
-	switch e.Kind {
-	case "booting":
+func liveStage(n script.Notice) (string, bool) {
+	switch s := n.Step; n.Kind {
+	case script.Booting:
 		return "booting", true
-	case "boot":
-		if e.Err != nil {
+	case script.Booted:
+		if n.BootErr != nil {
 			return "boot failed", false
 		}
-		if e.Info != nil {
-			return fmt.Sprintf("booted in %.1fs (%s)", e.Info.Boot.Seconds(), accel(e.Info.Accel)), false
+		return fmt.Sprintf("booted in %.1fs (%s)", n.Boot.Boot.Seconds(), accel(n.Boot.Accel)), false
+	case script.StepStarted:
+		switch {
+		case s.Kind == script.Compare:
+			return "comparing: " + s.Line, true
+		case s.Where == target.OnBuild:
+			return "building: " + s.Line, true
 		}
-	case "step-start":
-		if e.Step != nil && e.Step.Where == target.OnBuild {
-			return "building: " + e.Line, true
+		return "running: " + s.Line, true
+	case script.StepDone:
+		if s.Kind == script.Compare {
+			return fmt.Sprintf("compared: %s (%s)", s.Line, compareOutcome(s.Compare)), false
 		}
-		return "running: " + e.Line, true
-	case "step":
-		if e.Result != nil {
-			return fmt.Sprintf("ran: %s (exit %d)", e.Result.Step.Line, e.Result.Exit), false
-		}
-	case "kmsg-start":
-		return "comparing: " + e.Line, true
-	case "kmsg":
-		if e.Compare != nil {
-			return fmt.Sprintf("compared: %s (%s)", e.Line, compareOutcome(e.Compare)), false
-		}
+		return fmt.Sprintf("ran: %s (exit %d)", s.Result.Step.Line, s.Result.Exit), false
 	}
 	return "", false
 }
 
-func (l *Live) Done(r suite.Result) {
+func (l *Live) Done(r script.Result) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i, c := range l.running {
@@ -263,9 +262,9 @@ func (l *Live) Done(r suite.Result) {
 	}
 	l.done++
 	switch r.Status {
-	case "FAIL":
+	case script.Fail:
 		l.fail++
-	case "SKIP":
+	case script.Skip:
 		l.skip++
 	}
 	var b bytes.Buffer

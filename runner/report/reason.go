@@ -61,7 +61,7 @@ func reasonOf(f *script.Failure, steps []Record) *Reason {
 		r.Kind, r.First, r.Text = ReasonGolden, step.First, differenceText(*step.First)
 	case f.Kind == script.FailFault && f.Fault != "":
 		r.Kind, r.Text = ReasonFault, f.Fault
-	case f.Kind == script.FailStep && step != nil && step.Kind == "command":
+	case f.Kind == script.FailStep && step != nil && step.Kind == script.Command:
 		if line, context, ok := compilerError(step.Stdout + "\n" + step.Stderr); ok {
 			r.Kind, r.Text = ReasonCompiler, line
 			if changes, err := LoadAPIChanges(); err == nil {

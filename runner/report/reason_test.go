@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/script"
-	"github.com/kmodcheck/kmodcheck/runner/suite"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -25,22 +24,20 @@ make[2]: *** [scripts/Makefile.build:287: /tmp/w/timer.o] Error 1
 
 // reasonResults are a compiler error, a kernel fault and a step that
 // failed otherwise, on one kernel.
-func reasonResults() []suite.Result {
-	build := events(boot(k612), step("make", target.OnBuild, 2, fromTimerBuild))
-	fault := events(boot(k612), step("make", target.OnBuild, 0, ""), step("insmod ./oops.ko", target.OnKernel, -1, "", "BUG: kernel NULL pointer dereference, address: 0000000000000000"))
-	return []suite.Result{
+func reasonResults() []script.Result {
+	build := []recordPart{boot(k612), step("make", target.OnBuild, 2, fromTimerBuild)}
+	fault := []recordPart{boot(k612), step("make", target.OnBuild, 0, ""), step("insmod ./oops.ko", target.OnKernel, -1, "", "BUG: kernel NULL pointer dereference, address: 0000000000000000")}
+	return []script.Result{
 		{
-			Case: "timer", File: "cases/timer.txtar", Kernel: k612, Status: "FAIL", Duration: 9 * time.Second, Events: build,
+			Case: "timer", File: "cases/timer.txtar", Kernel: k612, Status: "FAIL", Duration: 9 * time.Second, Record: record(append(build, failed(&script.Failure{Kind: script.FailStep, File: "cases/timer.txtar", Line: 3, Step: 1, Command: "make",
+				Message: "exit status 2"}))...),
 			Log: "> make\n" + fromTimerBuild + "FAIL: cases/timer.txtar:3: make: exit status 2\n",
-			Failure: &script.Failure{Kind: script.FailStep, File: "cases/timer.txtar", Line: 3, Step: 1, Command: "make",
-				Message: "exit status 2"},
 		},
 		{
-			Case: "oops", File: "cases/oops.txtar", Kernel: k612, Status: "FAIL", Duration: 9 * time.Second, Events: fault,
-			Log: "> insmod ./oops.ko\nFAIL: cases/oops.txtar:4: insmod ./oops.ko: the kernel reported an oops:\n",
-			Failure: &script.Failure{Kind: script.FailFault, File: "cases/oops.txtar", Line: 4, Step: 2, Command: "insmod ./oops.ko",
+			Case: "oops", File: "cases/oops.txtar", Kernel: k612, Status: "FAIL", Duration: 9 * time.Second, Record: record(append(fault, failed(&script.Failure{Kind: script.FailFault, File: "cases/oops.txtar", Line: 4, Step: 2, Command: "insmod ./oops.ko",
 				Message: "the kernel reported an oops:", Fault: "BUG: kernel NULL pointer dereference, address: 0000000000000000",
-				Report: []string{"BUG: kernel NULL pointer dereference, address: 0000000000000000", "RIP: 0010:oops_init+0x5/0x20 [oops]"}},
+				Report: []string{"BUG: kernel NULL pointer dereference, address: 0000000000000000", "RIP: 0010:oops_init+0x5/0x20 [oops]"}}))...),
+			Log: "> insmod ./oops.ko\nFAIL: cases/oops.txtar:4: insmod ./oops.ko: the kernel reported an oops:\n",
 		},
 	}
 }

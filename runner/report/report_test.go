@@ -16,7 +16,6 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/golden"
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 	"github.com/kmodcheck/kmodcheck/runner/script"
-	"github.com/kmodcheck/kmodcheck/runner/suite"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -33,53 +32,71 @@ const kmsgDiff = `diff golden/well_behaved/insmod.kmsg kernel
 +fine: loaded
 `
 
-func boot(release string) []script.Event {
-	return []script.Event{
-		{Case: "x", Kind: "booting"},
-		{Case: "x", Kind: "boot", Info: &target.Info{Target: "qemu", Release: release, Accel: "tcg", Boot: 11 * time.Second}},
+// A recordPart is what a helper adds to a case's record.
+type recordPart func(*script.Record)
+
+// record is a case's record made of parts, its steps numbered in order.
+func record(parts ...recordPart) script.Record {
+	var r script.Record
+	for _, p := range parts {
+		p(&r)
+	}
+	for i := range r.Steps {
+		r.Steps[i].N = i + 1
+	}
+	return r
+}
+
+func boot(release string) recordPart {
+	return func(r *script.Record) {
+		r.Booting = true
+		r.Boot = &target.Info{Target: "qemu", Release: release, Accel: "tcg", Boot: 11 * time.Second}
 	}
 }
 
-func step(line, where string, exit int, stdout string, kernel ...string) []script.Event {
-	st := target.Step{Line: line, Where: where}
-	res := &target.Result{Step: st, Exit: exit, Stdout: []byte(stdout), Duration: 1200 * time.Millisecond}
+func step(line, where string, exit int, stdout string, kernel ...string) recordPart {
+	res := &target.Result{Step: target.Step{Line: line, Where: where}, Exit: exit, Stdout: []byte(stdout), Duration: 1200 * time.Millisecond}
 	for i, k := range kernel {
 		res.Log = append(res.Log, kmsg.Record{Seq: uint64(i), Level: 6, Text: k})
 	}
-	return []script.Event{
-		{Kind: "step-start", Step: &st, Line: line},
-		{Kind: "step", Result: res, Line: line},
+	return func(r *script.Record) {
+		r.Steps = append(r.Steps, script.Step{Kind: script.Command, Line: line, Where: where, Result: res})
 	}
 }
 
-func compare(name string, ok bool) []script.Event {
+// started is a step that began and did not end.
+func started(line, where string) recordPart {
+	return func(r *script.Record) {
+		r.Steps = append(r.Steps, script.Step{Kind: script.Command, Line: line, Where: where})
+	}
+}
+
+func compare(name string, ok bool) recordPart {
 	c := &script.Comparison{Golden: "golden/well_behaved/" + name + ".kmsg", OK: ok, Filtered: map[string]int{"taint": 2}, Waited: 300 * time.Millisecond}
 	if !ok {
 		c.Mismatch = `golden/well_behaved/insmod.kmsg:1: want "fine: loaded!", got "fine: loaded" (kernel line 1)`
 		c.First = golden.Difference{Golden: "golden/well_behaved/insmod.kmsg", Line: 1, Want: "fine: loaded!", Got: "fine: loaded", At: 1}
 		c.Diff = kmsgDiff
 	}
-	return []script.Event{{Kind: "kmsg-start", Line: "kmsg " + name}, {Kind: "kmsg", Compare: c, Line: "kmsg " + name}}
+	return func(r *script.Record) {
+		r.Steps = append(r.Steps, script.Step{Kind: script.Compare, Line: "kmsg " + name, Compare: c})
+	}
 }
 
-func events(parts ...[]script.Event) []script.Event {
-	var out []script.Event
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
+func failed(f *script.Failure) recordPart {
+	return func(r *script.Record) { r.Failure = f }
 }
 
 // results is a run of three cases on two kernels with every outcome: a
 // pass, a golden that did not match, a failed check after a step, what a
 // case left behind, a kernel that did not boot, a skip.
-func results() []suite.Result {
-	passing := events(boot(k61), step("make", target.OnBuild, 0, "LD [M] fine.ko\n"),
+func results() []script.Result {
+	passing := record(boot(k61), step("make", target.OnBuild, 0, "LD [M] fine.ko\n"),
 		step("insmod ./fine.ko", target.OnKernel, 0, "", "fine: loaded"), compare("insmod", true))
-	return []suite.Result{
+	return []script.Result{
 		{
 			Case: "well_behaved", File: "cases/well_behaved.txtar", Kernel: k61, Status: "PASS", Duration: 15 * time.Second,
-			Log: "# a fine module (15.0s)\nPASS\n", Events: passing,
+			Log: "# a fine module (15.0s)\nPASS\n", Record: passing,
 		},
 		{
 			Case: "well_behaved", File: "cases/well_behaved.txtar", Kernel: k612, Status: "FAIL", Duration: 20 * time.Second,
@@ -88,34 +105,34 @@ func results() []suite.Result {
 				"> kmsg insmod\n[kmsg filter taint] fine: loading out-of-tree module taints kernel.\n" +
 				"FAIL: cases/well_behaved.txtar:5: kmsg insmod: kernel log differs from golden/well_behaved/insmod.kmsg\n" +
 				`golden/well_behaved/insmod.kmsg:1: want "fine: loaded!", got "fine: loaded" (kernel line 1)` + "\n" + kmsgDiff,
-			Events: events(boot(k612), step("make", target.OnBuild, 0, ""),
+			Record: record(boot(k612), step("make", target.OnBuild, 0, ""),
 				step("insmod ./fine.ko", target.OnKernel, 0, "", "fine: loading out-of-tree module taints kernel.", "fine: loaded"),
-				compare("insmod", false)),
-			Failure: &script.Failure{Kind: script.FailKmsg, File: "cases/well_behaved.txtar", Line: 5, Step: 3, Command: "kmsg insmod",
-				Message: "kernel log differs from golden/well_behaved/insmod.kmsg",
-				Detail:  `golden/well_behaved/insmod.kmsg:1: want "fine: loaded!", got "fine: loaded" (kernel line 1)` + "\n" + kmsgDiff},
+				compare("insmod", false),
+				failed(&script.Failure{Kind: script.FailKmsg, File: "cases/well_behaved.txtar", Line: 5, Step: 3, Command: "kmsg insmod",
+					Message: "kernel log differs from golden/well_behaved/insmod.kmsg",
+					Detail:  `golden/well_behaved/insmod.kmsg:1: want "fine: loaded!", got "fine: loaded" (kernel line 1)` + "\n" + kmsgDiff})),
 		},
 		{
 			Case: "ps_check", File: "cases/ps_check.txtar", Kernel: k61, Status: "FAIL", Duration: 9 * time.Second,
 			// A control character a module printed: the XML must still parse.
 			Log: "> ps -N | grep kthread\n[stdout]\n  42 ?  00:00:00 kthread sample\x1b[0m\x00\n" +
 				"FAIL: cases/ps_check.txtar:7: no match for `kthread example$` found in stdout\n",
-			Events: events(boot(k61), step("ps -N | grep kthread", target.OnKernel, 0, "  42 ?  00:00:00 kthread sample\n")),
-			Failure: &script.Failure{Kind: script.FailStep, File: "cases/ps_check.txtar", Line: 7, Step: 1, Command: "ps -N | grep kthread",
-				Message: "`stdout 'kthread example$'` failed"},
+			Record: record(boot(k61), step("ps -N | grep kthread", target.OnKernel, 0, "  42 ?  00:00:00 kthread sample\n"),
+				failed(&script.Failure{Kind: script.FailStep, File: "cases/ps_check.txtar", Line: 7, Step: 1, Command: "ps -N | grep kthread",
+					Message: "`stdout 'kthread example$'` failed"})),
 		},
 		{
 			Case: "ps_check", File: "cases/ps_check.txtar", Kernel: k612, Status: "FAIL", Duration: 12 * time.Second,
-			Log:    "> rmmod kthread\n[kernel] bye\nFAIL: at the end of the case:\n    module leftloaded is still loaded\n",
-			Events: events(boot(k612), step("rmmod kthread", target.OnKernel, 0, "", "bye")),
-			Failure: &script.Failure{Kind: script.FailEndOfCase, File: "cases/ps_check.txtar", Message: "at the end of the case",
-				Detail: "    module leftloaded is still loaded"},
+			Log: "> rmmod kthread\n[kernel] bye\nFAIL: at the end of the case:\n    module leftloaded is still loaded\n",
+			Record: record(boot(k612), step("rmmod kthread", target.OnKernel, 0, "", "bye"),
+				failed(&script.Failure{Kind: script.FailEndOfCase, File: "cases/ps_check.txtar", Message: "at the end of the case",
+					Detail: "    module leftloaded is still loaded"})),
 		},
 		{
 			Case: "zz_noboot", File: "cases/zz_noboot.txtar", Kernel: k61, Status: "FAIL", Duration: 2 * time.Second,
-			Log:     "> make\nFAIL: cases/zz_noboot.txtar:1: start qemu target: qemu-system-x86_64 exited\n",
-			Events:  []script.Event{{Kind: "booting"}, {Kind: "boot", Err: errors.New("qemu-system-x86_64 exited")}},
-			Failure: &script.Failure{Kind: script.FailSetup, File: "cases/zz_noboot.txtar", Line: 1, Message: "start qemu target: qemu-system-x86_64 exited"},
+			Log: "> make\nFAIL: cases/zz_noboot.txtar:1: start qemu target: qemu-system-x86_64 exited\n",
+			Record: script.Record{Booting: true, BootErr: errors.New("qemu-system-x86_64 exited"),
+				Failure: &script.Failure{Kind: script.FailSetup, File: "cases/zz_noboot.txtar", Line: 1, Message: "start qemu target: qemu-system-x86_64 exited"}},
 		},
 		{
 			Case: "zz_noboot", File: "cases/zz_noboot.txtar", Kernel: k612, Status: "SKIP", Duration: time.Millisecond,
@@ -448,14 +465,22 @@ func TestMarkdown(t *testing.T) {
 	}
 }
 
+// notices are those a case that did what rec says gave as it ran.
+func notices(name string, rec script.Record) []script.Notice {
+	ns := []script.Notice{{Case: name, Kind: script.Booting}, {Case: name, Kind: script.Booted, Boot: rec.Boot, BootErr: rec.BootErr}}
+	for _, s := range rec.Steps {
+		ns = append(ns, script.Notice{Case: name, Kind: script.StepStarted, Step: s}, script.Notice{Case: name, Kind: script.StepDone, Step: s})
+	}
+	return ns
+}
+
 func TestPlain(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewPlain(&buf, false)
 	r := results()[1]
 	p.Start(r.Case, r.Kernel)
-	for _, e := range r.Events {
-		e.Case = r.Case
-		p.Event(r.Kernel, e)
+	for _, n := range notices(r.Case, r.Record) {
+		p.Notice(r.Kernel, n)
 	}
 	p.Done(r)
 	p.Close()
@@ -493,21 +518,20 @@ func TestLive(t *testing.T) {
 		raw.Reset()
 		return screen.Lines()
 	}
-	ev := func(name, kernel string, e script.Event) {
-		e.Case = name
-		l.Event(kernel, e)
+	ev := func(name, kernel string, n script.Notice) {
+		n.Case = name
+		l.Notice(kernel, n)
 	}
 	rs := results()
 
 	l.Start("well_behaved", k61)
 	tick(time.Second)
-	ev("well_behaved", k61, script.Event{Kind: "booting"})
+	ev("well_behaved", k61, script.Notice{Kind: script.Booting})
 	l.Start("well_behaved", k612)
-	ev("well_behaved", k612, script.Event{Kind: "booting"})
+	ev("well_behaved", k612, script.Notice{Kind: script.Booting})
 	tick(12 * time.Second)
-	l.Event(k61, events(boot(k61))[1]) // Case "x": not running, ignored
-	st := target.Step{Line: "make", Where: target.OnBuild}
-	ev("well_behaved", k61, script.Event{Kind: "step-start", Step: &st, Line: "make"})
+	l.Notice(k61, notices("x", record(boot(k61)))[1]) // Case "x": not running, ignored
+	ev("well_behaved", k61, script.Notice{Kind: script.StepStarted, Step: script.Step{N: 1, Kind: script.Command, Line: "make", Where: target.OnBuild}})
 	tick(500 * time.Millisecond)
 	want := []string{
 		"  well_behaved [" + k61 + "]         13.5s  building: make 0.5s",
@@ -518,9 +542,9 @@ func TestLive(t *testing.T) {
 		t.Fatalf("screen:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
-	st = target.Step{Line: "insmod ./fine.ko", Where: target.OnKernel}
-	ev("well_behaved", k61, script.Event{Kind: "step-start", Step: &st, Line: "insmod ./fine.ko"})
-	ev("well_behaved", k612, script.Event{Kind: "kmsg-start", Line: "kmsg insmod"})
+	st := script.Step{N: 2, Kind: script.Command, Line: "insmod ./fine.ko", Where: target.OnKernel}
+	ev("well_behaved", k61, script.Notice{Kind: script.StepStarted, Step: st})
+	ev("well_behaved", k612, script.Notice{Kind: script.StepStarted, Step: script.Step{N: 3, Kind: script.Compare, Line: "kmsg insmod"}})
 	tick(2 * time.Second)
 	l.Done(rs[1]) // the redraw: the block moves down under the outcome
 	got := show()
@@ -537,7 +561,8 @@ func TestLive(t *testing.T) {
 	}
 
 	// The block is redrawn in place: the same rows, new text.
-	ev("well_behaved", k61, script.Event{Kind: "step", Result: &target.Result{Step: st, Exit: 0}, Line: st.Line})
+	st.Result = &target.Result{Step: target.Step{Line: st.Line, Where: st.Where}, Exit: 0}
+	ev("well_behaved", k61, script.Notice{Kind: script.StepDone, Step: st})
 	got2 := show()
 	if len(got2) != len(got) || !reflect.DeepEqual(got2[:above], got[:above]) ||
 		got2[above] != "  well_behaved ["+k61+"]   15.5s  ran: insmod ./fine.ko (exit 0)" {
@@ -546,7 +571,7 @@ func TestLive(t *testing.T) {
 
 	// A narrow terminal: lines are cut, never wrapped.
 	l.size = func() (int, int) { return 40, 30 }
-	l.Event(k61, script.Event{Case: "well_behaved", Kind: "kmsg-start", Line: "kmsg insmod"})
+	l.Notice(k61, script.Notice{Case: "well_behaved", Kind: script.StepStarted, Step: script.Step{N: 3, Kind: script.Compare, Line: "kmsg insmod"}})
 	for _, s := range show()[above:] {
 		if len(s) > 39 {
 			t.Errorf("a line wider than the terminal: %q", s)

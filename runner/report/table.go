@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"github.com/kmodcheck/kmodcheck/runner/script"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,7 +52,7 @@ func (t Table) Cell(caseName, kernel string) (Pair, bool) {
 // pair that did not run.
 func (t Table) Status(caseName, kernel string) string {
 	if p, ok := t.Cell(caseName, kernel); ok {
-		return p.Case.Status
+		return string(p.Case.Status)
 	}
 	return "-"
 }
@@ -62,7 +63,7 @@ func (t Table) Failures() []Pair {
 	var out []Pair
 	for _, c := range t.Cases {
 		for _, k := range t.Kernels {
-			if p, ok := t.Cell(c, k); ok && (p.Case.Status == "FAIL" || p.Case.Status == "BROKEN") {
+			if p, ok := t.Cell(c, k); ok && (p.Case.Status == script.Fail || p.Case.Status == script.Broken) {
 				out = append(out, p)
 			}
 		}
@@ -77,7 +78,7 @@ func ReasonLine(p Pair) string {
 	if r := p.Case.Reason; r != nil {
 		what = r.Line()
 	}
-	if p.Case.Status == "BROKEN" {
+	if p.Case.Status == script.Broken {
 		what = fmt.Sprintf("known break (broken %q): %s", p.Case.KnownBreak, what)
 	}
 	return fmt.Sprintf("%s on %s: %s", p.Case.Case, p.Case.Kernel, what)
@@ -126,7 +127,7 @@ func (t Table) Markdown() string {
 				fmt.Fprint(&b, " – |")
 				continue
 			}
-			fmt.Fprintf(&b, " %s %s |", icon(st), st)
+			fmt.Fprintf(&b, " %s %s |", icon(script.Status(st)), st)
 		}
 		b.WriteString("\n")
 	}

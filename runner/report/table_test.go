@@ -27,7 +27,7 @@ func TestSortReleases(t *testing.T) {
 func TestBrokenCell(t *testing.T) {
 	rs := reasonResults()[:1] // the from_timer build on 6.12
 	rs[0].Status, rs[0].Kernel = "BROKEN", k612
-	rs[0].Failure.KnownBreak = "from_timer"
+	rs[0].Record.Failure.KnownBreak = "from_timer"
 	ok := results()[0] // well_behaved passes on 6.1
 	ok.Case = "timer"
 	pairs := PairsOf(append(rs, ok))

@@ -12,20 +12,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kmodcheck/kmodcheck/runner/suite"
+	"github.com/kmodcheck/kmodcheck/runner/script"
 )
 
 // Line prints one case's outcome; for a failure, or with verbose, its
 // transcript follows, indented.
-func Line(w io.Writer, r suite.Result, verbose bool) {
+func Line(w io.Writer, r script.Result, verbose bool) {
 	kernel := " [" + r.Kernel + "]"
-	for _, e := range r.Events {
-		if e.Kind == "boot" && e.Info != nil {
-			kernel = fmt.Sprintf(" [%s %s]", e.Info.Release, accel(e.Info.Accel))
-		}
+	if b := r.Record.Boot; b != nil {
+		kernel = fmt.Sprintf(" [%s %s]", b.Release, accel(b.Accel))
 	}
 	fmt.Fprintf(w, "%s\t%s%s\t%.1fs\n", r.Status, r.Case, kernel, r.Duration.Seconds())
-	if r.Status == "FAIL" || verbose {
+	if r.Status == script.Fail || verbose {
 		for _, l := range strings.Split(strings.TrimRight(r.Log, "\n"), "\n") {
 			fmt.Fprintf(w, "    %s\n", l)
 		}
@@ -41,13 +39,13 @@ func accel(a string) string {
 
 // Summary prints the goldens an update rewrote, then the counts and the
 // total time.
-func Summary(w io.Writer, rs []suite.Result, took time.Duration) {
-	counts := map[string]int{}
+func Summary(w io.Writer, rs []script.Result, took time.Duration) {
+	counts := map[script.Status]int{}
 	for _, r := range rs {
 		counts[r.Status]++
-		for _, e := range r.Events {
-			if e.Compare != nil && e.Compare.Updated {
-				fmt.Fprintf(w, "updated %s\n", e.Compare.Golden)
+		for _, s := range r.Record.Steps {
+			if s.Compare != nil && s.Compare.Updated {
+				fmt.Fprintf(w, "updated %s\n", s.Compare.Golden)
 			}
 		}
 	}
@@ -55,44 +53,41 @@ func Summary(w io.Writer, rs []suite.Result, took time.Duration) {
 		fmt.Fprint(w, table)
 	}
 	status := "ok"
-	if counts["FAIL"] > 0 {
-		status = "FAIL"
+	if counts[script.Fail] > 0 {
+		status = string(script.Fail)
 	}
 	fmt.Fprintf(w, "total %.1fs\n", took.Seconds())
 	interrupted := ""
-	if n := counts["INTERRUPTED"]; n > 0 {
-		status = "INTERRUPTED"
+	if n := counts[script.Interrupted]; n > 0 {
+		status = string(script.Interrupted)
 		interrupted = fmt.Sprintf(", %d interrupted", n)
 		for _, r := range rs {
-			if r.Status == "INTERRUPTED" {
+			if r.Status == script.Interrupted {
 				fmt.Fprintf(w, "interrupted: %s [%s] (%s)\n", r.Case, r.Kernel, interruptedWhere(r))
 			}
 		}
 	}
-	if n := counts["BROKEN"]; n > 0 {
+	if n := counts[script.Broken]; n > 0 {
 		interrupted += fmt.Sprintf(", %d known broken", n)
 	}
-	fmt.Fprintf(w, "%s: %d passed, %d failed, %d skipped%s\n", status, counts["PASS"], counts["FAIL"], counts["SKIP"], interrupted)
+	fmt.Fprintf(w, "%s: %d passed, %d failed, %d skipped%s\n", status, counts[script.Pass], counts[script.Fail], counts[script.Skip], interrupted)
 }
 
 // interruptedWhere says how far an interrupted case had got: not started,
 // booting, or the last step it began.
-func interruptedWhere(r suite.Result) string {
-	where := "not started"
-	for _, e := range r.Events {
-		switch e.Kind {
-		case "booting":
-			where = "while booting"
-		case "step-start", "kmsg-start":
-			where = "during " + e.Line
-		}
+func interruptedWhere(r script.Result) string {
+	switch steps := r.Record.Steps; {
+	case len(steps) > 0:
+		return "during " + steps[len(steps)-1].Line
+	case r.Record.Booting:
+		return "while booting"
 	}
-	return where
+	return "not started"
 }
 
 // Matrix is the compatibility table of results, when they are of more
 // than one kernel; "" otherwise.
-func Matrix(rs []suite.Result) string {
+func Matrix(rs []script.Result) string {
 	t := NewTable(PairsOf(rs))
 	if len(t.Kernels) < 2 {
 		return ""
@@ -103,10 +98,10 @@ func Matrix(rs []suite.Result) string {
 // Artifacts names the run's output directory, then, for each failure, the
 // files to read first: its transcript, the diffs of goldens that did not
 // match, its steps, the kernel's console and log.
-func Artifacts(w io.Writer, dir string, rs []suite.Result) {
+func Artifacts(w io.Writer, dir string, rs []script.Result) {
 	fmt.Fprintf(w, "artifacts: %s\n", dir)
 	for _, r := range rs {
-		if r.Status != "FAIL" || r.Dir == "" {
+		if r.Status != script.Fail || r.Dir == "" {
 			continue
 		}
 		fmt.Fprintf(w, "failed: %s [%s]\n", r.Case, r.Kernel)

@@ -47,12 +47,12 @@ func (cfg *Config) brokenCmd(ts *testscript.TestScript, neg bool, args []string)
 // broken line declares: the case is skipped, in go test as in kmodcheck
 // run, with the failure kept and marked (the suite reports it BROKEN).
 func (cfg *Config) knownBreak(ts *testscript.TestScript, st *caseState, f Failure) bool {
-	if st == nil || st.broken == nil || st.failure != nil || !st.broken.matches(f, st.last) {
+	if st == nil || st.broken == nil || st.record.Failure != nil || !st.broken.matches(f, st.last) {
 		return false
 	}
 	f.KnownBreak = st.broken.line
 	cfg.record(ts, st, f)
-	ts.Logf("FAIL: %s\n%s", st.failure.Summary(), st.failure.Detail)
+	ts.Logf("FAIL: %s\n%s", st.record.Failure.Summary(), st.record.Failure.Detail)
 	st.t.Skip(fmt.Sprintf("known break on %s: the failure matches broken %q", cfg.Target.Release(), st.broken.line))
 	return true
 }
@@ -76,7 +76,7 @@ func (cfg *Config) settleBreak(ts *testscript.TestScript, st *caseState) {
 		return
 	}
 	release := cfg.Target.Release()
-	switch f := st.failure; {
+	switch f := st.record.Failure; {
 	case f == nil && !failed(st.t):
 		f := Failure{Kind: FailFixed, Message: fmt.Sprintf("declared broken on %s (broken %q), but it passed: the break is gone; remove or narrow the broken line", release, b.line)}
 		cfg.record(ts, st, f)

@@ -17,7 +17,7 @@ type langRunner struct {
 }
 
 func (r *langRunner) Run(name string, f func(testscript.T)) {
-	c := scriptcase.Run(true, f)
+	c := scriptcase.Run(name, true, f)
 	r.mu.Lock()
 	r.cases[name] = c
 	r.mu.Unlock()

@@ -190,7 +190,7 @@ func (cfg *Config) checkKernel(ts *testscript.TestScript, st *caseState, line st
 // module still loaded, a kernel thread still running, memory allocated by
 // a module and never freed, a fault reported after the last step.
 func (cfg *Config) endOfCase(ts *testscript.TestScript, st *caseState) {
-	if st.dead != "" || failed(st.t) || st.failure != nil { // failed, or a known break
+	if st.dead != "" || failed(st.t) || st.record.Failure != nil { // failed, or a known break
 		return
 	}
 	if st.faulted {

@@ -49,9 +49,8 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 	st := cfg.session(ts)
 	st.leftover = nil // this kmsg compares what the last one left
 	line := strings.Join(append([]string{"kmsg"}, args...), " ")
-	st.steps++
-	st.lastLine = line
-	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg-start", Line: line})
+	st.count(line)
+	cfg.begin(ts.Name(), st, Compare, line, "")
 	norm := kmsg.Normalizer{Work: st.work}
 	began := time.Now()
 	r := cfg.readLog(ts, st, a, gf.parsed, norm, began.Add(a.timeout), up)
@@ -64,12 +63,12 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 		cfg.updateKmsg(ts, st, a.name, gf, up, window, cmp)
 	case !cmp.OK:
 		cmp.Mismatch, cmp.First, cmp.Diff = r.m.Mismatch, r.m.First, r.m.Diff(a.path)
-		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
+		cfg.compared(ts.Name(), st, cmp)
 		cfg.fail(ts, st, Failure{Kind: FailKmsg, Step: st.steps, Command: "kmsg " + a.name,
 			Message: "kernel log differs from " + a.path, Detail: r.m.Mismatch + "\n" + r.m.Diff(a.path)})
 		return
 	}
-	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
+	cfg.compared(ts.Name(), st, cmp)
 }
 
 // kmsgArgs are a kmsg command's flags and golden.

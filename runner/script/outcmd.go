@@ -19,8 +19,8 @@ const OutputExt = ".out"
 // standard error) with golden/CASE/NAME.out, in the golden language of
 // kernel logs, both sides normalised (output.Normalizer). -keep names
 // normalisation rules not to apply. It reports, and with -update
-// rewrites, as kmsg does; its comparisons are "kmsg" events, so reports
-// and artifacts treat both kinds of golden alike.
+// rewrites, as kmsg does; its comparisons are steps of kind Compare, as
+// kmsg's are, so reports and artifacts treat both kinds of golden alike.
 func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 	a := parseOutArgs(ts, neg, args)
 	st := ts.Value(stateKey{}).(*caseState)
@@ -28,9 +28,8 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("out %s: no step has run: out compares the output of the step before it", a.name)
 	}
 	line := strings.Join(append([]string{"out"}, args...), " ")
-	st.steps++
-	st.lastLine = line
-	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg-start", Line: line})
+	st.count(line)
+	cfg.begin(ts.Name(), st, Compare, line, "")
 
 	norm := output.Normalizer{Work: st.work, Release: cfg.Target.Release(), Keep: a.keep}
 	path, updatePath := cfg.goldenFileFor(ts.Name(), a.name, OutputExt, cfg.Target.Release())
@@ -44,16 +43,16 @@ func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
 	if m.OK {
 		cmp.OK = true
 		ts.Logf("[out %s: %d %s lines match %s]", a.name, len(lines), a.stream, path)
-		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
+		cfg.compared(ts.Name(), st, cmp)
 		return
 	}
 	if cfg.Update {
 		cfg.updateOut(ts, a.name, gf, lines, cmp)
-		cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
+		cfg.compared(ts.Name(), st, cmp)
 		return
 	}
 	cmp.Mismatch, cmp.First, cmp.Diff = m.Mismatch, m.First, m.Diff
-	cfg.observe(Event{Case: ts.Name(), Kind: "kmsg", Compare: cmp, Line: line})
+	cfg.compared(ts.Name(), st, cmp)
 	cfg.fail(ts, st, Failure{Kind: FailKmsg, Step: st.steps, Command: line,
 		Message: a.stream + " differs from " + path, Detail: m.Mismatch + "\n" + m.Diff})
 }

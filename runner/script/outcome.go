@@ -8,21 +8,24 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
+// FailureKind is what kind of thing failed.
+type FailureKind string
+
 // Kinds of failure.
 const (
-	FailSetup     = "setup"       // the target did not start, or could not be inspected
-	FailStep      = "step"        // a step's exit status, timeout, or a check of its output
-	FailKmsg      = "kmsg"        // the kernel log differs from a golden, or has none
-	FailFault     = "fault"       // the kernel reported a fault, died or became tainted
-	FailEndOfCase = "end-of-case" // what a case that passed left behind
-	FailFixed     = "fixed"       // a case declared broken on its kernel passed
+	FailSetup     FailureKind = "setup"       // the target did not start, or could not be inspected
+	FailStep      FailureKind = "step"        // a step's exit status, timeout, or a check of its output
+	FailKmsg      FailureKind = "kmsg"        // the kernel log differs from a golden, or has none
+	FailFault     FailureKind = "fault"       // the kernel reported a fault, died or became tainted
+	FailEndOfCase FailureKind = "end-of-case" // what a case that passed left behind
+	FailFixed     FailureKind = "fixed"       // a case declared broken on its kernel passed
 )
 
 // A Failure is why a case failed, as the case language decided it. It is
 // the one account of a failure: the transcript prints it, the reports,
 // JUnit, JSON and the exit status read it, nobody parses text for it.
 type Failure struct {
-	Kind string // FailSetup, FailStep, ...
+	Kind FailureKind
 	File string // the case file
 	Line int    // the failing line of the case file; 0 at the end of the case
 	// Step is the failing step's number among the steps the case ran (1, 2,
@@ -78,23 +81,21 @@ func (cfg *Config) fail(ts *testscript.TestScript, st *caseState, f Failure) {
 	ts.Fatalf("%s", text)
 }
 
-// record keeps a failure as the case's, filling in where it is, and tells
-// the observer. The first failure is the case's: later ones are its
+// record keeps a failure as the case's, filling in where it is. The first failure is the case's: later ones are its
 // consequences.
 func (cfg *Config) record(ts *testscript.TestScript, st *caseState, f Failure) {
 	f.File, f.Line = scriptPos(ts)
 	if f.Kind == FailEndOfCase || f.Kind == FailFixed {
 		f.Line = 0
 	}
-	if st == nil || st.failure != nil {
+	if st == nil || st.record.Failure != nil {
 		return
 	}
-	st.failure = &f
-	cfg.observe(Event{Case: ts.Name(), Kind: "failure", Failure: &f})
+	st.record.Failure = &f
 }
 
 // stepFailure is a failure of the step that ran last.
-func (st *caseState) stepFailure(kind, command, message string) Failure {
+func (st *caseState) stepFailure(kind FailureKind, command, message string) Failure {
 	return Failure{Kind: kind, Step: st.steps, Command: command, Message: message}
 }
 
@@ -102,7 +103,7 @@ func (st *caseState) stepFailure(kind, command, message string) Failure {
 // itself decided (a builtin's: stdout, exists, cmp...), which kmodcheck's
 // commands did not see: it is a check of the last step.
 func (cfg *Config) checkFailed(ts *testscript.TestScript, st *caseState) {
-	if !failed(st.t) || st.failure != nil {
+	if !failed(st.t) || st.record.Failure != nil {
 		return
 	}
 	file, line := scriptPos(ts)

@@ -67,25 +67,9 @@ type Config struct {
 	// ArtifactDir, if set, keeps per case (in a subdirectory named after
 	// it) the kernel console log, boot to power-off.
 	ArtifactDir string
-	// Observe, if set, is told about every step, for progress and reports.
-	Observe func(Event)
-}
-
-// An Event is something a case did, or is about to do.
-type Event struct {
-	Case string
-	// Kind is "boot", "step" or "kmsg" when the thing is done, and
-	// "booting", "step-start" or "kmsg-start" just before it starts.
-	Kind    string
-	Info    *target.Info
-	Result  *target.Result
-	Compare *Comparison
-	Err     error
-	Step    *target.Step // "step-start": the step about to run
-	Line    string       // "step-start", "step", "kmsg-start", "kmsg": the command line
-	// Failure is, for "failure", why the case failed: told once, when it
-	// does (outcome.go).
-	Failure *Failure
+	// Observe, if set, is told what each case is doing as it happens, for
+	// a live progress display; a case's Record keeps what it did.
+	Observe func(Notice)
 }
 
 // A Comparison is the outcome of one kmsg command.
@@ -120,10 +104,10 @@ type caseState struct {
 	next    uint64   // first kernel record the next kmsg compares
 	// leftover is what the last kmsg left for the next; nil when nothing.
 	leftover *leftover
-	steps    int // steps and kmsg comparisons run so far, numbered as the reports number them
+	steps    int    // steps and comparisons counted so far (count)
+	record   Record // what the case did, for the reports
 	// lastLine is the command line of the last step or comparison.
 	lastLine string
-	failure  *Failure // the case's failure, once it has failed
 
 	taken []golden.Line // what the previous kmsg took, for -update
 
@@ -210,10 +194,12 @@ func (cfg *Config) session(ts *testscript.TestScript) *caseState {
 	if cfg.ArtifactDir != "" {
 		c.LogDir = filepath.Join(cfg.ArtifactDir, ts.Name())
 	}
-	cfg.observe(Event{Case: ts.Name(), Kind: "booting"})
+	st.record.Booting = true
+	cfg.observe(Notice{Case: ts.Name(), Kind: Booting})
 	s, err := cfg.Target.Start(ctx, c)
 	if err != nil {
-		cfg.observe(Event{Case: ts.Name(), Kind: "boot", Err: err})
+		st.record.BootErr = err
+		cfg.observe(Notice{Case: ts.Name(), Kind: Booted, BootErr: err})
 		cfg.fail(ts, st, Failure{Kind: FailSetup, Message: fmt.Sprintf("start %s target: %v", cfg.Target.Name(), err)})
 	}
 	info := s.Describe()
@@ -237,7 +223,8 @@ func (cfg *Config) session(ts *testscript.TestScript) *caseState {
 		cfg.settleBreak(ts, st)
 		s.Close(st.ctx) // at once when the case's time is up or the run was stopped
 	})
-	cfg.observe(Event{Case: ts.Name(), Kind: "boot", Info: &info})
+	st.record.Boot = &info
+	cfg.observe(Notice{Case: ts.Name(), Kind: Booted, Boot: &info})
 	return st
 }
 
@@ -248,9 +235,9 @@ func accelName(info target.Info) string {
 	return info.Accel
 }
 
-func (cfg *Config) observe(e Event) {
+func (cfg *Config) observe(n Notice) {
 	if cfg.Observe != nil {
-		cfg.Observe(e)
+		cfg.Observe(n)
 	}
 }
 
@@ -276,8 +263,7 @@ func (cfg *Config) shCmd(ts *testscript.TestScript, neg bool, args []string) {
 
 func (cfg *Config) runStep(ts *testscript.TestScript, neg bool, line, where string) {
 	st := cfg.session(ts)
-	st.steps++
-	st.lastLine = line
+	st.count(line)
 	if st.dead != "" {
 		cfg.fail(ts, st, st.stepFailure(FailStep, line, "the kernel can run no more steps: "+st.dead))
 	}
@@ -287,9 +273,9 @@ func (cfg *Config) runStep(ts *testscript.TestScript, neg bool, line, where stri
 	}
 	expect := st.expect
 	st.expect = nil
-	cfg.observe(Event{Case: ts.Name(), Kind: "step-start", Step: &step, Line: line})
+	cfg.begin(ts.Name(), st, Command, line, where)
 	res, err := st.session.Run(st.ctx, step)
-	cfg.observe(Event{Case: ts.Name(), Kind: "step", Result: &res, Err: err, Line: line})
+	cfg.ranCommand(ts.Name(), st, &res, err)
 	st.last = &res
 	ts.Stdout().Write(res.Stdout)
 	ts.Stderr().Write(res.Stderr)

@@ -16,6 +16,7 @@ import (
 // T is the testscript.T of one case. FailNow and Skip end the case's
 // goroutine, as testing.T's do.
 type T struct {
+	name       string
 	verbose    bool
 	mu         sync.Mutex
 	log        strings.Builder
@@ -24,14 +25,17 @@ type T struct {
 	skipReason string
 }
 
-// Run runs f, one case, with a new T on a goroutine of its own, and
-// returns the T once f has ended. With verbose, testscript logs the steps
-// of phases that passed too.
-func Run(verbose bool, f func(testscript.T)) *T {
-	c := &T{verbose: verbose}
+// Run runs f, the case named name, with a new T on a goroutine of its own,
+// and returns the T once f has ended. With verbose, testscript logs the
+// steps of phases that passed too.
+func Run(name string, verbose bool, f func(testscript.T)) *T {
+	c := &T{name: name, verbose: verbose}
 	c.Run("", f)
 	return c
 }
+
+// Name is the case's name, as testscript gave it.
+func (c *T) Name() string { return c.name }
 
 // Transcript is what the case logged.
 func (c *T) Transcript() string {

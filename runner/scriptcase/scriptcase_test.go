@@ -10,7 +10,7 @@ import (
 // the T keeps what it logged and how it ended.
 func TestEnds(t *testing.T) {
 	reached := false
-	skip := Run(false, func(c testscript.T) {
+	skip := Run("skip", false, func(c testscript.T) {
 		c.Log("booted")
 		c.Skip("needs 7.0")
 		reached = true
@@ -18,7 +18,7 @@ func TestEnds(t *testing.T) {
 	if skipped, why := skip.Skipped(); !skipped || why != "needs 7.0" || skip.Failed() || skip.Transcript() != "booted\nneeds 7.0\n" {
 		t.Errorf("skip: skipped %v %q, failed %v, transcript %q", skipped, why, skip.Failed(), skip.Transcript())
 	}
-	fail := Run(true, func(c testscript.T) {
+	fail := Run("fail", true, func(c testscript.T) {
 		c.Fatal("FAIL: insmod")
 		reached = true
 	})

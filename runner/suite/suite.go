@@ -1,6 +1,7 @@
-// Package suite runs cases outside go test: it chooses the target from
-// options, runs each case through testscript with its own T, and collects
-// one result per case for the reports.
+// Package suite runs cases outside go test: it runs each case × kernel
+// pair selected through testscript with its own T, jobs at a time, tells a
+// Reporter how each goes, and returns one result per pair. Options build
+// the targets a run asks for, and Cases finds the case files.
 package suite
 
 import (
@@ -24,6 +25,8 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
 	"github.com/kmodcheck/kmodcheck/runner/qemu"
 	"github.com/kmodcheck/kmodcheck/runner/script"
+	"github.com/kmodcheck/kmodcheck/runner/scriptcase"
+	"github.com/kmodcheck/kmodcheck/runner/shard"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -48,7 +51,8 @@ func (e *SetupError) Unwrap() error { return e.Err }
 // span's kernels (kernel.SpanName); a kernel named that is neither on the
 // system nor in the cache is fetched, with progress.
 func (o Options) NewTargets(ctx context.Context, kernels []string) ([]target.Target, error) {
-	kernels, err := o.fetchKernels(ctx, kernels)
+	// The host target runs on the kernel it is on: nothing to fetch.
+	kernels, err := kernel.Obtain(ctx, kernels, o.Target != "host", o.Progress)
 	if err != nil {
 		return nil, &SetupError{err}
 	}
@@ -94,11 +98,11 @@ func (o Options) NewTarget() (target.Target, error) {
 	if err != nil {
 		return nil, &SetupError{err}
 	}
-	ks, err := Kernels(c)
+	ks, err := kernel.Discover(c)
 	if err != nil {
 		return nil, &SetupError{err}
 	}
-	k, err := selectKernel(ks, o.Kernel)
+	k, err := kernel.SelectNamed(ks, o.Kernel)
 	if err != nil {
 		return nil, &SetupError{err}
 	}
@@ -150,113 +154,6 @@ func Prepare(ctx context.Context, targets []target.Target) error {
 	return nil
 }
 
-// fetchKernels expands the span and fetches what names match no complete
-// kernel here, returning the names to select.
-func (o Options) fetchKernels(ctx context.Context, names []string) ([]string, error) {
-	var f *kernel.Fetcher
-	fetcher := func() (*kernel.Fetcher, error) {
-		if f != nil {
-			return f, nil
-		}
-		c, err := cache.Default()
-		if err != nil {
-			return nil, err
-		}
-		a, err := kernel.NewArchive(c)
-		if err != nil {
-			return nil, err
-		}
-		f = &kernel.Fetcher{Cache: c, Archive: a, Out: o.Progress}
-		return f, nil
-	}
-	var out []string
-	for _, n := range names {
-		if n != kernel.SpanName {
-			out = append(out, n)
-			continue
-		}
-		f, err := fetcher()
-		if err != nil {
-			return nil, err
-		}
-		span, err := f.Span(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("the kernel span: %w", err)
-		}
-		for _, s := range span {
-			out = append(out, s.Release)
-		}
-	}
-	if o.Target == "host" {
-		return out, nil
-	}
-	for i, n := range out {
-		c, err := cache.Default()
-		if err != nil {
-			return nil, err
-		}
-		ks, err := Kernels(c)
-		if err != nil {
-			return nil, err
-		}
-		_, err = selectKernel(ks, n)
-		if err == nil || n == "system" {
-			continue
-		}
-		if namesIncomplete(ks, n) {
-			// Someone put it here: say what it lacks rather than replace it.
-			return nil, err
-		}
-		f, err := fetcher()
-		if err != nil {
-			return nil, err
-		}
-		k, err := f.Fetch(ctx, n, false)
-		if err != nil {
-			return nil, fmt.Errorf("kernel %s: not here, and fetching it failed: %w", n, err)
-		}
-		out[i] = k.Release
-	}
-	return out, nil
-}
-
-// namesIncomplete reports whether release names a kernel here that lacks
-// a part.
-func namesIncomplete(ks []*kernel.Kernel, release string) bool {
-	for _, k := range ks {
-		if k.Release == release && !k.Complete() {
-			return true
-		}
-	}
-	return false
-}
-
-// selectKernel picks the kernel a pattern names. The word "system" names
-// what no pattern does: the system's newest complete kernel.
-func selectKernel(ks []*kernel.Kernel, pattern string) (*kernel.Kernel, error) {
-	if pattern == "system" {
-		pattern = ""
-	}
-	return kernel.Select(ks, pattern)
-}
-
-// Kernels lists the system's kernels and those unpacked in the cache.
-func Kernels(c cache.Dir) ([]*kernel.Kernel, error) {
-	ks, err := kernel.Scan("/")
-	if err != nil {
-		return nil, err
-	}
-	roots, _ := filepath.Glob(c.Path("kernels", "*"))
-	for _, r := range roots {
-		more, err := kernel.Scan(r)
-		if err != nil {
-			return nil, err
-		}
-		ks = append(ks, more...)
-	}
-	return ks, nil
-}
-
 // Cases expands the arguments (directories and .txtar files) into case
 // files, keeping those whose name matches run.
 func Cases(args []string, run *regexp.Regexp) ([]string, error) {
@@ -298,62 +195,34 @@ func CaseName(file string) string {
 	return strings.TrimSuffix(filepath.Base(file), ".txtar")
 }
 
-// A Result is one case's outcome on one kernel.
-type Result struct {
-	Case   string
-	File   string
-	Kernel string
-	// Status is PASS, FAIL, SKIP, BROKEN (failed as the case declares it
-	// does on this kernel: a known break, not a failure of the run), or
-	// INTERRUPTED: a stop signal ended the run first.
-	Status   string
-	Duration time.Duration
-	Log      string // testscript's transcript
-	Events   []script.Event
-	// Failure is why the case failed, as the case language recorded it;
-	// nil unless Status is FAIL (or INTERRUPTED, when it had failed first).
-	Failure *script.Failure
-	// SkipReason is what the script's skip said, for a SKIP.
-	SkipReason string
-	// Dir is the case × kernel's artifact directory (DIR/KERNEL/CASE),
-	// when the run keeps artifacts; Files are those written there at its
-	// end (console.log and kernel.log, written by the target, are not
-	// listed); ArtifactErr is why some could not be written.
-	Dir         string
-	Files       []string
-	ArtifactErr error
+// A Reporter is told how a run goes: each case × kernel as it gets its
+// turn, what it is doing, and how it ended. runner/report's Reporter is
+// one. Its methods may be called from several goroutines at once.
+type Reporter interface {
+	Start(caseName, kernel string)
+	Notice(kernel string, n script.Notice)
+	// Artifacts writes a finished case × kernel's files into dir (CaseDir)
+	// when the run keeps artifacts, returning those it wrote.
+	Artifacts(dir string, r script.Result) ([]string, error)
+	// Done is told each case × kernel's result, its artifacts written.
+	Done(r script.Result)
 }
 
 // RunOptions shape a run beyond its configuration.
 type RunOptions struct {
 	Jobs    int  // case × kernel pairs at once; 0: runtime.NumCPU()
 	Verbose bool // transcripts keep the steps of phases that passed
-	Shard   Shard
-	// Start is called when a case × kernel gets its turn among Jobs.
-	Start func(caseName, kernel string)
-	// Observe is told every event of every case, with its kernel.
-	Observe func(kernel string, e script.Event)
-	// Artifacts, if set, writes a finished case × kernel's files into its
-	// directory (CaseDir) when the run keeps artifacts (report.WriteArtifacts).
-	Artifacts func(dir string, r Result) ([]string, error)
-	// Done is called after each case × kernel, its artifacts written.
-	Done func(Result)
-}
-
-// Run runs every case file on every target (one per kernel), jobs at a
-// time, calling done after each case × kernel. With verbose, transcripts
-// keep the steps of phases that passed.
-func Run(ctx context.Context, cfg script.Config, targets []target.Target, files []string, jobs int, verbose bool, done func(Result)) []Result {
-	return RunWith(ctx, cfg, targets, files, RunOptions{Jobs: jobs, Verbose: verbose, Done: done})
+	// Report, if set, is told how the run goes.
+	Report Reporter
 }
 
 // Select returns, per target, the files whose case × kernel pair is in the
 // shard.
-func Select(targets []target.Target, files []string, shard Shard) [][]string {
+func Select(targets []target.Target, files []string, part shard.Shard) [][]string {
 	sel := make([][]string, len(targets))
 	for i, t := range targets {
 		for _, f := range files {
-			if shard.Has(CaseName(f), t.Release()) {
+			if part.Has(CaseName(f), t.Release()) {
 				sel[i] = append(sel[i], f)
 			}
 		}
@@ -361,82 +230,31 @@ func Select(targets []target.Target, files []string, shard Shard) [][]string {
 	return sel
 }
 
-// RunWith runs the case × kernel pairs of the shard. With cfg.ArtifactDir
-// set, each pair keeps its files in DIR/KERNEL/CASE: the target's console
-// and kernel logs, and the transcript, steps and diffs (see CaseDir).
+// Run runs the case × kernel pairs selected (Select): selected[i] are
+// the case files to run on targets[i]. With cfg.ArtifactDir set, each pair
+// keeps its files in DIR/KERNEL/CASE: the target's console and kernel
+// logs, and what the reporter writes (see CaseDir).
 //
 // When ctx is done, every running case stops (its VM killed, its work
 // directory removed) and, like those that had not started, ends
-// INTERRUPTED; RunWith returns once all have.
-func RunWith(ctx context.Context, cfg script.Config, targets []target.Target, files []string, o RunOptions) []Result {
+// INTERRUPTED; Run returns once all have.
+func Run(ctx context.Context, cfg script.Config, targets []target.Target, selected [][]string, o RunOptions) []script.Result {
 	cfg.Context = ctx
 	jobs := o.Jobs
 	if jobs <= 0 {
 		jobs = runtime.NumCPU()
 	}
-	var mu sync.Mutex
-	type key struct{ kernel, name string }
-	events := map[key][]script.Event{}
-	byName := map[string]string{}
-	for _, f := range files {
-		byName[CaseName(f)] = f
-	}
 	sem := make(chan struct{}, jobs)
 	var runners []*runner
-	for i, sel := range Select(targets, files, o.Shard) {
+	for i, sel := range selected {
 		if len(sel) == 0 {
 			continue
 		}
-		t := targets[i]
-		kcfg := cfg
-		kcfg.Target = t
-		release := t.Release()
-		if cfg.ArtifactDir != "" {
-			kcfg.ArtifactDir = filepath.Join(cfg.ArtifactDir, release)
-		}
-		kcfg.Observe = func(e script.Event) {
-			mu.Lock()
-			events[key{release, e.Case}] = append(events[key{release, e.Case}], e)
-			mu.Unlock()
-			if cfg.Observe != nil {
-				cfg.Observe(e)
-			}
-			if o.Observe != nil {
-				o.Observe(release, e)
-			}
-		}
-		r := &runner{ctx: ctx, sem: sem, verbose: o.Verbose, kernel: release, finish: func(res Result) Result {
-			res.File = byName[res.Case]
-			mu.Lock()
-			res.Events = events[key{release, res.Case}]
-			mu.Unlock()
-			for _, e := range res.Events {
-				if e.Kind == "failure" && res.Status != "PASS" {
-					res.Failure = e.Failure
-				}
-			}
-			if res.Status == "SKIP" && res.Failure != nil && res.Failure.KnownBreak != "" {
-				res.Status = "BROKEN" // the script skipped the rest of a known break
-			}
-			if cfg.ArtifactDir != "" {
-				res.Dir = CaseDir(cfg.ArtifactDir, release, res.Case)
-				if o.Artifacts != nil {
-					res.Files, res.ArtifactErr = o.Artifacts(res.Dir, res)
-				}
-			}
-			if o.Done != nil {
-				o.Done(res)
-			}
-			return res
-		}}
-		if o.Start != nil {
-			r.start = func(name string) { o.Start(name, release) }
-		}
-		p := kcfg.Params(sel...)
+		r, p := kernelRun(ctx, cfg, targets[i], sel, o, sem)
 		testscript.RunT(r, p)
 		runners = append(runners, r)
 	}
-	var results []Result
+	var results []script.Result
 	for _, r := range runners {
 		r.wg.Wait()
 		results = append(results, r.results...)
@@ -448,6 +266,74 @@ func RunWith(ctx context.Context, cfg script.Config, targets []target.Target, fi
 		return results[i].Kernel < results[j].Kernel
 	})
 	return results
+}
+
+// kernelRun is the runner of one kernel's cases, jobs among sem, and
+// their testscript parameters.
+func kernelRun(ctx context.Context, cfg script.Config, t target.Target, files []string, o RunOptions, sem chan struct{}) (*runner, testscript.Params) {
+	release, out := t.Release(), cfg.ArtifactDir
+	cfg.Target = t
+	if out != "" {
+		cfg.ArtifactDir = filepath.Join(out, release)
+	}
+	if o.Report != nil {
+		cfg.Observe = func(n script.Notice) { o.Report.Notice(release, n) }
+	}
+	var mu sync.Mutex
+	records := map[string]*script.Record{} // by case name
+	byName := map[string]string{}
+	for _, f := range files {
+		byName[CaseName(f)] = f
+	}
+	r := &runner{ctx: ctx, sem: sem, verbose: o.Verbose, kernel: release}
+	r.finish = func(res script.Result) script.Result {
+		res.File = byName[res.Case]
+		mu.Lock()
+		if rec := records[res.Case]; rec != nil {
+			res.Record = *rec
+		}
+		mu.Unlock()
+		if out != "" {
+			res.Dir = CaseDir(out, release, res.Case)
+		}
+		return finish(res, o.Report)
+	}
+	if o.Report != nil {
+		r.start = func(name string) { o.Report.Start(name, release) }
+	}
+	p := cfg.Params(files...)
+	setup := p.Setup
+	p.Setup = func(env *testscript.Env) error {
+		// The script builds each case's record as it runs; the result
+		// takes it once the case has ended.
+		err := setup(env)
+		if c, ok := env.T().(*scriptcase.T); ok {
+			mu.Lock()
+			records[c.Name()] = script.RecordOf(env)
+			mu.Unlock()
+		}
+		return err
+	}
+	return r, p
+}
+
+// finish completes a case's result as it ends, writes its artifacts into
+// its directory, if the run keeps them, and reports it.
+func finish(res script.Result, rep Reporter) script.Result {
+	if res.Status == script.Pass {
+		res.Record.Failure = nil
+	}
+	if f := res.Record.Failure; res.Status == script.Skip && f != nil && f.KnownBreak != "" {
+		res.Status = script.Broken // the script skipped the rest of a known break
+	}
+	if rep == nil {
+		return res
+	}
+	if res.Dir != "" {
+		res.Files, res.ArtifactErr = rep.Artifacts(res.Dir, res)
+	}
+	rep.Done(res)
+	return res
 }
 
 // keptRuns is how many runs' output directories RunDir keeps.

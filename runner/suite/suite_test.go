@@ -9,29 +9,13 @@ import (
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/script"
+	"github.com/kmodcheck/kmodcheck/runner/shard"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 	"github.com/kmodcheck/kmodcheck/runner/targettest"
 )
 
-func TestParseShard(t *testing.T) {
-	for in, want := range map[string]Shard{"1/2": {1, 2}, "2/2": {2, 2}, "1/1": {1, 1}, "3/7": {3, 7}} {
-		got, err := ParseShard(in)
-		if err != nil || got != want {
-			t.Errorf("ParseShard(%q) = %v, %v; want %v", in, got, err, want)
-		}
-		if got.String() != in {
-			t.Errorf("%v.String() = %q", got, got.String())
-		}
-	}
-	for _, in := range []string{"", "1", "0/2", "3/2", "1/0", "a/b", "-1/2", "1/2/3"} {
-		if _, err := ParseShard(in); err == nil {
-			t.Errorf("ParseShard(%q) succeeded", in)
-		}
-	}
-}
-
 // pairs lists the case@kernel pairs that Select chooses.
-func pairs(targets []target.Target, files []string, s Shard) []string {
+func pairs(targets []target.Target, files []string, s shard.Shard) []string {
 	var out []string
 	for i, sel := range Select(targets, files, s) {
 		for _, f := range sel {
@@ -47,14 +31,14 @@ func TestShardsCoverEveryPairOnce(t *testing.T) {
 	for i := range 40 {
 		files = append(files, fmt.Sprintf("cases/case%02d.txtar", i))
 	}
-	all := pairs(targets, files, Shard{})
+	all := pairs(targets, files, shard.Shard{})
 	if len(all) != len(files)*len(targets) {
 		t.Fatalf("the whole is %d pairs, want %d", len(all), len(files)*len(targets))
 	}
 	for _, n := range []int{1, 2, 3, 5} {
 		seen := map[string]int{}
 		for i := 1; i <= n; i++ {
-			got := pairs(targets, files, Shard{i, n})
+			got := pairs(targets, files, shard.Shard{Index: i, Count: n})
 			if n > 1 && (len(got) == 0 || len(got) == len(all)) {
 				t.Errorf("shard %d/%d has %d of %d pairs", i, n, len(got), len(all))
 			}
@@ -75,7 +59,7 @@ func TestShardsCoverEveryPairOnce(t *testing.T) {
 	// Adding a case, or running fewer, moves no pair to another shard.
 	before := map[string]int{}
 	for i := 1; i <= 2; i++ {
-		for _, p := range pairs(targets, files, Shard{i, 2}) {
+		for _, p := range pairs(targets, files, shard.Shard{Index: i, Count: 2}) {
 			before[p] = i
 		}
 	}
@@ -83,7 +67,7 @@ func TestShardsCoverEveryPairOnce(t *testing.T) {
 	fewer := files[7:13]
 	for _, set := range [][]string{more, fewer, files[:1]} {
 		for i := 1; i <= 2; i++ {
-			for _, p := range pairs(targets, set, Shard{i, 2}) {
+			for _, p := range pairs(targets, set, shard.Shard{Index: i, Count: 2}) {
 				if want, ok := before[p]; ok && want != i {
 					t.Errorf("%s moved from shard %d/2 to %d/2", p, want, i)
 				}
@@ -92,7 +76,7 @@ func TestShardsCoverEveryPairOnce(t *testing.T) {
 	}
 	// And a pair's shard does not depend on the other kernels either.
 	for i := 1; i <= 2; i++ {
-		for _, p := range pairs(targets[1:2], files, Shard{i, 2}) {
+		for _, p := range pairs(targets[1:2], files, shard.Shard{Index: i, Count: 2}) {
 			if before[p] != i {
 				t.Errorf("%s alone on its kernel moved from shard %d/2 to %d/2", p, before[p], i)
 			}
@@ -128,12 +112,13 @@ func TestInterrupted(t *testing.T) {
 		fake.Session(name).Next(stopped)
 	}
 	cfg := script.Config{Target: fake, Golden: t.TempDir(), StepTimeout: time.Minute}
-	results := RunWith(ctx, cfg, []target.Target{fake}, files, RunOptions{Jobs: 1})
+	targets := []target.Target{fake}
+	results := Run(ctx, cfg, targets, Select(targets, files, shard.Shard{}), RunOptions{Jobs: 1})
 	if len(results) != 2 {
 		t.Fatalf("%d results, want 2: %+v", len(results), results)
 	}
 	for _, r := range results {
-		if r.Status != "INTERRUPTED" {
+		if r.Status != script.Interrupted {
 			t.Errorf("%s: %s, want INTERRUPTED\n%s", r.Case, r.Status, r.Log)
 		}
 	}

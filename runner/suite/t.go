@@ -7,6 +7,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/kmodcheck/kmodcheck/runner/script"
 	"github.com/kmodcheck/kmodcheck/runner/scriptcase"
 )
 
@@ -15,13 +16,13 @@ type runner struct {
 	scriptcase.TopLevel
 	ctx     context.Context // the run's: done, no case starts and those running end
 	verbose bool
-	kernel  string              // the release every case here runs on
-	finish  func(Result) Result // completes a case's result as it ends and reports it
-	start   func(name string)   // told when a case gets its turn
+	kernel  string                            // the release every case here runs on
+	finish  func(script.Result) script.Result // completes a case's result as it ends and reports it
+	start   func(name string)                 // told when a case gets its turn
 	sem     chan struct{}
 	wg      sync.WaitGroup
 	mu      sync.Mutex
-	results []Result
+	results []script.Result
 }
 
 func (r *runner) Run(name string, f func(testscript.T)) {
@@ -40,17 +41,17 @@ func (r *runner) Run(name string, f func(testscript.T)) {
 			r.start(name)
 		}
 		start := time.Now()
-		c := scriptcase.Run(r.verbose, f)
-		res := Result{Case: name, Kernel: r.kernel, Duration: time.Since(start), Log: c.Transcript(), Status: "PASS"}
+		c := scriptcase.Run(name, r.verbose, f)
+		res := script.Result{Case: name, Kernel: r.kernel, Duration: time.Since(start), Log: c.Transcript(), Status: script.Pass}
 		skipped, skipReason := c.Skipped()
 		switch {
 		case r.ctx.Err() != nil && (c.Failed() || skipped):
 			// Stopped: whatever the case said as it ended is a consequence.
-			res.Status = "INTERRUPTED"
+			res.Status = script.Interrupted
 		case c.Failed():
-			res.Status = "FAIL"
+			res.Status = script.Fail
 		case skipped:
-			res.Status, res.SkipReason = "SKIP", skipReason
+			res.Status, res.SkipReason = script.Skip, skipReason
 		}
 		if r.finish != nil {
 			res = r.finish(res)

@@ -1,4 +1,8 @@
-package suite
+// Package shard splits a run's case × kernel pairs into parts that CI jobs
+// run apart: a pair's part depends only on its own names, so the parts of
+// a run cover every pair once, and the reports of merged parts can check
+// it.
+package shard
 
 import (
 	"fmt"
@@ -14,8 +18,8 @@ import (
 // other pair. The zero Shard is the whole.
 type Shard struct{ Index, Count int }
 
-// ParseShard reads I/N, with 1 <= I <= N.
-func ParseShard(s string) (Shard, error) {
+// Parse reads I/N, with 1 <= I <= N.
+func Parse(s string) (Shard, error) {
 	i, n, ok := strings.Cut(s, "/")
 	if !ok {
 		return Shard{}, fmt.Errorf("%q: want I/N, e.g. 1/2", s)

@@ -46,7 +46,6 @@ func options() suite.Options {
 // the -kernel flags, else $KMODCHECK_KERNELS (space-separated), else the
 // system's newest: kmodcheck's own use of what a course's go test does.
 func TestCases(t *testing.T) {
-	targettest.BootsVM(t)
 	t.Parallel()
 	runner.Run(t, runner.Params{Dir: "cases"})
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/guest"
 	"github.com/kmodcheck/kmodcheck/runner/script"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
+	"github.com/kmodcheck/kmodcheck/runner/targettest"
 )
 
 // The flags Main adds to the test binary's command line; Run reads them
@@ -87,9 +88,7 @@ type Params struct {
 // -short it skips them: each boots a VM.
 func Run(t *testing.T, p Params) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("the cases boot VMs: not under -short")
-	}
+	targettest.BootsVM(t) // each case boots one
 	opts, err := Options()
 	if err != nil {
 		t.Fatal(err)

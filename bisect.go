@@ -15,6 +15,7 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
 	"github.com/kmodcheck/kmodcheck/runner/report"
 	"github.com/kmodcheck/kmodcheck/runner/script"
+	"github.com/kmodcheck/kmodcheck/runner/setup"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
@@ -228,7 +229,7 @@ func releasesBetween(all []string, ks []*kernel.Kernel, good, bad string) ([]str
 // here), and says what it gave.
 func runOnRelease(ctx context.Context, caseFile, release, out string) (bisect.Outcome, error) {
 	a := &runArgs{paths: []string{caseFile}, kernels: stringList{release}, jobs: 1, count: 1, caseTimeout: 10 * time.Minute}
-	a.opts = suite.Options{Target: "qemu", Accel: "auto", Boot: "snapshot", StepTimeout: time.Minute}
+	a.opts = setup.Options{Target: "qemu", Accel: "auto", Boot: "snapshot", StepTimeout: time.Minute}
 	var msgs strings.Builder
 	p, _ := planRun(ctx, a, &msgs)
 	if p == nil {

@@ -23,7 +23,7 @@ import (
 	"strings"
 
 	"github.com/kmodcheck/kmodcheck/runner/guest"
-	"github.com/kmodcheck/kmodcheck/runner/suite"
+	"github.com/kmodcheck/kmodcheck/runner/setup"
 )
 
 func main() {
@@ -149,7 +149,7 @@ func flagError(err error) error {
 
 // setupError marks an error of the machine's set-up (no cache, no archive):
 // kmodcheck exits 2 rather than 1.
-func setupError(err error) error { return &suite.SetupError{Err: err} }
+func setupError(err error) error { return &setup.Error{Err: err} }
 
 // commandError is a command's failure as it is to be printed, each error on
 // a line of its own after prefix, and the exit status it gives.
@@ -189,10 +189,10 @@ func (e statusError) Error() string { return fmt.Sprintf("exit status %d", int(e
 // none, 2 usage or set-up, the status a command chose, 1 any other failure.
 func exitCode(err error, stderr io.Writer) int {
 	var (
-		usage   *usageError
-		setup   *suite.SetupError
-		named   *commandError
-		settled statusError
+		usage    *usageError
+		setupErr *setup.Error
+		named    *commandError
+		settled  statusError
 	)
 	switch {
 	case err == nil:
@@ -208,7 +208,7 @@ func exitCode(err error, stderr io.Writer) int {
 	case errors.As(err, &named):
 		fmt.Fprintln(stderr, named.Error())
 		return named.code
-	case errors.As(err, &setup):
+	case errors.As(err, &setupErr):
 		fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
 		return 2
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kmodcheck/kmodcheck/runner/report"
 	"github.com/kmodcheck/kmodcheck/runner/script"
+	"github.com/kmodcheck/kmodcheck/runner/setup"
 	"github.com/kmodcheck/kmodcheck/runner/shard"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
 	"github.com/kmodcheck/kmodcheck/runner/target"
@@ -59,7 +60,7 @@ Flags:
 
 // runArgs are kmodcheck run's flags.
 type runArgs struct {
-	opts                                      suite.Options
+	opts                                      setup.Options
 	kernels                                   stringList
 	caseTimeout                               time.Duration
 	update, verbose                           bool
@@ -131,7 +132,7 @@ func runCmd(ctx context.Context, args []string, std stdio) error {
 	}
 	if p.pairs > 0 {
 		// A kernel that cannot be prepared fails its cases, each saying why.
-		if err := suite.Prepare(ctx, p.targets); err != nil {
+		if err := setup.Prepare(ctx, p.targets); err != nil {
 			fmt.Fprintf(stderr, "kmodcheck: %v\n", err)
 		}
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner"
 	"github.com/kmodcheck/kmodcheck/runner/cache"
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
-	"github.com/kmodcheck/kmodcheck/runner/suite"
+	"github.com/kmodcheck/kmodcheck/runner/setup"
 	"github.com/kmodcheck/kmodcheck/runner/targettest"
 )
 
@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 }
 
 // options are the target's options the test binary's flags give.
-func options() suite.Options {
+func options() setup.Options {
 	o, err := runner.Options()
 	if err != nil {
 		panic(err) // TestMain added the flags

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kmodcheck/kmodcheck/runner/qemu"
+	"github.com/kmodcheck/kmodcheck/runner/setup"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
@@ -27,7 +28,7 @@ func shellCmd(ctx context.Context, args []string, std stdio) error {
 	stdin, stdout, stderr := std.in, std.out, std.err
 	fs := flag.NewFlagSet("shell", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	opts := suite.Options{Target: "qemu"}
+	opts := setup.Options{Target: "qemu"}
 	fs.StringVar(&opts.Kernel, "kernel", "", "kernel `release` or pattern (default: newest complete)")
 	fs.StringVar(&opts.Accel, "accel", "auto", "qemu accelerator: auto (probe KVM, else TCG), kvm or tcg")
 	fs.Usage = func() {

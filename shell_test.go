@@ -18,7 +18,7 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/kmodcheck/kmodcheck/runner/qemu"
-	"github.com/kmodcheck/kmodcheck/runner/suite"
+	"github.com/kmodcheck/kmodcheck/runner/setup"
 	"github.com/kmodcheck/kmodcheck/runner/targettest"
 )
 
@@ -33,7 +33,7 @@ func shellAccel() string {
 
 // shellKernel is the release `kmodcheck shell` boots without -kernel.
 func shellKernel(t *testing.T) string {
-	tg, err := suite.Options{Target: "qemu", Accel: shellAccel()}.NewTarget()
+	tg, err := setup.Options{Target: "qemu", Accel: shellAccel()}.NewTarget()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ import (
 
 	"github.com/kmodcheck/kmodcheck/runner/guest"
 	"github.com/kmodcheck/kmodcheck/runner/script"
+	"github.com/kmodcheck/kmodcheck/runner/setup"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
 	"github.com/kmodcheck/kmodcheck/runner/targettest"
 )
@@ -102,7 +103,7 @@ func Run(t *testing.T, p Params) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := suite.Prepare(t.Context(), targets); err != nil {
+	if err := setup.Prepare(t.Context(), targets); err != nil {
 		t.Fatal(err)
 	}
 	out, err := suite.RunDir()
@@ -164,8 +165,8 @@ func Kernels() []string {
 }
 
 // Options are the target's options as the flags Main added give them.
-func Options() (suite.Options, error) {
-	var opts suite.Options
+func Options() (setup.Options, error) {
+	var opts setup.Options
 	for _, f := range []struct {
 		name string
 		set  func(any)
@@ -177,7 +178,7 @@ func Options() (suite.Options, error) {
 	} {
 		v, err := flagValue(f.name)
 		if err != nil {
-			return suite.Options{}, err
+			return setup.Options{}, err
 		}
 		f.set(v)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/guest"
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
 	"github.com/kmodcheck/kmodcheck/runner/qemu"
-	"github.com/kmodcheck/kmodcheck/runner/suite"
+	"github.com/kmodcheck/kmodcheck/runner/setup"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 	"github.com/kmodcheck/kmodcheck/runner/targettest"
 )
@@ -37,7 +37,7 @@ func vmTarget(t *testing.T, pattern, boot string) *qemu.Target {
 	targettest.BootsVM(t)
 	// The target kmodcheck run builds: a fetched kernel gets its release
 	// root, the agent is this test binary.
-	o := suite.Options{Kernel: pattern, Boot: boot, Accel: os.Getenv("KMODCHECK_ACCEL"), StepTimeout: time.Minute}
+	o := setup.Options{Kernel: pattern, Boot: boot, Accel: os.Getenv("KMODCHECK_ACCEL"), StepTimeout: time.Minute}
 	c, err := cache.Default()
 	if err != nil {
 		t.Fatal(err)

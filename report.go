@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/report"
+	"github.com/kmodcheck/kmodcheck/runner/script"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
 )
 
@@ -69,7 +70,7 @@ func reportCmd(_ context.Context, args []string, std stdio) error {
 		return fail(errs...)
 	}
 	for _, p := range merged.Pairs {
-		if p.Case.Status == "FAIL" {
+		if p.Case.Status == script.Fail {
 			return statusError(1)
 		}
 	}

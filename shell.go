@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -60,68 +61,23 @@ func shellCmd(ctx context.Context, args []string, std stdio) error {
 	name := "shell"
 	if fs.NArg() == 1 {
 		name = suite.CaseName(fs.Arg(0))
-		modules, err := unpackCase(fs.Arg(0), work)
-		if err != nil {
+		if err := unpackShellCase(fs.Arg(0), work, stderr); err != nil {
 			return fail(err)
 		}
-		for _, m := range modules {
-			fmt.Fprintf(stderr, "kmodcheck: the case's \"module %s\" is not run; copy modules/%s/* into the work directory to have it\n", m, m)
-		}
 	}
 
-	tg, err := opts.NewTarget()
+	vm, err := bootShell(ctx, opts, target.Case{Name: name, WorkDir: work}, stderr)
 	if err != nil {
 		return fail(err)
 	}
-	fmt.Fprintf(stderr, "kmodcheck: booting %s...\n", tg.(*qemu.Target).Kernel.Release)
-	s, err := tg.Start(ctx, target.Case{Name: name, WorkDir: work})
-	if err != nil {
-		return fail(err)
-	}
-	defer s.Close(ctx) // at once when ctx is done: a stop signal
-	vm, ok := s.(interface {
-		Shell(context.Context, qemu.Shell) (int, error)
-		HostBuild(line string) string
-	})
-	if !ok {
-		return fail(errors.New("the target has no shell"))
-	}
-	info := s.Describe()
-	fmt.Fprintf(stderr, "kmodcheck: %s %s, %s: ready in %.1fs\n", info.Target, info.Release, info.Accel, info.Boot.Seconds())
-	fmt.Fprintf(stderr, "kmodcheck: work directory %s (the same path on the host; removed when the shell exits)\n", work)
-	fmt.Fprintf(stderr, "kmodcheck: make is slow in the guest; on the host, this builds for the guest's kernel:\n  cd %s && %s\n", work, vm.HostBuild("make"))
+	defer vm.Close(ctx) // at once when ctx is done: a stop signal
 
 	sh := qemu.Shell{Dir: work, Term: "dumb", Stdin: stdin, Stdout: stdout, Piped: true}
-	restore := func() {}
-	fd := int(stdin.Fd())
-	if old, err := unix.IoctlGetTermios(fd, unix.TCGETS); err == nil {
-		sh.Piped = false
-		if t := os.Getenv("TERM"); t != "" {
-			sh.Term = t
-		}
-		sh.Rows, sh.Cols = windowSize(fd)
-		if err := makeRaw(fd, *old); err != nil {
-			return fail(fmt.Errorf("terminal: %w", err))
-		}
-		var once sync.Once
-		restore = func() { once.Do(func() { unix.IoctlSetTermios(fd, unix.TCSETS, old) }) }
-		defer restore()
-		winch := make(chan os.Signal, 1)
-		signal.Notify(winch, syscall.SIGWINCH)
-		defer signal.Stop(winch)
-		resize := make(chan qemu.WindowSize, 1)
-		sh.Resize = resize
-		go func() {
-			for range winch {
-				rows, cols := windowSize(fd)
-				select {
-				case <-resize: // replace a size not sent yet
-				default:
-				}
-				resize <- qemu.WindowSize{Rows: rows, Cols: cols}
-			}
-		}()
+	restore, err := attachTerminal(stdin, &sh)
+	if err != nil {
+		return fail(err)
 	}
+	defer restore()
 	code, err := vm.Shell(ctx, sh)
 	restore()
 	if err != nil {
@@ -132,6 +88,91 @@ func shellCmd(ctx context.Context, args []string, std stdio) error {
 		return statusError(code)
 	}
 	return nil
+}
+
+// shellSession is a VM's session that gives an interactive shell.
+type shellSession interface {
+	target.Session
+	Shell(context.Context, qemu.Shell) (int, error)
+	HostBuild(line string) string
+}
+
+// bootShell boots the VM a case gets for its shell, saying so on stderr,
+// and how to build for its kernel on the host.
+func bootShell(ctx context.Context, opts setup.Options, c target.Case, stderr io.Writer) (shellSession, error) {
+	tg, err := opts.NewTarget()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "kmodcheck: booting %s...\n", tg.(*qemu.Target).Kernel.Release)
+	s, err := tg.Start(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	vm, ok := s.(shellSession)
+	if !ok {
+		s.Close(ctx)
+		return nil, errors.New("the target has no shell")
+	}
+	info := s.Describe()
+	fmt.Fprintf(stderr, "kmodcheck: %s %s, %s: ready in %.1fs\n", info.Target, info.Release, info.Accel, info.Boot.Seconds())
+	fmt.Fprintf(stderr, "kmodcheck: work directory %s (the same path on the host; removed when the shell exits)\n", c.WorkDir)
+	fmt.Fprintf(stderr, "kmodcheck: make is slow in the guest; on the host, this builds for the guest's kernel:\n  cd %s && %s\n", c.WorkDir, vm.HostBuild("make"))
+	return vm, nil
+}
+
+// unpackShellCase writes a case's archive files into the shell's work
+// directory, and says which module lines it does not follow.
+func unpackShellCase(file, work string, stderr io.Writer) error {
+	modules, err := unpackCase(file, work)
+	if err != nil {
+		return err
+	}
+	for _, m := range modules {
+		fmt.Fprintf(stderr, "kmodcheck: the case's \"module %s\" is not run; copy modules/%s/* into the work directory to have it\n", m, m)
+	}
+	return nil
+}
+
+// attachTerminal gives the guest's shell stdin's terminal, if it is one:
+// its type and size, raw mode, and its size again when the window changes.
+// restore gives the terminal back as it was; it may be called twice.
+func attachTerminal(stdin *os.File, sh *qemu.Shell) (restore func(), err error) {
+	fd := int(stdin.Fd())
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return func() {}, nil // not a terminal: the shell is piped
+	}
+	sh.Piped = false
+	if t := os.Getenv("TERM"); t != "" {
+		sh.Term = t
+	}
+	sh.Rows, sh.Cols = windowSize(fd)
+	if err := makeRaw(fd, *old); err != nil {
+		return nil, fmt.Errorf("terminal: %w", err)
+	}
+	winch := make(chan os.Signal, 1)
+	signal.Notify(winch, syscall.SIGWINCH)
+	resize := make(chan qemu.WindowSize, 1)
+	sh.Resize = resize
+	go func() {
+		for range winch {
+			rows, cols := windowSize(fd)
+			select {
+			case <-resize: // replace a size not sent yet
+			default:
+			}
+			resize <- qemu.WindowSize{Rows: rows, Cols: cols}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			signal.Stop(winch)
+			close(winch)
+			unix.IoctlSetTermios(fd, unix.TCSETS, old)
+		})
+	}, nil
 }
 
 // unpackCase writes a case's archive files into dir and returns the module

@@ -16,7 +16,6 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/cache"
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
 	"github.com/kmodcheck/kmodcheck/runner/setup"
-	"github.com/kmodcheck/kmodcheck/runner/targettest"
 )
 
 func TestMain(m *testing.M) {
@@ -57,8 +56,7 @@ func testKernels() []string { return runner.Kernels() }
 // TestCLI checks the kmodcheck command itself: errors for bad input, a
 // golden mismatch, -update. Its scripts are in testdata/cli.
 func TestCLI(t *testing.T) {
-	targettest.BootsVM(t) // most of its scripts run cases
-	t.Parallel()
+	t.Parallel() // the scripts that boot a VM skip under -short
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/cli",
 		Setup: func(env *testscript.Env) error {

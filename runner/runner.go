@@ -17,8 +17,8 @@
 package runner
 
 import (
+	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,10 +94,7 @@ func Run(t *testing.T, p Params) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	update, err := flagValue(flagUpdate)
-	if err != nil {
-		t.Fatal(err)
-	}
+	update := flagValue(flagUpdate).(bool)
 	p = p.withDefaults()
 	targets, err := opts.NewTargets(t.Context(), p.Kernels)
 	if err != nil {
@@ -119,7 +116,7 @@ func Run(t *testing.T, p Params) {
 		t.Run(tg.Release(), func(t *testing.T) {
 			cfg := script.Config{
 				Context: t.Context(), Target: tg, CaseTimeout: p.CaseTimeout, Golden: p.Golden, Modules: p.Modules,
-				Update: update.(bool), KernelVariants: len(p.Kernels) > 0, StepTimeout: opts.StepTimeout,
+				Update: update, KernelVariants: len(p.Kernels) > 0, StepTimeout: opts.StepTimeout,
 				ArtifactDir: filepath.Join(out, tg.Release()),
 			}
 			for _, f := range files {
@@ -164,35 +161,25 @@ func Kernels() []string {
 	return strings.Fields(os.Getenv(EnvKernels))
 }
 
+// ErrNoMain is why Run and Options fail in a test binary whose TestMain
+// did not call Main: kmodcheck's flags are not there.
+var ErrNoMain = errors.New("no kmodcheck flags: call runner.Main(m, nil) from TestMain")
+
 // Options are the target's options as the flags Main added give them.
 func Options() (setup.Options, error) {
-	var opts setup.Options
-	for _, f := range []struct {
-		name string
-		set  func(any)
-	}{
-		{flagTarget, func(v any) { opts.Target = v.(string) }},
-		{flagAccel, func(v any) { opts.Accel = v.(string) }},
-		{flagBoot, func(v any) { opts.Boot = v.(string) }},
-		{flagStepTimeout, func(v any) { opts.StepTimeout = v.(time.Duration) }},
-	} {
-		v, err := flagValue(f.name)
-		if err != nil {
-			return setup.Options{}, err
-		}
-		f.set(v)
+	if flag.Lookup(flagTarget) == nil { // Main adds them all or none
+		return setup.Options{}, ErrNoMain
 	}
-	return opts, nil
+	return setup.Options{
+		Target:      flagValue(flagTarget).(string),
+		Accel:       flagValue(flagAccel).(string),
+		Boot:        flagValue(flagBoot).(string),
+		StepTimeout: flagValue(flagStepTimeout).(time.Duration),
+	}, nil
 }
 
 // flagValue is the value of a flag Main added.
-func flagValue(name string) (any, error) {
-	f := flag.Lookup(name)
-	if f == nil {
-		return nil, fmt.Errorf("no -%s flag: call runner.Main(m, nil) from TestMain", name)
-	}
-	return f.Value.(flag.Getter).Get(), nil
-}
+func flagValue(name string) any { return flag.Lookup(name).Value.(flag.Getter).Get() }
 
 // kernelList is the repeatable -kernel flag.
 type kernelList []string

@@ -111,9 +111,12 @@ func bootOnce(b *testing.B, tg target.Target) (time.Duration, uint64) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	d := s.Describe().Boot
+	info, err := s.Ready(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
 	s.Close(context.Background())
-	return d, s.(*qemu.VM).PeakRSS()
+	return info.Boot, s.(*qemu.Session).PeakRSS()
 }
 
 // pairPeakRSS starts two VMs at once, as -j 2 does, runs a step in each
@@ -135,7 +138,7 @@ func pairPeakRSS(b *testing.B, tg target.Target) uint64 {
 			s.Run(context.Background(), target.Step{Line: "true", Dir: work, Where: target.OnKernel, Timeout: time.Minute})
 			s.Close(context.Background())
 			mu.Lock()
-			sum += s.(*qemu.VM).PeakRSS()
+			sum += s.(*qemu.Session).PeakRSS()
 			mu.Unlock()
 		}()
 	}

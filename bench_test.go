@@ -36,9 +36,13 @@ func BenchmarkBoot(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		boots = append(boots, s.Describe().Boot)
+		info, err := s.Ready(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		boots = append(boots, info.Boot)
 		s.Close(context.Background())
-		if vm, ok := s.(*qemu.VM); ok {
+		if vm, ok := s.(*qemu.Session); ok {
 			rss = append(rss, vm.PeakRSS())
 		}
 	}

@@ -114,7 +114,11 @@ func bootShell(ctx context.Context, opts setup.Options, c target.Case, stderr io
 		s.Close(ctx)
 		return nil, errors.New("the target has no shell")
 	}
-	info := s.Describe()
+	info, err := s.Ready(ctx)
+	if err != nil {
+		s.Close(ctx)
+		return nil, err
+	}
 	fmt.Fprintf(stderr, "kmodcheck: %s %s, %s: ready in %.1fs\n", info.Target, info.Release, info.Accel, info.Boot.Seconds())
 	fmt.Fprintf(stderr, "kmodcheck: work directory %s (the same path on the host; removed when the shell exits)\n", c.WorkDir)
 	fmt.Fprintf(stderr, "kmodcheck: make is slow in the guest; on the host, this builds for the guest's kernel:\n  cd %s && %s\n", c.WorkDir, vm.HostBuild("make"))

@@ -109,7 +109,8 @@ type session struct {
 	log     *local.KernelLog // this kernel's, without MarkSteps: a marker only completes a message waiting for its newline
 }
 
-func (s *session) Describe() target.Info { return s.info }
+// Ready describes the session: the host's kernel is up already.
+func (s *session) Ready(ctx context.Context) (target.Info, error) { return s.info, nil }
 
 // Run runs the step and returns the records logged while it ran: those
 // logged between steps are not the step's (Log has them).

@@ -45,10 +45,11 @@ func TestStepLogWritesNothing(t *testing.T) {
 			got = append(got, fmt.Sprintf("%s: %q by %q", line, r.Text, r.Task))
 		}
 	}
-	t.Logf("records: %q; notes %q", got, s.Describe().Notes)
+	info, _ := s.Ready(ctx)
+	t.Logf("records: %q; notes %q", got, info.Notes)
 	if len(got) != 1 || !strings.Contains(got[0], text) {
 		t.Errorf("the steps' records: %q, want the one line the second step wrote", got)
-	} else if s.Describe().Notes == nil && !strings.HasSuffix(got[0], `by "bash"`) && !strings.HasSuffix(got[0], `by "sh"`) {
+	} else if info.Notes == nil && !strings.HasSuffix(got[0], `by "bash"`) && !strings.HasSuffix(got[0], `by "sh"`) {
 		t.Errorf("the line is not the shell's: %s", got[0]) // where the host can trace
 	}
 	recs, _ := readKmsg()

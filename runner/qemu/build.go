@@ -28,43 +28,66 @@ const (
 	chrootPath = chrootBin + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 )
 
-// makeUname writes the uname that builds see first on PATH, which reports
-// the target's release for -r, so the tutorial's unchanged Makefile
+// A caseBuild is one case's build side: the overlays of its machine
+// (whose changes the guest takes before its next step), the uname that
+// reports the target's release and the namespace script, in a directory
+// of the case's own. It is made before the case's VM starts and outlives
+// every boot attempt, so that builds run while the VM boots.
+type caseBuild struct {
+	dir    string // the case's directory
+	script string // the namespace script (buildNSScript)
+	upper  string // the overlays' upper directories: the machine's changes
+}
+
+// newCaseBuild makes the build side of a case whose work directory is
+// work, on the machine root of release (hiding rootOnly of it).
+func newCaseBuild(release, root, work string, rootOnly hide.Private) (*caseBuild, error) {
+	dir, err := os.MkdirTemp("", "kmodcheck-case-")
+	if err != nil {
+		return nil, err
+	}
+	b := &caseBuild{dir: dir, script: filepath.Join(dir, "bin", buildNS), upper: filepath.Join(dir, "upper")}
+	if err := b.write(release, root, work, rootOnly); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("the build's machine for %s: %w", release, err)
+	}
+	return b, nil
+}
+
+// write writes the uname that builds see first on PATH, which reports
+// release for -r, so the tutorial's unchanged Makefile
 // (make -C /lib/modules/$(shell uname -r)/build) builds for the target,
-// and the build namespace script (see build).
-func (vm *VM) makeUname() error {
-	vm.unameDir = filepath.Join(vm.tmp, "bin")
+// and the build namespace script (see run).
+func (b *caseBuild) write(release, root, work string, rootOnly hide.Private) error {
+	bin := filepath.Dir(b.script)
 	script := fmt.Sprintf("#!/bin/sh\n# kmodcheck: the kernel under test is %s\n[ \"$*\" = -r ] && { echo %s; exit 0; }\nexec /bin/uname \"$@\"\n",
-		vm.t.Kernel.Release, vm.t.Kernel.Release)
-	if err := os.MkdirAll(vm.unameDir, 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(vm.unameDir, "uname"), []byte(script), 0o755); err != nil {
-		return err
-	}
-	for _, d := range []string{"upper", "ovlwork", "mnt"} {
-		if err := os.MkdirAll(filepath.Join(vm.tmp, d), 0o755); err != nil {
+		release, release)
+	for _, d := range []string{bin, b.upper, filepath.Join(b.dir, "ovlwork"), filepath.Join(b.dir, "mnt")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
 	}
+	if err := os.WriteFile(filepath.Join(bin, "uname"), []byte(script), 0o755); err != nil {
+		return err
+	}
 	m := buildMachine{
-		Root: vm.machine, Release: vm.t.Kernel.Release, Work: vm.work,
-		Upper: filepath.Join(vm.tmp, "upper"), OvlWork: filepath.Join(vm.tmp, "ovlwork"),
-		Mount: filepath.Join(vm.tmp, "mnt"), Bin: vm.unameDir, Private: vm.tmp,
-		RootOnly: vm.rootOnly,
+		Root: root, Release: release, Work: work,
+		Upper: b.upper, OvlWork: filepath.Join(b.dir, "ovlwork"),
+		Mount: filepath.Join(b.dir, "mnt"), Bin: bin, Private: b.dir,
+		RootOnly: rootOnly,
 	}
 	var err error
-	if m.Scrubbed, err = scrubShadowFiles(m.Root, filepath.Join(vm.tmp, "scrubbed")); err != nil {
+	if m.Scrubbed, err = scrubShadowFiles(m.Root, filepath.Join(b.dir, "scrubbed")); err != nil {
 		return err
 	}
 	ns, err := buildNSScript(m)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(vm.unameDir, buildNS), []byte(ns), 0o755)
+	return os.WriteFile(b.script, []byte(ns), 0o755)
 }
 
-// build runs a build step on the host, where it is fast, on the case's
+// run runs a build step on the host, where it is fast, on the case's
 // machine: chrooted into the kernel's release root (the host's root for
 // a system kernel) under an overlay whose changes are the case's own, with
 // uname -r reporting the target's release. What the step writes outside
@@ -74,14 +97,25 @@ func (vm *VM) makeUname() error {
 // and network, sees only its own processes, a few devices, the host's
 // /sys read-only, the machine with hide.Dirs empty and password
 // hashes scrubbed, and a reader's environment (hide.ReaderEnv).
-func (vm *VM) build(ctx context.Context, step target.Step) (target.Result, error) {
+func (b *caseBuild) run(ctx context.Context, step target.Step) target.Result {
 	wrapped := step
-	wrapped.Line = wrapNS(filepath.Join(vm.unameDir, buildNS), step.Line, os.Geteuid() != 0)
+	wrapped.Line = wrapNS(b.script, step.Line, os.Geteuid() != 0)
 	res := local.RunSh(ctx, wrapped, hide.ReaderEnv(local.HostEnv()))
 	res.Step = step
-	vm.changed = vm.changed || machineChanged(filepath.Join(vm.tmp, "upper"))
-	return res, nil
+	return res
 }
+
+// changed says whether the case's builds changed its machine outside the
+// work directory (machineChanged).
+func (b *caseBuild) changed() bool { return machineChanged(b.upper) }
+
+// hostLine is the shell line that runs line as the case's build steps
+// run, for a user at the host's shell.
+func (b *caseBuild) hostLine(line string) string {
+	return strings.TrimPrefix(wrapNS(b.script, line, os.Geteuid() != 0), "exec ")
+}
+
+func (b *caseBuild) remove() error { return os.RemoveAll(b.dir) }
 
 // machineChanged says whether builds left anything in the overlays' upper
 // directories besides the empty top-level ones the build namespace makes:
@@ -133,7 +167,7 @@ type buildMachine struct {
 	OvlWork string // overlayfs's work directories, beside them
 	Mount   string // where the machine is put together
 	Bin     string // the uname directory, bound at chrootBin
-	Private string // a directory of the VM's (its temporary directory), never overlaid
+	Private string // the case's own directory (caseBuild), never overlaid
 	// Scrubbed maps a shadow file of the root (hide.ShadowFiles) to its
 	// copy without password hashes, bound over it.
 	Scrubbed map[string]string

@@ -33,6 +33,7 @@ const (
 	fakePanicOnce = "panic-once" // the first start panics, the next boots
 	fakeBadState  = "bad-state"  // a restore fails as QEMU's does; a cold boot boots
 	fakePowerOff  = "poweroff"   // the guest powers off before its agent starts
+	fakeGated     = "gated"      // boots once the test writes to the FIFO gate in its directory
 )
 
 // fakeRelease is the kernel the fake guest agent says it runs.
@@ -73,6 +74,8 @@ func fakeQEMUMain(behaviour, dir string, args []string) int {
 	case behaviour == fakePowerOff:
 		fmt.Println("reboot: Power down")
 		return 0
+	case behaviour == fakeGated:
+		os.ReadFile(filepath.Join(dir, "gate")) // returns once the test writes
 	}
 	if err := serveAgent(args, behaviour == fakeSilent); err != nil {
 		fmt.Fprintln(os.Stderr, "fake QEMU:", err)

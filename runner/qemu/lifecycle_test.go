@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmodcheck/kmodcheck/runner/hide"
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
 	"github.com/kmodcheck/kmodcheck/runner/proctest"
 	"github.com/kmodcheck/kmodcheck/runner/target"
+	"golang.org/x/sys/unix"
 )
 
 // A fakeVM is a launch of the fake QEMU (fakeqemu_test.go) for one case.
@@ -99,10 +101,10 @@ func (f *fakeVM) pid(t *testing.T) int {
 // TestLaunch: a VM starts, runs a step and powers off.
 func TestLaunch(t *testing.T) {
 	f, vm := startFake(t, fakeServe)
-	if got := vm.Describe(); got.Release != fakeRelease || strings.Join(got.Notes, "\n") != "accelerator tcg (asked for)" {
+	if got := vm.info; got.Release != fakeRelease || strings.Join(got.Notes, "\n") != "accelerator tcg (asked for)" {
 		t.Errorf("the session describes itself as %+v", got)
 	}
-	res, err := vm.Run(context.Background(), target.Step{Line: "echo hi", Where: target.OnKernel, Timeout: time.Minute})
+	res, _, err := vm.run(context.Background(), target.Step{Line: "echo hi", Where: target.OnKernel, Timeout: time.Minute}, false)
 	if err != nil || string(res.Stdout) != "echo hi\n" {
 		t.Errorf("the step: %q, %v", res.Stdout, err)
 	}
@@ -125,7 +127,7 @@ func TestLaunch(t *testing.T) {
 func TestLaunchPanicRetry(t *testing.T) {
 	f, vm := startFake(t, fakePanicOnce)
 	f.wantStarts(t, 2)
-	notes := strings.Join(vm.Describe().Notes, "\n")
+	notes := strings.Join(vm.info.Notes, "\n")
 	if !strings.Contains(notes, "the kernel panicked while booting (kept as console-failed-boot.log); booted again") {
 		t.Errorf("the notes do not tell of the panic: %s", notes)
 	}
@@ -154,7 +156,7 @@ func TestLaunchRestoreFallback(t *testing.T) {
 	if len(boots) != 2 || !strings.HasSuffix(boots[0], " -incoming fd:3") || strings.Contains(boots[1], "-incoming") {
 		t.Errorf("want a restore, then a cold boot; QEMU ran with:\n%s", strings.Join(boots, "\n"))
 	}
-	notes := strings.Join(vm.Describe().Notes, "\n")
+	notes := strings.Join(vm.info.Notes, "\n")
 	want := "restoring the saved state 6.1.0-99-amd64-KEY.state failed, booted cold: QEMU: qemu-system-x86_64: load of migration failed: Invalid argument"
 	if !strings.Contains(notes, want) || strings.Contains(notes, "restored from") {
 		t.Errorf("notes:\n%s\nwant %q", notes, want)
@@ -225,7 +227,7 @@ func TestStepCancelled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	begin := time.Now()
-	_, err := vm.Run(ctx, target.Step{Line: "sleep 600", Where: target.OnKernel, Timeout: time.Hour})
+	_, _, err := vm.run(ctx, target.Step{Line: "sleep 600", Where: target.OnKernel, Timeout: time.Hour}, false)
 	var kerr *target.KernelError
 	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &kerr) {
 		t.Errorf("the step: %v, want a KernelError for context.DeadlineExceeded", err)
@@ -240,5 +242,84 @@ func TestStepCancelled(t *testing.T) {
 	}
 	if pid := f.pid(t); !proctest.Dying(pid) {
 		t.Errorf("QEMU %d still runs after Close", pid)
+	}
+}
+
+// beginGated begins a session of a fake QEMU that boots only once open is
+// called, with a case build on the host's root; it is closed at the
+// test's end.
+func beginGated(t *testing.T) (f *fakeVM, s *Session, open func()) {
+	t.Helper()
+	f = newFakeVM(t, fakeGated)
+	gate := filepath.Join(f.dir, "gate")
+	if err := unix.Mkfifo(gate, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	build, err := newCaseBuild(fakeRelease, "/", f.c.WorkDir, hide.Private{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = f.t.begin(context.Background(), f.c, build, f.launch, time.Now())
+	t.Cleanup(func() { s.Close(context.Background()) })
+	return f, s, func() { os.WriteFile(gate, []byte("boot\n"), 0o600) }
+}
+
+// booting reports whether the session's boot is still under way.
+func booting(s *Session) bool {
+	select {
+	case <-s.booted:
+		return false
+	default:
+		return true
+	}
+}
+
+// TestSessionBuildsWhileBooting: a case's build step runs, on its own
+// machine and for its kernel, while its VM is still booting; the steps on
+// the kernel wait for the boot.
+func TestSessionBuildsWhileBooting(t *testing.T) {
+	_, s, open := beginGated(t)
+	work := s.work
+	res, err := s.Run(context.Background(), target.Step{Line: "uname -r > built; cat built", Dir: work, Where: target.OnBuild, Timeout: time.Minute})
+	if err != nil || res.Exit != 0 || string(res.Stdout) != fakeRelease+"\n" {
+		t.Fatalf("the build step: exit %d, %v, %q %q", res.Exit, err, res.Stdout, res.Stderr)
+	}
+	if !booting(s) {
+		t.Fatal("the VM booted before its gate opened: the build did not run while it booted")
+	}
+	open()
+	info, err := s.Ready(context.Background())
+	if err != nil || info.Release != fakeRelease {
+		t.Fatalf("ready: %+v, %v", info, err)
+	}
+	res, err = s.Run(context.Background(), target.Step{Line: "cat built", Dir: work, Where: target.OnKernel, Timeout: time.Minute})
+	if err != nil || string(res.Stdout) != "cat built\n" {
+		t.Errorf("the step on the kernel: %q, %v", res.Stdout, err)
+	}
+}
+
+// TestSessionClosedWhileBooting: a case that ends while its VM boots (its
+// build failed) kills the VM at once, and leaves nothing of its build.
+func TestSessionClosedWhileBooting(t *testing.T) {
+	f, s, _ := beginGated(t)
+	res, err := s.Run(context.Background(), target.Step{Line: "echo 'kthread.c:3: error' >&2; exit 2", Dir: s.work, Where: target.OnBuild, Timeout: time.Minute})
+	if err != nil || res.Exit != 2 {
+		t.Fatalf("the failing build: exit %d, %v", res.Exit, err)
+	}
+	pid := f.pid(t)
+	if !booting(s) {
+		t.Fatal("the VM booted before its gate opened")
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	if !proctest.Dying(pid) {
+		t.Errorf("QEMU %d still runs after the case closed", pid)
+	}
+	if _, err := os.Stat(s.build.dir); !os.IsNotExist(err) {
+		t.Errorf("the case's build directory %s is left: %v", s.build.dir, err)
+	}
+	if _, err := s.Ready(context.Background()); err == nil {
+		t.Error("a session closed while booting says it is ready")
 	}
 }

@@ -48,7 +48,7 @@ func (vm *VM) watchStep(ctx context.Context, step target.Step) (context.Context,
 // after all of those before). SysRq w prints its dump synchronously, so
 // after a sync the dump is all there.
 func (vm *VM) sync(ctx context.Context) error {
-	_, err := vm.Run(ctx, target.Step{Line: "true", Where: target.OnKernel, Timeout: 10 * time.Second})
+	_, _, err := vm.run(ctx, target.Step{Line: "true", Where: target.OnKernel, Timeout: 10 * time.Second}, false)
 	if err != nil {
 		return fmt.Errorf("wait for the guest to read the kernel log: %w", err)
 	}

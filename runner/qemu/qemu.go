@@ -204,8 +204,11 @@ func (t *Target) Prepare(ctx context.Context) error {
 	return nil
 }
 
-// Start boots a VM for one case: restored from the kernel's saved state
-// unless Boot is "cold", and booted cold when the restore fails.
+// Start begins one case's VM and returns its session at once: the VM
+// boots (restored from the kernel's saved state unless Boot is "cold",
+// and booted cold when the restore fails) while the case's build steps
+// run on the host, so that a case costs about the longer of its build
+// and its boot rather than both (session.go).
 func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, error) {
 	if err := t.Check(); err != nil {
 		return nil, err
@@ -231,12 +234,14 @@ func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, erro
 	default:
 		return nil, fmt.Errorf("unknown boot %q (want %s or %s)", t.Boot, BootSnapshot, BootCold)
 	}
-	vm, err := t.launch(ctx, c, launch{qemu: t.qemuPath(), machine: m, state: st, notes: notes})
+	t.mu.Lock()
+	rootOnly := t.rootOnly
+	t.mu.Unlock()
+	build, err := newCaseBuild(t.Kernel.Release, m.Root, c.WorkDir, rootOnly)
 	if err != nil {
 		return nil, err
 	}
-	vm.info.Boot = time.Since(begin)
-	return vm, nil
+	return t.begin(ctx, c, build, launch{qemu: t.qemuPath(), machine: m, state: st, notes: notes}, begin), nil
 }
 
 // A launch is what starting one case's VM takes once its kernel is
@@ -247,6 +252,9 @@ type launch struct {
 	machine machine
 	state   *savedState // to restore; nil: boot cold
 	notes   []string    // for the case, from the preparation
+	// changes is the case's machine changes (caseBuild.upper), shared
+	// with the guest; empty: a directory of the VM's own.
+	changes string
 }
 
 // Errors Start returns, for callers that must tell its failures apart
@@ -336,7 +344,7 @@ func (t *Target) startVM(ctx context.Context, c target.Case, l launch) (*VM, err
 	rootOnly := t.rootOnly
 	t.mu.Unlock()
 	vm := &VM{t: t, qemu: l.qemu, tmp: tmp, work: c.WorkDir, logDir: c.LogDir, machine: l.machine.Root, rootOnly: rootOnly,
-		info: target.Info{Target: "qemu", Release: t.Kernel.Release, Accel: l.machine.Accel}}
+		changes: l.changes, info: target.Info{Target: "qemu", Release: t.Kernel.Release, Accel: l.machine.Accel}}
 	if err := vm.shareDirs(); err != nil {
 		os.RemoveAll(tmp)
 		return nil, err
@@ -413,19 +421,14 @@ type VM struct {
 	peakRSS  uint64        // QEMU's VmHWM when closed
 	wire     *proto.Conn   // the agent's messages on conn
 	reqMu    sync.Mutex
-	unameDir string
 	machine  string // the machine root (machine.Root)
 	rootOnly hide.Private
-	changed  bool // a build step ran since the guest last took the machine's changes
+	changes  string // the machine's changes the guest takes (launch.changes)
 	stderr   bytes.Buffer
-	pwd      string // the case's shell's working directory, after the last step
-	lastDir  string // that step's Dir, as testscript gave it
 	// silent is set when the agent failed to answer: a kernel that locked
 	// up will not power off when asked, so Close kills QEMU at once.
 	silent bool
 }
-
-func (vm *VM) Describe() target.Info { return vm.info }
 
 // boot starts QEMU for machine m, restoring st unless it is nil, and
 // waits for the agent.
@@ -475,7 +478,7 @@ func (vm *VM) boot(ctx context.Context, m machine, st *savedState) error {
 func (vm *VM) endpoints() endpoints {
 	return endpoints{
 		Work: vm.work, Agent: filepath.Join(vm.tmp, "agent.sock"), Kmsg: filepath.Join(vm.tmp, "kmsg.sock"),
-		Shell: vm.shellSock(), AgentDir: filepath.Join(vm.tmp, "agent"), Changes: filepath.Join(vm.tmp, "upper"),
+		Shell: vm.shellSock(), AgentDir: filepath.Join(vm.tmp, "agent"), Changes: vm.changes,
 	}
 }
 
@@ -546,10 +549,7 @@ func (vm *VM) handshake(ctx context.Context) error {
 	vm.info.LogStart = hello.NextSeq
 	vm.info.Shell = hello.Shell
 	var resp proto.Response
-	if err := vm.call(ctx, proto.Request{Op: proto.OpClock, UnixNano: time.Now().UnixNano()}, &resp); err != nil {
-		return err
-	}
-	return vm.makeUname()
+	return vm.call(ctx, proto.Request{Op: proto.OpClock, UnixNano: time.Now().UnixNano()}, &resp)
 }
 
 // failure explains a boot that did not reach the agent with the console's
@@ -642,21 +642,12 @@ func (vm *VM) call(ctx context.Context, req proto.Request, resp *proto.Response)
 	return nil
 }
 
-// Run runs a step in the guest, or for builds on the host.
-func (vm *VM) Run(ctx context.Context, step target.Step) (target.Result, error) {
-	if step.Timeout == 0 {
-		step.Timeout = vm.t.StepTimeout
-	}
-	if step.Where == target.OnBuild {
-		// Where the case's shell is (cd drv, then make), if the host sees
-		// it and testscript's cd has not moved the case since.
-		if vm.pwd != "" && step.Dir == vm.lastDir && (vm.pwd == vm.work || strings.HasPrefix(vm.pwd, vm.work+"/")) {
-			step.Dir = vm.pwd
-		}
-		return vm.build(ctx, step)
-	}
+// run runs a step in the guest, having it take the machine's changes
+// first when sync is set, and returns the case's shell's working
+// directory after it.
+func (vm *VM) run(ctx context.Context, step target.Step, sync bool) (target.Result, string, error) {
 	start := time.Now()
-	req := proto.Request{Op: proto.OpRun, Line: step.Line, Dir: step.Dir, Env: step.Env, TimeoutMs: step.Timeout.Milliseconds(), Sync: vm.changed}
+	req := proto.Request{Op: proto.OpRun, Line: step.Line, Dir: step.Dir, Env: step.Env, TimeoutMs: step.Timeout.Milliseconds(), Sync: sync}
 	// The agent enforces the step's timeout; allow it time to report, but
 	// not a kernel that locked up (live.go).
 	ctx, cancel := vm.watchStep(ctx, step)
@@ -671,16 +662,10 @@ func (vm *VM) Run(ctx context.Context, step target.Step) (target.Result, error) 
 	if resp.Dropped > vm.dropped {
 		res.Dropped, vm.dropped = resp.Dropped-vm.dropped, resp.Dropped
 	}
-	if resp.Pwd != "" {
-		vm.pwd, vm.lastDir = resp.Pwd, step.Dir
-	}
-	if err == nil {
-		vm.changed = false
-	}
 	if err != nil {
-		return res, vm.explain(err)
+		return res, resp.Pwd, vm.explain(err)
 	}
-	return res, nil
+	return res, resp.Pwd, nil
 }
 
 // explain adds to a failed request what the kernel console says: the

@@ -11,11 +11,14 @@ import (
 // shareDirs makes the VM's shared directories before QEMU exports them:
 // the agent's (a link to the agent binary, or a copy where the two are on
 // different filesystems: the guest's root need not hold kmodcheck) and the
-// overlay directories of the case's build steps, whose upper directory the
-// guest takes its machine's changes from.
+// machine's changes the guest takes (the case's build overlays' upper
+// directory; an empty one of the VM's own when it has none).
 func (vm *VM) shareDirs() error {
-	for _, d := range []string{"agent", "upper", "ovlwork", "mnt"} {
-		if err := os.MkdirAll(filepath.Join(vm.tmp, d), 0o755); err != nil {
+	if vm.changes == "" {
+		vm.changes = filepath.Join(vm.tmp, "changes")
+	}
+	for _, d := range []string{filepath.Join(vm.tmp, "agent"), vm.changes} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
 	}

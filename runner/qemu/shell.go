@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -140,10 +138,8 @@ func (vm *VM) Shell(ctx context.Context, sh Shell) (int, error) {
 	return resp.Exit, nil
 }
 
-// HostBuild returns the shell line that runs line on the host as the VM's
-// build steps run: chrooted into the case's machine, with a uname first on
-// PATH that reports the guest's release, so that a tutorial's unchanged
-// Makefile builds for it (build.go). It works while the VM runs.
-func (vm *VM) HostBuild(line string) string {
-	return strings.TrimPrefix(wrapNS(filepath.Join(vm.unameDir, buildNS), line, os.Geteuid() != 0), "exec ")
-}
+// HostBuild returns the shell line that runs line on the host as the
+// case's build steps run: chrooted into the case's machine, with a uname
+// first on PATH that reports the guest's release, so that a tutorial's
+// unchanged Makefile builds for it (build.go). It works while the VM runs.
+func (s *Session) HostBuild(line string) string { return s.build.hostLine(line) }

@@ -66,8 +66,19 @@ func start(t *testing.T, tg *qemu.Target, name string) (target.Session, string) 
 		t.Fatalf("start %s: %v", name, err)
 	}
 	t.Cleanup(func() { s.Close(context.Background()) })
-	t.Logf("%s: ready in %v, notes %q", name, s.Describe().Boot, s.Describe().Notes)
+	info := ready(t, s)
+	t.Logf("%s: ready in %v, notes %q", name, info.Boot, info.Notes)
 	return s, work
+}
+
+// ready waits for the session's kernel and fails the test unless it is up.
+func ready(t *testing.T, s target.Session) target.Info {
+	t.Helper()
+	info, err := s.Ready(context.Background())
+	if err != nil {
+		t.Fatalf("boot: %v", err)
+	}
+	return info
 }
 
 // run runs line in the guest (or on the host for a build) and fails the
@@ -101,12 +112,12 @@ func module(t *testing.T, s target.Session, work, name string) {
 // its notes, and fails the test when it booted cold.
 func restoredFrom(t *testing.T, s target.Session) string {
 	t.Helper()
-	for _, n := range s.Describe().Notes {
+	for _, n := range ready(t, s).Notes {
 		if st, ok := strings.CutPrefix(n, "restored from the saved state "); ok {
 			return st
 		}
 	}
-	t.Fatalf("not restored from a saved state: notes %q", s.Describe().Notes)
+	t.Fatalf("not restored from a saved state: notes %q", ready(t, s).Notes)
 	return ""
 }
 
@@ -182,7 +193,7 @@ func TestRestoreFallback(t *testing.T) {
 	}
 
 	second, work := start(t, tg, "second")
-	notes := strings.Join(second.Describe().Notes, "\n")
+	notes := strings.Join(ready(t, second).Notes, "\n")
 	if !strings.Contains(notes, "failed, booted cold") {
 		t.Fatalf("a damaged state restored, or the case did not say it booted cold: %s", notes)
 	}

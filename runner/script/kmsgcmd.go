@@ -47,6 +47,7 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 	}
 
 	st := cfg.session(ts)
+	cfg.kernel(ts, st)
 	st.leftover = nil // this kmsg compares what the last one left
 	line := strings.Join(append([]string{"kmsg"}, args...), " ")
 	st.count(line)

@@ -87,3 +87,37 @@ func writeFiles(t *testing.T, files map[string]string) {
 		}
 	}
 }
+
+// TestBuildWhileBooting: a case's build steps run before it waits for its
+// kernel (which boots meanwhile), its first step on the kernel waits for
+// it, a case of builds only still waits for it to be up, and one whose
+// build fails never does: its VM is stopped.
+func TestBuildWhileBooting(t *testing.T) {
+	for _, tt := range []struct {
+		name, script string
+		after        int // steps run when the kernel was first waited for
+		waited       bool
+	}{
+		{"build_then_kernel", "make\nmake modules\nls\n", 2, true},
+		{"build_only", "make\n", 1, true},
+		{"build_fails", "next -exit 2\nmake\nls\n", 0, false},
+		{"kernel_first", "ls\nmake\n", 0, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			file := filepath.Join(dir, tt.name+".txtar")
+			writeFiles(t, map[string]string{file: tt.script})
+			fake := targettest.NewTarget("6.1.0-99-amd64")
+			cfg := &Config{Target: fake, Golden: dir, StepTimeout: time.Minute}
+			p := cfg.Params(file)
+			for c, f := range fake.Commands() {
+				p.Cmds[c] = f
+			}
+			testscript.RunT(&langRunner{cases: map[string]*scriptcase.T{}}, p)
+			after, waited := fake.Session(tt.name).ReadyAfter()
+			if after != tt.after || waited != tt.waited {
+				t.Errorf("the kernel was waited for after %d steps (%v), want after %d (%v); steps: %q", after, waited, tt.after, tt.waited, fake.Session(tt.name).Sent())
+			}
+		})
+	}
+}

@@ -100,6 +100,7 @@ type caseState struct {
 	t       testscript.T // the case's T, to fail it from its end-of-case checks
 	work    string
 	session target.Session
+	up      bool     // the kernel was waited for (kernel): up, or the case failed
 	script  []string // the case file's script, read on first use (see rawLine)
 	next    uint64   // first kernel record the next kmsg compares
 	// leftover is what the last kmsg left for the next; nil when nothing.
@@ -180,8 +181,9 @@ func (cfg *Config) buildWhere() string {
 // TargetTools are the tutorial commands that run on the kernel under test.
 var TargetTools = []string{"ls", "modinfo", "insmod", "lsmod", "ps", "dmesg", "rmmod"}
 
-// session returns the case's session, starting the kernel on first use so
-// that a case pays for a boot only once it needs one.
+// session returns the case's session, starting its kernel on first use so
+// that a case pays for a boot only once it needs one. The kernel may still
+// be booting: build steps run meanwhile, and kernel (below) waits for it.
 func (cfg *Config) session(ts *testscript.TestScript) *caseState {
 	st := ts.Value(stateKey{}).(*caseState)
 	st.mu.Lock()
@@ -189,20 +191,57 @@ func (cfg *Config) session(ts *testscript.TestScript) *caseState {
 	if st.session != nil {
 		return st
 	}
-	ctx := st.ctx
 	c := target.Case{Name: ts.Name(), WorkDir: st.work}
 	if cfg.ArtifactDir != "" {
 		c.LogDir = filepath.Join(cfg.ArtifactDir, ts.Name())
 	}
 	st.record.Booting = true
 	cfg.observe(Notice{Case: ts.Name(), Kind: Booting})
-	s, err := cfg.Target.Start(ctx, c)
+	s, err := cfg.Target.Start(st.ctx, c)
+	if err != nil {
+		cfg.notStarted(ts, st, err)
+	}
+	st.session = s
+	ts.Defer(func() {
+		if !st.up && !failed(st.t) && st.record.Failure == nil {
+			// A case of build steps only: its kernel must still come up.
+			if err := cfg.bringUp(ts, st); err != nil {
+				cfg.record(ts, st, Failure{Kind: FailSetup, Message: err.Error()})
+				ts.Logf("FAIL: %v", err)
+				fail(st.t)
+			}
+		}
+		cfg.checkFailed(ts, st)
+		if st.up {
+			cfg.endOfCase(ts, st)
+		}
+		cfg.settleBreak(ts, st)
+		s.Close(st.ctx) // at once when the case's time is up or the run was stopped
+	})
+	return st
+}
+
+// kernel waits for the case's kernel to be up, the first time a step or
+// comparison needs it, and fails the case when it did not start.
+func (cfg *Config) kernel(ts *testscript.TestScript, st *caseState) {
+	if st.up {
+		return
+	}
+	if err := cfg.bringUp(ts, st); err != nil {
+		cfg.fail(ts, st, Failure{Kind: FailSetup, Message: err.Error()})
+	}
+}
+
+// bringUp waits for the kernel to be up, says what it is, and takes what
+// it has loaded and running at the start, for the end-of-case checks.
+func (cfg *Config) bringUp(ts *testscript.TestScript, st *caseState) error {
+	st.up = true
+	info, err := st.session.Ready(st.ctx)
 	if err != nil {
 		st.record.BootErr = err
 		cfg.observe(Notice{Case: ts.Name(), Kind: Booted, BootErr: err})
-		cfg.fail(ts, st, Failure{Kind: FailSetup, Message: fmt.Sprintf("start %s target: %v", cfg.Target.Name(), err)})
+		return fmt.Errorf("start %s target: %v", cfg.Target.Name(), err)
 	}
-	info := s.Describe()
 	ts.Logf("[%s %s, %s: ready in %.1fs]", info.Target, info.Release, accelName(info), info.Boot.Seconds())
 	if info.Shell != "" {
 		ts.Logf("[steps run in %s]", info.Shell)
@@ -210,22 +249,21 @@ func (cfg *Config) session(ts *testscript.TestScript) *caseState {
 	for _, n := range info.Notes {
 		ts.Logf("[%s]", n)
 	}
-	st.session = s
 	st.next, st.lastSeq = info.LogStart, info.LogStart
-	if st.start, err = s.Inspect(ctx); err != nil {
-		s.Close(ctx)
-		cfg.fail(ts, st, Failure{Kind: FailSetup, Message: fmt.Sprintf("inspect the kernel at the start: %v", err)})
+	if st.start, err = st.session.Inspect(st.ctx); err != nil {
+		return fmt.Errorf("inspect the kernel at the start: %v", err)
 	}
 	st.taint = st.start.Tainted
-	ts.Defer(func() {
-		cfg.checkFailed(ts, st)
-		cfg.endOfCase(ts, st)
-		cfg.settleBreak(ts, st)
-		s.Close(st.ctx) // at once when the case's time is up or the run was stopped
-	})
 	st.record.Boot = &info
 	cfg.observe(Notice{Case: ts.Name(), Kind: Booted, Boot: &info})
-	return st
+	return nil
+}
+
+// notStarted fails a case whose kernel could not be started at all.
+func (cfg *Config) notStarted(ts *testscript.TestScript, st *caseState, err error) {
+	st.record.BootErr = err
+	cfg.observe(Notice{Case: ts.Name(), Kind: Booted, BootErr: err})
+	cfg.fail(ts, st, Failure{Kind: FailSetup, Message: fmt.Sprintf("start %s target: %v", cfg.Target.Name(), err)})
 }
 
 func accelName(info target.Info) string {
@@ -263,6 +301,9 @@ func (cfg *Config) shCmd(ts *testscript.TestScript, neg bool, args []string) {
 
 func (cfg *Config) runStep(ts *testscript.TestScript, neg bool, line, where string) {
 	st := cfg.session(ts)
+	if where == target.OnKernel {
+		cfg.kernel(ts, st)
+	}
 	st.count(line)
 	if st.dead != "" {
 		cfg.fail(ts, st, st.stepFailure(FailStep, line, "the kernel can run no more steps: "+st.dead))

@@ -21,7 +21,9 @@ type Target interface {
 	Name() string
 	// Release is the uname -r of the kernel its sessions run.
 	Release() string
-	// Start prepares a kernel for one case.
+	// Start begins a kernel for one case. It may return before the kernel
+	// is up: build steps (OnBuild) then run while it boots, and everything
+	// else waits for it (Ready).
 	Start(ctx context.Context, c Case) (Session, error)
 }
 
@@ -34,10 +36,12 @@ type Case struct {
 
 // A Session is one kernel serving one case.
 type Session interface {
-	// Describe says what the session runs on, for reports: kernel release,
-	// accelerator, boot time.
-	Describe() Info
-	// Run runs one step and waits for it, its kernel log included.
+	// Ready waits until the kernel is up and says what the session runs
+	// on, for reports: kernel release, accelerator, boot time; or why the
+	// kernel could not start.
+	Ready(ctx context.Context) (Info, error)
+	// Run runs one step and waits for it, its kernel log included. A step
+	// on the kernel waits for it to be up, a build step does not.
 	Run(ctx context.Context, step Step) (Result, error)
 	// Log returns the kernel records with sequence numbers >= since that the
 	// kernel has logged so far, without running anything.

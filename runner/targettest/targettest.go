@@ -89,6 +89,7 @@ type Session struct {
 	next    *Step
 	later   []later
 	sent    []string // the lines of the steps run so far
+	ready   int      // steps run before the first Ready, plus one; 0: not asked
 }
 
 type record struct {
@@ -124,8 +125,25 @@ func (s *Session) Sent() []string {
 	return append([]string(nil), s.sent...)
 }
 
-func (s *Session) Describe() target.Info {
-	return target.Info{Target: "fake", Release: s.release}
+// Ready describes the fake kernel, which is always up.
+func (s *Session) Ready(ctx context.Context) (target.Info, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ready == 0 {
+		s.ready = len(s.sent) + 1
+	}
+	return target.Info{Target: "fake", Release: s.release}, nil
+}
+
+// ReadyAfter returns how many steps had run when the kernel was first
+// asked to be up (Ready), and false when it never was.
+func (s *Session) ReadyAfter() (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ready == 0 {
+		return 0, false
+	}
+	return s.ready - 1, true
 }
 
 // Run answers step as scripted (Next).

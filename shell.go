@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kmodcheck/kmodcheck/runner/qemu"
+	"github.com/kmodcheck/kmodcheck/runner/scratch"
 	"github.com/kmodcheck/kmodcheck/runner/setup"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
 	"github.com/kmodcheck/kmodcheck/runner/target"
@@ -53,7 +54,7 @@ func shellCmd(ctx context.Context, args []string, std stdio) error {
 		return failed("", 2, err)
 	}
 
-	work, err := os.MkdirTemp("", "kmodcheck-shell-")
+	work, err := scratch.Dir("shell")
 	if err != nil {
 		return fail(err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -212,7 +213,7 @@ func TestStopSignals(t *testing.T) {
 // each of QEMU's threads was doing if either is missed.
 func TestNoOrphanVM(t *testing.T) {
 	targettest.BootsVM(t)
-	cmd, _, vm, _ := startSleepers(t)
+	cmd, dir, vm, _ := startSleepers(t)
 	cmd.Process.Kill()
 	cmd.Wait()
 	killed := time.Now()
@@ -231,6 +232,21 @@ func TestNoOrphanVM(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Logf("QEMU exiting %v and gone %v after kmodcheck's SIGKILL", exiting, time.Since(killed))
+
+	// What it could not remove, the next kmodcheck does.
+	tmp := filepath.Join(dir, "tmp")
+	left, _ := filepath.Glob(filepath.Join(tmp, fmt.Sprintf("kmodcheck-*-%d-*", cmd.Process.Pid)))
+	if len(left) == 0 {
+		t.Fatalf("the killed kmodcheck left no directory in %s: nothing to remove", tmp)
+	}
+	next := exec.Command(cmd.Path, "run", "-accel", options().Accel, "-run", "^none$", filepath.Join(dir, "cases"))
+	next.Env = append(os.Environ(), "TMPDIR="+tmp)
+	out, _ := next.CombinedOutput()
+	for _, d := range left {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("%s, left by the killed kmodcheck, is still there after the next run:\n%s", d, out)
+		}
+	}
 }
 
 // TestShellStopSignal stops `kmodcheck shell` with SIGTERM while its shell

@@ -8,7 +8,6 @@ package host
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 	"github.com/kmodcheck/kmodcheck/runner/local"
+	"github.com/kmodcheck/kmodcheck/runner/scratch"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -202,7 +202,7 @@ func removeStaleTraces() {
 		if err != nil || pid == os.Getpid() {
 			continue
 		}
-		if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) {
+		if !scratch.Alive(pid) {
 			os.Remove(dir)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 
+	"github.com/kmodcheck/kmodcheck/runner/scratch"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -75,7 +76,7 @@ func StartShell(dir string, env []string) (*Shell, error) {
 	if _, err := os.Stat(Bash); err != nil {
 		return nil, fmt.Errorf("start shell: %w", err)
 	}
-	tmp, err := os.MkdirTemp("", "kmodcheck-shell-")
+	tmp, err := scratch.Dir("shell")
 	if err != nil {
 		return nil, fmt.Errorf("start shell: %w", err)
 	}

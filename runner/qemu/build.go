@@ -14,6 +14,7 @@ import (
 
 	"github.com/kmodcheck/kmodcheck/runner/hide"
 	"github.com/kmodcheck/kmodcheck/runner/local"
+	"github.com/kmodcheck/kmodcheck/runner/scratch"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -42,7 +43,7 @@ type caseBuild struct {
 // newCaseBuild makes the build side of a case whose work directory is
 // work, on the machine root of release (hiding rootOnly of it).
 func newCaseBuild(release, root, work string, rootOnly hide.Private) (*caseBuild, error) {
-	dir, err := os.MkdirTemp("", "kmodcheck-case-")
+	dir, err := scratch.Dir("case")
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 	"github.com/kmodcheck/kmodcheck/runner/proto"
+	"github.com/kmodcheck/kmodcheck/runner/scratch"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -336,7 +337,7 @@ func (vm *VM) failedFor(ctx context.Context) error {
 // startVM boots one VM as l says; on failure it returns the closed VM, to
 // be asked why.
 func (t *Target) startVM(ctx context.Context, c target.Case, l launch) (*VM, error) {
-	tmp, err := os.MkdirTemp("", "kmodcheck-vm-")
+	tmp, err := scratch.Dir("vm")
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
 	"github.com/kmodcheck/kmodcheck/runner/proto"
+	"github.com/kmodcheck/kmodcheck/runner/scratch"
 )
 
 // A saved state is a VM's memory and devices, saved by QEMU's migration
@@ -116,7 +117,7 @@ func (t *Target) qemuVersion() (string, error) {
 // saveState boots machine m cold until /init waits for its case, then has
 // QEMU save it into st through a temporary file renamed into place.
 func (t *Target) saveState(ctx context.Context, m machine, st *savedState) error {
-	tmp, err := os.MkdirTemp("", "kmodcheck-save-")
+	tmp, err := scratch.Dir("save")
 	if err != nil {
 		return err
 	}

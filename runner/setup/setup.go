@@ -19,6 +19,7 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/host"
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
 	"github.com/kmodcheck/kmodcheck/runner/qemu"
+	"github.com/kmodcheck/kmodcheck/runner/scratch"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -73,8 +74,10 @@ func (o Options) NewTargets(ctx context.Context, kernels []string) ([]target.Tar
 }
 
 // NewTarget builds the target the options ask for, checking that this
-// machine has what it needs.
+// machine has what it needs. It first removes the temporary directories
+// a killed kmodcheck left (scratch).
 func (o Options) NewTarget() (target.Target, error) {
+	scratch.RemoveStale()
 	switch o.Target {
 	case "host":
 		t := &host.Target{StepTimeout: o.StepTimeout}

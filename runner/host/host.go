@@ -52,6 +52,9 @@ func (t *Target) Check() error {
 	return nil
 }
 
+// BuildsOnKernel says that builds run on the kernel under test: this one.
+func (t *Target) BuildsOnKernel() {}
+
 // Start waits for the kernel to be free of other cases, then opens its
 // log; it boots nothing.
 func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, error) {

@@ -162,6 +162,7 @@ type liveCase struct {
 	stage        string
 	since        time.Time // the stage's start
 	active       bool      // the stage is something under way: show its time
+	booting      time.Time // when its kernel began to boot
 }
 
 // LiveRefresh is how often Live redraws its block.
@@ -220,6 +221,12 @@ func (l *Live) Notice(kernel string, n script.Notice) {
 		return
 	}
 	c.stage, c.active, c.since = stage, active, l.now()
+	switch n.Kind {
+	case script.Booting:
+		c.booting = c.since
+	case script.Awaiting: // the boot goes on: its time counts from its start
+		c.since = c.booting
+	}
 	l.redraw(nil)
 }
 
@@ -227,7 +234,7 @@ func (l *Live) Notice(kernel string, n script.Notice) {
 // under way.
 func liveStage(n script.Notice) (string, bool) {
 	switch s := n.Step; n.Kind {
-	case script.Booting:
+	case script.Booting, script.Awaiting:
 		return "booting", true
 	case script.Booted:
 		if n.BootErr != nil {

@@ -541,6 +541,14 @@ func TestLive(t *testing.T) {
 	if got := show(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("screen:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	// Built while it booted, the case waits for its kernel: booting again,
+	// the time counted from the boot's start.
+	mk := script.Step{N: 1, Kind: script.Command, Line: "make", Where: target.OnBuild, Result: &target.Result{Step: target.Step{Line: "make", Where: target.OnBuild}}}
+	ev("well_behaved", k61, script.Notice{Kind: script.StepDone, Step: mk})
+	ev("well_behaved", k61, script.Notice{Kind: script.Awaiting})
+	if got := show(); got[0] != "  well_behaved ["+k61+"]         13.5s  booting 12.5s" {
+		t.Fatalf("screen while the built case waits for its kernel:\n%s", strings.Join(got, "\n"))
+	}
 
 	st := script.Step{N: 2, Kind: script.Command, Line: "insmod ./fine.ko", Where: target.OnKernel}
 	ev("well_behaved", k61, script.Notice{Kind: script.StepStarted, Step: st})

@@ -83,6 +83,9 @@ const (
 	Booted                        // the kernel started, or failed to: Boot or BootErr
 	StepStarted                   // Step is about to run
 	StepDone                      // Step has run: its Result or Compare is set
+	// Awaiting: a step or comparison needs the kernel, which may still be
+	// booting (its build steps ran meanwhile); Booted follows.
+	Awaiting
 )
 
 // A Notice tells a live progress display what a case is doing as it

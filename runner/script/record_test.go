@@ -69,7 +69,7 @@ func TestRecord(t *testing.T) {
 	if f := rec.Failure; f == nil || f.Kind != FailStep || f.Step != 3 || f.Command != "ls -l" || f.Message != "exit status 3" {
 		t.Errorf("failure %+v, want step 3's exit status", f)
 	}
-	wantNotices := []NoticeKind{Booting, Booted, StepStarted, StepDone, StepStarted, StepDone, StepStarted, StepDone}
+	wantNotices := []NoticeKind{Booting, Awaiting, Booted, StepStarted, StepDone, StepStarted, StepDone, StepStarted, StepDone}
 	if !slices.Equal(notices, wantNotices) {
 		t.Errorf("notices %v, want %v", notices, wantNotices)
 	}
@@ -88,20 +88,29 @@ func writeFiles(t *testing.T, files map[string]string) {
 	}
 }
 
+// onKernel is a fake target whose builds run on the kernel under test, as
+// the host target's do.
+type onKernel struct{ *targettest.Target }
+
+func (onKernel) BuildsOnKernel() {}
+
 // TestBuildWhileBooting: a case's build steps run before it waits for its
 // kernel (which boots meanwhile), its first step on the kernel waits for
 // it, a case of builds only still waits for it to be up, and one whose
-// build fails never does: its VM is stopped.
+// build fails never does: its VM is stopped. Where builds run on the
+// kernel under test, the case takes the kernel before its first build.
 func TestBuildWhileBooting(t *testing.T) {
 	for _, tt := range []struct {
-		name, script string
-		after        int // steps run when the kernel was first waited for
-		waited       bool
+		name, script   string
+		buildsOnKernel bool
+		after          int // steps run when the kernel was first waited for
+		waited         bool
 	}{
-		{"build_then_kernel", "make\nmake modules\nls\n", 2, true},
-		{"build_only", "make\n", 1, true},
-		{"build_fails", "next -exit 2\nmake\nls\n", 0, false},
-		{"kernel_first", "ls\nmake\n", 0, true},
+		{"build_then_kernel", "make\nmake modules\nls\n", false, 2, true},
+		{"build_only", "make\n", false, 1, true},
+		{"build_fails", "next -exit 2\nmake\nls\n", false, 0, false},
+		{"kernel_first", "ls\nmake\n", false, 0, true},
+		{"host_build_first", "make\nls\n", true, 0, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -109,6 +118,9 @@ func TestBuildWhileBooting(t *testing.T) {
 			writeFiles(t, map[string]string{file: tt.script})
 			fake := targettest.NewTarget("6.1.0-99-amd64")
 			cfg := &Config{Target: fake, Golden: dir, StepTimeout: time.Minute}
+			if tt.buildsOnKernel {
+				cfg.Target = onKernel{fake}
+			}
 			p := cfg.Params(file)
 			for c, f := range fake.Commands() {
 				p.Cmds[c] = f

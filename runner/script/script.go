@@ -236,6 +236,7 @@ func (cfg *Config) kernel(ts *testscript.TestScript, st *caseState) {
 // it has loaded and running at the start, for the end-of-case checks.
 func (cfg *Config) bringUp(ts *testscript.TestScript, st *caseState) error {
 	st.up = true
+	cfg.observe(Notice{Case: ts.Name(), Kind: Awaiting})
 	info, err := st.session.Ready(st.ctx)
 	if err != nil {
 		st.record.BootErr = err
@@ -301,7 +302,8 @@ func (cfg *Config) shCmd(ts *testscript.TestScript, neg bool, args []string) {
 
 func (cfg *Config) runStep(ts *testscript.TestScript, neg bool, line, where string) {
 	st := cfg.session(ts)
-	if where == target.OnKernel {
+	onKernel := cfg.reachesKernel(where)
+	if onKernel {
 		cfg.kernel(ts, st)
 	}
 	st.count(line)
@@ -338,13 +340,23 @@ func (cfg *Config) runStep(ts *testscript.TestScript, neg bool, line, where stri
 	if res.TimedOut {
 		cfg.timedOut(ts, st, step)
 	}
-	cfg.checkKernel(ts, st, line, res, expect)
+	if onKernel || expect != nil {
+		cfg.checkKernel(ts, st, line, res, expect)
+	}
 	switch {
 	case neg && res.Exit == 0:
 		cfg.fail(ts, st, st.stepFailure(FailStep, line, "unexpected success"))
 	case !neg && res.Exit != 0:
 		cfg.fail(ts, st, st.stepFailure(FailStep, line, fmt.Sprintf("exit status %d", res.Exit)))
 	}
+}
+
+// reachesKernel says whether a step run where runs on the kernel under
+// test: every step on the kernel, and builds where the target builds on
+// it (target.BuildsOnKernel).
+func (cfg *Config) reachesKernel(where string) bool {
+	_, builds := cfg.Target.(target.BuildsOnKernel)
+	return where == target.OnKernel || builds
 }
 
 // maxLoggedKernelLines bounds the kernel lines a step adds to the

@@ -27,6 +27,16 @@ type Target interface {
 	Start(ctx context.Context, c Case) (Session, error)
 }
 
+// BuildsOnKernel is implemented by a Target whose build steps run on the
+// kernel under test (the host target's): a case takes its kernel's state
+// before its first step, build or not, and checks the kernel after each,
+// so that what a build does to the kernel (a Makefile that loads its
+// module) is the case's. Another target's builds run apart from the
+// kernel, while it boots.
+type BuildsOnKernel interface {
+	BuildsOnKernel()
+}
+
 // A Case is what a target needs to know of the case it serves.
 type Case struct {
 	Name    string

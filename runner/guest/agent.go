@@ -258,7 +258,7 @@ func (a *agent) addLeaks(st *target.State) {
 // into the kernel log.
 func (a *agent) startLog() (uint64, error) {
 	a.log.MarkSteps = true
-	if err := a.log.Trace("kmodcheck"); err != nil {
+	if err := a.log.Trace(proto.TraceInstance); err != nil {
 		fmt.Fprintf(os.Stderr, "kmodcheck-agent: %v; step boundaries go into the kernel log\n", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -22,6 +22,9 @@ const (
 	// ShellPortName carries an interactive shell's terminal bytes, raw,
 	// both ways (OpShell).
 	ShellPortName = "kmodcheck.shell"
+	// TraceInstance is the guest's tracefs instance for the printk trace:
+	// /init makes it before the state is saved, the agent enables it.
+	TraceInstance = "kmodcheck"
 )
 
 // Hello is the agent's first message, sent once it is ready for commands.

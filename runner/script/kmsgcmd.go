@@ -38,8 +38,9 @@ func (cfg *Config) kmsgCmd(ts *testscript.TestScript, neg bool, args []string) {
 	gf := loadGolden(ts, "kmsg", a.path, a.updatePath, golden.Parse)
 	if gf.missing && !cfg.Update {
 		st := ts.Value(stateKey{}).(*caseState)
-		cfg.fail(ts, st, Failure{Kind: FailKmsg, Step: st.steps + 1, Command: "kmsg " + a.name,
-			Message: fmt.Sprintf("golden file %s does not exist; run with -update to create it from this run's kernel log", a.path)})
+		st.count("kmsg " + a.name) // the step that fails, numbered where every step is
+		cfg.fail(ts, st, st.stepFailure(FailKmsg, "kmsg "+a.name,
+			fmt.Sprintf("golden file %s does not exist; run with -update to create it from this run's kernel log", a.path)))
 	}
 	var up kmsgUpdate
 	if cfg.Update {

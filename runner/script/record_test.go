@@ -34,19 +34,7 @@ func TestRecord(t *testing.T) {
 			defer mu.Unlock()
 			notices = append(notices, n.Kind)
 		}}
-	p := cfg.Params(file)
-	for c, f := range fake.Commands() {
-		p.Cmds[c] = f
-	}
-	var rec *Record
-	setup := p.Setup
-	p.Setup = func(env *testscript.Env) error {
-		err := setup(env)
-		rec = RecordOf(env)
-		return err
-	}
-	testscript.RunT(&langRunner{cases: map[string]*scriptcase.T{}}, p)
-
+	rec := runCase(cfg, file, fake)
 	if rec == nil || !rec.Booting || rec.Boot == nil {
 		t.Fatalf("record %+v: want a booted case", rec)
 	}
@@ -121,15 +109,43 @@ func TestBuildWhileBooting(t *testing.T) {
 			if tt.buildsOnKernel {
 				cfg.Target = onKernel{fake}
 			}
-			p := cfg.Params(file)
-			for c, f := range fake.Commands() {
-				p.Cmds[c] = f
-			}
-			testscript.RunT(&langRunner{cases: map[string]*scriptcase.T{}}, p)
+			runCase(cfg, file, fake)
 			after, waited := fake.Session(tt.name).ReadyAfter()
 			if after != tt.after || waited != tt.waited {
 				t.Errorf("the kernel was waited for after %d steps (%v), want after %d (%v); steps: %q", after, waited, tt.after, tt.waited, fake.Session(tt.name).Sent())
 			}
 		})
 	}
+}
+
+// TestMissingGoldenStep: a kmsg whose golden is missing fails as the
+// case's next step, numbered where every step is.
+func TestMissingGoldenStep(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "nogold.txtar")
+	writeFiles(t, map[string]string{file: "ls\nkmsg nothere\n"})
+	fake := targettest.NewTarget("6.1.0-99-amd64")
+	cfg := &Config{Target: fake, Golden: dir, StepTimeout: time.Minute}
+	rec := runCase(cfg, file, fake)
+	if f := rec.Failure; f == nil || f.Kind != FailKmsg || f.Step != 2 || f.Command != "kmsg nothere" {
+		t.Errorf("failure %+v, want step 2, kmsg nothere, its golden missing", f)
+	}
+}
+
+// runCase runs a case file with cfg, the fake target's commands added
+// (targettest), and returns the case's record.
+func runCase(cfg *Config, file string, fake *targettest.Target) *Record {
+	p := cfg.Params(file)
+	for c, f := range fake.Commands() {
+		p.Cmds[c] = f
+	}
+	var rec *Record
+	setup := p.Setup
+	p.Setup = func(env *testscript.Env) error {
+		err := setup(env)
+		rec = RecordOf(env)
+		return err
+	}
+	testscript.RunT(&langRunner{cases: map[string]*scriptcase.T{}}, p)
+	return rec
 }

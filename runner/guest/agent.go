@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,13 +19,6 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
-// The guest side's roles (proto.EnvRole): /init hands over to the agent as
-// roleInit; it starts itself again as roleServ to serve the host.
-const (
-	roleInit = proto.RoleInit
-	roleServ = "serve"
-)
-
 // IsGuest reports whether this process was started as kmodcheck's guest side,
 // or as the host's maker of the guest's view of its root (proto.RoleView).
 // The kmodcheck command (and the test binary) call Main first thing when it is.
@@ -34,46 +26,20 @@ const (
 // warning (role.go).
 func IsGuest() bool { return guestRole() != "" }
 
-// Main runs the guest side and never returns: as PID 1 it sets the machine up,
-// runs the agent as its child and powers off when the agent exits.
+// Main runs the guest side and never returns. /init's shell, PID 1, starts
+// it as the agent: it sets the machine up, serves the host, and powers the
+// machine off when the host is done with it or serving fails.
 func Main() {
 	if os.Getenv(proto.EnvRole) == proto.RoleView {
 		viewMain() // execs QEMU, or exits
 	}
-	if os.Getenv(proto.EnvRole) == roleServ {
-		err := serve()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "kmodcheck-agent: %v\n", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
+	setupErr := setUp() // the agent still serves, and says so in its Hello
+	if setupErr != nil {
+		fmt.Fprintf(os.Stderr, "kmodcheck-agent: %v\n", setupErr)
 	}
-	if err := setUp(); err != nil {
-		// The agent still starts, and says so in its Hello.
-		fmt.Fprintf(os.Stderr, "kmodcheck-init: %v\n", err)
-		os.Setenv("KMODCHECK_SETUP_ERROR", err.Error())
+	if err := serve(setupErr); err != nil {
+		fmt.Fprintf(os.Stderr, "kmodcheck-agent: %v\n", err)
 	}
-	agent := exec.Command("/proc/self/exe")
-	agent.Env = append(os.Environ(), proto.EnvRole+"="+roleServ)
-	agent.Stdout, agent.Stderr = os.Stdout, os.Stderr
-	if err := agent.Start(); err != nil {
-		fmt.Fprintf(os.Stderr, "kmodcheck-init: start agent: %v\n", err)
-		powerOff()
-	}
-	// As PID 1 we inherit every orphan; reap them all, and stop with the agent.
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, 0, nil)
-		if err == unix.ECHILD || pid == agent.Process.Pid {
-			if ws.ExitStatus() != 0 {
-				fmt.Fprintf(os.Stderr, "kmodcheck-init: agent exited: %v\n", ws.ExitStatus())
-			}
-			powerOff()
-		}
-	}
-}
-
-func powerOff() {
 	unix.Sync()
 	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
 	os.Exit(1) // not reached
@@ -155,7 +121,7 @@ type agent struct {
 	syslog  syslog                   // rsyslogd, for /var/log/kern.log (syslog.go)
 }
 
-func serve() error {
+func serve(setupErr error) error {
 	port, err := openPort(proto.PortName, 10*time.Second)
 	if err != nil {
 		return err
@@ -168,7 +134,10 @@ func serve() error {
 	defer logPort.Close()
 	wire := proto.NewConn(port)
 
-	hello := proto.Hello{Release: release(), Tainted: local.ProcTainted(), Error: os.Getenv("KMODCHECK_SETUP_ERROR"), Shell: local.ShellName()}
+	hello := proto.Hello{Release: release(), Tainted: local.ProcTainted(), Shell: local.ShellName()}
+	if setupErr != nil {
+		hello.Error = setupErr.Error()
+	}
 	a := &agent{seen: map[string]*loadedModule{}, session: local.Steps{Env: local.ShellEnv, SudoDir: "/run/kmodcheck/bin"}}
 	a.log, err = local.OpenKernelLog(logPort)
 	if err != nil {

@@ -11,10 +11,10 @@ import (
 // notInVM says why this process cannot be kmodcheck's guest side in the
 // given role, or "" when it can. The guest side mounts over the system's
 // directories and powers the machine off: it must run only where
-// kmodcheck's initramfs handed over to it (PID 1, given the case's work
-// directory by kmodcheck's /init, in a machine that has
-// virtio-serial ports, which QEMU gave it), or as the agent PID 1 starts.
-// An environment variable alone, set by mistake on a host, is not enough.
+// kmodcheck's initramfs started it (by PID 1, given the case's work
+// directory by kmodcheck's /init, in a machine that has virtio-serial
+// ports, which QEMU gave it). An environment variable alone, set by
+// mistake on a host, is not enough.
 func notInVM(role string) string {
 	switch role {
 	case proto.RoleView:
@@ -23,11 +23,7 @@ func notInVM(role string) string {
 			return "no " + proto.EnvView
 		}
 		return ""
-	case roleInit:
-		if pid := os.Getpid(); pid != 1 {
-			return fmt.Sprintf("this process is not PID 1 (it is %d)", pid)
-		}
-	case roleServ:
+	case proto.RoleAgent:
 		if ppid := os.Getppid(); ppid != 1 {
 			return fmt.Sprintf("this process was not started by PID 1 (its parent is %d)", ppid)
 		}

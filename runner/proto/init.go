@@ -6,9 +6,9 @@ import "fmt"
 // agent it hands over to (runner/guest) agree on: /init exports these to
 // the agent.
 const (
-	EnvWork  = "KMODCHECK_WORK"  // the case's work directory, shared read-write
-	EnvRole  = "KMODCHECK_GUEST" // set: this process is the guest side (RoleInit from the initramfs)
-	RoleInit = "init"
+	EnvWork   = "KMODCHECK_WORK"  // the case's work directory, shared read-write
+	EnvRole   = "KMODCHECK_GUEST" // set: this process is the guest side (RoleAgent from the initramfs)
+	RoleAgent = "agent"
 )
 
 // Where /init mounts the host's shares in the guest: the agent binary's

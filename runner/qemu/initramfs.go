@@ -18,8 +18,8 @@ import (
 )
 
 // initScript is the initramfs's /init: load what 9p needs, then wait on the
-// agent's port for the case, mount the host's root read-only and hand over
-// to the agent. busybox is the only program in the initramfs; everything
+// agent's port for the case, mount the host's root read-only and start the
+// agent. busybox is the only program in the initramfs; everything
 // else comes from the machine's root (the host's, or a release root).
 //
 // The wait is the last point before anything case-specific, so a state
@@ -82,8 +82,13 @@ $bb umount /sys
 $bb umount /proc
 $bb mount --move /dev /newroot/dev
 [ -x "/newroot$agent" ] || fail "agent $agent not found"
-export ` + proto.EnvRole + `=` + proto.RoleInit + ` ` + proto.EnvWork + `="$work"
-exec $bb switch_root /newroot "$agent"
+# PID 1 stays a shell, this busybox copied to /run: one Go runtime to start
+# under TCG, the agent's, not two. Waiting for the agent, the shell reaps
+# every orphan the guest's processes leave (ash's wait takes any child).
+# The agent powers the machine off; the shell does if the agent dies.
+$bb cp $bb /newroot/run/kmodcheck/busybox || fail "copy busybox to /run failed"
+export ` + proto.EnvRole + `=` + proto.RoleAgent + ` ` + proto.EnvWork + `="$work"
+exec $bb switch_root /newroot /run/kmodcheck/busybox sh -c "$agent & wait \$!; echo kmodcheck-init: agent exited: \$?; exec /run/kmodcheck/busybox poweroff -f"
 `
 
 // BootModules are the modules the guest needs before the host root is

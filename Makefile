@@ -46,6 +46,7 @@ test: setup build
 # naive way, runs by name.
 bench: setup
 	$(GO) test -run '^$$' -bench 'Match100k' -benchmem ./runner/golden
+	$(GO) test -run '^$$' -bench 'ParseAllocTraces' -benchmem ./runner/guest
 	$(GO) test -run '^$$' -bench 'BootModes' -benchtime 1x -timeout 60m .
 	$(GO) test -run '^$$' -bench 'UserSuite' -benchtime 1x -timeout 20m .
 

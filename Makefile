@@ -40,13 +40,15 @@ test: setup build
 
 # Benchmarks: snapshot and cold boots side by side in one run (boot, the
 # seed suite, the kernel matrix, a step's round trip, memory; the table is
-# in bench-results.txt), the kernel-log comparison, and what a user sees:
+# in bench-results.txt), the kernel-log comparison, the leak scan's parse,
+# what putting a build step's machine together costs, and what a user sees:
 # kmodcheck run cases/ with its defaults, with each case's boot and each
 # kind of step (bench-user.txt). BenchmarkSeed, the split per case and the
 # naive way, runs by name.
 bench: setup
 	$(GO) test -run '^$$' -bench 'Match100k' -benchmem ./runner/golden
 	$(GO) test -run '^$$' -bench 'ParseAllocTraces' -benchmem ./runner/guest
+	$(GO) test -run '^$$' -bench 'BuildMachine' -benchtime 20x ./runner/qemu
 	$(GO) test -run '^$$' -bench 'BootModes' -benchtime 1x -timeout 60m .
 	$(GO) test -run '^$$' -bench 'UserSuite' -benchtime 1x -timeout 20m .
 

@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -14,13 +15,14 @@ import (
 
 	"github.com/kmodcheck/kmodcheck/runner/hide"
 	"github.com/kmodcheck/kmodcheck/runner/local"
+	"github.com/kmodcheck/kmodcheck/runner/proto"
 	"github.com/kmodcheck/kmodcheck/runner/scratch"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
-// buildNS is the name of the script that runs a build step on the case's
-// machine; it lives beside the uname.
-const buildNS = "kmodcheck-buildns"
+// buildView is the name of the build's machine (a proto.View, JSON) in
+// the case's directory.
+const buildView = "build-machine.json"
 
 // Where a build step's chroot finds the uname that reports the target's
 // release: first on its PATH.
@@ -31,23 +33,25 @@ const (
 
 // A caseBuild is one case's build side: the overlays of its machine
 // (whose changes the guest takes before its next step), the uname that
-// reports the target's release and the namespace script, in a directory
-// of the case's own. It is made before the case's VM starts and outlives
-// every boot attempt, so that builds run while the VM boots.
+// reports the target's release and the machine's description, in a
+// directory of the case's own. It is made before the case's VM starts and
+// outlives every boot attempt, so that builds run while the VM boots.
 type caseBuild struct {
-	dir    string // the case's directory
-	script string // the namespace script (buildNSScript)
-	upper  string // the overlays' upper directories: the machine's changes
+	dir   string // the case's directory
+	agent string // the kmodcheck binary, which puts the machine together (proto.RoleView)
+	view  string // the machine (buildMachineView), JSON
+	upper string // the overlays' upper directories: the machine's changes
 }
 
 // newCaseBuild makes the build side of a case whose work directory is
-// work, on the machine root of release (hiding rootOnly of it).
-func newCaseBuild(release, root, work string, rootOnly hide.Private) (*caseBuild, error) {
+// work, on the machine root of release (hiding rootOnly of it), put
+// together for each step by agent.
+func newCaseBuild(agent, release, root, work string, rootOnly hide.Private) (*caseBuild, error) {
 	dir, err := scratch.Dir("case")
 	if err != nil {
 		return nil, err
 	}
-	b := &caseBuild{dir: dir, script: filepath.Join(dir, "bin", buildNS), upper: filepath.Join(dir, "upper")}
+	b := &caseBuild{dir: dir, agent: agent, view: filepath.Join(dir, buildView), upper: filepath.Join(dir, "upper")}
 	if err := b.write(release, root, work, rootOnly); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("the build's machine for %s: %w", release, err)
@@ -58,9 +62,9 @@ func newCaseBuild(release, root, work string, rootOnly hide.Private) (*caseBuild
 // write writes the uname that builds see first on PATH, which reports
 // release for -r, so the tutorial's unchanged Makefile
 // (make -C /lib/modules/$(shell uname -r)/build) builds for the target,
-// and the build namespace script (see run).
+// and the build's machine (see run).
 func (b *caseBuild) write(release, root, work string, rootOnly hide.Private) error {
-	bin := filepath.Dir(b.script)
+	bin := filepath.Join(b.dir, "bin")
 	script := fmt.Sprintf("#!/bin/sh\n# kmodcheck: the kernel under test is %s\n[ \"$*\" = -r ] && { echo %s; exit 0; }\nexec /bin/uname \"$@\"\n",
 		release, release)
 	for _, d := range []string{bin, b.upper, filepath.Join(b.dir, "ovlwork"), filepath.Join(b.dir, "mnt")} {
@@ -81,11 +85,31 @@ func (b *caseBuild) write(release, root, work string, rootOnly hide.Private) err
 	if m.Scrubbed, err = scrubShadowFiles(m.Root, filepath.Join(b.dir, "scrubbed")); err != nil {
 		return err
 	}
-	ns, err := buildNSScript(m)
+	return writeBuildView(m, b.view)
+}
+
+// writeBuildView writes m's proto.View to file, and makes the overlays'
+// upper and work directories.
+func writeBuildView(m buildMachine, file string) error {
+	v, err := buildMachineView(m)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(b.script, []byte(ns), 0o755)
+	for _, d := range v.Mounts {
+		if d.Type == "overlay" {
+			name := filepath.Base(d.Target)
+			for _, dir := range []string{filepath.Join(m.Upper, name), filepath.Join(m.OvlWork, name)} {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, data, 0o600)
 }
 
 // run runs a build step on the host, where it is fast, on the case's
@@ -100,7 +124,7 @@ func (b *caseBuild) write(release, root, work string, rootOnly hide.Private) err
 // hashes scrubbed, and a reader's environment (hide.ReaderEnv).
 func (b *caseBuild) run(ctx context.Context, step target.Step) target.Result {
 	wrapped := step
-	wrapped.Line = wrapNS(b.script, step.Line, os.Geteuid() != 0)
+	wrapped.Line = wrapNS(b.agent, b.view, step.Line, os.Geteuid() != 0, true)
 	res := local.RunSh(ctx, wrapped, hide.ReaderEnv(local.HostEnv()))
 	res.Step = step
 	return res
@@ -113,7 +137,7 @@ func (b *caseBuild) changed() bool { return machineChanged(b.upper) }
 // hostLine is the shell line that runs line as the case's build steps
 // run, for a user at the host's shell.
 func (b *caseBuild) hostLine(line string) string {
-	return strings.TrimPrefix(wrapNS(b.script, line, os.Geteuid() != 0), "exec ")
+	return wrapNS(b.agent, b.view, line, os.Geteuid() != 0, false)
 }
 
 func (b *caseBuild) remove() error { return os.RemoveAll(b.dir) }
@@ -146,20 +170,26 @@ func machineChanged(upper string) bool {
 	return false
 }
 
-// wrapNS returns the shell line that runs line through the namespace
-// script under unshare.
-func wrapNS(script, line string, mapRoot bool) string {
+// wrapNS returns the shell command that runs line on the machine that
+// view (a proto.View's file) describes: in namespaces of its own (unshare),
+// agent puts the machine together (proto.RoleView) and runs line there;
+// in place of the shell when replace is set.
+func wrapNS(agent, view, line string, mapRoot, replace bool) string {
+	args := []string{proto.EnvRole + "=" + proto.RoleView, proto.EnvView + "=" + shellQuote(view)}
+	if replace {
+		args = append(args, "exec")
+	}
 	// Its own mounts, network (none), processes, host name and IPC; the
 	// namespace's processes die with unshare, which a timeout kills.
-	args := []string{"exec", "unshare", "--mount", "--propagation", "private", "--net", "--uts", "--ipc", "--pid", "--fork", "--kill-child"}
+	args = append(args, "unshare", "--mount", "--propagation", "private", "--net", "--uts", "--ipc", "--pid", "--fork", "--kill-child")
 	if mapRoot {
 		args = append(args, "--map-root-user")
 	}
-	args = append(args, "--", shellQuote(script), shellQuote(line))
+	args = append(args, "--", shellQuote(agent), shellQuote(line))
 	return strings.Join(args, " ")
 }
 
-// A buildMachine is what the namespace script puts together.
+// A buildMachine is what a build step's proto.View puts together.
 type buildMachine struct {
 	Root    string // the machine's root: a release root, or "/"
 	Release string
@@ -203,95 +233,84 @@ func scrubShadowFiles(root, dir string) (map[string]string, error) {
 // host or fresh tmpfs, never overlaid.
 var apiDirs = map[string]bool{"dev": true, "proc": true, "sys": true, "tmp": true, "run": true}
 
-// buildNSScript is the script unshare runs: in its new, private mount
-// namespace it builds the machine at m.Mount (a tmpfs with, for each
-// top-level directory of the root, an overlay whose upper directory is the
-// case's) and runs the step's line ($1) chrooted there. One overlay per
-// directory rather than one over the root: overlayfs refuses layers that
-// overlap, and the upper directories live under the host's root.
-func buildNSScript(m buildMachine) (string, error) {
+// buildMachineView is the proto.View of m: in a new, private mount
+// namespace it puts the machine together at m.Mount (a tmpfs with, for
+// each top-level directory of the root, an overlay whose upper directory
+// is the case's) and runs the step's line chrooted there, confined. One
+// overlay per directory rather than one over the root: overlayfs refuses
+// layers that overlap, and the upper directories live under the host's
+// root.
+func buildMachineView(m buildMachine) (proto.View, error) {
 	entries, err := os.ReadDir(m.Root)
 	if err != nil {
-		return "", fmt.Errorf("machine root of %s: %w", m.Release, err)
+		return proto.View{}, fmt.Errorf("machine root of %s: %w", m.Release, err)
 	}
-	for _, p := range []string{"unshare", "mount", "chroot"} {
-		if _, err := exec.LookPath(p); err != nil {
-			return "", fmt.Errorf("building for %s needs %s: install util-linux, mount and coreutils", m.Release, p)
-		}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		return proto.View{}, fmt.Errorf("building for %s needs unshare: install util-linux", m.Release)
 	}
 	for _, p := range []string{m.Root, m.Upper, m.OvlWork} {
 		if strings.ContainsAny(p, ",:\n") {
-			return "", fmt.Errorf("overlayfs cannot take a directory whose path has a comma or colon (%s); set KMODCHECK_CACHE or TMPDIR elsewhere", p)
+			return proto.View{}, fmt.Errorf("overlayfs cannot take a directory whose path has a comma or colon (%s); set KMODCHECK_CACHE or TMPDIR elsewhere", p)
 		}
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "#!/bin/sh\n# kmodcheck: run a build step on the machine of %s (root %s),\n", m.Release, m.Root)
-	b.WriteString("# its changes in the case's overlay, in this process's own mount namespace only.\n")
-	b.WriteString("# Run as: unshare --mount --propagation private [--map-root-user] -- THIS 'COMMAND LINE'\n")
-	b.WriteString("fail() { echo \"kmodcheck: cannot put the build's machine together: $* (needs root, or unprivileged user namespaces and overlayfs: Linux 5.11 or later)\" >&2; exit 125; }\n")
-	mnt := shellQuote(m.Mount)
-	fmt.Fprintf(&b, "mount -t tmpfs -o mode=0755 kmodcheck %s || fail tmpfs\n", mnt)
+	mounts := []proto.Mount{{Source: "kmodcheck", Target: m.Mount, Type: "tmpfs", Data: "mode=0755"}}
 	names := make([]string, 0, len(entries))
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		src := filepath.Join(m.Root, name)
-		dst := shellQuote(filepath.Join(m.Mount, name))
+		src, dst := filepath.Join(m.Root, name), filepath.Join(m.Mount, name)
 		fi, err := os.Lstat(src)
 		switch {
 		case err != nil:
 			continue
 		case fi.Mode()&os.ModeSymlink != 0:
 			link, _ := os.Readlink(src)
-			fmt.Fprintf(&b, "ln -s %s %s\n", shellQuote(link), dst)
+			mounts = append(mounts, proto.Mount{Source: link, Target: dst, Link: true, Optional: true})
 		case !fi.IsDir():
 		case apiDirs[name]:
-			fmt.Fprintf(&b, "mkdir %s\n", dst)
+			// Mounted over below.
 		case within(m.Private, src) || within(src, m.Private):
 			// The VM's own directory is under it: overlayfs would see
 			// overlapping layers. Bound as it is.
-			fmt.Fprintf(&b, "mkdir %s && mount --rbind %s %s || fail %s\n", dst, shellQuote(src), dst, shellQuote(name))
+			mounts = append(mounts, proto.Mount{Source: src, Target: dst, Bind: true, Recursive: true, MakeDir: true})
 		default:
-			up, wk := shellQuote(filepath.Join(m.Upper, name)), shellQuote(filepath.Join(m.OvlWork, name))
-			opts := shellQuote("lowerdir=" + src + ",upperdir=" + filepath.Join(m.Upper, name) + ",workdir=" + filepath.Join(m.OvlWork, name))
-			fmt.Fprintf(&b, "mkdir -p %s %s %s && mount -t overlay -o %s kmodcheck %s || fail overlay %s\n", dst, up, wk, opts, dst, shellQuote(name))
+			opts := "lowerdir=" + src + ",upperdir=" + filepath.Join(m.Upper, name) + ",workdir=" + filepath.Join(m.OvlWork, name)
+			mounts = append(mounts, proto.Mount{Source: "kmodcheck", Target: dst, Type: "overlay", Data: opts, MakeDir: true})
 		}
 	}
-	writeHidden(&b, m)
-	writeAPIMounts(&b, mnt)
-	fmt.Fprintf(&b, "mkdir -p %s/tmp %s/run && mount -t tmpfs -o mode=1777 tmp %s/tmp && mount -t tmpfs -o mode=0755 run %s/run || fail tmpfs\n", mnt, mnt, mnt, mnt)
-	bin := shellQuote(m.Mount + chrootBin)
-	fmt.Fprintf(&b, "mkdir -p %s && mount --bind %s %s || fail uname\n", bin, shellQuote(m.Bin), bin)
-	work := shellQuote(m.Mount + m.Work)
-	fmt.Fprintf(&b, "mkdir -p %s && mount --bind %s %s || fail work directory\n", work, shellQuote(m.Work), work)
-	// Without capabilities, and unable to gain any: root in the machine
-	// owns its files (make install), but cannot leave the chroot, mount,
-	// or reach what the namespaces and hidden directories keep from it.
-	fmt.Fprintf(&b, "[ -x %s/usr/bin/setpriv ] || fail 'no setpriv (util-linux) in the machine'\n", mnt)
-	fmt.Fprintf(&b, "exec chroot %s /usr/bin/setpriv --bounding-set -all --inh-caps -all --no-new-privs /usr/bin/env PATH=%s /bin/sh -c 'cd \"$1\" 2>/dev/null || :; exec /bin/sh -c \"$2\"' kmodcheck \"$PWD\" \"$1\"\n", mnt, chrootPath)
-	return b.String(), nil
+	mounts = append(mounts, hiddenMounts(m)...)
+	mounts = append(mounts, apiMounts(m.Mount)...)
+	mounts = append(mounts,
+		proto.Mount{Source: "tmp", Target: m.Mount + "/tmp", Type: "tmpfs", Data: "mode=1777", MakeDir: true},
+		proto.Mount{Source: "run", Target: m.Mount + "/run", Type: "tmpfs", Data: "mode=0755", MakeDir: true},
+		proto.Mount{Source: m.Bin, Target: m.Mount + chrootBin, Bind: true, MakeDir: true},
+		proto.Mount{Source: m.Work, Target: m.Mount + m.Work, Bind: true, MakeDir: true})
+	return proto.View{
+		Failure: "put the build's machine together (it needs root, or unprivileged user namespaces and overlayfs: Linux 5.11 or later)",
+		Mounts:  mounts, Root: m.Mount, Path: chrootPath, Confined: true,
+		Argv: []string{"/bin/sh", "-c"},
+	}, nil
 }
 
-// writeHidden hides, in the machine at m.Mount, hide.Dirs and
+// hiddenMounts hide, in the machine at m.Mount, hide.Dirs and
 // m.RootOnly's directories (an empty tmpfs each), hide.Files and
 // m.RootOnly's files (/dev/null bound over each) and its shadow files'
 // hashes (m.Scrubbed bound over them).
-func writeHidden(b *strings.Builder, m buildMachine) {
+func hiddenMounts(m buildMachine) []proto.Mount {
+	var mounts []proto.Mount
 	dirs, files := hiddenIn(m.Root, m.RootOnly)
 	for _, d := range dirs {
-		// What went since it was found needs no hiding.
-		dst := shellQuote(m.Mount + d)
-		fmt.Fprintf(b, "[ ! -e %s ] || mount -t tmpfs -o mode=0755 hidden %s || fail hide %s\n", dst, dst, dst)
+		mounts = append(mounts, proto.Mount{Source: "hidden", Target: m.Mount + d, Type: "tmpfs", Data: "mode=0755", Hides: true})
 	}
 	for _, f := range files {
-		dst := shellQuote(m.Mount + f)
-		fmt.Fprintf(b, "[ ! -e %s ] || mount --bind /dev/null %s || fail hide %s\n", dst, dst, f)
+		mounts = append(mounts, proto.Mount{Source: "/dev/null", Target: m.Mount + f, Bind: true, Hides: true})
 	}
 	for _, f := range slices.Sorted(maps.Keys(m.Scrubbed)) {
-		fmt.Fprintf(b, "mount --bind %s %s || fail scrub %s\n", shellQuote(m.Scrubbed[f]), shellQuote(m.Mount+f), f)
+		mounts = append(mounts, proto.Mount{Source: m.Scrubbed[f], Target: m.Mount + f, Bind: true})
 	}
+	return mounts
 }
 
 // hiddenIn returns what a machine made from root hides: the directories
@@ -311,27 +330,32 @@ func hiddenIn(root string, rootOnly hide.Private) (dirs, files []string) {
 	return append(dirs, rootOnly.Dirs...), append(files, rootOnly.Files...)
 }
 
-// writeAPIMounts gives the machine at mnt its kernel file systems, as
-// little of the host's as a build needs: a /dev of a few devices, a /proc
-// of the namespace's processes with what changes the kernel read-only,
-// and /sys read-only. Without root (a user namespace), where the kernel
-// refuses fresh proc or sysfs, the host's are bound.
-func writeAPIMounts(b *strings.Builder, mnt string) {
+// apiMounts give the machine at mnt its kernel file systems, as little of
+// the host's as a build needs: a /dev of a few devices, a /proc of the
+// namespace's processes with what changes the kernel read-only, and /sys
+// read-only. Without root (a user namespace), where the kernel refuses
+// fresh proc or sysfs, the host's are bound.
+func apiMounts(mnt string) []proto.Mount {
 	dev := mnt + "/dev"
-	fmt.Fprintf(b, "mkdir -p %s && mount -t tmpfs -o mode=0755,nosuid dev %s || fail dev\n", dev, dev)
+	mounts := []proto.Mount{{Source: "dev", Target: dev, Type: "tmpfs", Data: "mode=0755", NoSUID: true, MakeDir: true}}
 	for _, d := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
-		fmt.Fprintf(b, "touch %s/%s && mount --bind /dev/%s %s/%s || fail /dev/%s\n", dev, d, d, dev, d, d)
+		mounts = append(mounts, proto.Mount{Source: "/dev/" + d, Target: dev + "/" + d, Bind: true, MakeFile: true})
 	}
-	fmt.Fprintf(b, "ln -s /proc/self/fd %s/fd && ln -s /proc/self/fd/0 %s/stdin && ln -s /proc/self/fd/1 %s/stdout && ln -s /proc/self/fd/2 %s/stderr\n", dev, dev, dev, dev)
-	fmt.Fprintf(b, "mkdir %s/shm %s/pts && mount -t tmpfs -o mode=1777 shm %s/shm || fail /dev/shm\n", dev, dev, dev)
-	fmt.Fprintf(b, "mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts %s/pts && ln -s pts/ptmx %s/ptmx\n", dev, dev)
-	proc := mnt + "/proc"
-	fmt.Fprintf(b, "mkdir -p %s && { mount -t proc proc %s || mount --rbind /proc %s || fail proc; }\n", proc, proc, proc)
+	for _, l := range [][2]string{{"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"}} {
+		mounts = append(mounts, proto.Mount{Source: l[1], Target: dev + "/" + l[0], Link: true, Optional: true})
+	}
+	proc, sys := mnt+"/proc", mnt+"/sys"
+	mounts = append(mounts,
+		proto.Mount{Source: "shm", Target: dev + "/shm", Type: "tmpfs", Data: "mode=1777", MakeDir: true},
+		proto.Mount{Source: "devpts", Target: dev + "/pts", Type: "devpts", Data: "newinstance,ptmxmode=0666,mode=0620", MakeDir: true, Optional: true},
+		proto.Mount{Source: "pts/ptmx", Target: dev + "/ptmx", Link: true, Optional: true},
+		proto.Mount{Source: "proc", Target: proc, Type: "proc", MakeDir: true,
+			Else: &proto.Mount{Source: "/proc", Target: proc, Bind: true, Recursive: true}})
 	for _, p := range []string{"sys", "sysrq-trigger", "irq", "bus", "fs"} {
-		fmt.Fprintf(b, "[ -e %s/%s ] && mount --bind %s/%s %s/%s && mount -o remount,bind,ro %s/%s %s/%s\n", proc, p, proc, p, proc, p, proc, p, proc, p)
+		mounts = append(mounts, proto.Mount{Source: proc + "/" + p, Target: proc + "/" + p, Bind: true, ReadOnly: true, Hides: true, Optional: true})
 	}
-	sys := mnt + "/sys"
-	fmt.Fprintf(b, "mkdir -p %s && { mount -t sysfs -o ro sysfs %s || mount --rbind -o ro /sys %s || fail sys; }\n", sys, sys, sys)
+	return append(mounts, proto.Mount{Source: "sysfs", Target: sys, Type: "sysfs", ReadOnly: true, MakeDir: true,
+		Else: &proto.Mount{Source: "/sys", Target: sys, Bind: true, Recursive: true, ReadOnly: true}})
 }
 
 // within reports whether p is dir or below it.

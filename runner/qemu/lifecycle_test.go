@@ -255,7 +255,11 @@ func beginGated(t *testing.T) (f *fakeVM, s *Session, open func()) {
 	if err := unix.Mkfifo(gate, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	build, err := newCaseBuild(fakeRelease, "/", f.c.WorkDir, hide.Private{})
+	self, err := os.Executable() // puts the build's machine together
+	if err != nil {
+		t.Fatal(err)
+	}
+	build, err := newCaseBuild(self, fakeRelease, "/", f.c.WorkDir, hide.Private{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -238,7 +238,7 @@ func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, erro
 	t.mu.Lock()
 	rootOnly := t.rootOnly
 	t.mu.Unlock()
-	build, err := newCaseBuild(t.Kernel.Release, m.Root, c.WorkDir, rootOnly)
+	build, err := newCaseBuild(t.Agent, t.Kernel.Release, m.Root, c.WorkDir, rootOnly)
 	if err != nil {
 		return nil, err
 	}

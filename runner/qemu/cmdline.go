@@ -29,7 +29,15 @@ type endpoints struct {
 	Changes            string // what the case's build steps changed of the machine, shared read-only
 	Root               string // what is shared as the guest's root, when not m.Root: a view of it (rootView)
 	QMP                string // a QMP socket; empty: none
-	IncomingFD         int    // >0: restore the state readable on this descriptor
+	// IncomingFD > 0 restores the state readable on this descriptor, once
+	// asked over QMP (restoreState): the capability a state's memory file
+	// needs must be set first.
+	IncomingFD int
+	// RAM, when set, is the file the guest's memory is: written through
+	// while a state is saved (RAMShared), copied on write when one is
+	// restored, so that a restore reads only the pages the guest touches.
+	RAM       string
+	RAMShared bool
 }
 
 // kernelCmdline is the kernel command line: the same for every case, so
@@ -122,11 +130,20 @@ func (m machine) args(e endpoints) []string {
 		"-device", "vmgenid,guid=auto",
 	}
 	args := append(m.hardware(), devices...)
+	if e.RAM != "" {
+		share := "off"
+		if e.RAMShared {
+			share = "on"
+		}
+		// QEMU merges the two -machine options. Its option syntax doubles a comma.
+		args = append(args, "-machine", "memory-backend=ram", "-object",
+			"memory-backend-file,id=ram,size="+m.Memory+",mem-path="+strings.ReplaceAll(e.RAM, ",", ",,")+",share="+share)
+	}
 	if e.QMP != "" {
 		args = append(args, "-qmp", "unix:"+e.QMP+",server=on,wait=off")
 	}
 	if e.IncomingFD > 0 {
-		args = append(args, "-incoming", fmt.Sprintf("fd:%d", e.IncomingFD))
+		args = append(args, "-incoming", "defer")
 	}
 	return args
 }

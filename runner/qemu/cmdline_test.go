@@ -48,15 +48,19 @@ func TestArgs(t *testing.T) {
 		t.Errorf("cold boot args:\n%s\nwant\n%s", strings.Join(got, " "), strings.Join(cold, " "))
 	}
 
-	e.IncomingFD = 3
-	restore := append(slices.Clone(cold), "-incoming", "fd:3")
+	e.IncomingFD, e.RAM, e.QMP = 3, "/cache/state/6.1.0-57-amd64-KEY.ram", "/tmp/vm/qmp.sock"
+	restore := append(slices.Clone(cold), "-machine", "memory-backend=ram",
+		"-object", "memory-backend-file,id=ram,size=1G,mem-path=/cache/state/6.1.0-57-amd64-KEY.ram,share=off",
+		"-qmp", "unix:/tmp/vm/qmp.sock,server=on,wait=off", "-incoming", "defer")
 	if got := m.args(e); !slices.Equal(got, restore) {
 		t.Errorf("restore args:\n%s\nwant\n%s", strings.Join(got, " "), strings.Join(restore, " "))
 	}
 
-	e.IncomingFD = 0
+	e.IncomingFD, e.RAM, e.RAMShared = 0, "/cache/state/a,b.ram.1.part", true
 	e.QMP = "/tmp/save/qmp.sock"
-	save := append(slices.Clone(cold), "-qmp", "unix:/tmp/save/qmp.sock,server=on,wait=off")
+	save := append(slices.Clone(cold), "-machine", "memory-backend=ram",
+		"-object", "memory-backend-file,id=ram,size=1G,mem-path=/cache/state/a,,b.ram.1.part,share=on",
+		"-qmp", "unix:/tmp/save/qmp.sock,server=on,wait=off")
 	if got := m.args(e); !slices.Equal(got, save) {
 		t.Errorf("args of the boot that saves a state:\n%s\nwant\n%s", strings.Join(got, " "), strings.Join(save, " "))
 	}

@@ -77,11 +77,49 @@ func fakeQEMUMain(behaviour, dir string, args []string) int {
 	case behaviour == fakeGated:
 		os.ReadFile(filepath.Join(dir, "gate")) // returns once the test writes
 	}
+	if i := slices.Index(args, "-qmp"); i >= 0 && i+1 < len(args) {
+		sock, _, _ := strings.Cut(strings.TrimPrefix(args[i+1], "unix:"), ",")
+		if err := serveQMP(sock, filepath.Join(dir, "qmp")); err != nil {
+			fmt.Fprintln(os.Stderr, "fake QEMU:", err)
+			return 3
+		}
+	}
 	if err := serveAgent(args, behaviour == fakeSilent); err != nil {
 		fmt.Fprintln(os.Stderr, "fake QEMU:", err)
 		return 3
 	}
 	return 0
+}
+
+// serveQMP listens on the QMP socket and answers every command with
+// success, as QEMU does to the commands that save and restore a state; it
+// appends each command to the file log, a line each.
+func serveQMP(sock, log string) error {
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		return err
+	}
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				fmt.Fprintln(conn, `{"QMP": {"version": {}, "capabilities": []}}`)
+				r := bufio.NewScanner(conn)
+				for r.Scan() {
+					if f, err := os.OpenFile(log, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+						fmt.Fprintln(f, r.Text())
+						f.Close()
+					}
+					fmt.Fprintln(conn, `{"return": {}}`)
+				}
+			}()
+		}
+	}()
+	return nil
 }
 
 // serveAgent listens on the agent's and the kernel log's ports, as QEMU

@@ -136,6 +136,40 @@ func TestLaunchPanicRetry(t *testing.T) {
 	}
 }
 
+// TestLaunchRestore: a restore starts QEMU with the state's memory file,
+// copied on write, and the migration deferred; over QMP it then turns on
+// x-ignore-shared (the memory is the file, not in the stream) and restores
+// the devices from the state's descriptor.
+func TestLaunchRestore(t *testing.T) {
+	f := newFakeVM(t, fakeServe)
+	dir := t.TempDir()
+	st := &savedState{file: filepath.Join(dir, "6.1.0-99-amd64-KEY.state"), ram: filepath.Join(dir, "6.1.0-99-amd64-KEY.ram"), console: filepath.Join(dir, "6.1.0-99-amd64-KEY.console")}
+	for _, file := range []string{st.file, st.ram, st.console} {
+		if err := os.WriteFile(file, []byte("saved"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.launch.state = st
+	if _, err := f.start(t, context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	boots := f.boots(t)
+	if len(boots) != 1 || !strings.Contains(boots[0], "memory-backend-file,id=ram,size=1G,mem-path="+st.ram+",share=off") || !strings.HasSuffix(boots[0], " -incoming defer") {
+		t.Errorf("want one restore of %s, copied on write; QEMU ran with:\n%s", st.ram, strings.Join(boots, "\n"))
+	}
+	log, _ := os.ReadFile(filepath.Join(f.dir, "qmp"))
+	want := []string{`"qmp_capabilities"`, `"capability":"x-ignore-shared","state":true`, `{"arguments":{"uri":"fd:3"},"execute":"migrate-incoming"}`}
+	lines := strings.Split(strings.TrimSpace(string(log)), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("QMP commands:\n%s\nwant %d", log, len(want))
+	}
+	for i, w := range want {
+		if !strings.Contains(lines[i], w) {
+			t.Errorf("QMP command %d: %s, want %s", i+1, lines[i], w)
+		}
+	}
+}
+
 // TestLaunchRestoreFallback: a saved state QEMU cannot load is discarded,
 // and the case boots cold, saying why with QEMU's own words.
 func TestLaunchRestoreFallback(t *testing.T) {
@@ -153,7 +187,7 @@ func TestLaunchRestoreFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	boots := f.boots(t)
-	if len(boots) != 2 || !strings.HasSuffix(boots[0], " -incoming fd:3") || strings.Contains(boots[1], "-incoming") {
+	if len(boots) != 2 || !strings.HasSuffix(boots[0], " -incoming defer") || strings.Contains(boots[1], "-incoming") {
 		t.Errorf("want a restore, then a cold boot; QEMU ran with:\n%s", strings.Join(boots, "\n"))
 	}
 	notes := strings.Join(vm.info.Notes, "\n")

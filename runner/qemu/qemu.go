@@ -457,6 +457,7 @@ func (vm *VM) boot(ctx context.Context, m machine, st *savedState) error {
 		defer f.Close() // QEMU has its own copy once started
 		files = append(files, f)
 		e.IncomingFD = 3 // the first of ExtraFiles
+		e.RAM, e.QMP = st.ram, filepath.Join(vm.tmp, "qmp.sock")
 	}
 	view, err := vm.rootView(&e)
 	if err != nil {
@@ -471,6 +472,11 @@ func (vm *VM) boot(ctx context.Context, m machine, st *savedState) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if st != nil {
+		if err := vm.restoreState(ctx, e.QMP, e.IncomingFD); err != nil {
+			return vm.failure("restore the saved state", err)
+		}
+	}
 	return vm.handshake(ctx)
 }
 

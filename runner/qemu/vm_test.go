@@ -188,7 +188,11 @@ func TestRestoreFallback(t *testing.T) {
 	first, _ := start(t, tg, "first")
 	state := tg.Cache.Path("state", restoredFrom(t, first))
 	first.Close(context.Background())
-	if err := os.Truncate(state, 1<<20); err != nil {
+	fi, err := os.Stat(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(state, fi.Size()/2); err != nil {
 		t.Fatal(err)
 	}
 

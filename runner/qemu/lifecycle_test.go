@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -359,5 +360,36 @@ func TestSessionClosedWhileBooting(t *testing.T) {
 	}
 	if _, err := s.Ready(context.Background()); err == nil {
 		t.Error("a session closed while booting says it is ready")
+	}
+}
+
+// TestPruneStates: a state unused for a day goes with its memory and
+// console; so do the parts a killed save left, but not those of a save
+// under way, nor the state kept.
+func TestPruneStates(t *testing.T) {
+	dir := t.TempDir()
+	old := time.Now().Add(-25 * time.Hour)
+	files := map[string]time.Time{
+		"6.1.0-99-amd64-OLD.state": old, "6.1.0-99-amd64-OLD.ram": old, "6.1.0-99-amd64-OLD.console": old,
+		"6.1.0-99-amd64-NEW.state": old, "6.1.0-99-amd64-NEW.ram": old,
+		"6.1.0-99-amd64-NEW.ram.123.part": old, "6.1.0-99-amd64-NEW.state.123.part": old,
+		"6.1.0-99-amd64-NEW.ram.456.part": time.Now(),
+	}
+	for name, mtime := range files {
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(f, mtime, mtime)
+	}
+	pruneStates(dir, "6.1.0-99-amd64", filepath.Join(dir, "6.1.0-99-amd64-NEW.state"))
+	var left []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	want := []string{"6.1.0-99-amd64-NEW.ram", "6.1.0-99-amd64-NEW.ram.456.part", "6.1.0-99-amd64-NEW.state"}
+	if !slices.Equal(left, want) {
+		t.Errorf("left %v, want %v", left, want)
 	}
 }

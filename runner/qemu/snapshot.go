@@ -275,8 +275,16 @@ func (t *Target) discardState(st *savedState) {
 
 // pruneStates removes the states in dir not used for stateMaxUnused, and
 // those of release not used for a day (made for an older initramfs, QEMU or
-// machine), but keep.
+// machine), but keep; and the parts of saves that never finished.
 func pruneStates(dir, release, keep string) {
+	// What a save killed outright left (a RAM file is 1 GB, sparse): a save
+	// still under way is younger than its timeout.
+	parts, _ := filepath.Glob(filepath.Join(dir, "*.part"))
+	for _, f := range parts {
+		if fi, err := os.Stat(f); err == nil && time.Since(fi.ModTime()) > stateSaveTimeout {
+			os.Remove(f)
+		}
+	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.state"))
 	for _, f := range files {
 		fi, err := os.Stat(f)

@@ -260,7 +260,13 @@ func isComment(line string) bool {
 func parseItem(line string) (item, error) {
 	var it item
 	rest := line
-	if strings.HasPrefix(rest, "[") {
+	if msg, ok := cutTimestamp(line); ok {
+		// A line pasted from a tutorial's dmesg: its timestamp is no part
+		// of the message (kernel records have none, and a step's output
+		// loses it in normalising), and what follows it is the message,
+		// as written, even a "[drm]" that would read as a label.
+		rest = `\` + msg
+	} else if strings.HasPrefix(rest, "[") {
 		end := strings.IndexByte(rest, ']')
 		if end < 0 {
 			return it, fmt.Errorf("unterminated label %q (a message starting with [ is written \\[)", line)
@@ -294,10 +300,30 @@ func parseItem(line string) (item, error) {
 	return it, nil
 }
 
+// dmesgTimestamp is the timestamp dmesg and the console print before a
+// kernel message: "[  835.288192] ".
+var dmesgTimestamp = regexp.MustCompile(`^\[ *[0-9]+\.[0-9]+\] ?`)
+
+// StripTimestamp removes a leading dmesg timestamp.
+func StripTimestamp(line string) string {
+	msg, _ := cutTimestamp(line)
+	return msg
+}
+
+// cutTimestamp returns line without its leading dmesg timestamp, and
+// whether it had one.
+func cutTimestamp(line string) (string, bool) {
+	loc := dmesgTimestamp.FindStringIndex(line)
+	if loc == nil {
+		return line, false
+	}
+	return line[loc[1]:], true
+}
+
 // validLabel reports whether name may be a label: a thread's name, such
 // as "kthread_init_work worker example" or "kworker/0:1", made of ASCII
 // letters, digits, spaces and `_-./:`, with a letter and no space at either
-// end (so that a dmesg timestamp such as "[  12.3]" is not a label).
+// end.
 func validLabel(name string) bool {
 	if name == "" || name[0] == ' ' || name[len(name)-1] == ' ' {
 		return false

@@ -14,7 +14,6 @@ import (
 	"github.com/rogpeppe/go-internal/txtar"
 
 	"github.com/kmodcheck/kmodcheck/runner/golden"
-	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 	"github.com/kmodcheck/kmodcheck/runner/script"
 )
 
@@ -111,7 +110,7 @@ func (b *builder) step(st Step) {
 	where := fmt.Sprintf("%s:%d", b.opts.Session, st.Line)
 	if tool == "dmesg" {
 		for i, l := range out {
-			out[i] = kmsg.StripTimestamp(l)
+			out[i] = golden.StripTimestamp(l)
 		}
 		b.golden(name+script.GoldenExt, []string{fmt.Sprintf("%s, as %s shows it (timestamps stripped).", st.Command, where)}, out)
 		b.line("kmsg %s", name)

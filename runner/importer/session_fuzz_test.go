@@ -9,7 +9,6 @@ import (
 	"github.com/rogpeppe/go-internal/txtar"
 
 	"github.com/kmodcheck/kmodcheck/runner/golden"
-	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 	"github.com/kmodcheck/kmodcheck/runner/script"
 )
 
@@ -93,7 +92,7 @@ func wantOutput(s Session, name string, dmesg bool) []string {
 		}
 		if dmesg {
 			for i, l := range out {
-				out[i] = kmsg.StripTimestamp(l)
+				out[i] = golden.StripTimestamp(l)
 			}
 		}
 		return slices.Clip(out)

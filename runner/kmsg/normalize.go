@@ -3,6 +3,8 @@ package kmsg
 import (
 	"regexp"
 	"strings"
+
+	"github.com/kmodcheck/kmodcheck/runner/golden"
 )
 
 // A Normalizer rewrites the parts of kernel messages that change from
@@ -29,11 +31,10 @@ type normalizeRule struct {
 
 // These are never modified after initialisation.
 var (
-	dmesgTimestamp = regexp.MustCompile(`^\[ *[0-9]+\.[0-9]+\] ?`)
-	symbolOffset   = regexp.MustCompile(`\+0x[0-9a-fA-F]+/0x[0-9a-fA-F]+\b`)
-	pointer64      = regexp.MustCompile(`\b[0-9a-fA-F]{16}\b`)
-	pointerHex     = regexp.MustCompile(`\b0x[0-9a-fA-F]{6,}\b`)
-	pidField       = regexp.MustCompile(`\b(PID: |pid |pid=|pid:)[0-9]+\b`)
+	symbolOffset = regexp.MustCompile(`\+0x[0-9a-fA-F]+/0x[0-9a-fA-F]+\b`)
+	pointer64    = regexp.MustCompile(`\b[0-9a-fA-F]{16}\b`)
+	pointerHex   = regexp.MustCompile(`\b0x[0-9a-fA-F]{6,}\b`)
+	pidField     = regexp.MustCompile(`\b(PID: |pid |pid=|pid:)[0-9]+\b`)
 	// comm[pid] appears at the start of the kernel's reports of user
 	// space faults. Requiring one of those reports keeps tutorial output
 	// such as "data[3]: 7" intact.
@@ -56,7 +57,7 @@ func rules() []normalizeRule {
 	}, {
 		Rule{"timestamp", "a leading dmesg timestamp such as `[  835.288192] ` is removed"},
 		func(_ Normalizer, s string) string {
-			return StripTimestamp(s)
+			return golden.StripTimestamp(s)
 		},
 	}, {
 		// Before "pointer": the size after the slash can have six hex digits.
@@ -108,9 +109,4 @@ func (n Normalizer) Lines(lines []string) []string {
 		out[i] = n.Line(l)
 	}
 	return out
-}
-
-// StripTimestamp removes a leading dmesg timestamp, as the console prints it.
-func StripTimestamp(line string) string {
-	return dmesgTimestamp.ReplaceAllLiteralString(line, "")
 }

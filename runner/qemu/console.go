@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kmodcheck/kmodcheck/runner/golden"
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 )
 
@@ -91,7 +92,7 @@ func (c *console) add(line string) {
 	if len(c.step) < maxStepLines {
 		c.step = append(c.step, line)
 	}
-	if kind, ok := kmsg.StartsFault(kmsg.StripTimestamp(line)); ok && stopsWork(kind) && !c.faulted {
+	if kind, ok := kmsg.StartsFault(golden.StripTimestamp(line)); ok && stopsWork(kind) && !c.faulted {
 		c.faulted = true
 		close(c.fault)
 	}
@@ -131,7 +132,7 @@ func (c *console) stepLines() []string {
 	defer c.mu.Unlock()
 	out := make([]string, len(c.step))
 	for i, l := range c.step {
-		out[i] = kmsg.StripTimestamp(l)
+		out[i] = golden.StripTimestamp(l)
 	}
 	return out
 }

@@ -29,18 +29,30 @@ type knownBreak struct {
 // where it was declared broken fails: the break is gone, and the line
 // should go too.
 func (cfg *Config) brokenCmd(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: broken regexp  (the failure this kernel is known to give, e.g. [kernel>=6.15] broken 'del_timer_sync')")
-	}
-	re, err := regexp.Compile(args[0])
+	re, err := parseBroken(neg, args)
 	if err != nil {
-		ts.Fatalf("broken: %v", err)
+		ts.Fatalf("%v", err)
 	}
 	st := ts.Value(stateKey{}).(*caseState)
 	if st.steps > 0 {
-		ts.Fatalf("broken must come before the case's first step: a failure before it could not be matched")
+		ts.Fatalf("%s", brokenAfterStep)
 	}
 	st.broken = &knownBreak{re: re, line: args[0]}
+}
+
+const brokenAfterStep = "broken must come before the case's first step: a failure before it could not be matched"
+
+// parseBroken parses a broken command's regexp, for the command and for
+// Check.
+func parseBroken(neg bool, args []string) (*regexp.Regexp, error) {
+	if neg || len(args) != 1 {
+		return nil, fmt.Errorf("usage: broken regexp  (the failure this kernel is known to give, e.g. [kernel>=6.15] broken 'del_timer_sync')")
+	}
+	re, err := regexp.Compile(args[0])
+	if err != nil {
+		return nil, fmt.Errorf("broken: %v", err)
+	}
+	return re, nil
 }
 
 // knownBreak ends the case as a known break when f is the failure its

@@ -56,38 +56,58 @@ func (e *expectation) taint() uint64 {
 //	expect leak [regexp]  the case leaks memory, from allocation sites
 //	                      matching regexp; reported, not failed
 func (cfg *Config) expectCmd(ts *testscript.TestScript, neg bool, args []string) {
+	e, err := parseExpect(neg, args)
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	st := ts.Value(stateKey{}).(*caseState)
+	if e.kind == "leak" {
+		st.expectLeak = e
+	} else {
+		st.expect = e
+	}
+}
+
+// parseExpect parses an expect command's arguments, for the command and
+// for Check.
+func parseExpect(neg bool, args []string) (*expectation, error) {
 	if neg || len(args) < 1 || len(args) > 2 {
-		ts.Fatalf("usage: expect oops|bug|warning|panic|hung-task|lockup|fault|leak [regexp]")
+		return nil, fmt.Errorf("usage: expect oops|bug|warning|panic|hung-task|lockup|fault|leak [regexp]")
 	}
 	e := &expectation{kind: args[0]}
+	if e.kind != "leak" && faultKinds[e.kind] == "" && e.kind != "hung-task" {
+		return nil, fmt.Errorf("expect: unknown kind %q (want oops, bug, warning, panic, hung-task, lockup, fault or leak)", e.kind)
+	}
 	if len(args) == 2 {
 		re, err := regexp.Compile(args[1])
 		if err != nil {
-			ts.Fatalf("expect: %v", err)
+			return nil, fmt.Errorf("expect: %v", err)
 		}
 		e.re = re
 	}
-	st := ts.Value(stateKey{}).(*caseState)
-	switch {
-	case e.kind == "leak":
-		st.expectLeak = e
-	case faultKinds[e.kind] != "" || e.kind == "hung-task":
-		st.expect = e
-	default:
-		ts.Fatalf("expect: unknown kind %q (want oops, bug, warning, panic, hung-task, lockup, fault or leak)", e.kind)
-	}
+	return e, nil
 }
 
 // timeoutCmd sets the bound for each following step: timeout 30s.
 func (cfg *Config) timeoutCmd(ts *testscript.TestScript, neg bool, args []string) {
+	d, err := parseTimeout(neg, args)
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	ts.Value(stateKey{}).(*caseState).stepTimeout = d
+}
+
+// parseTimeout parses a timeout command's duration, for the command and
+// for Check.
+func parseTimeout(neg bool, args []string) (time.Duration, error) {
 	if neg || len(args) != 1 {
-		ts.Fatalf("usage: timeout duration")
+		return 0, fmt.Errorf("usage: timeout duration")
 	}
 	d, err := time.ParseDuration(args[0])
 	if err != nil || d <= 0 {
-		ts.Fatalf("timeout: %q is not a positive duration", args[0])
+		return 0, fmt.Errorf("timeout: %q is not a positive duration", args[0])
 	}
-	ts.Value(stateKey{}).(*caseState).stepTimeout = d
+	return d, nil
 }
 
 // timeoutFor is the bound for the next step: the case's own, else the

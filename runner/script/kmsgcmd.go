@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -83,22 +84,35 @@ type kmsgArgs struct {
 }
 
 func (cfg *Config) kmsgArgs(ts *testscript.TestScript, neg bool, args []string) kmsgArgs {
+	a, err := cfg.parseKmsgArgs(neg, args)
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	a.path, a.updatePath = cfg.goldenFor(ts.Name(), a.name, cfg.Target.Release())
+	return a
+}
+
+// parseKmsgArgs parses a kmsg command's flags and name, for the command and
+// for Check.
+func (cfg *Config) parseKmsgArgs(neg bool, args []string) (kmsgArgs, error) {
 	fset := flag.NewFlagSet("kmsg", flag.ContinueOnError)
 	wait := fset.Duration("timeout", cfg.kmsgTimeout(), "how long to wait for the golden's lines")
 	keep := fset.String("keep", "", "comma-separated named filters not to apply")
 	more := fset.Bool("more", false, "the log may go on: lines after the golden's that no later kmsg takes are not a failure")
-	var usage bytes.Buffer
-	fset.SetOutput(&usage)
-	if err := fset.Parse(args); err != nil || fset.NArg() != 1 || neg {
-		ts.Fatalf("usage: kmsg [-timeout d] [-keep filter,...] [-more] name\n%s", usage.String())
+	fset.SetOutput(io.Discard)
+	const usage = "usage: kmsg [-timeout d] [-keep filter,...] [-more] name"
+	if err := fset.Parse(args); err != nil {
+		return kmsgArgs{}, fmt.Errorf("kmsg: %v (%s)", err, usage)
+	}
+	if fset.NArg() != 1 || neg {
+		return kmsgArgs{}, fmt.Errorf("%s", usage)
 	}
 	a := kmsgArgs{name: fset.Arg(0), timeout: *wait, more: *more}
 	var err error
 	if a.filters, err = selectFilters(*keep); err != nil {
-		ts.Fatalf("kmsg: %v", err)
+		return kmsgArgs{}, fmt.Errorf("kmsg: %v", err)
 	}
-	a.path, a.updatePath = cfg.goldenFor(ts.Name(), a.name, cfg.Target.Release())
-	return a
+	return a, nil
 }
 
 // A kmsgUpdate is what -update rewrites: the golden as it was before the

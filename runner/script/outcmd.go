@@ -3,6 +3,8 @@ package script
 import (
 	"bytes"
 	"flag"
+	"fmt"
+	"io"
 	"strings"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -22,7 +24,10 @@ const OutputExt = ".out"
 // rewrites, as kmsg does; its comparisons are steps of kind Compare, as
 // kmsg's are, so reports and artifacts treat both kinds of golden alike.
 func (cfg *Config) outCmd(ts *testscript.TestScript, neg bool, args []string) {
-	a := parseOutArgs(ts, neg, args)
+	a, err := parseOutArgs(neg, args)
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
 	st := ts.Value(stateKey{}).(*caseState)
 	if st.last == nil {
 		ts.Fatalf("out %s: no step has run: out compares the output of the step before it", a.name)
@@ -65,18 +70,23 @@ type outArgs struct {
 	keep     map[string]bool // normalisation rules not to apply
 }
 
-func parseOutArgs(ts *testscript.TestScript, neg bool, args []string) outArgs {
+// parseOutArgs parses an out command's arguments, for the command and for
+// Check.
+func parseOutArgs(neg bool, args []string) (outArgs, error) {
 	fset := flag.NewFlagSet("out", flag.ContinueOnError)
 	useStderr := fset.Bool("stderr", false, "compare the step's standard error instead of its output")
 	terminal := fset.Bool("terminal", false, "compare what a terminal showed: standard output and error, each in its order, interleaved in any way")
 	keep := fset.String("keep", "", "comma-separated normalisation rules not to apply, e.g. size")
-	var usage bytes.Buffer
-	fset.SetOutput(&usage)
-	if err := fset.Parse(args); err != nil || fset.NArg() != 1 || neg {
-		ts.Fatalf("usage: out [-stderr | -terminal] [-keep rule,...] name\n%s", usage.String())
+	fset.SetOutput(io.Discard)
+	const usage = "usage: out [-stderr | -terminal] [-keep rule,...] name"
+	if err := fset.Parse(args); err != nil {
+		return outArgs{}, fmt.Errorf("out: %v (%s)", err, usage)
+	}
+	if fset.NArg() != 1 || neg {
+		return outArgs{}, fmt.Errorf("%s", usage)
 	}
 	if *useStderr && *terminal {
-		ts.Fatalf("out: -stderr and -terminal: choose one (-terminal compares both streams)")
+		return outArgs{}, fmt.Errorf("out: -stderr and -terminal: choose one (-terminal compares both streams)")
 	}
 	a := outArgs{name: fset.Arg(0), stream: "stdout", terminal: *terminal, keep: map[string]bool{}}
 	for _, r := range strings.Split(*keep, ",") {
@@ -85,7 +95,7 @@ func parseOutArgs(ts *testscript.TestScript, neg bool, args []string) outArgs {
 		}
 	}
 	if err := output.CheckRules(a.keep); err != nil {
-		ts.Fatalf("out: %v", err)
+		return outArgs{}, fmt.Errorf("out: %v", err)
 	}
 	switch {
 	case *useStderr:
@@ -93,7 +103,7 @@ func parseOutArgs(ts *testscript.TestScript, neg bool, args []string) outArgs {
 	case *terminal:
 		a.stream = "terminal"
 	}
-	return a
+	return a, nil
 }
 
 // updateOut writes the golden -update makes of lines, if it changed: a

@@ -386,10 +386,10 @@ func logKernel(ts *testscript.TestScript, st *caseState, recs []kmsg.Record) {
 // moduleCmd copies a module's sources from the modules directory into the
 // work directory, refusing to overwrite a file the case's archive holds.
 func (cfg *Config) moduleCmd(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: module name")
+	src, err := cfg.moduleDir(neg, args)
+	if err != nil {
+		ts.Fatalf("%v", err)
 	}
-	src := filepath.Join(cfg.Modules, args[0])
 	entries, err := os.ReadDir(src)
 	if err != nil {
 		ts.Fatalf("module %s: %v", args[0], err)
@@ -406,4 +406,17 @@ func (cfg *Config) moduleCmd(ts *testscript.TestScript, neg bool, args []string)
 		}
 		ts.Check(os.WriteFile(dst, data, 0o644))
 	}
+}
+
+// moduleDir returns the directory a module command copies, for the
+// command and for Check.
+func (cfg *Config) moduleDir(neg bool, args []string) (string, error) {
+	if neg || len(args) != 1 {
+		return "", fmt.Errorf("usage: module name")
+	}
+	src := filepath.Join(cfg.Modules, args[0])
+	if fi, err := os.Stat(src); err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("module %s: no directory %s (modules are the directories of -modules, one per module)", args[0], src)
+	}
+	return src, nil
 }

@@ -96,12 +96,16 @@ func majorMinor(release string) string {
 //	[preempt_rt]       the kernel is a PREEMPT_RT (-rt) kernel
 //	[target:qemu] [target:host]
 func (cfg *Config) condition(cond string) (bool, error) {
-	release := cfg.Target.Release()
+	return evalCondition(cond, cfg.Target.Release(), cfg.Target.Name())
+}
+
+// evalCondition evaluates a condition on a kernel release and a target.
+func evalCondition(cond, release, targetName string) (bool, error) {
 	switch {
 	case cond == "preempt_rt":
 		return strings.Contains(kernel.Flavour(release), "rt"), nil
 	case strings.HasPrefix(cond, "target:"):
-		return cfg.Target.Name() == strings.TrimPrefix(cond, "target:"), nil
+		return targetName == strings.TrimPrefix(cond, "target:"), nil
 	case strings.HasPrefix(cond, "kernel:"):
 		return kernel.Match(strings.TrimPrefix(cond, "kernel:"), release), nil
 	case strings.HasPrefix(cond, "kernel"):

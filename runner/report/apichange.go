@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -84,21 +85,63 @@ func (a *APIChanges) Explain(text string) *APIChange {
 // compilerError finds the first error in a build's output: the line (an
 // "error:" of the compiler or objtool, an "ERROR:" of modpost) and, for
 // matching, that line with the source lines the compiler quotes after it,
-// up to its next diagnostic.
+// up to its next diagnostic. An error the compiler places in a kernel
+// header, inside a macro the module's code expands (THIS_MODULE given to
+// a function that no longer takes it), is placed at that code, where the
+// reader has to change it.
 func compilerError(output string) (line, context string, ok bool) {
 	lines := strings.Split(output, "\n")
 	for i, l := range lines {
 		if !isError(l) {
 			continue
 		}
-		ctx := []string{l}
-		for _, next := range lines[i+1:] {
-			if isDiagnostic(next) {
-				break
-			}
-			ctx = append(ctx, next)
+		line, context = strings.TrimSpace(l), strings.Join(append([]string{l}, quoted(lines[i+1:])...), "\n")
+		if at, quote, ok := expandedAt(l, lines[:i], lines[i+1:]); ok {
+			line, context = at, context+"\n"+quote
 		}
-		return sourceDir.ReplaceAllString(strings.TrimSpace(l), "$1"), strings.Join(ctx, "\n"), true
+		return sourceDir.ReplaceAllString(line, "$1"), context, true
+	}
+	return "", "", false
+}
+
+// quoted returns the lines that follow a diagnostic up to the next one:
+// the source it quotes.
+func quoted(lines []string) []string {
+	for i, l := range lines {
+		if isDiagnostic(l) {
+			return lines[:i]
+		}
+	}
+	return lines
+}
+
+// expandedAt rewrites an error the compiler placed in another file than
+// the function it compiles (before: what precedes it, with gcc's "FILE: In
+// function" line) at the expansion of the macro in that function's file
+// (after: gcc's "note: in expansion of macro" lines). It returns the error
+// so placed, and the note with the source it quotes.
+func expandedAt(errLine string, before, after []string) (line, quote string, ok bool) {
+	e := locatedError.FindStringSubmatch(strings.TrimSpace(errLine))
+	if e == nil {
+		return "", "", false
+	}
+	fn := ""
+	for i := len(before) - 1; i >= 0 && fn == ""; i-- {
+		if m := functionContext.FindStringSubmatch(before[i]); m != nil {
+			fn = m[1]
+		}
+	}
+	if fn == "" || fn == e[1] {
+		return "", "", false
+	}
+	for i, l := range after {
+		if isError(l) {
+			break
+		}
+		if m := macroExpansion.FindStringSubmatch(strings.TrimSpace(l)); m != nil && m[1] == fn {
+			line = fmt.Sprintf("%s:%s: %s (in expansion of macro %s, at %s:%s)", m[1], m[2], e[3], m[3], filepath.Base(e[1]), e[2])
+			return line, strings.Join(append([]string{l}, quoted(after[i+1:])...), "\n"), true
+		}
 	}
 	return "", "", false
 }
@@ -107,8 +150,14 @@ var (
 	// sourceDir is the directory of a diagnostic's file, which is the
 	// case's work directory, different in every run: the reason keeps
 	// the file's name.
-	sourceDir      = regexp.MustCompile(`^\S*/([^/\s:]+:\d+(:\d+)?: )`)
-	errorLine      = regexp.MustCompile(`(^|[: ])(fatal )?error: |^ERROR: `)
+	sourceDir = regexp.MustCompile(`^\S*/([^/\s:]+:\d+(:\d+)?: )`)
+	errorLine = regexp.MustCompile(`(^|[: ])(fatal )?error: |^ERROR: `)
+	// locatedError is a compiler's error: file, line:column, message.
+	locatedError = regexp.MustCompile(`^(\S+?):(\d+:\d+): ((?:fatal )?error: .*)$`)
+	// functionContext is gcc's "FILE: In function ‘f’:" (or "At top level:").
+	functionContext = regexp.MustCompile(`^(\S+?): (?:In (?:member |static )?function|At top level)`)
+	// macroExpansion is gcc's note of where a macro was expanded.
+	macroExpansion = regexp.MustCompile(`^(\S+?):(\d+:\d+): note: in expansion of macro (.+)$`)
 	diagnosticLine = regexp.MustCompile(`(^|: )(fatal error|error|warning|note): |^ERROR: |^make(\[\d+\])?: `)
 )
 

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/xml"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -167,5 +168,30 @@ func TestCompilerError(t *testing.T) {
 	}
 	if _, _, ok := compilerError("  CC [M] x.o\nx.c:3:1: warning: unused\n"); ok {
 		t.Error("a warning taken for an error")
+	}
+}
+
+// An error gcc places in a kernel header, inside a macro the module
+// expands, is the module's line: there the reader changes the code
+// (class_create(THIS_MODULE, ...) on 6.12, as Debian's compiler prints it).
+func TestCompilerErrorInMacro(t *testing.T) {
+	out, err := os.ReadFile("testdata/compiler/class_create_6.12.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, context, ok := compilerError(string(out))
+	want := "chardev.c:74:33: error: passing argument 1 of ‘class_create’ from incompatible pointer type [-Wincompatible-pointer-types] (in expansion of macro ‘THIS_MODULE’, at init.h:180:22)"
+	if !ok || line != want {
+		t.Errorf("compilerError:\n got %q\nwant %q", line, want)
+	}
+	if !strings.Contains(context, "my_class = class_create(THIS_MODULE, DEVICE_NAME);") {
+		t.Errorf("the context lacks the module's line:\n%s", context)
+	}
+	changes, err := LoadAPIChanges()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := changes.Explain(context); c == nil || c.Symbol != "class_create" {
+		t.Errorf("Explain = %+v, want class_create's change", c)
 	}
 }

@@ -101,6 +101,12 @@ func (t Table) Text() string {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+	return b.String() + t.reasonsText()
+}
+
+// reasonsText is a line for each failure and known break: ReasonLine.
+func (t Table) reasonsText() string {
+	var b strings.Builder
 	for _, p := range t.Failures() {
 		fmt.Fprintf(&b, "%s\n", ReasonLine(p))
 	}

@@ -43,3 +43,15 @@ func TestBrokenCell(t *testing.T) {
 		t.Errorf("markdown:\n%s", md)
 	}
 }
+
+// A run on one kernel has no table, but each failure's reason still ends
+// it, as the table's would: the compiler's error and the API change.
+func TestOneKernelReasons(t *testing.T) {
+	rs := reasonResults()[:1] // the from_timer build on 6.12
+	var b strings.Builder
+	Summary(&b, rs, time.Second)
+	want := "timer on " + k612 + ": step 1 `make`: timer.c:14:32: error: implicit declaration of function ‘from_timer’"
+	if !strings.Contains(b.String(), want) || strings.Contains(b.String(), "CASE ") {
+		t.Errorf("summary:\n%s\nwant no table, and %q", b.String(), want)
+	}
+}

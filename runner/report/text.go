@@ -86,11 +86,11 @@ func interruptedWhere(r script.Result) string {
 }
 
 // Matrix is the compatibility table of results, when they are of more
-// than one kernel; "" otherwise.
+// than one kernel; of one kernel, the reasons of its failures alone.
 func Matrix(rs []script.Result) string {
 	t := NewTable(PairsOf(rs))
 	if len(t.Kernels) < 2 {
-		return ""
+		return t.reasonsText()
 	}
 	return t.Text()
 }

@@ -35,6 +35,7 @@ type Progress interface {
 //	=== BOOT  well_behaved [6.1.0-56-amd64] ready in 10.2s (tcg)
 //	=== STEP  well_behaved [6.1.0-56-amd64] make: exit 0 (1.2s)
 //	=== KMSG  well_behaved [6.1.0-56-amd64] kmsg insmod: ok (0.1s)
+//	=== OUT   well_behaved [6.1.0-56-amd64] out lsmod: ok (0.0s)
 //	=== STEP  well_behaved [6.1.0-56-amd64] rmmod fine: exit 0 (0.3s)
 //	=== KMSG  well_behaved [6.1.0-56-amd64] kmsg rmmod: mismatch (0.0s): golden/well_behaved/rmmod.kmsg:1: want ...
 //	PASS	well_behaved [6.1.0-56-amd64 tcg]	15.4s
@@ -87,6 +88,9 @@ func noticeLine(n script.Notice) (verb, text string) {
 		return "BOOT", fmt.Sprintf("ready in %.1fs (%s)", n.Boot.Boot.Seconds(), accel(n.Boot.Accel))
 	case script.StepDone:
 		if n.Step.Kind == script.Compare {
+			if strings.HasSuffix(n.Step.Compare.Golden, script.OutputExt) {
+				return "OUT", compareLine(n.Step) // a step's output, not the kernel's log
+			}
 			return "KMSG", compareLine(n.Step)
 		}
 		return "STEP", commandLine(n.Step)
@@ -97,12 +101,12 @@ func noticeLine(n script.Notice) (verb, text string) {
 // commandLine is a command that ran, for Plain.
 func commandLine(s script.Step) string {
 	res := s.Result
+	if s.Err != nil { // no exit status: the step did not end (interrupted, or the guest gone)
+		return fmt.Sprintf("%s: %s (%.1fs)", res.Step.Line, firstLine(s.Err.Error()), res.Duration.Seconds())
+	}
 	text := fmt.Sprintf("%s: exit %d (%.1fs)", res.Step.Line, res.Exit, res.Duration.Seconds())
 	if res.TimedOut {
 		text += ", timed out"
-	}
-	if s.Err != nil {
-		text += ", " + firstLine(s.Err.Error())
 	}
 	return text
 }

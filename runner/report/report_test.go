@@ -482,6 +482,13 @@ func TestPlain(t *testing.T) {
 	for _, n := range notices(r.Case, r.Record) {
 		p.Notice(r.Kernel, n)
 	}
+	// An out comparison is a step's output, not the kernel's log.
+	p.Notice(r.Kernel, script.Notice{Case: r.Case, Kind: script.StepDone, Step: script.Step{Kind: script.Compare, Line: "out lsmod",
+		Compare: &script.Comparison{Golden: "golden/well_behaved/lsmod.out", OK: true}}})
+	// A step the run's stop cut short has no exit status to show.
+	cut := &target.Result{Step: target.Step{Line: "rmmod fine"}, Duration: 300 * time.Millisecond}
+	p.Notice(r.Kernel, script.Notice{Case: r.Case, Kind: script.StepDone, Step: script.Step{Kind: script.Command, Line: "rmmod fine",
+		Result: cut, Err: errors.New("run: no answer from the guest: interrupted by SIGINT")}})
 	p.Done(r)
 	p.Close()
 	want := `=== RUN   well_behaved [` + k612 + `]
@@ -490,6 +497,8 @@ func TestPlain(t *testing.T) {
 === STEP  well_behaved [` + k612 + `] make: exit 0 (1.2s)
 === STEP  well_behaved [` + k612 + `] insmod ./fine.ko: exit 0 (1.2s)
 === KMSG  well_behaved [` + k612 + `] kmsg insmod: mismatch (0.3s): golden/well_behaved/insmod.kmsg:1: want "fine: loaded!", got "fine: loaded" (kernel line 1)
+=== OUT   well_behaved [` + k612 + `] out lsmod: ok (0.0s)
+=== STEP  well_behaved [` + k612 + `] rmmod fine: run: no answer from the guest: interrupted by SIGINT (0.3s)
 FAIL	well_behaved [` + k612 + ` tcg]	20.0s
     > insmod ./fine.ko
 `

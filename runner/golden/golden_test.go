@@ -336,6 +336,9 @@ func TestMatchKthreadRejects(t *testing.T) {
 			if d := firstAsText(m.First); !strings.Contains(test.mismatch, d) || m.First.Golden != "golden/kthread.kmsg" {
 				t.Errorf("First %+v (%s) is not Mismatch %s", m.First, d, test.mismatch)
 			}
+			if !strings.HasPrefix(test.mismatch, m.First.Where()+": ") {
+				t.Errorf("First's place %s is not Mismatch's: %s", m.First.Where(), test.mismatch)
+			}
 			if m.Accepted != test.accepted || m.Alive != test.alive {
 				t.Errorf("Accepted, Alive = %d, %v; want %d, %v", m.Accepted, m.Alive, test.accepted, test.alive)
 			}

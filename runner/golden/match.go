@@ -59,12 +59,24 @@ type Match struct {
 type Difference struct {
 	Golden string `json:"golden"`         // the golden file
 	Line   int    `json:"line,omitempty"` // its line at fault; 0 when no golden line takes Got
+	// Before: when no golden line takes Got, the golden line still
+	// waiting when it came (0 when none was).
+	Before int    `json:"before,omitempty"`
 	Want   string `json:"want,omitempty"` // that line's message
 	Got    string `json:"got,omitempty"`  // the message at fault; "" when the log ended first
 	At     int    `json:"at,omitempty"`   // Got's line number among the messages, from 1
 	// Thread: Got's text is what the golden wants, from another thread
 	// than the one its label is bound to.
 	Thread bool `json:"thread,omitempty"`
+}
+
+// Where is the golden's place the difference is at: "golden/x.kmsg:12",
+// or the file alone when no line of it is.
+func (d Difference) Where() string {
+	if line := max(d.Line, d.Before); line > 0 {
+		return fmt.Sprintf("%s:%d", d.Golden, line)
+	}
+	return d.Golden
 }
 
 // Diff returns a unified diff from the golden expectation (named
@@ -187,12 +199,11 @@ func (g *Golden) match(actual []string, ids []int32, threads []Line) Match {
 		extra = m.step(actual[failed+1], thread(failed+1))
 	}
 	if extra {
-		where := g.Path
-		if len(pending) > 0 {
-			where = fmt.Sprintf("%s:%d", g.Path, g.items[pending[0]].line)
-		}
-		result.Mismatch = fmt.Sprintf("%s: unexpected %q (kernel line %d): no golden line takes it", where, got, failed+1)
 		result.First = Difference{Golden: g.Path, Got: got, At: failed + 1}
+		if len(pending) > 0 {
+			result.First.Before = g.items[pending[0]].line
+		}
+		result.Mismatch = fmt.Sprintf("%s: unexpected %q (kernel line %d): no golden line takes it", result.First.Where(), got, failed+1)
 		return result
 	}
 	result.Mismatch = fmt.Sprintf("%s:%d: want %q, got %q (kernel line %d)", g.Path, it.line, it.msg, got, failed+1)

@@ -79,10 +79,7 @@ func reasonOf(f *script.Failure, steps []Record) *Reason {
 // differenceText is a difference on one line: `golden/x.kmsg:12: want
 // "a", got "b"`.
 func differenceText(d golden.Difference) string {
-	where := d.Golden
-	if d.Line > 0 {
-		where = fmt.Sprintf("%s:%d", d.Golden, d.Line)
-	}
+	where := d.Where()
 	// A .kmsg golden is of the kernel's log, an .out one of a step's
 	// output.
 	lines := "output line"

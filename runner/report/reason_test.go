@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmodcheck/kmodcheck/runner/golden"
 	"github.com/kmodcheck/kmodcheck/runner/script"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
@@ -193,5 +194,15 @@ func TestCompilerErrorInMacro(t *testing.T) {
 	}
 	if c := changes.Explain(context); c == nil || c.Symbol != "class_create" {
 		t.Errorf("Explain = %+v, want class_create's change", c)
+	}
+}
+
+// A line no golden line takes is placed where the transcript places it:
+// before the golden line still waiting.
+func TestDifferenceTextUnexpected(t *testing.T) {
+	d := golden.Difference{Golden: "golden/c/make.out", Before: 8, Got: "  BTF [M] x.ko", At: 6}
+	want := `golden/c/make.out:8: unexpected "  BTF [M] x.ko" (output line 6): no golden line takes it`
+	if got := differenceText(d); got != want {
+		t.Errorf("differenceText:\n got %s\nwant %s", got, want)
 	}
 }

@@ -42,6 +42,24 @@ func TestParseAllocTraces(t *testing.T) {
 	}
 }
 
+// A leak allocated by a module's init function: the kernel freed that code
+// once the module was loaded, so no symbol names it, but where it was
+// (.init.text, read while the module was loaded) does. 5.10's sysfs lists
+// the site alone, without its stack.
+func TestParseAllocTracesInitCode(t *testing.T) {
+	a := &agent{seen: map[string]*loadedModule{
+		"leaky": {name: "leaky", base: 0xffffffffc0309000, size: 16384, init: 0xffffffffc0311000,
+			syms: []symbol{{0xffffffffc0309000, "leaky_exit"}}},
+	}}
+	const before514 = "      1 0xffffffffc031101b age=1203 pid=131 cpus=1\n      3 acpi_bind_one+0x93/0x2e0 age=1441/1523/1563 pid=1-14 cpus=0-1\n"
+	got := parseAllocTraces("kmalloc-128", before514, a.symbolise)
+	want := []target.Leak{{Cache: "kmalloc-128", Count: 1, Module: "leaky",
+		Site: "0xffffffffc031101b [leaky] (its init code, freed once loaded: .init.text+0x1b)"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("leaks (-want +got):\n%s", diff)
+	}
+}
+
 // TestInspectLeaksAtTheEnd: the state taken before the case's first step
 // does not look for leaks (nothing of the case can have leaked, and the
 // scan costs about a second under TCG); after a step it does, and says

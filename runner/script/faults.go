@@ -250,14 +250,14 @@ func (cfg *Config) endOfCase(ts *testscript.TestScript, st *caseState) {
 	}
 	for _, l := range end.Leaks {
 		text := fmt.Sprintf("%d object(s) in %s allocated by %s at %s and never freed\n%s", l.Count, l.Cache, l.Module, l.Site, indent(l.Stack))
-		if st.expectLeak != nil && st.expectLeak.matches(l.Site+"\n"+strings.Join(l.Stack, "\n")) {
+		if st.expectLeak != nil && st.expectLeak.matches(l.Module+"\n"+l.Site+"\n"+strings.Join(l.Stack, "\n")) {
 			ts.Logf("[expected leak] %s", text)
 			continue
 		}
 		problems = append(problems, "memory leak: "+text)
 	}
 	if end.LeakNote != "" {
-		ts.Logf("[leaks not looked for: %s]", end.LeakNote)
+		ts.Logf("[leak check: %s]", end.LeakNote)
 	}
 	if len(problems) > 0 {
 		f := endOfCaseFailure(problems)

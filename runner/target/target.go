@@ -75,7 +75,7 @@ type State struct {
 	// Leaks are slab objects still allocated from code of modules that are
 	// no longer loaded, when the kernel tracks allocation sites.
 	Leaks    []Leak
-	LeakNote string // why leaks could not be looked for, if they could not
+	LeakNote string // what of the leaks could not be looked for, and why
 	// Jobs are the case's shell's jobs still running, as `jobs -l` lists
 	// them; the session stops them when it closes.
 	Jobs []string `json:",omitempty"`

@@ -132,6 +132,10 @@ func serve(setupErr error) error {
 		return err
 	}
 	defer logPort.Close()
+	if alive, err := openPort(proto.AlivePortName, time.Second); err == nil {
+		defer alive.Close()
+		go echo(alive)
+	}
 	wire := proto.NewConn(port)
 
 	hello := proto.Hello{Release: release(), Tainted: local.ProcTainted(), Shell: local.ShellName()}
@@ -315,6 +319,23 @@ func openPort(name string, wait time.Duration) (*os.File, error) {
 			return nil, fmt.Errorf("no virtio-serial port named %s after %v", name, wait)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// echo writes back what it reads on the liveness port
+// (proto.AlivePortName): the host's proof, while a step runs on after a
+// fault report, that the guest still schedules. The host connects before
+// the agent starts; an empty read is its going.
+func echo(port *os.File) {
+	buf := make([]byte, 64)
+	for {
+		n, err := port.Read(buf)
+		if err != nil || n == 0 {
+			return
+		}
+		if _, err := port.Write(buf[:n]); err != nil {
+			return
+		}
 	}
 }
 

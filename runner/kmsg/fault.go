@@ -159,3 +159,11 @@ func DescribeTaint(mask uint64) []string {
 // ExpectedTaint is what loading a tutorial module taints: out-of-tree (O)
 // and unsigned (E).
 func ExpectedTaint() uint64 { return TaintBit('O') | TaintBit('E') }
+
+// Article puts "a" or "an" before a fault's kind, or any noun: "an oops".
+func Article(noun string) string {
+	if noun != "" && strings.ContainsRune("aeiou", rune(noun[0])) {
+		return "an " + noun
+	}
+	return "a " + noun
+}

@@ -22,6 +22,11 @@ const (
 	// ShellPortName carries an interactive shell's terminal bytes, raw,
 	// both ways (OpShell).
 	ShellPortName = "kmodcheck.shell"
+	// AlivePortName: the agent writes back every byte it reads there, from
+	// its own thread, so that the host can tell, while a step runs on after
+	// the kernel reported a fault, a guest that still runs from one that
+	// locked up.
+	AlivePortName = "kmodcheck.alive"
 	// TraceInstance is the guest's tracefs instance for the printk trace:
 	// /init makes it before the state is saved, the agent enables it.
 	TraceInstance = "kmodcheck"

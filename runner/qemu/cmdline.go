@@ -23,12 +23,12 @@ type machine struct {
 // endpoints are one VM's host-side ends. They are not part of the guest's
 // state: a state saved with some endpoints restores with others.
 type endpoints struct {
-	Work               string // the case's work directory, exported read-write over 9p
-	Agent, Kmsg, Shell string // unix sockets of the virtio-serial ports
-	AgentDir           string // holds the agent binary, shared read-only
-	Changes            string // what the case's build steps changed of the machine, shared read-only
-	Root               string // what is shared as the guest's root, when not m.Root: a view of it (rootView)
-	QMP                string // a QMP socket; empty: none
+	Work                      string // the case's work directory, exported read-write over 9p
+	Agent, Kmsg, Shell, Alive string // unix sockets of the virtio-serial ports
+	AgentDir                  string // holds the agent binary, shared read-only
+	Changes                   string // what the case's build steps changed of the machine, shared read-only
+	Root                      string // what is shared as the guest's root, when not m.Root: a view of it (rootView)
+	QMP                       string // a QMP socket; empty: none
 	// IncomingFD > 0 restores the state readable on this descriptor, once
 	// asked over QMP (restoreState): the capability a state's memory file
 	// needs must be set first.
@@ -123,6 +123,8 @@ func (m machine) args(e endpoints) []string {
 		"-device", "virtserialport,chardev=kmsg,name=" + proto.LogPortName,
 		"-chardev", "socket,id=shell,path=" + e.Shell + ",server=on,wait=off", // shell.go
 		"-device", "virtserialport,chardev=shell,name=" + proto.ShellPortName,
+		"-chardev", "socket,id=alive,path=" + e.Alive + ",server=on,wait=off", // live.go
+		"-device", "virtserialport,chardev=alive,name=" + proto.AlivePortName,
 		"-device", "pvpanic-pci", "-action", "panic=exit-failure",
 		// A new generation ID at every start: a restored kernel sees it
 		// change and reseeds its random generator (drivers/virt/vmgenid.c),

@@ -18,7 +18,7 @@ func TestArgs(t *testing.T) {
 		Kernel: "/cache/vmlinux/abc-6.1.0-57-amd64", Initrd: "/cache/initramfs/def.cpio", Root: "/", Accel: "tcg",
 		CPUs: 2, Memory: "1G", Cmdline: kernelCmdline(10377476),
 	}
-	e := endpoints{Work: "/tmp/work", Agent: "/tmp/vm/agent.sock", Kmsg: "/tmp/vm/kmsg.sock", Shell: "/tmp/vm/shell.sock",
+	e := endpoints{Work: "/tmp/work", Agent: "/tmp/vm/agent.sock", Kmsg: "/tmp/vm/kmsg.sock", Shell: "/tmp/vm/shell.sock", Alive: "/tmp/vm/alive.sock",
 		AgentDir: "/tmp/vm/agent", Changes: "/tmp/vm/upper"}
 	cold := []string{
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
@@ -41,6 +41,8 @@ func TestArgs(t *testing.T) {
 		"-device", "virtserialport,chardev=kmsg,name=kmodcheck.kmsg",
 		"-chardev", "socket,id=shell,path=/tmp/vm/shell.sock,server=on,wait=off",
 		"-device", "virtserialport,chardev=shell,name=kmodcheck.shell",
+		"-chardev", "socket,id=alive,path=/tmp/vm/alive.sock,server=on,wait=off",
+		"-device", "virtserialport,chardev=alive,name=kmodcheck.alive",
 		"-device", "pvpanic-pci", "-action", "panic=exit-failure",
 		"-device", "vmgenid,guid=auto",
 	}

@@ -28,6 +28,8 @@ const (
 const (
 	fakeServe     = "serve"      // boots, and its agent answers every request
 	fakeSilent    = "silent"     // boots, and its agent never answers a step: a locked-up kernel
+	fakeOopsAlive = "oops-alive" // each step prints an oops on the console and answers 6 s later, the guest alive meanwhile
+	fakeOopsDead  = "oops-dead"  // each step prints an oops on the console, and the guest answers nothing more
 	fakeHang      = "hang"       // never gets as far as the agent
 	fakePanic     = "panic"      // the kernel panics while booting, every time
 	fakePanicOnce = "panic-once" // the first start panics, the next boots
@@ -84,7 +86,7 @@ func fakeQEMUMain(behaviour, dir string, args []string) int {
 			return 3
 		}
 	}
-	if err := serveAgent(args, behaviour == fakeSilent); err != nil {
+	if err := serveAgent(args, behaviour); err != nil {
 		fmt.Fprintln(os.Stderr, "fake QEMU:", err)
 		return 3
 	}
@@ -122,14 +124,27 @@ func serveQMP(sock, log string) error {
 	return nil
 }
 
-// serveAgent listens on the agent's and the kernel log's ports, as QEMU
-// does, and answers as the guest agent would until it is told to power
-// off; silent, it never answers a step.
-func serveAgent(args []string, silent bool) error {
+// serveAgent listens on the agent's, the kernel log's and the liveness
+// ports, as QEMU does, and answers as the guest agent would until it is
+// told to power off; as behaviour says, a step may print an oops on the
+// console, and the guest may answer nothing more (fakeSilent, fakeOopsDead).
+func serveAgent(args []string, behaviour string) error {
+	dead := behaviour == fakeSilent || behaviour == fakeOopsDead
+	oops := behaviour == fakeOopsAlive || behaviour == fakeOopsDead
 	agent, err := net.Listen("unix", chardevPath(args, "agent"))
 	if err != nil {
 		return err
 	}
+	alive, err := net.Listen("unix", chardevPath(args, "alive"))
+	if err != nil {
+		return err
+	}
+	go func() {
+		conn, err := alive.Accept()
+		if err == nil && !dead {
+			io.Copy(conn, conn) // the agent's echo
+		}
+	}()
 	kmsgPort, err := net.Listen("unix", chardevPath(args, "kmsg"))
 	if err != nil {
 		return err
@@ -164,8 +179,14 @@ func serveAgent(args []string, silent bool) error {
 		case proto.OpPoweroff:
 			return nil
 		case proto.OpRun:
-			if silent {
+			if oops {
+				fmt.Println("[   12.345678] BUG: kernel NULL pointer dereference, address: 0000000000000000")
+			}
+			switch {
+			case dead:
 				time.Sleep(10 * time.Minute)
+			case oops:
+				time.Sleep(faultGrace + 2*time.Second) // the step runs on after the oops
 			}
 			resp.Stdout = []byte(req.Line + "\n")
 		case proto.OpInspect:

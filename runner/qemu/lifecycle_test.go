@@ -280,6 +280,46 @@ func TestStepCancelled(t *testing.T) {
 	}
 }
 
+// TestFaultWhileStepRuns: once the console shows a fault report and the
+// step has run on faultGrace past it, a guest that no longer echoes on its
+// liveness port has locked up; one that echoes ends the step with the
+// report, or, when the case expects the fault (a thread's oops while the
+// step sleeps), lets it run to its end, as the reader's does.
+func TestFaultWhileStepRuns(t *testing.T) {
+	for _, tt := range []struct {
+		name, behaviour string
+		expect          bool
+		want            error // nil: the step ends as the guest answers it
+	}{
+		{"locked up", fakeOopsDead, true, errLockedUp},
+		{"alive, not expected", fakeOopsAlive, false, errFaultRanOn},
+		{"alive, expected", fakeOopsAlive, true, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, vm := startFake(t, tt.behaviour)
+			defer vm.Close(context.Background())
+			begin := time.Now()
+			res, _, err := vm.run(context.Background(), target.Step{Line: "sleep 20", Where: target.OnKernel,
+				Timeout: time.Minute, ExpectFault: tt.expect}, false)
+			took := time.Since(begin)
+			if tt.want == nil {
+				if err != nil || string(res.Stdout) != "sleep 20\n" {
+					t.Errorf("the step: %q, %v; want its answer", res.Stdout, err)
+				}
+				return
+			}
+			var kerr *target.KernelError
+			if !errors.Is(err, tt.want) || !errors.As(err, &kerr) || len(kerr.Faults) == 0 {
+				t.Fatalf("the step: %v, want a KernelError with the report, for %v", err, tt.want)
+			}
+			if took > faultGrace+aliveWait+time.Second {
+				t.Errorf("the step took %v to end after the oops", took)
+			}
+		})
+	}
+}
+
 // beginGated begins a session of a fake QEMU that boots only once open is
 // called, with a case build on the host's root; it is closed at the
 // test's end.

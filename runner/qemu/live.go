@@ -3,6 +3,7 @@ package qemu
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/target"
@@ -15,13 +16,26 @@ import (
 const stepGrace = 4 * time.Second
 
 // errLockedUp ends a step whose kernel started a fault report and whose
-// agent did not answer within faultGrace after it.
+// agent did not answer within faultGrace after it, nor echoed on the
+// liveness port.
 var errLockedUp = fmt.Errorf("the kernel started a fault report and the guest did not answer within %v of it", faultGrace)
+
+// errFaultRanOn ends a step that runs on, the guest alive, after the
+// kernel reported a fault the case did not expect: the case fails with
+// the report now, not when the step ends.
+var errFaultRanOn = fmt.Errorf("the kernel reported a fault the case did not expect, and the step ran on %v after it: not waited for", faultGrace)
+
+// aliveWait is how long an echo on the liveness port may take: under TCG,
+// with another VM busy, a tenth of a second.
+const aliveWait = 2 * time.Second
 
 // watchStep bounds one request of a step: the step's timeout and its
 // grace, and faultGrace after the console shows the kernel starting a
-// report that stops work. The console's window of lines starts here, so
-// that the report explain shows first is the first the step provoked.
+// report that stops work. Then a guest that no longer echoes has locked
+// up; one that does ends the step unless the case expects the fault
+// (step.ExpectFault: a thread's oops while the step sleeps, say). The
+// console's window of lines starts here, so that the report explain shows
+// first is the first the step provoked.
 func (vm *VM) watchStep(ctx context.Context, step target.Step) (context.Context, context.CancelFunc) {
 	ctx, cancelTimeout := context.WithTimeoutCause(ctx, step.Timeout+stepGrace,
 		fmt.Errorf("no answer %v after the step's timeout of %v", stepGrace, step.Timeout))
@@ -35,11 +49,38 @@ func (vm *VM) watchStep(ctx context.Context, step target.Step) (context.Context,
 		}
 		select {
 		case <-time.After(faultGrace):
-			cancel(errLockedUp)
 		case <-ctx.Done():
+			return
+		}
+		switch {
+		case !vm.guestAlive(ctx):
+			cancel(errLockedUp)
+		case !step.ExpectFault:
+			cancel(errFaultRanOn)
 		}
 	}()
 	return ctx, func() { cancel(nil); cancelTimeout() }
+}
+
+// guestAlive reports whether the agent echoes a byte on the liveness port
+// within aliveWait (or before ctx ends): its thread runs, so the kernel
+// still schedules. Only watchStep asks, one step at a time.
+func (vm *VM) guestAlive(ctx context.Context) bool {
+	if vm.alive == nil {
+		return false
+	}
+	deadline := time.Now().Add(aliveWait)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	vm.alive.SetDeadline(deadline)
+	defer vm.alive.SetDeadline(time.Time{})
+	if _, err := vm.alive.Write([]byte{'?'}); err != nil {
+		return false
+	}
+	var b [1]byte
+	_, err := io.ReadFull(vm.alive, b[:])
+	return err == nil
 }
 
 // sync returns once the agent has read every kernel record logged before

@@ -418,6 +418,7 @@ type VM struct {
 	conn     net.Conn
 	kmsgConn net.Conn      // the guest's kernel records, copied to kernel.log
 	kmsgDone chan struct{} // closed when kernel.log is complete
+	alive    net.Conn      // the agent echoes what is written here (live.go)
 	dropped  uint64        // records the agent had dropped by the last step
 	peakRSS  uint64        // QEMU's VmHWM when closed
 	wire     *proto.Conn   // the agent's messages on conn
@@ -485,7 +486,7 @@ func (vm *VM) boot(ctx context.Context, m machine, st *savedState) error {
 func (vm *VM) endpoints() endpoints {
 	return endpoints{
 		Work: vm.work, Agent: filepath.Join(vm.tmp, "agent.sock"), Kmsg: filepath.Join(vm.tmp, "kmsg.sock"),
-		Shell: vm.shellSock(), AgentDir: filepath.Join(vm.tmp, "agent"), Changes: vm.changes,
+		Shell: vm.shellSock(), Alive: filepath.Join(vm.tmp, "alive.sock"), AgentDir: filepath.Join(vm.tmp, "agent"), Changes: vm.changes,
 	}
 }
 
@@ -522,6 +523,11 @@ func (vm *VM) handshake(ctx context.Context) error {
 	}
 	vm.conn = conn
 	vm.wire = proto.NewConn(conn)
+	// Before the agent starts, which reads the port from then on: a read
+	// with no host connected returns at once, empty.
+	if vm.alive, err = vm.dial(ctx, e.Alive); err != nil {
+		return vm.failure("connect to the guest's liveness port", err)
+	}
 	seed := make([]byte, 32)
 	rand.Read(seed)
 	if _, err := io.WriteString(conn, proto.CaseLine(vm.work, proto.AgentDir+"/"+filepath.Base(vm.t.Agent), seed)); err != nil {
@@ -685,7 +691,7 @@ func (vm *VM) explain(err error) error {
 	}
 	var b strings.Builder
 	for _, f := range faults {
-		fmt.Fprintf(&b, "\nthe kernel reported a %s (from the console):\n    %s", f.Kind, strings.Join(f.Summary(), "\n    "))
+		fmt.Fprintf(&b, "\nthe kernel reported %s (from the console):\n    %s", kmsg.Article(f.Kind), strings.Join(f.Summary(), "\n    "))
 	}
 	return &target.KernelError{Err: err, Faults: faults, Text: fmt.Sprintf("%v%s", err, b.String())}
 }
@@ -747,6 +753,9 @@ func (vm *VM) Close(ctx context.Context) error {
 	}
 	if vm.conn != nil {
 		vm.conn.Close()
+	}
+	if vm.alive != nil {
+		vm.alive.Close()
 	}
 	if vm.kmsgConn != nil {
 		select { // QEMU has exited: the rest is in the socket already

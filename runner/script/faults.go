@@ -190,14 +190,14 @@ func (cfg *Config) checkKernel(ts *testscript.TestScript, st *caseState, line st
 			ts.Logf("[expected %s] %s", f.Kind, f.Title)
 			continue
 		}
-		cfg.fail(ts, st, faultFailure(st, line, "the kernel reported "+article(f.Kind)+":", f))
+		cfg.fail(ts, st, faultFailure(st, line, "the kernel reported "+kmsg.Article(f.Kind)+":", f))
 	}
 	if expect != nil && !matched {
 		what := expect.kind
 		if expect.re != nil {
 			what += fmt.Sprintf(" matching %q", expect.re)
 		}
-		cfg.fail(ts, st, st.stepFailure(FailStep, line, fmt.Sprintf("expected the kernel to report %s; it did not", article(what))))
+		cfg.fail(ts, st, st.stepFailure(FailStep, line, fmt.Sprintf("expected the kernel to report %s; it did not", kmsg.Article(what))))
 	}
 	fresh := res.Tainted &^ st.taint &^ kmsg.ExpectedTaint() &^ expect.taint()
 	st.taint = res.Tainted
@@ -230,7 +230,7 @@ func (cfg *Config) endOfCase(ts *testscript.TestScript, st *caseState) {
 			}
 		}
 		for _, f := range kmsg.Faults(lines) {
-			problems = append(problems, fmt.Sprintf("the kernel reported %s after the last step:\n%s", article(f.Kind), indent(st.workPath(f.Summary()))))
+			problems = append(problems, fmt.Sprintf("the kernel reported %s after the last step:\n%s", kmsg.Article(f.Kind), indent(st.workPath(f.Summary()))))
 		}
 	}
 	end, err := st.session.Inspect(ctx)
@@ -313,13 +313,6 @@ func (st *caseState) workPath(lines []string) []string {
 		out[i] = strings.ReplaceAll(l, st.work, "$WORK")
 	}
 	return out
-}
-
-func article(noun string) string {
-	if strings.ContainsRune("aeiou", rune(noun[0])) {
-		return "an " + noun
-	}
-	return "a " + noun
 }
 
 func indent(lines []string) string {

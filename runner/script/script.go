@@ -316,6 +316,7 @@ func (cfg *Config) runStep(ts *testscript.TestScript, neg bool, line, where stri
 	}
 	expect := st.expect
 	st.expect = nil
+	step.ExpectFault = expect != nil
 	cfg.begin(ts.Name(), st, Command, line, where)
 	res, err := st.session.Run(st.ctx, step)
 	cfg.ranCommand(ts.Name(), st, &res, err)

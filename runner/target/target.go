@@ -118,6 +118,10 @@ type Step struct {
 	Env     []string      // extra environment, KEY=VALUE
 	Where   string        // OnKernel or OnBuild
 	Timeout time.Duration // 0 means the session's default
+	// ExpectFault: the case expects the step to make the kernel report a
+	// fault. One that leaves the guest running does not end the step: it
+	// runs on, as the reader's does.
+	ExpectFault bool
 }
 
 // MaxLine is the longest line a target types as a step (4094 bytes): a

@@ -1,6 +1,7 @@
 package script
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -27,8 +28,10 @@ var faultKinds = map[string]string{
 
 // An expectation is what an `expect` command announced.
 type expectation struct {
-	kind string
-	re   *regexp.Regexp // nil: any text
+	kind    string
+	re      *regexp.Regexp // nil: any text
+	line    string         // the command, as written, for messages
+	matched bool           // a report has matched it
 }
 
 func (e *expectation) matches(text string) bool { return e.re == nil || e.re.MatchString(text) }
@@ -38,9 +41,25 @@ func (e *expectation) accepts(f kmsg.Fault) bool {
 	return (e.kind == "fault" || e.kind == kind) && e.matches(strings.Join(f.Lines, "\n"))
 }
 
-func (e *expectation) taint() uint64 {
+// accept reports whether one of the armed expectations accepts the fault
+// f, marking it matched: each may take any number of reports (a bug that
+// repeats at every tick), and what one bug sets off (a BUG, then the
+// WARNING it leaves) takes one expect line for each kind.
+func (st *caseState) accept(f kmsg.Fault) bool {
+	for _, e := range st.armed {
+		if e.accepts(f) {
+			e.matched = true
+			st.faulted = true
+			return true
+		}
+	}
+	return false
+}
+
+// armedTaint is the taint the armed expectations' reports may set.
+func (st *caseState) armedTaint() uint64 {
 	var mask uint64
-	if e != nil {
+	for _, e := range st.armed {
 		for _, l := range faultKinds[e.kind] {
 			mask |= kmsg.TaintBit(byte(l))
 		}
@@ -48,11 +67,24 @@ func (e *expectation) taint() uint64 {
 	return mask
 }
 
+// unmatched are the armed expectations no report has matched yet.
+func (st *caseState) unmatched() []*expectation {
+	var out []*expectation
+	for _, e := range st.armed {
+		if !e.matched {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // expectCmd announces a failure the tutorial demonstrates:
 //
 //	expect oops|bug|warning|panic|hung-task|lockup|fault [regexp]
-//	                      the next step makes the kernel report this, with
-//	                      text matching regexp; the case goes on
+//	                      from the next step on, the kernel reports this,
+//	                      with text matching regexp, before the case ends
+//	                      (a thread's oops may come a step or two later);
+//	                      the case goes on
 //	expect leak [regexp]  the case leaks memory, from allocation sites
 //	                      matching regexp; reported, not failed
 func (cfg *Config) expectCmd(ts *testscript.TestScript, neg bool, args []string) {
@@ -60,11 +92,12 @@ func (cfg *Config) expectCmd(ts *testscript.TestScript, neg bool, args []string)
 	if err != nil {
 		ts.Fatalf("%v", err)
 	}
+	e.line = strings.Join(append([]string{"expect"}, args...), " ")
 	st := ts.Value(stateKey{}).(*caseState)
 	if e.kind == "leak" {
 		st.expectLeak = e
 	} else {
-		st.expect = e
+		st.expect = append(st.expect, e)
 	}
 }
 
@@ -129,7 +162,7 @@ func (st *caseState) timeoutFor(cfg *Config) time.Duration {
 // kernelFailed fails a step the kernel could not finish (it died, or
 // stopped answering), with the reports it printed, unless the case said
 // the step would make the kernel report one of them.
-func (cfg *Config) kernelFailed(ts *testscript.TestScript, st *caseState, line string, err error, expect *expectation) {
+func (cfg *Config) kernelFailed(ts *testscript.TestScript, st *caseState, line string, err error) {
 	message, detail, _ := strings.Cut(err.Error(), "\n") // the explanation follows the first line
 	var ke *target.KernelError
 	if !errors.As(err, &ke) || len(ke.Faults) == 0 || st.ctx.Err() != nil {
@@ -138,7 +171,7 @@ func (cfg *Config) kernelFailed(ts *testscript.TestScript, st *caseState, line s
 		cfg.fail(ts, st, f)
 	}
 	for _, f := range ke.Faults {
-		if expect != nil && expect.accepts(f) {
+		if st.accept(f) {
 			ts.Logf("[expected %s] %s", f.Kind, f.Title)
 			return
 		}
@@ -175,31 +208,15 @@ func (cfg *Config) timedOut(ts *testscript.TestScript, st *caseState, step targe
 
 // checkKernel fails a step after which the kernel reported a fault or
 // became tainted, unless the case expected it.
-func (cfg *Config) checkKernel(ts *testscript.TestScript, st *caseState, line string, res target.Result, expect *expectation) {
-	var lines []string
-	for _, r := range res.Log {
-		if r.Facility == 0 {
-			lines = append(lines, r.Text)
-		}
-	}
-	matched := false
-	for _, f := range kmsg.Faults(lines) {
-		if expect != nil && expect.accepts(f) {
-			matched = true
-			st.faulted = true
+func (cfg *Config) checkKernel(ts *testscript.TestScript, st *caseState, line string, res target.Result) {
+	for _, f := range kmsg.Faults(kernelLines(res.Log)) {
+		if st.accept(f) {
 			ts.Logf("[expected %s] %s", f.Kind, f.Title)
 			continue
 		}
 		cfg.fail(ts, st, faultFailure(st, line, "the kernel reported "+kmsg.Article(f.Kind)+":", f))
 	}
-	if expect != nil && !matched {
-		what := expect.kind
-		if expect.re != nil {
-			what += fmt.Sprintf(" matching %q", expect.re)
-		}
-		cfg.fail(ts, st, st.stepFailure(FailStep, line, fmt.Sprintf("expected the kernel to report %s; it did not", kmsg.Article(what))))
-	}
-	fresh := res.Tainted &^ st.taint &^ kmsg.ExpectedTaint() &^ expect.taint()
+	fresh := res.Tainted &^ st.taint &^ kmsg.ExpectedTaint() &^ st.armedTaint()
 	st.taint = res.Tainted
 	if fresh != 0 {
 		cfg.fail(ts, st, st.stepFailure(FailFault, line, "the kernel became tainted: "+strings.Join(kmsg.DescribeTaint(fresh), ", ")))
@@ -213,6 +230,9 @@ func (cfg *Config) endOfCase(ts *testscript.TestScript, st *caseState) {
 	if st.dead != "" || failed(st.t) || st.record.Failure != nil { // failed, or a known break
 		return
 	}
+	if !cfg.awaitExpected(ts, st) {
+		return
+	}
 	if st.faulted {
 		ts.Logf("[end-of-case checks skipped: the kernel reported the fault the case expected, and keeps what it broke]")
 		return
@@ -223,13 +243,7 @@ func (cfg *Config) endOfCase(ts *testscript.TestScript, st *caseState) {
 		problems = append(problems, p)
 	}
 	if recs, err := st.session.Log(ctx, st.lastSeq); err == nil {
-		var lines []string
-		for _, r := range recs {
-			if r.Facility == 0 {
-				lines = append(lines, r.Text)
-			}
-		}
-		for _, f := range kmsg.Faults(lines) {
+		for _, f := range kmsg.Faults(kernelLines(recs)) {
 			problems = append(problems, fmt.Sprintf("the kernel reported %s after the last step:\n%s", kmsg.Article(f.Kind), indent(st.workPath(f.Summary()))))
 		}
 	}
@@ -265,6 +279,67 @@ func (cfg *Config) endOfCase(ts *testscript.TestScript, st *caseState) {
 		ts.Logf("FAIL: %s:\n%s", f.Message, f.Detail) // for the reader of the transcript
 		fail(st.t)
 	}
+}
+
+// awaitExpected waits, once the last step has run, for the reports the
+// case expects and the kernel has not made yet (a thread's oops after the
+// last step), as long as a kmsg waits for its lines. It fails the case
+// for any that did not come, and reports whether all did.
+func (cfg *Config) awaitExpected(ts *testscript.TestScript, st *caseState) bool {
+	ctx, cancel := context.WithTimeout(st.ctx, cfg.kmsgTimeout())
+	defer cancel()
+wait:
+	for len(st.unmatched()) > 0 {
+		recs, err := st.session.Log(ctx, st.lastSeq)
+		if err != nil {
+			break
+		}
+		if n := len(recs); n > 0 {
+			st.lastSeq = recs[n-1].Seq + 1
+		}
+		for _, f := range kmsg.Faults(kernelLines(recs)) {
+			if st.accept(f) {
+				ts.Logf("[expected %s, after the last step] %s", f.Kind, f.Title)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-time.After(kmsgPoll):
+		}
+	}
+	missed := st.unmatched()
+	if len(missed) == 0 {
+		return true
+	}
+	var lines []string
+	for _, e := range missed {
+		lines = append(lines, fmt.Sprintf("%s: the kernel reported no %s%s", e.line, e.kind, e.what()))
+	}
+	f := endOfCaseFailure(lines)
+	cfg.record(ts, st, f)
+	ts.Logf("FAIL: %s:\n%s", f.Message, f.Detail)
+	fail(st.t)
+	return false
+}
+
+// what is an expectation's text condition, for a message: ` matching "RE"`.
+func (e *expectation) what() string {
+	if e.re == nil {
+		return ""
+	}
+	return fmt.Sprintf(" matching %q", e.re)
+}
+
+// kernelLines are the kernel's own records' texts, without user space's.
+func kernelLines(recs []kmsg.Record) []string {
+	var lines []string
+	for _, r := range recs {
+		if r.Facility == 0 {
+			lines = append(lines, r.Text)
+		}
+	}
+	return lines
 }
 
 // added returns the names in after that before lacks, counting repeats.

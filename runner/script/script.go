@@ -112,15 +112,16 @@ type caseState struct {
 
 	taken []golden.Line // what the previous kmsg took, for -update
 
-	start       target.State  // what the kernel had loaded and running at the start
-	taint       uint64        // /proc/sys/kernel/tainted after the last step
-	lastSeq     uint64        // the kernel record after the last step's
-	expect      *expectation  // what the next step is expected to provoke
-	expectLeak  *expectation  // leaks the case expects at its end
-	stepTimeout time.Duration // set by the timeout command
-	deadline    time.Time     // the whole case's
-	dead        string        // why the kernel can run no more steps
-	faulted     bool          // the kernel reported a fault the case expected
+	start       target.State   // what the kernel had loaded and running at the start
+	taint       uint64         // /proc/sys/kernel/tainted after the last step
+	lastSeq     uint64         // the kernel record after the last step's
+	expect      []*expectation // what the next step is expected to provoke (expect)
+	armed       []*expectation // from that step on, until the case ends
+	expectLeak  *expectation   // leaks the case expects at its end
+	stepTimeout time.Duration  // set by the timeout command
+	deadline    time.Time      // the whole case's
+	dead        string         // why the kernel can run no more steps
+	faulted     bool           // the kernel reported a fault the case expected
 
 	last *target.Result // the last step's, whose output out compares
 
@@ -314,9 +315,8 @@ func (cfg *Config) runStep(ts *testscript.TestScript, neg bool, line, where stri
 	if step.Timeout <= 0 {
 		cfg.fail(ts, st, st.stepFailure(FailStep, line, fmt.Sprintf("the case ran out of time (-case-timeout %v)", cfg.CaseTimeout)))
 	}
-	expect := st.expect
-	st.expect = nil
-	step.ExpectFault = expect != nil
+	st.armed, st.expect = append(st.armed, st.expect...), nil
+	step.ExpectFault = len(st.armed) > 0
 	cfg.begin(ts.Name(), st, Command, line, where)
 	res, err := st.session.Run(st.ctx, step)
 	cfg.ranCommand(ts.Name(), st, &res, err)
@@ -335,14 +335,14 @@ func (cfg *Config) runStep(ts *testscript.TestScript, neg bool, line, where stri
 	}
 	if err != nil {
 		st.dead = firstLine(err.Error())
-		cfg.kernelFailed(ts, st, line, err, expect)
+		cfg.kernelFailed(ts, st, line, err)
 		return
 	}
 	if res.TimedOut {
 		cfg.timedOut(ts, st, step)
 	}
-	if onKernel || expect != nil {
-		cfg.checkKernel(ts, st, line, res, expect)
+	if onKernel || len(st.armed) > 0 {
+		cfg.checkKernel(ts, st, line, res)
 	}
 	switch {
 	case neg && res.Exit == 0:

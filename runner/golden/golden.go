@@ -260,7 +260,7 @@ func isComment(line string) bool {
 func parseItem(line string) (item, error) {
 	var it item
 	rest := line
-	if msg, ok := cutTimestamp(line); ok {
+	if msg, ok := CutTimestamp(line); ok {
 		// A line pasted from a tutorial's dmesg: its timestamp is no part
 		// of the message (kernel records have none, and a step's output
 		// loses it in normalising), and what follows it is the message,
@@ -306,13 +306,13 @@ var dmesgTimestamp = regexp.MustCompile(`^\[ *[0-9]+\.[0-9]+\] ?`)
 
 // StripTimestamp removes a leading dmesg timestamp.
 func StripTimestamp(line string) string {
-	msg, _ := cutTimestamp(line)
+	msg, _ := CutTimestamp(line)
 	return msg
 }
 
-// cutTimestamp returns line without its leading dmesg timestamp, and
+// CutTimestamp returns line without its leading dmesg timestamp, and
 // whether it had one.
-func cutTimestamp(line string) (string, bool) {
+func CutTimestamp(line string) (string, bool) {
 	loc := dmesgTimestamp.FindStringIndex(line)
 	if loc == nil {
 		return line, false

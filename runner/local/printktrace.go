@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/kmodcheck/kmodcheck/runner/golden"
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 )
 
@@ -114,6 +115,13 @@ func (t *PrintkTrace) Close() {
 // console: init": task, PID, CPU, the irq-info flags, the event and its text.
 var traceLine = regexp.MustCompile(`^\s*(.*)-(\d+)\s+\[(\d+)\]\s+(\S+)\s+[\d.]+: (console|tracing_mark_write): (.*)$`)
 
+// consoleTime reports whether an event's text is the console's line, its
+// timestamp first: a kernel that traces printk at console time.
+func consoleTime(text string) bool {
+	_, ok := golden.CutTimestamp(text)
+	return ok
+}
+
 // traceContext reads the context of an event from its flags, the
 // irqs-off/need-resched/hardirq-softirq/... column ("d.s1."): the third
 // character is 'z' or 'Z' in an NMI, 'h' or 'H' in a hard interrupt, 's'
@@ -164,6 +172,12 @@ func (t *PrintkTrace) read(pipe *os.File) {
 			if strings.HasPrefix(m[6], markerPrefix) {
 				t.marks++
 			}
+			last = -1
+		case consoleTime(m[6]):
+			// 5.10 and older trace a record when the console prints it,
+			// its timestamp in the text: in the task that flushes the
+			// console, and only at a level the console shows. Such an
+			// event names no printer, and pairs with no record.
 			last = -1
 		default:
 			pid, _ := strconv.Atoi(m[2])

@@ -48,3 +48,29 @@ func TestNormalizeTask(t *testing.T) {
 		}
 	}
 }
+
+// 5.10 traces a record when the console prints it, with the console's
+// timestamp, in whichever task flushes the console: such an event names
+// no printer and pairs with no record, so it is not kept; kept, it would
+// stay pending and put a marker into the reader's log after the step.
+// An event of a later kernel is kept, and pairs.
+func TestPrintkTraceConsoleTime(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &PrintkTrace{changed: make(chan struct{})}
+	fmt.Fprintln(w, "          insmod-120     [000] d...    10.108797: console: [   10.042583] hello: loading out-of-tree module taints kernel.")
+	fmt.Fprintln(w, "          insmod-121     [001] .....    11.2: console: hello: loaded")
+	w.Close()
+	tr.read(r)
+	if len(tr.events) != 1 {
+		t.Errorf("events %+v: want only the later kernel's", tr.events)
+	}
+	if ev, ok := tr.Attribute("hello: loaded"); !ok || ev.PID != 121 {
+		t.Errorf("Attribute(hello: loaded) = %+v, %v", ev, ok)
+	}
+	if tr.Pending(1) {
+		t.Errorf("an event is pending: %+v", tr.events)
+	}
+}

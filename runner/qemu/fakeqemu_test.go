@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"net"
@@ -169,6 +170,7 @@ func serveAgent(args []string, behaviour string) error {
 	if err := wire.Send(proto.Hello{Release: fakeRelease, Shell: "/bin/sh -c"}); err != nil {
 		return err
 	}
+	pwd := "" // where the case's shell is: cd DIR moves it
 	for {
 		var req proto.Request
 		if err := wire.Receive(&req); err != nil {
@@ -189,6 +191,10 @@ func serveAgent(args []string, behaviour string) error {
 				time.Sleep(faultGrace + 2*time.Second) // the step runs on after the oops
 			}
 			resp.Stdout = []byte(req.Line + "\n")
+			if dir, ok := strings.CutPrefix(req.Line, "cd "); ok {
+				pwd = dir
+			}
+			resp.Pwd = cmp.Or(pwd, req.Dir)
 		case proto.OpInspect:
 			resp.State = &target.State{}
 		}

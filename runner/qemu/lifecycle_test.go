@@ -377,6 +377,32 @@ func TestSessionBuildsWhileBooting(t *testing.T) {
 	}
 }
 
+// TestSessionBuildWhereTheShellIs: a build step runs where the case's
+// shell is, when the host sees it (cd drv, then make); where it does not
+// (a directory of the guest's own), the step fails saying so.
+func TestSessionBuildWhereTheShellIs(t *testing.T) {
+	_, s, open := beginGated(t)
+	open()
+	work := s.work
+	if err := os.Mkdir(filepath.Join(work, "drv"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	build := target.Step{Line: "pwd", Dir: work, Where: target.OnBuild, Timeout: time.Minute}
+	onKernel := func(line string) {
+		if _, err := s.Run(context.Background(), target.Step{Line: line, Dir: work, Where: target.OnKernel, Timeout: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	onKernel("cd " + filepath.Join(work, "drv"))
+	if res, err := s.Run(context.Background(), build); err != nil || strings.TrimSpace(string(res.Stdout)) != filepath.Join(work, "drv") {
+		t.Errorf("the build after cd drv: %q, %v; want it in drv", res.Stdout, err)
+	}
+	onKernel("cd /root/src")
+	if _, err := s.Run(context.Background(), build); err == nil || !strings.Contains(err.Error(), "the case's shell is in /root/src, which only the guest has") {
+		t.Errorf("the build after cd /root/src: %v", err)
+	}
+}
+
 // TestSessionClosedWhileBooting: a case that ends while its VM boots (its
 // build failed) kills the VM at once, and leaves nothing of its build.
 func TestSessionClosedWhileBooting(t *testing.T) {

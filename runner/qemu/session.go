@@ -3,6 +3,7 @@ package qemu
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
@@ -70,9 +71,13 @@ func (s *Session) Run(ctx context.Context, step target.Step) (target.Result, err
 		step.Timeout = s.t.StepTimeout
 	}
 	if step.Where == target.OnBuild {
-		// Where the case's shell is (cd drv, then make), if the host sees
-		// it and testscript's cd has not moved the case since.
-		if s.pwd != "" && step.Dir == s.lastDir && within(s.pwd, s.work) {
+		// Where the case's shell is (cd drv, then make), if testscript's
+		// cd has not moved the case since: the host sees the work
+		// directory only, the guest's own directories not at all.
+		if s.pwd != "" && step.Dir == s.lastDir {
+			if !within(s.pwd, s.work) {
+				return target.Result{Step: step, Exit: -1}, fmt.Errorf("the case's shell is in %s, which only the guest has: a build step runs on the host, in the work directory or below it (cd back there first, or build in the guest with sh %s)", s.pwd, step.Line)
+			}
 			step.Dir = s.pwd
 		}
 		res := s.build.run(ctx, step)

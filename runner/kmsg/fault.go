@@ -38,14 +38,24 @@ var faultEnd = regexp.MustCompile(`^---\[ end (trace|Kernel panic)`)
 // maxFaultLines bounds one report: a trace is long, a flood is not a trace.
 const maxFaultLines = 80
 
+// afterStack is what may follow a report's stack dump (</TASK>) and still
+// be the report's: an oops's module list, registers and end line; a report
+// made by dump_stack alone (BUG: scheduling while atomic) ends with its
+// stack, and what comes next is the kernel going on.
+var afterStack = regexp.MustCompile(`^(\s|Modules linked in:|---\[ end |RIP:|Code:|RSP:|RAX:|RDX:|RBP:|R1[03]:|FS:|CS:|CR2:|DR[0-9]:|PKRU:|note: |Kernel panic|Kernel Offset:|Fixing recursive fault)`)
+
 // Faults finds the kernel's fault reports among log lines (record texts or
 // console lines without their timestamps). Lines that continue a report
 // (an Oops after its BUG line, the registers, the call trace) belong to it.
 func Faults(lines []string) []Fault {
 	var faults []Fault
 	var cur *Fault
+	stacked := false // cur's stack dump has ended
 	for _, l := range lines {
 		kind, starts := faultStart(l)
+		if cur != nil && stacked && !starts && !afterStack.MatchString(l) {
+			cur = nil
+		}
 		switch {
 		case starts && cur != nil && len(cur.Lines) < 6 && kind != "panic":
 			// BUG: ... then Oops: ... is one report; the stronger name wins.
@@ -58,9 +68,10 @@ func Faults(lines []string) []Fault {
 			cur.Lines = append(cur.Lines, l)
 		case starts:
 			faults = append(faults, Fault{Kind: kind, Title: l, Lines: []string{l}})
-			cur = &faults[len(faults)-1]
+			cur, stacked = &faults[len(faults)-1], false
 		case cur != nil:
 			cur.Lines = append(cur.Lines, l)
+			stacked = stacked || strings.TrimSpace(l) == "</TASK>"
 			if faultEnd.MatchString(l) || len(cur.Lines) >= maxFaultLines {
 				cur = nil
 			}

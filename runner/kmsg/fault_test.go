@@ -1,6 +1,7 @@
 package kmsg
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -136,5 +137,28 @@ RIP: 0033:0x7fdfdf6e6b87
 	}
 	if diff := cmp.Diff(want, fs[0].Summary()); diff != "" {
 		t.Fatalf("Summary (-want +got):\n%s", diff)
+	}
+}
+
+// A report made by dump_stack alone (msleep in a timer on 6.1: BUG:
+// scheduling while atomic) ends with its stack: the module's next line is
+// the kernel going on, not the report; the WARNING that follows is a
+// report of its own.
+func TestFaultEndsWithItsStack(t *testing.T) {
+	data, err := os.ReadFile("testdata/reports/msleep_in_timer_6.1.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults := Faults(strings.Split(strings.TrimSpace(string(data)), "\n"))
+	if len(faults) != 2 || faults[0].Kind != "bug" || faults[1].Kind != "warning" {
+		t.Fatalf("faults: %+v", faults)
+	}
+	if last := faults[0].Lines[len(faults[0].Lines)-1]; strings.TrimSpace(last) != "</TASK>" {
+		t.Errorf("the BUG's report ends with %q, want its stack's end", last)
+	}
+	for _, l := range faults[0].Summary() {
+		if strings.Contains(l, "callback woke") {
+			t.Errorf("the BUG's summary has the module's next line: %q", l)
+		}
 	}
 }

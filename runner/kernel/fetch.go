@@ -289,12 +289,18 @@ func (f *Fetcher) Resolve(ctx context.Context, name string) (*Plan, error) {
 	return f.plan(ctx, best)
 }
 
+// where names where kernels are looked for: the archive's suites, or
+// the host's apt.
+func (f *Fetcher) where() string {
+	if f.Archive != nil {
+		return fmt.Sprintf("the archive's suites (%s)", strings.Join(f.Archive.Suites, ", "))
+	}
+	return "apt-cache"
+}
+
 // noMatch says why no offer matches name.
 func (f *Fetcher) noMatch(ctx context.Context, name string, offers []Offer) error {
-	where := "apt-cache"
-	if f.Archive != nil {
-		where = fmt.Sprintf("the archive's suites (%s)", strings.Join(f.Archive.Suites, ", "))
-	}
+	where := f.where()
 	if len(offers) == 0 {
 		if f.Archive == nil {
 			return fmt.Errorf("apt-cache knows no linux-image packages: run apt-get update (as root) first")
@@ -488,6 +494,7 @@ func (f *Fetcher) Fetch(ctx context.Context, name string, dryRun bool) (*Kernel,
 			return k, nil
 		}
 	}
+	fmt.Fprintf(w, "looking for %s in %s\n", name, f.where()) // the lists may take a while
 	plan, err := f.Resolve(ctx, name)
 	if err != nil {
 		return nil, err

@@ -321,7 +321,7 @@ func TestFetchFake(t *testing.T) {
 	if k.Release != rel || k.Root != f.Root(rel) || !k.Complete() {
 		t.Fatalf("fetched %+v", k)
 	}
-	for _, s := range []string{"fetching " + rel, "linux-kbuild-" + ver, "downloading 4 packages", "Get:1 fake linux-image-" + rel,
+	for _, s := range []string{"looking for 6.12 in ", "fetching " + rel, "linux-kbuild-" + ver, "downloading 4 packages", "Get:1 fake linux-image-" + rel,
 		"unpacking linux-image-" + rel, "depmod " + rel, "verified", "replacing the incomplete", "complete in " + f.Root(rel)} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("progress does not say %q", s)

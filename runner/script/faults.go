@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,6 +66,24 @@ func (st *caseState) armedTaint() uint64 {
 		}
 	}
 	return mask
+}
+
+// wouldMatch reports whether faults would match every unmatched
+// expectation, matching none of them yet.
+func (st *caseState) wouldMatch(faults []kmsg.Fault) bool {
+	for _, e := range st.unmatched() {
+		if !slices.ContainsFunc(faults, e.accepts) {
+			return false
+		}
+	}
+	return true
+}
+
+// stopsWorkExpected reports whether an armed expectation takes a report
+// after which the kernel's work may stop (any but a warning): a step that
+// runs on after one is not cut short (target.Step.ExpectFault).
+func (st *caseState) stopsWorkExpected() bool {
+	return slices.ContainsFunc(st.armed, func(e *expectation) bool { return e.kind != "warning" })
 }
 
 // unmatched are the armed expectations no report has matched yet.
@@ -286,26 +305,32 @@ func (cfg *Config) endOfCase(ts *testscript.TestScript, st *caseState) {
 // last step), as long as a kmsg waits for its lines. It fails the case
 // for any that did not come, and reports whether all did.
 func (cfg *Config) awaitExpected(ts *testscript.TestScript, st *caseState) bool {
+	st.armed, st.expect = append(st.armed, st.expect...), nil // an expect after the last step
 	ctx, cancel := context.WithTimeout(st.ctx, cfg.kmsgTimeout())
 	defer cancel()
+	// Every poll parses all that came since the last step: a report may
+	// straddle two polls (its BUG line in one, its Oops line in the next).
+	var recs []kmsg.Record
+	from := st.lastSeq
 wait:
-	for len(st.unmatched()) > 0 {
-		recs, err := st.session.Log(ctx, st.lastSeq)
-		if err != nil {
-			break
-		}
-		if n := len(recs); n > 0 {
-			st.lastSeq = recs[n-1].Seq + 1
-		}
-		for _, f := range kmsg.Faults(kernelLines(recs)) {
-			if st.accept(f) {
-				ts.Logf("[expected %s, after the last step] %s", f.Kind, f.Title)
-			}
-		}
+	for len(st.unmatched()) > 0 && !st.wouldMatch(kmsg.Faults(kernelLines(recs))) {
 		select {
 		case <-ctx.Done():
 			break wait
 		case <-time.After(kmsgPoll):
+		}
+		more, err := st.session.Log(ctx, from)
+		if err != nil {
+			break
+		}
+		recs = more
+	}
+	if n := len(recs); n > 0 {
+		st.lastSeq = recs[n-1].Seq + 1
+	}
+	for _, f := range kmsg.Faults(kernelLines(recs)) {
+		if st.accept(f) {
+			ts.Logf("[expected %s, after the last step] %s", f.Kind, f.Title)
 		}
 	}
 	missed := st.unmatched()

@@ -316,7 +316,7 @@ func (cfg *Config) runStep(ts *testscript.TestScript, neg bool, line, where stri
 		cfg.fail(ts, st, st.stepFailure(FailStep, line, fmt.Sprintf("the case ran out of time (-case-timeout %v)", cfg.CaseTimeout)))
 	}
 	st.armed, st.expect = append(st.armed, st.expect...), nil
-	step.ExpectFault = len(st.armed) > 0
+	step.ExpectFault = st.stopsWorkExpected()
 	cfg.begin(ts.Name(), st, Command, line, where)
 	res, err := st.session.Run(st.ctx, step)
 	cfg.ranCommand(ts.Name(), st, &res, err)
@@ -341,7 +341,7 @@ func (cfg *Config) runStep(ts *testscript.TestScript, neg bool, line, where stri
 	if res.TimedOut {
 		cfg.timedOut(ts, st, step)
 	}
-	if onKernel || len(st.armed) > 0 {
+	if onKernel {
 		cfg.checkKernel(ts, st, line, res)
 	}
 	switch {

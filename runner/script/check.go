@@ -51,6 +51,10 @@ func (cfg *Config) Check(file string, extra ...string) error {
 		c.n = i + 1
 		c.line(line)
 	}
+	if c.expectAt > 0 {
+		c.n = c.expectAt
+		c.errorf("expect with no step after it: it holds from the next step on")
+	}
 	if len(c.errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(c.errs, "\n"))
 	}
@@ -64,7 +68,11 @@ type checker struct {
 	caseName string
 	known    map[string]bool // the commands defined
 	paths    *pathChecker
-	stepSeen bool            // a step (of any condition) came before this line
+	stepSeen bool // a step (of any condition) came before this line
+	// sureStep: a step without a condition came before this line, one
+	// that runs on every kernel.
+	sureStep bool
+	expectAt int             // the line of an expect no step has followed yet
 	goldens  map[string]bool // golden files already parsed
 	n        int             // the line checked
 	errs     []string        // "file:line: what", the case's or a golden's
@@ -82,7 +90,9 @@ func (c *checker) line(line string) {
 		c.errorf("%v", err)
 		return
 	}
+	conditioned := false
 	for len(args) > 0 && strings.HasPrefix(args[0], "[") {
+		conditioned = true
 		if !strings.HasSuffix(args[0], "]") {
 			c.errorf("condition %s: missing ]", args[0])
 		} else if err := checkCondition(strings.TrimSuffix(args[0][1:], "]")); err != nil {
@@ -117,12 +127,26 @@ func (c *checker) line(line string) {
 			}
 		}
 	}
-	c.command(args[0], neg, args[1:])
+	if slices.ContainsFunc(args[1:], func(a string) bool { return strings.Contains(a, "$") }) {
+		// testscript expands $VAR when the line runs: what it holds is
+		// not known here.
+		c.step(args[0], conditioned)
+		return
+	}
+	c.command(args[0], neg, conditioned, args[1:])
+}
+
+// step notes a step, if name is one: make, sh or a tool on the target.
+func (c *checker) step(name string, conditioned bool) {
+	if name == "make" || name == "sh" || slices.Contains(TargetTools, name) {
+		c.stepSeen, c.expectAt = true, 0
+		c.sureStep = c.sureStep || !conditioned
+	}
 }
 
 // command checks the arguments of kmodcheck's own commands, and where
 // they may stand, as the command will when it runs.
-func (c *checker) command(name string, neg bool, args []string) {
+func (c *checker) command(name string, neg, conditioned bool, args []string) {
 	var err error
 	switch name {
 	case "out":
@@ -139,21 +163,23 @@ func (c *checker) command(name string, neg bool, args []string) {
 			c.golden(a.name, GoldenExt)
 		}
 	case "broken":
-		if _, err = parseBroken(neg, args); err == nil && c.stepSeen {
+		// After a step that runs on every kernel, never before its first.
+		if _, err = parseBroken(neg, args); err == nil && c.sureStep {
 			c.errorf("%s", brokenAfterStep)
 		}
 	case "expect":
-		_, err = parseExpect(neg, args)
+		var e *expectation
+		if e, err = parseExpect(neg, args); err == nil && e.kind != "leak" {
+			c.expectAt = c.n
+		}
 	case "timeout":
 		_, err = parseTimeout(neg, args)
 	case "module":
 		if c.cfg.Modules != "" {
 			_, err = c.cfg.moduleDir(neg, args)
 		}
-	case "make", "sh":
-		c.stepSeen = true
 	default:
-		c.stepSeen = c.stepSeen || slices.Contains(TargetTools, name)
+		c.step(name, conditioned)
 	}
 	if err != nil {
 		c.errorf("%s", strings.TrimSpace(err.Error()))

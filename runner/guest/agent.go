@@ -115,6 +115,7 @@ type agent struct {
 	log     *local.KernelLog         // nil where /dev/kmsg cannot be read
 	steps   int                      // steps run so far
 	seen    map[string]*loadedModule // every module seen loaded, by name
+	loads   int                      // modules seen loaded so far (loadedModule.seq)
 	shell   shells                   // OpShell, OpResize (shell.go)
 	session local.Steps              // the case's steps (started when the clock is set)
 	journal journal                  // systemd-journald, for journalctl (journal.go)

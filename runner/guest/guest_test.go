@@ -100,3 +100,17 @@ func BenchmarkParseAllocTraces(b *testing.B) {
 		}
 	}
 }
+
+// Init memory a module freed may hold the next module's init code: an
+// address both modules' init spans cover is the one loaded last's.
+func TestSymboliseInitCodeReused(t *testing.T) {
+	a := &agent{seen: map[string]*loadedModule{
+		"first":  {name: "first", base: 0xffffffffc0300000, size: 4096, init: 0xffffffffc0311000, seq: 1},
+		"second": {name: "second", base: 0xffffffffc0320000, size: 4096, init: 0xffffffffc0311000, seq: 2},
+	}}
+	for range 20 { // the map's order varies
+		if mod, _, ok := a.symbolise(0xffffffffc031101b); !ok || mod != "second" {
+			t.Fatalf("symbolise: %q, %v; want the module loaded last", mod, ok)
+		}
+	}
+}

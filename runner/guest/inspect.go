@@ -25,6 +25,7 @@ type loadedModule struct {
 	// init is where its init code was (.init.text), which the kernel
 	// frees once the module is loaded and names no more: 0 if unknown.
 	init uint64
+	seq  int // the order it was seen loaded in: a later one may reuse freed init memory
 }
 
 // initSpan bounds the init code an address is taken to be in: a module's
@@ -55,6 +56,8 @@ func (a *agent) noteModules() {
 	}
 	byName := map[string]*loadedModule{}
 	for _, m := range fresh {
+		a.loads++
+		m.seq = a.loads
 		byName[m.name] = m
 		a.seen[m.name] = m
 	}
@@ -117,10 +120,14 @@ func (a *agent) symbolise(addr uint64) (module, site string, ok bool) {
 			return m.name, fmt.Sprintf("%#x [%s]", addr, m.name), true
 		}
 	}
+	var init *loadedModule // the last loaded whose init code was there
 	for _, m := range a.seen {
-		if m.init != 0 && addr >= m.init && addr-m.init < initSpan {
-			return m.name, fmt.Sprintf("%#x [%s] (its init code, freed once loaded: .init.text+%#x)", addr, m.name, addr-m.init), true
+		if m.init != 0 && addr >= m.init && addr-m.init < initSpan && (init == nil || m.seq > init.seq) {
+			init = m
 		}
+	}
+	if init != nil {
+		return init.name, fmt.Sprintf("%#x [%s] (its init code, freed once loaded: .init.text+%#x)", addr, init.name, addr-init.init), true
 	}
 	return "", "", false
 }
@@ -180,6 +187,8 @@ func (a *agent) leaks() ([]target.Leak, string) {
 // sitesPageEnd is where a kernel before 5.14 stops listing a cache's
 // allocation sites: it writes no line once a page (4096 bytes) less
 // KSYM_SYMBOL_LEN and 100 is used (mm/slub.c, list_locations).
+// KSYM_SYMBOL_LEN is about 240 on x86_64; taking 128 names a cache cut
+// short a little early, never too late.
 const sitesPageEnd = 4096 - 128 - 100
 
 // leaksBefore514 reads /sys/kernel/slab/kmalloc-*/alloc_calls, the
@@ -193,10 +202,11 @@ func (a *agent) leaksBefore514() ([]target.Leak, string) {
 		return nil, "the kernel does not track slab allocations (boot with slub_debug=U and debugfs)"
 	}
 	var leaks []target.Leak
-	var cut []string
+	var cut, unread []string
 	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {
+			unread = append(unread, filepath.Base(filepath.Dir(file)))
 			continue
 		}
 		cache := filepath.Base(filepath.Dir(file))
@@ -205,10 +215,14 @@ func (a *agent) leaksBefore514() ([]target.Leak, string) {
 		}
 		leaks = append(leaks, parseAllocTraces(cache, string(data), a.symbolise)...)
 	}
-	if len(cut) == 0 {
-		return leaks, ""
+	var notes []string
+	if len(unread) > 0 {
+		notes = append(notes, fmt.Sprintf("the allocation sites of %s could not be read (slub_debug=U off?)", strings.Join(unread, ", ")))
 	}
-	return leaks, fmt.Sprintf("this kernel (before 5.14) lists one page of allocation sites per cache, modules' last: %s may have been cut short, and a leak there not seen", strings.Join(cut, ", "))
+	if len(cut) > 0 {
+		notes = append(notes, fmt.Sprintf("this kernel (before 5.14) lists one page of allocation sites per cache, modules' last: %s may have been cut short, and a leak there not seen", strings.Join(cut, ", ")))
+	}
+	return leaks, strings.Join(notes, "; ")
 }
 
 // parseAllocTraces reads one cache's alloc_traces: a header line per

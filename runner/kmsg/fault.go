@@ -42,7 +42,7 @@ const maxFaultLines = 80
 // be the report's: an oops's module list, registers and end line; a report
 // made by dump_stack alone (BUG: scheduling while atomic) ends with its
 // stack, and what comes next is the kernel going on.
-var afterStack = regexp.MustCompile(`^(\s|Modules linked in:|---\[ end |RIP:|Code:|RSP:|RAX:|RDX:|RBP:|R1[03]:|FS:|CS:|CR2:|DR[0-9]:|PKRU:|note: |Kernel panic|Kernel Offset:|Fixing recursive fault)`)
+var afterStack = regexp.MustCompile(`^(\s|Modules linked in:|---\[ end |RIP:|Code:|RSP:|RAX:|RDX:|RBP:|R1[03]:|FS:|CS:|CR2:|DR[0-9]:|PKRU:|note: |Kernel panic|Kernel Offset:|Fixing recursive fault|irq event stamp:|hardirqs last|softirqs last)`)
 
 // Faults finds the kernel's fault reports among log lines (record texts or
 // console lines without their timestamps). Lines that continue a report

@@ -398,7 +398,7 @@ func TestSessionBuildWhereTheShellIs(t *testing.T) {
 		t.Errorf("the build after cd drv: %q, %v; want it in drv", res.Stdout, err)
 	}
 	onKernel("cd /root/src")
-	if _, err := s.Run(context.Background(), build); err == nil || !strings.Contains(err.Error(), "the case's shell is in /root/src, which only the guest has") {
+	if _, err := s.Run(context.Background(), build); err == nil || !strings.Contains(err.Error(), "the case's shell is in /root/src, outside the work directory") {
 		t.Errorf("the build after cd /root/src: %v", err)
 	}
 }

@@ -64,23 +64,31 @@ func (vm *VM) watchStep(ctx context.Context, step target.Step) (context.Context,
 
 // guestAlive reports whether the agent echoes a byte on the liveness port
 // within aliveWait (or before ctx ends): its thread runs, so the kernel
-// still schedules. Only watchStep asks, one step at a time.
+// still schedules. Each probe writes a byte of its own, and takes only
+// that back: the late echo of an earlier probe proves nothing now. Only
+// watchStep asks, one step at a time.
 func (vm *VM) guestAlive(ctx context.Context) bool {
 	if vm.alive == nil {
 		return false
 	}
-	deadline := time.Now().Add(aliveWait)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	vm.alive.SetDeadline(deadline)
+	vm.probes++
+	probe := vm.probes
+	vm.alive.SetDeadline(time.Now().Add(aliveWait))
 	defer vm.alive.SetDeadline(time.Time{})
-	if _, err := vm.alive.Write([]byte{'?'}); err != nil {
+	stop := context.AfterFunc(ctx, func() { vm.alive.SetDeadline(time.Now()) })
+	defer stop()
+	if _, err := vm.alive.Write([]byte{probe}); err != nil {
 		return false
 	}
-	var b [1]byte
-	_, err := io.ReadFull(vm.alive, b[:])
-	return err == nil
+	for {
+		var b [1]byte
+		if _, err := io.ReadFull(vm.alive, b[:]); err != nil {
+			return false
+		}
+		if b[0] == probe {
+			return true
+		}
+	}
 }
 
 // sync returns once the agent has read every kernel record logged before

@@ -419,6 +419,7 @@ type VM struct {
 	kmsgConn net.Conn      // the guest's kernel records, copied to kernel.log
 	kmsgDone chan struct{} // closed when kernel.log is complete
 	alive    net.Conn      // the agent echoes what is written here (live.go)
+	probes   byte          // liveness probes sent on alive, each its own byte
 	dropped  uint64        // records the agent had dropped by the last step
 	peakRSS  uint64        // QEMU's VmHWM when closed
 	wire     *proto.Conn   // the agent's messages on conn

@@ -76,7 +76,7 @@ func (s *Session) Run(ctx context.Context, step target.Step) (target.Result, err
 		// directory only, the guest's own directories not at all.
 		if s.pwd != "" && step.Dir == s.lastDir {
 			if !within(s.pwd, s.work) {
-				return target.Result{Step: step, Exit: -1}, fmt.Errorf("the case's shell is in %s, which only the guest has: a build step runs on the host, in the work directory or below it (cd back there first, or build in the guest with sh %s)", s.pwd, step.Line)
+				return target.Result{Step: step, Exit: -1}, fmt.Errorf("the case's shell is in %s, outside the work directory: a build step runs on the host, in the work directory or below it (cd back there first, or build in the guest with sh %s)", s.pwd, step.Line)
 			}
 			step.Dir = s.pwd
 		}

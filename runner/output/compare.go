@@ -39,6 +39,7 @@ func CompareTerminal(g *golden.Golden, stdout, stderr []string) (Match, []string
 	}
 	return Match{
 		Mismatch: mismatch(m, "terminal", "output"),
+		First:    m.First,
 		Diff:     m.DiffAs(g.Path, "terminal"),
 	}, merged
 }

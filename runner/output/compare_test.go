@@ -24,6 +24,10 @@ func TestCompareTerminal(t *testing.T) {
 	if m.OK || !strings.Contains(m.Mismatch, ", the output ended") {
 		t.Fatalf("a missing line: OK %v, %q", m.OK, m.Mismatch)
 	}
+	// The difference as data, for the reports' reason.
+	if m.First.Golden != "golden/make.out" || m.First.Line != 3 || m.First.Want != "LD x.ko" {
+		t.Errorf("First = %+v, want the missing line 3", m.First)
+	}
 }
 
 // TestCompareStdout: one stream's mismatch and diff name the stream.

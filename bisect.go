@@ -259,6 +259,9 @@ func outcomeOf(p report.Pair) (bisect.Outcome, error) {
 		o := bisect.Outcome{Verdict: bisect.Fail, Reason: report.ReasonLine(p)}
 		if c.Reason != nil {
 			o.Reason, o.Step = c.Reason.Line(), c.Reason.Command
+			if c.Reason.Change != nil {
+				o.Cause = c.Reason.Change.Symbol + " " + c.Reason.Change.Since
+			}
 		}
 		return o, nil
 	}

@@ -43,6 +43,22 @@ type Outcome struct {
 	// Reason is why it failed, on one line; Step its failing step
 	// ("make", "kmsg insmod"), which tells one failure from another.
 	Reason, Step string
+	// Cause, when set, tells failures apart instead of Reason: the API
+	// change a build's error is explained by, which two compilers word
+	// differently ([-Werror=...] or not).
+	Cause string
+}
+
+// same reports whether two failures are one: at the same step, for the
+// same cause.
+func (o Outcome) same(p Outcome) bool {
+	if o.Step != p.Step {
+		return false
+	}
+	if o.Cause != "" || p.Cause != "" {
+		return o.Cause == p.Cause
+	}
+	return o.Reason == p.Reason
 }
 
 // A Runner runs the case on a release. An error means the release could
@@ -187,7 +203,7 @@ func (s *search) conclude(lo, hi int) (Result, error) {
 	case len(flaky) > 0:
 		r.Flaky = true
 		r.Note = "the boundary is flaky: " + strings.Join(flaky, "; ")
-	case r.Bad.Step != last.Step || r.Bad.Reason != last.Reason:
+	case !r.Bad.same(last):
 		r.Note = fmt.Sprintf("%s fails otherwise than %s: at %q (%s), not at %q (%s)",
 			r.FirstBad, s.releases[len(s.releases)-1], r.Bad.Step, r.Bad.Reason, last.Step, last.Reason)
 	}

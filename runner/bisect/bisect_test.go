@@ -163,6 +163,27 @@ func TestSearchOtherFailure(t *testing.T) {
 	}
 }
 
+// One break worded two ways (gcc 12's [-Werror=...], gcc 14's [-W...])
+// is one failure when the same API change explains both: no note.
+func TestSearchSameCauseOtherWords(t *testing.T) {
+	run := func(_ context.Context, release string) (Outcome, error) {
+		switch i := slices.Index(releases, release); {
+		case i < 5:
+			return Outcome{Verdict: Pass}, nil
+		case i < 9:
+			return Outcome{Verdict: Fail, Step: "make", Cause: "class_create 6.4", Reason: "x.c:74:33: error: passing argument 1 of ‘class_create’ from incompatible pointer type [-Werror=incompatible-pointer-types]"}, nil
+		}
+		return Outcome{Verdict: Fail, Step: "make", Cause: "class_create 6.4", Reason: "x.c:74:33: error: passing argument 1 of ‘class_create’ from incompatible pointer type [-Wincompatible-pointer-types]"}, nil
+	}
+	res, err := Search(context.Background(), releases, run, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FirstBad != "6.4.4" || res.Note != "" {
+		t.Errorf("first bad %s, note %q; want 6.4.4 and no note", res.FirstBad, res.Note)
+	}
+}
+
 // A stop signal ends the search.
 func TestSearchStopped(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())

@@ -14,6 +14,7 @@ import (
 	"github.com/rogpeppe/go-internal/txtar"
 
 	"github.com/kmodcheck/kmodcheck/runner/golden"
+	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 	"github.com/kmodcheck/kmodcheck/runner/script"
 )
 
@@ -109,10 +110,8 @@ func (b *builder) step(st Step) {
 	name := b.name(tool)
 	where := fmt.Sprintf("%s:%d", b.opts.Session, st.Line)
 	if tool == "dmesg" {
-		for i, l := range out {
-			out[i] = golden.StripTimestamp(l)
-		}
-		b.golden(name+script.GoldenExt, []string{fmt.Sprintf("%s, as %s shows it (timestamps stripped).", st.Command, where)}, out)
+		comments, lines := dmesgGolden(out)
+		b.golden(name+script.GoldenExt, append([]string{fmt.Sprintf("%s, as %s shows it (timestamps stripped).", st.Command, where)}, comments...), lines)
 		b.line("kmsg %s", name)
 		return
 	}
@@ -120,6 +119,25 @@ func (b *builder) step(st Step) {
 	// A pasted terminal holds both streams (kbuild's "Skipping BTF" is
 	// make's stderr): compare what the terminal showed.
 	b.line("out -terminal %s", name)
+}
+
+// dmesgGolden is a pasted dmesg's golden: its lines without their
+// timestamps, and, as comments, the lines kmsg's default filters leave out
+// of every comparison (a module's taint notes), so that the tutorial's
+// lines all stay in view and the golden still matches.
+func dmesgGolden(out []string) (comments, lines []string) {
+	for _, l := range out {
+		l = golden.StripTimestamp(l)
+		_, dropped := kmsg.Apply(kmsg.DefaultFilters(), []kmsg.Record{{Text: l}})
+		if len(dropped) == 0 {
+			lines = append(lines, l)
+			continue
+		}
+		for name := range dropped {
+			comments = append(comments, fmt.Sprintf("kmsg leaves out, as its %s filter does: %s", name, l))
+		}
+	}
+	return comments, lines
 }
 
 // work returns lines with the tutorial's build directory written $WORK.

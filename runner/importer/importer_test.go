@@ -140,3 +140,29 @@ func TestBuildGoldenNamesDistinct(t *testing.T) {
 		t.Errorf("%d goldens, want 4: %v", len(seen), seen)
 	}
 }
+
+// A pasted dmesg's lines that kmsg's filters leave out of every comparison
+// (the kernel's taint notes on a module's first load) go into its golden
+// as comments: the golden matches, and shows all the tutorial's lines.
+func TestBuildDmesgFiltered(t *testing.T) {
+	const pasted = `user@host:~/hello$ sudo insmod hello.ko
+user@host:~/hello$ sudo dmesg | tail -3
+[ 1234.567890] hello: loading out-of-tree module taints kernel.
+[ 1234.567991] hello: module verification failed: signature and/or required key missing - tainting kernel
+[ 1234.568001] hello: loaded
+user@host:~/hello$
+`
+	var kmsgGolden string
+	for _, f := range Build(Parse(pasted), Options{Name: "c", Session: "s.txt"}) {
+		if f.Path == "golden/c/dmesg.kmsg" {
+			kmsgGolden = string(f.Data)
+		}
+	}
+	want := "# sudo dmesg | tail -3, as s.txt:2 shows it (timestamps stripped).\n" +
+		"# kmsg leaves out, as its taint filter does: hello: loading out-of-tree module taints kernel.\n" +
+		"# kmsg leaves out, as its taint filter does: hello: module verification failed: signature and/or required key missing - tainting kernel\n" +
+		"hello: loaded\n"
+	if kmsgGolden != want {
+		t.Errorf("dmesg.kmsg:\n%s\nwant:\n%s", kmsgGolden, want)
+	}
+}

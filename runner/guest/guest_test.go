@@ -114,3 +114,23 @@ func TestSymboliseInitCodeReused(t *testing.T) {
 		}
 	}
 }
+
+// Since 6.4 a module's memory is several regions, and /proc/modules's base
+// and size may span another module's: on 7.3, pvpanic (loaded at boot, its
+// symbols never read) spanned leakwork's code, and took its leak. The
+// nearest symbol names the module.
+func TestSymbolisePrefersSymbols(t *testing.T) {
+	a := &agent{seen: map[string]*loadedModule{
+		"pvpanic":  {name: "pvpanic", base: 0xffffffffc0440000, size: 0x20000, seq: 1},
+		"leakwork": {name: "leakwork", base: 0xffffffffc044b000, size: 0x1000, seq: 2, syms: []symbol{{0xffffffffc044b014, "def_work_fn"}}},
+	}}
+	for range 20 { // the map's order varies
+		mod, site, ok := a.symbolise(0xffffffffc044b02f)
+		if !ok || mod != "leakwork" || site != "def_work_fn+0x1b [leakwork]" {
+			t.Fatalf("symbolise: %q %q %v; want leakwork's def_work_fn", mod, site, ok)
+		}
+	}
+	if mod, _, ok := a.symbolise(0xffffffffc0440100); !ok || mod != "pvpanic" {
+		t.Errorf("an address in pvpanic alone: %q, %v", mod, ok)
+	}
+}

@@ -104,32 +104,47 @@ func (a *agent) noteModules() {
 }
 
 // symbolise names an address in a module seen loaded: "leak_it+0x1b [leak]".
+// The nearest symbol at or below it, of any module, names it first: since
+// 6.4 a module's memory is several regions, and the base and size
+// /proc/modules gives may span another module's (a module loaded at boot,
+// without symbols, would take a later one's leak). Then a module's init
+// code (freed once loaded), then the span of a module without symbols.
+// Where two modules could own it, the one loaded last does: freed memory
+// is reused.
 func (a *agent) symbolise(addr uint64) (module, site string, ok bool) {
+	var near *symbol
+	var owner *loadedModule
 	for _, m := range a.seen {
-		var best *symbol
-		for i := range m.syms {
-			if m.syms[i].addr <= addr {
-				best = &m.syms[i]
-			}
-		}
-		inCore := addr >= m.base && addr < m.base+m.size
-		if best != nil && (inCore || addr-best.addr < 0x1000) {
-			return m.name, fmt.Sprintf("%s+%#x [%s]", best.name, addr-best.addr, m.name), true
-		}
-		if inCore {
-			return m.name, fmt.Sprintf("%#x [%s]", addr, m.name), true
+		i := sort.Search(len(m.syms), func(i int) bool { return m.syms[i].addr > addr }) - 1
+		if i >= 0 && (near == nil || m.syms[i].addr > near.addr) {
+			near, owner = &m.syms[i], m
 		}
 	}
-	var init *loadedModule // the last loaded whose init code was there
-	for _, m := range a.seen {
-		if m.init != 0 && addr >= m.init && addr-m.init < initSpan && (init == nil || m.seq > init.seq) {
-			init = m
-		}
+	if near != nil && (addr-near.addr < 0x1000 || owner.holds(addr)) {
+		return owner.name, fmt.Sprintf("%s+%#x [%s]", near.name, addr-near.addr, owner.name), true
 	}
-	if init != nil {
-		return init.name, fmt.Sprintf("%#x [%s] (its init code, freed once loaded: .init.text+%#x)", addr, init.name, addr-init.init), true
+	if m := a.lastLoaded(func(m *loadedModule) bool { return m.init != 0 && addr >= m.init && addr-m.init < initSpan }); m != nil {
+		return m.name, fmt.Sprintf("%#x [%s] (its init code, freed once loaded: .init.text+%#x)", addr, m.name, addr-m.init), true
+	}
+	if m := a.lastLoaded(func(m *loadedModule) bool { return m.holds(addr) }); m != nil {
+		return m.name, fmt.Sprintf("%#x [%s]", addr, m.name), true
 	}
 	return "", "", false
+}
+
+// holds reports whether addr lies between the module's base and its end,
+// as /proc/modules gives them.
+func (m *loadedModule) holds(addr uint64) bool { return addr >= m.base && addr < m.base+m.size }
+
+// lastLoaded is the module seen loaded last of those ok accepts; nil if none.
+func (a *agent) lastLoaded(ok func(*loadedModule) bool) *loadedModule {
+	var last *loadedModule
+	for _, m := range a.seen {
+		if ok(m) && (last == nil || m.seq > last.seq) {
+			last = m
+		}
+	}
+	return last
 }
 
 // isModuleAddr reports whether s is an address the kernel printed raw in

@@ -27,12 +27,20 @@ import (
 func IsGuest() bool { return guestRole() != "" }
 
 // Main runs the guest side and never returns. /init's shell, PID 1, starts
-// it as the agent: it sets the machine up, serves the host, and powers the
-// machine off when the host is done with it or serving fails.
+// it as the agent at boot: it waits for its case (awaitCase), sets the
+// machine up, serves the host, and powers the machine off when the host is
+// done with it or serving fails.
 func Main() {
 	if os.Getenv(proto.EnvRole) == proto.RoleView {
 		viewMain() // execs QEMU, or exits
 	}
+	work, err := awaitCase()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "kmodcheck-agent: %v\n", err)
+		unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+		os.Exit(1) // not reached
+	}
+	os.Setenv(proto.EnvWork, work)
 	setupErr := setUp() // the agent still serves, and says so in its Hello
 	if setupErr != nil {
 		fmt.Fprintf(os.Stderr, "kmodcheck-agent: %v\n", setupErr)
@@ -303,21 +311,29 @@ func sudoWithoutPty() {
 	}
 }
 
-// openPort finds the agent's virtio-serial port by name: there is no udev to
-// make the /dev/virtio-ports link.
+// openPort opens the virtio-serial port named name (findPort).
 func openPort(name string, wait time.Duration) (*os.File, error) {
+	dev, err := findPort(name, wait)
+	if err != nil {
+		return nil, err
+	}
+	return os.OpenFile(dev, os.O_RDWR, 0)
+}
+
+// findPort finds a virtio-serial port's device by the port's name: there
+// is no udev to make the /dev/virtio-ports link.
+func findPort(name string, wait time.Duration) (string, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		names, _ := filepath.Glob("/sys/class/virtio-ports/*/name")
 		for _, n := range names {
 			b, err := os.ReadFile(n)
 			if err == nil && strings.TrimSpace(string(b)) == name {
-				dev := "/dev/" + filepath.Base(filepath.Dir(n))
-				return os.OpenFile(dev, os.O_RDWR, 0)
+				return "/dev/" + filepath.Base(filepath.Dir(n)), nil
 			}
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("no virtio-serial port named %s after %v", name, wait)
+			return "", fmt.Errorf("no virtio-serial port named %s after %v", name, wait)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

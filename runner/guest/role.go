@@ -11,10 +11,10 @@ import (
 // notInVM says why this process cannot be kmodcheck's guest side in the
 // given role, or "" when it can. The guest side mounts over the system's
 // directories and powers the machine off: it must run only where
-// kmodcheck's initramfs started it (by PID 1, given the case's work
-// directory by kmodcheck's /init, in a machine that has virtio-serial
-// ports, which QEMU gave it). An environment variable alone, set by
-// mistake on a host, is not enough.
+// kmodcheck's initramfs started it (by PID 1, from the initramfs's copy of
+// the agent, in a machine that has virtio-serial ports, which QEMU gave
+// it). An environment variable alone, set by mistake on a host, is not
+// enough.
 func notInVM(role string) string {
 	switch role {
 	case proto.RoleView:
@@ -30,13 +30,12 @@ func notInVM(role string) string {
 	default:
 		return fmt.Sprintf("unknown role %q", role)
 	}
-	if os.Getenv(proto.EnvWork) == "" {
-		return "no " + proto.EnvWork + " from kmodcheck's /init"
-	}
-	// devtmpfs names a virtio-serial port vportNpM: the initramfs moves
-	// /dev over, so it is there before /sys is mounted.
+	// devtmpfs names a virtio-serial port vportNpM (/init waits for one).
 	if ports, _ := filepath.Glob("/dev/vport*p*"); len(ports) == 0 {
 		return "no virtio-serial port (/dev/vport*): not a VM kmodcheck booted"
+	}
+	if exe, _ := os.Executable(); exe != proto.InitAgent {
+		return fmt.Sprintf("this process is not the initramfs's agent %s", proto.InitAgent)
 	}
 	return ""
 }

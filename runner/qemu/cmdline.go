@@ -25,7 +25,6 @@ type machine struct {
 type endpoints struct {
 	Work                      string // the case's work directory, exported read-write over 9p
 	Agent, Kmsg, Shell, Alive string // unix sockets of the virtio-serial ports
-	AgentDir                  string // holds the agent binary, shared read-only
 	Changes                   string // what the case's build steps changed of the machine, shared read-only
 	Root                      string // what is shared as the guest's root, when not m.Root: a view of it (rootView)
 	QMP                       string // a QMP socket; empty: none
@@ -112,8 +111,6 @@ func (m machine) args(e endpoints) []string {
 		"-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
 		"-fsdev", "local,id=work,path=" + e.Work + ",security_model=none,multidevs=remap",
 		"-device", "virtio-9p-pci,fsdev=work,mount_tag=work",
-		"-fsdev", "local,id=agent,path=" + e.AgentDir + ",security_model=none,readonly=on",
-		"-device", "virtio-9p-pci,fsdev=agent,mount_tag=agent",
 		"-fsdev", "local,id=changes,path=" + e.Changes + ",security_model=none,readonly=on,multidevs=remap",
 		"-device", "virtio-9p-pci,fsdev=changes,mount_tag=changes",
 		"-device", "virtio-serial-pci",

@@ -18,8 +18,7 @@ func TestArgs(t *testing.T) {
 		Kernel: "/cache/vmlinux/abc-6.1.0-57-amd64", Initrd: "/cache/initramfs/def.cpio", Root: "/", Accel: "tcg",
 		CPUs: 2, Memory: "1G", Cmdline: kernelCmdline(10377476),
 	}
-	e := endpoints{Work: "/tmp/work", Agent: "/tmp/vm/agent.sock", Kmsg: "/tmp/vm/kmsg.sock", Shell: "/tmp/vm/shell.sock", Alive: "/tmp/vm/alive.sock",
-		AgentDir: "/tmp/vm/agent", Changes: "/tmp/vm/upper"}
+	e := endpoints{Work: "/tmp/work", Agent: "/tmp/vm/agent.sock", Kmsg: "/tmp/vm/kmsg.sock", Shell: "/tmp/vm/shell.sock", Alive: "/tmp/vm/alive.sock", Changes: "/tmp/vm/upper"}
 	cold := []string{
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-machine", "pc", "-accel", "tcg,thread=single", "-cpu", "max", "-smp", "2", "-m", "1G",
@@ -30,8 +29,6 @@ func TestArgs(t *testing.T) {
 		"-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
 		"-fsdev", "local,id=work,path=/tmp/work,security_model=none,multidevs=remap",
 		"-device", "virtio-9p-pci,fsdev=work,mount_tag=work",
-		"-fsdev", "local,id=agent,path=/tmp/vm/agent,security_model=none,readonly=on",
-		"-device", "virtio-9p-pci,fsdev=agent,mount_tag=agent",
 		"-fsdev", "local,id=changes,path=/tmp/vm/upper,security_model=none,readonly=on,multidevs=remap",
 		"-device", "virtio-9p-pci,fsdev=changes,mount_tag=changes",
 		"-device", "virtio-serial-pci",

@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/cavaliergopher/cpio"
 
@@ -17,17 +18,18 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/proto"
 )
 
-// initScript is the initramfs's /init: load what 9p needs, then wait on the
-// agent's port for the case, mount the host's root read-only and start the
-// agent. busybox is the only program in the initramfs; everything
-// else comes from the machine's root (the host's, or a release root).
+// initScript is the initramfs's /init: load what 9p needs, then start the
+// agent (proto.InitAgent), which waits on its port for the case, mounts the
+// host's root read-only and moves into it (runner/guest). busybox and the
+// agent are the only programs in the initramfs; everything else comes from
+// the machine's root (the host's, or a release root).
 //
-// The wait is the last point before anything case-specific, so a state
-// saved there serves every case: nothing is mounted over 9p yet (QEMU
-// refuses to save a VM with a mounted 9p export) and the case's details
-// (work directory, agent, a random seed) arrive on the port as one line,
-// "WORK AGENT SEED", after the state is restored. The host sends the same
-// line to a VM that booted cold.
+// The agent's wait is the last point before anything case-specific, so a
+// state saved there serves every case, the agent started: nothing is
+// mounted over 9p yet (QEMU refuses to save a VM with a mounted 9p export)
+// and the case's details (work directory, a random seed) arrive on the
+// port as one line, "WORK SEED", after the state is restored. The host
+// sends the same line to a VM that booted cold.
 const initScript = `#!/bin/busybox sh
 bb=/bin/busybox
 fail() { echo "kmodcheck-init: $*"; $bb poweroff -f; }
@@ -45,50 +47,22 @@ if $bb mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; then
 	$bb mkdir -p /sys/kernel/tracing/instances/` + proto.TraceInstance + ` 2>/dev/null
 	$bb umount /sys/kernel/tracing
 fi
-# No udev names the port: find it by its name in sysfs (5 s at most).
-port= tries=0
-while [ -z "$port" ]; do
-	for n in /sys/class/virtio-ports/*/name; do
-		d=${n%/name}
-		[ "$($bb cat $n 2>/dev/null)" = ` + proto.PortName + ` ] && [ -c /dev/${d##*/} ] && port=/dev/${d##*/}
-	done
-	tries=$((tries+1))
-	[ -n "$port" ] || [ $tries -le 250 ] || fail "no virtio-serial port ` + proto.PortName + `"
-	[ -n "$port" ] || $bb sleep 0.02
-done
-echo "` + proto.InitWaiting + `"
-# A read returns at once, empty, while no host is connected to the port
-# (and when a restored QEMU's host end is not connected yet): try again.
+# The agent checks for a virtio-serial port before it takes its role:
+# wait for the ports' devices (5 s at most).
 tries=0
-until read -r work agent seed < $port && [ -n "$seed" ]; do
+until [ -c "$($bb ls /dev/vport*p* 2>/dev/null | $bb head -n 1)" ]; do
 	tries=$((tries+1))
-	[ $tries -le 1200 ] || fail "no case details on $port within 60 s"
-	$bb sleep 0.05
+	[ $tries -le 250 ] || fail "no virtio-serial port"
+	$bb sleep 0.02
 done
-echo "$seed" > /dev/urandom
-# The machine's root: its files shared read-only, under an overlay whose
-# changes live in this VM's memory and vanish with it, writable as a
-# reader's root is.
-p9=trans=virtio,version=9p2000.L,msize=512000
-$bb mkdir -p /lower /rw
-$bb mount -t 9p -o $p9,ro,cache=loose hostroot /lower || fail "mount the machine's root over 9p failed"
-$bb mount -t tmpfs -o mode=0755 rw /rw && $bb mkdir -p /rw/upper /rw/work || fail "tmpfs for the root's changes failed"
-$bb mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work root /newroot || fail "overlay over the machine's root failed"
-$bb mount -t tmpfs -o mode=0755 run /newroot/run || fail "tmpfs on /run failed"
-$bb mkdir -p /newroot` + proto.AgentDir + ` /newroot` + proto.ChangesDir + `
-$bb mount -t 9p -o $p9,ro,cache=loose agent /newroot` + proto.AgentDir + ` || fail "mount the agent's directory failed"
-$bb mount -t 9p -o $p9,ro,cache=none changes /newroot` + proto.ChangesDir + ` || fail "mount the build steps' changes failed"
-$bb umount /sys
-$bb umount /proc
-$bb mount --move /dev /newroot/dev
-[ -x "/newroot$agent" ] || fail "agent $agent not found"
-# PID 1 stays a shell, this busybox copied to /run: one Go runtime to start
-# under TCG, the agent's, not two. Waiting for the agent, the shell reaps
-# every orphan the guest's processes leave (ash's wait takes any child).
-# The agent powers the machine off; the shell does if the agent dies.
-$bb cp $bb /newroot/run/kmodcheck/busybox || fail "copy busybox to /run failed"
-export ` + proto.EnvRole + `=` + proto.RoleAgent + ` ` + proto.EnvWork + `="$work"
-exec $bb switch_root /newroot /run/kmodcheck/busybox sh -c "$agent & wait \$!; echo kmodcheck-init: agent exited: \$?; exec /run/kmodcheck/busybox poweroff -f"
+# PID 1 stays this shell: waiting for the agent, it reaps every orphan the
+# guest's processes leave (ash's wait takes any child), and powers the
+# machine off if the agent dies. The agent waits for the case, moves into
+# the machine's root, serves the host and powers the machine off.
+export ` + proto.EnvRole + `=` + proto.RoleAgent + `
+` + proto.InitAgent + ` & wait $!
+echo "kmodcheck-init: agent exited: $?"
+$bb poweroff -f
 `
 
 // BootModules are the modules the guest needs before the host root is
@@ -109,13 +83,13 @@ var bootModules = []struct {
 // initramfs returns the path of an initramfs for the kernel whose modules
 // live in modulesDir, building it into the cache unless an identical one is
 // there already. Its name is a hash of everything that goes into it.
-func initramfs(ctx context.Context, modulesDir, busybox string, c cache.Dir) (string, error) {
+func initramfs(ctx context.Context, modulesDir, busybox, agent string, c cache.Dir) (string, error) {
 	mods, err := bootModuleFiles(modulesDir)
 	if err != nil {
 		return "", err
 	}
 	parts := []string{initScript}
-	for _, f := range append([]string{busybox}, mods...) {
+	for _, f := range append([]string{busybox, agent}, mods...) {
 		k, err := cache.StatKey(f)
 		if err != nil {
 			return "", err
@@ -124,8 +98,11 @@ func initramfs(ctx context.Context, modulesDir, busybox string, c cache.Dir) (st
 	}
 	out := c.Path("initramfs", cache.Key(parts...)+".cpio")
 	if _, err := os.Stat(out); err == nil {
+		now := time.Now()
+		os.Chtimes(out, now, now) // used: see pruneInitramfs
 		return out, nil
 	}
+	defer pruneInitramfs(filepath.Dir(out))
 
 	var buf bytes.Buffer
 	w := cpio.NewWriter(&buf)
@@ -141,12 +118,14 @@ func initramfs(ctx context.Context, modulesDir, busybox string, c cache.Dir) (st
 			return "", err
 		}
 	}
-	bb, err := os.ReadFile(busybox)
-	if err != nil {
-		return "", fmt.Errorf("read busybox: %w", err)
-	}
-	if err := add("bin/busybox", cpio.TypeReg|0o755, bb); err != nil {
-		return "", err
+	for _, f := range []struct{ name, file string }{{"bin/busybox", busybox}, {strings.TrimPrefix(proto.InitAgent, "/"), agent}} {
+		data, err := os.ReadFile(f.file)
+		if err != nil {
+			return "", err
+		}
+		if err := add(f.name, cpio.TypeReg|0o755, data); err != nil {
+			return "", err
+		}
 	}
 	if err := add("init", cpio.TypeReg|0o755, []byte(initScript)); err != nil {
 		return "", err
@@ -173,6 +152,21 @@ func initramfs(ctx context.Context, modulesDir, busybox string, c cache.Dir) (st
 		return "", fmt.Errorf("write initramfs: %w", err)
 	}
 	return out, nil
+}
+
+// initramfsMaxUnused is how long an initramfs is kept unused: each holds an
+// agent, and each build of kmodcheck (or of a test binary) is another.
+const initramfsMaxUnused = 24 * time.Hour
+
+// pruneInitramfs removes the initramfs files in dir not used for
+// initramfsMaxUnused.
+func pruneInitramfs(dir string) {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.cpio"))
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil && time.Since(fi.ModTime()) > initramfsMaxUnused {
+			os.Remove(f)
+		}
+	}
 }
 
 // bootModuleFiles resolves bootModules and their dependencies to module

@@ -1,12 +1,20 @@
 package qemu
 
 import (
+	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/cavaliergopher/cpio"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kmodcheck/kmodcheck/runner/cache"
+	"github.com/kmodcheck/kmodcheck/runner/proto"
 )
 
 // TestBootModuleFiles: the boot modules come with their dependencies first,
@@ -42,5 +50,84 @@ kernel/sound/unrelated.ko.xz: kernel/fs/netfs/netfs.ko.xz
 	write("modules.builtin", "")
 	if _, err := bootModuleFiles(dir); err == nil || !strings.Contains(err.Error(), "virtio_pci is neither built in nor a module") {
 		t.Fatalf("without virtio_pci: %v", err)
+	}
+}
+
+// TestInitramfsHoldsAgent: the initramfs holds the agent, which starts
+// before a state is saved, so another agent makes another initramfs (and
+// so another state); one unused for a day goes when a new one is built.
+func TestInitramfsHoldsAgent(t *testing.T) {
+	dir := t.TempDir()
+	modules := filepath.Join(dir, "modules")
+	write := func(name, text string) string {
+		file := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return file
+	}
+	write("modules/modules.dep", "")
+	var builtin []string
+	for _, m := range bootModules {
+		builtin = append(builtin, "kernel/"+m.name+".ko")
+	}
+	write("modules/modules.builtin", strings.Join(builtin, "\n"))
+	busybox, agent := write("busybox", "busybox"), write("agent-1", "the first agent")
+	c := cache.Dir(filepath.Join(dir, "cache"))
+	ctx := context.Background()
+
+	first, err := initramfs(ctx, modules, busybox, agent, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cpioFiles(t, first)[strings.TrimPrefix(proto.InitAgent, "/")]; got != "the first agent" {
+		t.Fatalf("%s in the initramfs: %q, want the agent", proto.InitAgent, got)
+	}
+	if again, err := initramfs(ctx, modules, busybox, agent, c); err != nil || again != first {
+		t.Fatalf("the same agent again: %s, %v; want %s", again, err, first)
+	}
+	old := time.Now().Add(-2 * initramfsMaxUnused)
+	if err := os.Chtimes(first, old, old); err != nil {
+		t.Fatal(err)
+	}
+	second, err := initramfs(ctx, modules, busybox, write("agent-2", "the second agent"), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second == first {
+		t.Fatalf("another agent, the same initramfs %s", second)
+	}
+	if _, err := os.Stat(first); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("an initramfs unused for two days is still there: %v", err)
+	}
+}
+
+// cpioFiles reads the regular files of a cpio archive.
+func cpioFiles(t *testing.T, file string) map[string]string {
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	files := map[string]string{}
+	r := cpio.NewReader(f)
+	for {
+		h, err := r.Next()
+		if err == io.EOF {
+			return files
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Mode.IsRegular() {
+			data, err := io.ReadAll(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[h.Name] = string(data)
+		}
 	}
 }

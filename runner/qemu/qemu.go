@@ -120,7 +120,7 @@ func (t *Target) prepare(ctx context.Context) (machine, []string, error) {
 		vmlinux = t.Kernel.Image
 		notes = append(notes, "no PVH entry in the kernel: booting the bzImage")
 	}
-	initrd, err := initramfs(ctx, t.Kernel.Modules, t.Busybox, t.Cache)
+	initrd, err := initramfs(ctx, t.Kernel.Modules, t.Busybox, t.Agent, t.Cache)
 	if err != nil {
 		return machine{}, nil, fmt.Errorf("initramfs for %s: %w", t.Kernel.Release, err)
 	}
@@ -487,7 +487,7 @@ func (vm *VM) boot(ctx context.Context, m machine, st *savedState) error {
 func (vm *VM) endpoints() endpoints {
 	return endpoints{
 		Work: vm.work, Agent: filepath.Join(vm.tmp, "agent.sock"), Kmsg: filepath.Join(vm.tmp, "kmsg.sock"),
-		Shell: vm.shellSock(), Alive: filepath.Join(vm.tmp, "alive.sock"), AgentDir: filepath.Join(vm.tmp, "agent"), Changes: vm.changes,
+		Shell: vm.shellSock(), Alive: filepath.Join(vm.tmp, "alive.sock"), Changes: vm.changes,
 	}
 }
 
@@ -531,7 +531,7 @@ func (vm *VM) handshake(ctx context.Context) error {
 	}
 	seed := make([]byte, 32)
 	rand.Read(seed)
-	if _, err := io.WriteString(conn, proto.CaseLine(vm.work, proto.AgentDir+"/"+filepath.Base(vm.t.Agent), seed)); err != nil {
+	if _, err := io.WriteString(conn, proto.CaseLine(vm.work, seed)); err != nil {
 		return vm.failure("send the case to the guest's init", err)
 	}
 	kmsgConn, err := vm.dial(ctx, e.Kmsg)

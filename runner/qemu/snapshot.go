@@ -114,7 +114,7 @@ func (t *Target) stateKey(m machine) (string, error) {
 		return "", err
 	}
 	// Placeholders for what differs from VM to VM.
-	args := m.args(endpoints{Work: "WORK", Agent: "AGENT", Kmsg: "KMSG", Shell: "SHELL", Alive: "ALIVE", AgentDir: "AGENTDIR", Changes: "CHANGES", RAM: "RAM"})
+	args := m.args(endpoints{Work: "WORK", Agent: "AGENT", Kmsg: "KMSG", Shell: "SHELL", Alive: "ALIVE", Changes: "CHANGES", RAM: "RAM"})
 	return cache.Key(append([]string{"state 2", qemuKey, version, kernelKey}, args...)...), nil
 }
 

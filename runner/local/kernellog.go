@@ -76,7 +76,12 @@ func (l *KernelLog) Start(ctx context.Context) (uint64, error) {
 		l.next = l.reader.last() + 1
 		l.reader.attribute(func(string) (PrintkEvent, bool) { return PrintkEvent{}, false }, l.next)
 		var err error
-		l.marks, err = l.trace.Mark(ctx, "agent ready")
+		if l.marks, err = l.trace.Mark(ctx, "agent ready"); err == nil {
+			// The events before it are the records' read: their printks
+			// came before the trace began (the guest's /init enables the
+			// event before a state is saved) or are the boot's.
+			l.trace.DropBefore(l.marks)
+		}
 		return l.next, err
 	case l.MarkSteps:
 		seq, err := l.reader.mark(ctx, "kmodcheck: agent ready")

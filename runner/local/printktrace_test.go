@@ -3,7 +3,9 @@ package local
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -72,5 +74,53 @@ func TestPrintkTraceConsoleTime(t *testing.T) {
 	}
 	if tr.Pending(1) {
 		t.Errorf("an event is pending: %+v", tr.events)
+	}
+}
+
+// TestKernelLogStaleTrace: an instance enabled before the trace starts (as
+// the guest's /init leaves it in a saved state) holds events of printks
+// from before; they pair with no step's record, and the first step ends
+// without a marker in the reader's kernel log, which a pending event
+// would write.
+func TestKernelLogStaleTrace(t *testing.T) {
+	name := fmt.Sprintf("kmodcheck-test-stale-%d", os.Getpid())
+	dir := TraceRoot + "/instances/" + name
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Skipf("no printk trace here: %v", err)
+	}
+	if err := os.WriteFile(dir+"/events/printk/console/enable", []byte("1"), 0); err != nil {
+		os.Remove(dir)
+		t.Skipf("no printk trace here: %v", err)
+	}
+	stale := fmt.Sprintf("kmodcheck: printk trace test, before the trace %d", time.Now().UnixNano())
+	if err := os.WriteFile("/dev/kmsg", []byte("<14>"+stale+"\n"), 0); err != nil {
+		os.Remove(dir)
+		t.Skipf("write /dev/kmsg: %v", err)
+	}
+	l, err := OpenKernelLog(io.Discard)
+	if err != nil {
+		os.Remove(dir)
+		t.Skipf("no kernel log here: %v", err)
+	}
+	defer l.Close()
+	if err := l.Trace(name); err != nil {
+		os.Remove(dir)
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start, err := l.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := fmt.Sprintf("stale trace test %d", time.Now().UnixNano())
+	if _, _, err := l.StepEnd(ctx, 1, line); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := l.Since(ctx, start)
+	for _, r := range recs {
+		if strings.Contains(r.Text, line) {
+			t.Fatalf("the step's end wrote a marker into the kernel log: %q", r.Text)
+		}
 	}
 }

@@ -34,14 +34,18 @@ answer. CASE is a .txtar file; GOOD and BAD are kernel names as for
 -kernel. See docs/reports.md.
 
 Exit status: 0 the boundary is found, 1 it is flaky or a range of
-releases could not be tried, 2 usage or set-up error (GOOD fails, BAD
-passes, a kernel cannot be found).
+releases could not be tried, 2 usage or set-up error (a malformed case,
+checked first as kmodcheck run checks it; GOOD fails, BAD passes, a
+kernel cannot be found).
 
 Flags:
 `
 
 // bisectDeps are what kmodcheck bisect needs of the rest of kmodcheck.
 type bisectDeps struct {
+	// check checks the case file before anything is listed or run; nil:
+	// no check.
+	check func(caseFile string) error
 	// releases lists the releases from good to bad, both included, old
 	// to new, good and bad being kernel names as for -kernel.
 	releases func(ctx context.Context, good, bad string) ([]string, error)
@@ -70,6 +74,11 @@ func bisectWith(ctx context.Context, args []string, std stdio, deps bisectDeps) 
 		return errUsage("")
 	}
 	caseFile, good, bad := fs.Arg(0), fs.Arg(1), fs.Arg(2)
+	if deps.check != nil {
+		if err := deps.check(caseFile); err != nil {
+			return err
+		}
+	}
 	releases, err := deps.releases(ctx, good, bad)
 	if err != nil {
 		return bisectError(err)
@@ -154,12 +163,16 @@ func archiveBisect(stderr io.Writer) bisectDeps {
 			}
 		}
 		n++
-		return runOnRelease(ctx, caseFile, release, filepath.Join(dir, fmt.Sprintf("run-%d", n)))
+		return runOnRelease(ctx, caseFile, release, filepath.Join(dir, fmt.Sprintf("run-%d", n)), stderr)
 	}
 	releases := func(ctx context.Context, good, bad string) ([]string, error) {
 		return archiveReleases(ctx, good, bad, stderr)
 	}
-	return bisectDeps{releases: releases, run: run}
+	check := func(caseFile string) error {
+		_, _, err := (&runArgs{paths: []string{caseFile}}).checkedCases()
+		return err
+	}
+	return bisectDeps{check: check, releases: releases, run: run}
 }
 
 // archiveReleases are the releases the archive offers and the complete
@@ -226,14 +239,17 @@ func releasesBetween(all []string, ks []*kernel.Kernel, good, bad string) ([]str
 
 // runOnRelease runs a case file on one release, as kmodcheck run
 // -kernel RELEASE -out OUT CASE does (fetching the release if it is not
-// here), and says what it gave.
-func runOnRelease(ctx context.Context, caseFile, release, out string) (bisect.Outcome, error) {
+// here, its progress on progress), and says what it gave.
+func runOnRelease(ctx context.Context, caseFile, release, out string, progress io.Writer) (bisect.Outcome, error) {
 	a := &runArgs{paths: []string{caseFile}, kernels: stringList{release}, jobs: 1, count: 1, caseTimeout: 10 * time.Minute}
 	a.opts = setup.Options{Target: "qemu", Accel: "auto", Boot: "snapshot", StepTimeout: time.Minute}
-	var msgs strings.Builder
-	p, _ := planRun(ctx, a, &msgs)
-	if p == nil {
-		return bisect.Outcome{}, errors.New(strings.TrimSpace(msgs.String()))
+	p, err := planRun(ctx, a, progress)
+	if err != nil {
+		var ce *commandError
+		if errors.As(err, &ce) { // the trial's line says it is kmodcheck's
+			err = errors.Join(ce.errs...)
+		}
+		return bisect.Outcome{}, err
 	}
 	p.cfg.ArtifactDir = out
 	rs := suite.Run(ctx, p.cfg, p.targets, p.selected, suite.RunOptions{Jobs: 1, Report: &report.Reporter{}})

@@ -201,9 +201,30 @@ type runPlan struct {
 // planRun finds and checks the cases, defaults -golden and -modules beside
 // them, and sets up the targets; progress goes to stderr.
 func planRun(ctx context.Context, a *runArgs, stderr io.Writer) (*runPlan, error) {
-	files, err := suite.Cases(a.paths, nil)
+	files, cfg, err := a.checkedCases()
+	if err != nil {
+		return nil, err
+	}
+	cfg.KernelVariants = len(a.kernels) > 0
+	a.opts.Progress = stderr
+	targets, err := a.opts.NewTargets(ctx, a.kernels)
 	if err != nil {
 		return nil, failed("", 2, err)
+	}
+	p := &runPlan{args: a, cfg: cfg, files: files, targets: targets}
+	p.selected = suite.Select(targets, files, a.part)
+	for _, sel := range p.selected {
+		p.pairs += len(sel)
+	}
+	return p, nil
+}
+
+// checkedCases are the case files a names, each checked before anything
+// boots (script.Config.Check), and the configuration they run with.
+func (a *runArgs) checkedCases() ([]string, script.Config, error) {
+	files, err := suite.Cases(a.paths, nil)
+	if err != nil {
+		return nil, script.Config{}, failed("", 2, err)
 	}
 	files = matching(files, a.match)
 	root := filepath.Dir(filepath.Clean(a.paths[0]))
@@ -230,20 +251,9 @@ func planRun(ctx context.Context, a *runArgs, stderr io.Writer) (*runPlan, error
 		}
 	}
 	if len(bad) > 0 { // each names its file and line: no prefix
-		return nil, &commandError{code: 2, errs: bad}
+		return nil, script.Config{}, &commandError{code: 2, errs: bad}
 	}
-	cfg.KernelVariants = len(a.kernels) > 0
-	a.opts.Progress = stderr
-	targets, err := a.opts.NewTargets(ctx, a.kernels)
-	if err != nil {
-		return nil, failed("", 2, err)
-	}
-	p := &runPlan{args: a, cfg: cfg, files: files, targets: targets}
-	p.selected = suite.Select(targets, files, a.part)
-	for _, sel := range p.selected {
-		p.pairs += len(sel)
-	}
-	return p, nil
+	return files, cfg, nil
 }
 
 // list prints the planned pairs, one case@kernel a line (-list).

@@ -69,8 +69,9 @@ var (
 	vermagicRelease = regexp.MustCompile(`^(vermagic: )\S+`)
 	modulesRelease  = regexp.MustCompile(`(/lib/modules/|linux-headers-)[0-9]+\.[0-9]+[^/' ]*`)
 	blanks          = regexp.MustCompile(`[ \t]+`)
-	// dmesg timestamps at the start of a line, one after another.
-	leadingTimestamps = regexp.MustCompile(`^[ \t]*(?:\[ *[0-9]+\.[0-9]+\][ \t]*)+`)
+	// dmesg timestamps at the start of a line, one after another; tabs
+	// in them too, which the space rule, after this one, would make spaces.
+	leadingTimestamps = regexp.MustCompile(`^[ \t]*(?:\[[ \t]*[0-9]+\.[0-9]+\][ \t]*)+`)
 	// The guest agent's markers, `kmodcheck: step 3 done: insmod ./x.ko`,
 	// as dmesg prints them; they are not the tutorial's.
 	agentMarker = regexp.MustCompile(`^(\[ *[0-9]+\.[0-9]+\] )?kmodcheck: step [0-9]+ done: `)

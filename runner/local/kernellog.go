@@ -70,18 +70,21 @@ func (l *KernelLog) Close() {
 func (l *KernelLog) Start(ctx context.Context) (uint64, error) {
 	switch {
 	case l.trace != nil:
+		// The events so far are of printks whose records the sync below
+		// reads, none of them a step's: the boot's, and those from before
+		// the trace began (the guest's /init enables the event before a
+		// state is saved).
+		marks, err := l.trace.Mark(ctx, "agent starts")
+		if err != nil {
+			return 0, err
+		}
+		l.trace.DropBefore(marks)
 		if err := l.reader.sync(ctx); err != nil {
 			return 0, err
 		}
 		l.next = l.reader.last() + 1
 		l.reader.attribute(func(string) (PrintkEvent, bool) { return PrintkEvent{}, false }, l.next)
-		var err error
-		if l.marks, err = l.trace.Mark(ctx, "agent ready"); err == nil {
-			// The events before it are the records' read: their printks
-			// came before the trace began (the guest's /init enables the
-			// event before a state is saved) or are the boot's.
-			l.trace.DropBefore(l.marks)
-		}
+		l.marks, err = l.trace.Mark(ctx, "agent ready")
 		return l.next, err
 	case l.MarkSteps:
 		seq, err := l.reader.mark(ctx, "kmodcheck: agent ready")

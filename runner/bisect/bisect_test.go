@@ -142,17 +142,24 @@ func TestSearchEnds(t *testing.T) {
 	}
 }
 
-// The first failure unlike the last is named.
-func TestSearchOtherFailure(t *testing.T) {
-	run := func(_ context.Context, release string) (Outcome, error) {
+// breaksAt5 is a run that passes on releases[:5], gives first on
+// releases[5:9] and last from releases[9] on.
+func breaksAt5(first, last Outcome) func(context.Context, string) (Outcome, error) {
+	return func(_ context.Context, release string) (Outcome, error) {
 		switch i := slices.Index(releases, release); {
 		case i < 5:
 			return Outcome{Verdict: Pass}, nil
 		case i < 9:
-			return Outcome{Verdict: Fail, Step: "kmsg insmod", Reason: "want a, got b"}, nil
+			return first, nil
 		}
-		return Outcome{Verdict: Fail, Step: "make", Reason: "error: x"}, nil
+		return last, nil
 	}
+}
+
+// The first failure unlike the last is named.
+func TestSearchOtherFailure(t *testing.T) {
+	run := breaksAt5(Outcome{Verdict: Fail, Step: "kmsg insmod", Reason: "want a, got b"},
+		Outcome{Verdict: Fail, Step: "make", Reason: "error: x"})
 	res, err := Search(context.Background(), releases, run, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -166,15 +173,9 @@ func TestSearchOtherFailure(t *testing.T) {
 // One break worded two ways (gcc 12's [-Werror=...], gcc 14's [-W...])
 // is one failure when the same API change explains both: no note.
 func TestSearchSameCauseOtherWords(t *testing.T) {
-	run := func(_ context.Context, release string) (Outcome, error) {
-		switch i := slices.Index(releases, release); {
-		case i < 5:
-			return Outcome{Verdict: Pass}, nil
-		case i < 9:
-			return Outcome{Verdict: Fail, Step: "make", Cause: "class_create 6.4", Reason: "x.c:74:33: error: passing argument 1 of ‘class_create’ from incompatible pointer type [-Werror=incompatible-pointer-types]"}, nil
-		}
-		return Outcome{Verdict: Fail, Step: "make", Cause: "class_create 6.4", Reason: "x.c:74:33: error: passing argument 1 of ‘class_create’ from incompatible pointer type [-Wincompatible-pointer-types]"}, nil
-	}
+	run := breaksAt5(
+		Outcome{Verdict: Fail, Step: "make", Cause: "class_create 6.4", Reason: "x.c:74:33: error: passing argument 1 of ‘class_create’ from incompatible pointer type [-Werror=incompatible-pointer-types]"},
+		Outcome{Verdict: Fail, Step: "make", Cause: "class_create 6.4", Reason: "x.c:74:33: error: passing argument 1 of ‘class_create’ from incompatible pointer type [-Wincompatible-pointer-types]"})
 	res, err := Search(context.Background(), releases, run, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -342,7 +342,7 @@ func findPort(name string, wait time.Duration) (string, error) {
 // echo writes back what it reads on the liveness port
 // (proto.AlivePortName): the host's proof, while a step runs on after a
 // fault report, that the guest still schedules. The host connects before
-// the agent starts; an empty read is its going.
+// it sends the case's line; an empty read is its going.
 func echo(port *os.File) {
 	buf := make([]byte, 64)
 	for {

@@ -41,7 +41,7 @@ type endpoints struct {
 
 // kernelCmdline is the kernel command line: the same for every case, so
 // that a state saved once serves them all (what differs per case reaches
-// /init after the restore, proto.CaseLine). lpj, when not 0, presets the
+// the waiting agent after the restore, proto.CaseLine). lpj, when not 0, presets the
 // delay loop on every CPU (see loopsPerJiffy).
 func kernelCmdline(lpj uint64) []string {
 	// The serial console gets warnings and worse (oopses and panics raise

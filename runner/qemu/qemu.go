@@ -514,8 +514,8 @@ func (vm *VM) start(ctx context.Context, view *proto.View, args []string, files 
 	return vm.startQEMU(vm.console, stdout) // process.go
 }
 
-// handshake gives /init the case's line, connects the kernel log and waits
-// for the agent's hello, then sets the guest's clock.
+// handshake gives the waiting agent the case's line, connects the kernel
+// log and waits for the agent's hello, then sets the guest's clock.
 func (vm *VM) handshake(ctx context.Context) error {
 	e := vm.endpoints()
 	conn, err := vm.dial(ctx, e.Agent)
@@ -524,15 +524,15 @@ func (vm *VM) handshake(ctx context.Context) error {
 	}
 	vm.conn = conn
 	vm.wire = proto.NewConn(conn)
-	// Before the agent starts, which reads the port from then on: a read
-	// with no host connected returns at once, empty.
+	// Before the case's line: the agent, given it, reads the port from
+	// then on, and a read with no host connected returns at once, empty.
 	if vm.alive, err = vm.dial(ctx, e.Alive); err != nil {
 		return vm.failure("connect to the guest's liveness port", err)
 	}
 	seed := make([]byte, 32)
 	rand.Read(seed)
 	if _, err := io.WriteString(conn, proto.CaseLine(vm.work, seed)); err != nil {
-		return vm.failure("send the case to the guest's init", err)
+		return vm.failure("send the case to the guest agent", err)
 	}
 	kmsgConn, err := vm.dial(ctx, e.Kmsg)
 	if err != nil {

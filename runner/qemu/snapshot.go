@@ -167,8 +167,8 @@ func (t *Target) saveState(ctx context.Context, m machine, st *savedState) error
 		vm.cmd.Process.Kill()
 		<-vm.exited
 	}()
-	// Connected, the agent's port makes /init's read wait rather than
-	// return empty, so the state is saved with /init blocked in it.
+	// Connected, the agent's port makes the agent's read of its case wait
+	// rather than return empty, so the state is saved with it blocked there.
 	agent, err := vm.dial(ctx, e.Agent)
 	if err != nil {
 		return vm.failure("connect to the agent's port", err)

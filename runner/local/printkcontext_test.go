@@ -3,7 +3,9 @@ package local
 import (
 	"fmt"
 	"os"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 )
@@ -107,5 +109,46 @@ func TestAttributeLostRecord(t *testing.T) {
 	}
 	if len(tr.events) != 0 {
 		t.Errorf("events left unpaired: %+v", tr.events)
+	}
+}
+
+// A message holding a newline reaches trace_pipe as several lines; when an
+// earlier event pairs between its first line and the next, the next still
+// continues it.
+func TestTraceContinuationAfterPairing(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	tr := &PrintkTrace{changed: make(chan struct{})}
+	go tr.read(r)
+	// waitRead waits until the trace holds an event whose text is text.
+	waitRead := func(text string) {
+		t.Helper()
+		for {
+			tr.mu.Lock()
+			ch, found := tr.changed, slices.ContainsFunc(tr.events, func(e PrintkEvent) bool { return e.Text == text })
+			tr.mu.Unlock()
+			if found {
+				return
+			}
+			select {
+			case <-ch:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("the trace never held %q", text)
+			}
+		}
+	}
+	fmt.Fprintln(w, "  insmod-127 [000] ..... 20.000001: console: loaded")
+	fmt.Fprintln(w, "  insmod-127 [000] ..... 20.000002: console: two")
+	waitRead("two")
+	if _, ok := tr.Attribute("loaded"); !ok {
+		t.Fatal("loaded not paired")
+	}
+	fmt.Fprintln(w, "lines")
+	waitRead(`two\x0alines`)
+	if ev, ok := tr.Attribute(`two\x0alines`); !ok || ev.PID != 127 {
+		t.Errorf("Attribute(two\\x0alines) = %+v, %v; events %+v", ev, ok, tr.events)
 	}
 }

@@ -31,7 +31,8 @@ type PrintkTrace struct {
 	pipe   *os.File // trace_pipe, read by read
 
 	mu      sync.Mutex
-	events  []PrintkEvent // console events not yet paired with a record
+	events  []PrintkEvent // console events not yet paired with a record, oldest first
+	added   uint64        // events read so far: the next one's seq
 	marks   int           // markers seen
 	changed chan struct{}
 	err     error
@@ -48,7 +49,8 @@ type PrintkEvent struct {
 	// in interrupt context (then PID and Task are the task it
 	// interrupted), "" in task context.
 	Context string
-	passed  int // later records paired while this one waited for its own
+	passed  int    // later records paired while this one waited for its own
+	seq     uint64 // its place in the trace: events[len-1] is the newest, if still unpaired
 }
 
 // Label gives rec the task or interrupt context that printed it. A record
@@ -159,26 +161,27 @@ func (t *PrintkTrace) read(pipe *os.File) {
 		comm string
 	}
 	names := map[thread]string{} // full names: one read of /proc per thread, not per printk
-	last := -1                   // the event a line without a header continues
+	continued := false           // a line without a header continues the newest event
 	for sc.Scan() {
 		m := traceLine.FindStringSubmatch(sc.Text())
 		t.mu.Lock()
+		n := len(t.events)
 		switch {
-		case m == nil && last >= 0 && last < len(t.events):
+		case m == nil && continued && n > 0 && t.events[n-1].seq == t.added:
 			// A message holding a newline spans lines of the trace.
-			t.events[last].Text += escapeKmsg("\n" + sc.Text())
+			t.events[n-1].Text += escapeKmsg("\n" + sc.Text())
 		case m == nil:
 		case m[5] == "tracing_mark_write":
 			if strings.HasPrefix(m[6], markerPrefix) {
 				t.marks++
 			}
-			last = -1
+			continued = false
 		case consoleTime(m[6]):
 			// 5.10 and older trace a record when the console prints it,
 			// its timestamp in the text: in the task that flushes the
 			// console, and only at a level the console shows. Such an
 			// event names no printer, and pairs with no record.
-			last = -1
+			continued = false
 		default:
 			pid, _ := strconv.Atoi(m[2])
 			task, ok := names[thread{pid, m[1]}]
@@ -186,13 +189,14 @@ func (t *PrintkTrace) read(pipe *os.File) {
 				task = fullTaskName(pid, m[1])
 				names[thread{pid, m[1]}] = task
 			}
-			if len(t.events) >= maxEvents { // a flood: its oldest go unattributed
-				t.events = append(t.events[:0], t.events[maxEvents/10:]...)
+			if n >= maxEvents { // a flood: its oldest go unattributed
+				t.events = t.events[maxEvents/10:]
 			}
 			cpu, _ := strconv.Atoi(m[3])
+			t.added++
 			t.events = append(t.events, PrintkEvent{PID: pid, Task: task, Text: escapeKmsg(m[6]), Mark: t.marks,
-				CPU: cpu, Context: traceContext(m[4])})
-			last = len(t.events) - 1
+				CPU: cpu, Context: traceContext(m[4]), seq: t.added})
+			continued = true
 		}
 		close(t.changed)
 		t.changed = make(chan struct{})
@@ -286,13 +290,19 @@ func (t *PrintkTrace) Attribute(text string) (PrintkEvent, bool) {
 			continue
 		}
 		ev := t.events[i]
-		kept := t.events[:0]
-		for _, e := range t.events[:i] {
-			if e.passed++; e.passed <= reorderWindow { // else its record is lost
-				kept = append(kept, e)
+		// The events before i stay, but for those passed over too often
+		// (their records were lost), moved up to just before j+1: a flood
+		// leaves a long queue behind, and copying it for every record
+		// paired made reading a million records take minutes.
+		w := j + 1
+		for k := i - 1; k >= 0; k-- {
+			if e := t.events[k]; e.passed < reorderWindow {
+				e.passed++
+				w--
+				t.events[w] = e
 			}
 		}
-		t.events = append(kept, t.events[j+1:]...)
+		t.events = t.events[w:]
 		return ev, true
 	}
 	return PrintkEvent{}, false
@@ -325,7 +335,7 @@ func (t *PrintkTrace) DropBefore(step int) {
 	for i < len(t.events) && t.events[i].Mark < step {
 		i++
 	}
-	t.events = append(t.events[:0], t.events[i:]...)
+	t.events = t.events[i:]
 }
 
 // Pending reports whether an event printed before step is still unpaired:

@@ -124,3 +124,21 @@ func TestKernelLogStaleTrace(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAttributeBacklog pairs records with events that a flood left
+// queued (the trace read ahead of the kernel log): pairing must not cost
+// the queue's length per record.
+func BenchmarkAttributeBacklog(b *testing.B) {
+	const n = 100_000
+	for b.Loop() {
+		tr := &PrintkTrace{events: make([]PrintkEvent, n)}
+		for i := range tr.events {
+			tr.events[i] = PrintkEvent{PID: 1, Task: "insmod", Text: "flood line"}
+		}
+		for range n {
+			if _, ok := tr.Attribute("flood line"); !ok {
+				b.Fatal("not paired")
+			}
+		}
+	}
+}

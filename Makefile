@@ -48,6 +48,7 @@ test: setup build
 bench: setup
 	$(GO) test -run '^$$' -bench 'Match100k' -benchmem ./runner/golden
 	$(GO) test -run '^$$' -bench 'ParseAllocTraces' -benchmem ./runner/guest
+	$(GO) test -run '^$$' -bench 'AttributeBacklog|KmsgFlood' -benchmem ./runner/local
 	$(GO) test -run '^$$' -bench 'BuildMachine' -benchtime 20x ./runner/qemu
 	$(GO) test -run '^$$' -bench 'BootModes' -benchtime 1x -timeout 60m .
 	$(GO) test -run '^$$' -bench 'UserSuite' -benchtime 1x -timeout 20m .

@@ -206,19 +206,24 @@ func AppendDmesgLine(b []byte, rec kmsg.Record) []byte {
 // markStall is how long mark waits for the kernel log to move at all.
 const markStall = 15 * time.Second
 
-// dropMiddle makes room for one record: from the middle of the step in
-// progress if it is long, else the oldest.
+// dropMiddle makes room for records: dropChunk of them, from the middle
+// of the step in progress if that leaves its first keepHead and at least
+// keepHead latest, else the oldest.
 func (r *kmsgReader) dropMiddle() {
 	start := sort.Search(len(r.recs), func(i int) bool { return r.recs[i].Seq > r.protect })
 	at := start + keepHead
-	if at >= len(r.recs)-1 {
+	if len(r.recs)-at-dropChunk < keepHead {
 		at = 0
 	}
-	const chunk = 1000 // drop in chunks: copying 200k records per record is slow
-	n := min(chunk, len(r.recs)-at-1)
+	n := min(dropChunk, len(r.recs)-at-1)
 	r.recs = append(r.recs[:at], r.recs[at+n:]...)
 	r.dropped += uint64(n)
 }
+
+// dropChunk is how many records dropMiddle drops at once: copying the
+// records after the cut for every few dropped was most of what reading a
+// million-line flood cost the agent under TCG.
+const dropChunk = maxRecords / 4
 
 func (r *kmsgReader) notifyLocked() {
 	close(r.changed)

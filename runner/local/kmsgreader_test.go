@@ -9,22 +9,38 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 )
 
+// A flood fills the reader: what goes is the middle of the step in
+// progress, in chunks; its first keepHead records and its latest stay.
 func TestDropMiddle(t *testing.T) {
 	r := &kmsgReader{}
-	for i := uint64(1); i <= 30_000; i++ {
+	for i := uint64(1); i <= maxRecords; i++ {
 		r.recs = append(r.recs, kmsg.Record{Seq: i})
 	}
 	r.protect = 5_000 // the step in progress starts at 5,001
 	r.dropMiddle()
-	if r.dropped != 1000 || len(r.recs) != 29_000 {
-		t.Fatalf("dropped %d, kept %d; want 1000 and 29000", r.dropped, len(r.recs))
+	if r.dropped != dropChunk || len(r.recs) != maxRecords-dropChunk {
+		t.Fatalf("dropped %d, kept %d; want %d and %d", r.dropped, len(r.recs), dropChunk, maxRecords-dropChunk)
 	}
 	// Kept: everything before the step, the step's first keepHead, the latest.
-	if r.recs[5_000+keepHead-1].Seq != 5_000+keepHead || r.recs[5_000+keepHead].Seq != 5_000+keepHead+1001 {
+	if r.recs[5_000+keepHead-1].Seq != 5_000+keepHead || r.recs[5_000+keepHead].Seq != 5_000+keepHead+dropChunk+1 {
 		t.Fatalf("dropped the wrong records: around the cut %d, %d", r.recs[5_000+keepHead-1].Seq, r.recs[5_000+keepHead].Seq)
 	}
-	if r.recs[len(r.recs)-1].Seq != 30_000 {
+	if r.recs[len(r.recs)-1].Seq != maxRecords {
 		t.Fatal("dropped the latest record")
+	}
+}
+
+// A step that started late, after many records of earlier steps: the
+// oldest go, and the step's own records all stay.
+func TestDropMiddleLateStep(t *testing.T) {
+	r := &kmsgReader{}
+	for i := uint64(1); i <= maxRecords; i++ {
+		r.recs = append(r.recs, kmsg.Record{Seq: i})
+	}
+	r.protect = maxRecords - 2*keepHead
+	r.dropMiddle()
+	if r.dropped != dropChunk || r.recs[0].Seq != dropChunk+1 || r.recs[len(r.recs)-1].Seq != maxRecords {
+		t.Fatalf("dropped %d, kept %d to %d; want the oldest %d dropped", r.dropped, r.recs[0].Seq, r.recs[len(r.recs)-1].Seq, dropChunk)
 	}
 }
 
@@ -68,5 +84,21 @@ func TestAttributePending(t *testing.T) {
 	}
 	if want := []string{"", "insmod[125]", "kthread example[126]", "kworker[127]"}; !cmp.Equal(got, want) {
 		t.Errorf("threads %q, want %q", got, want)
+	}
+}
+
+// BenchmarkKmsgFlood keeps a million records of one step, as a module
+// flooding the log makes the agent read them: in batches, with the
+// middle dropped once maxRecords are kept.
+func BenchmarkKmsgFlood(b *testing.B) {
+	batch := make([]kmsg.Record, 4096)
+	for b.Loop() {
+		r := &kmsgReader{changed: make(chan struct{})}
+		for seq := uint64(0); seq < 1_000_000; seq += uint64(len(batch)) {
+			for i := range batch {
+				batch[i] = kmsg.Record{Seq: seq + uint64(i) + 1, Text: "flood line"}
+			}
+			r.add(batch, 0)
+		}
 	}
 }

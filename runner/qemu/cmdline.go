@@ -43,7 +43,7 @@ type endpoints struct {
 // that a state saved once serves them all (what differs per case reaches
 // the waiting agent after the restore, proto.CaseLine). lpj, when not 0, presets the
 // delay loop on every CPU (see loopsPerJiffy).
-func kernelCmdline(lpj uint64) []string {
+func kernelCmdline(accel string, lpj uint64) []string {
 	// The serial console gets warnings and worse (oopses and panics raise
 	// the level themselves): at 0.4 MB/s it would slow a chatty module down.
 	// Every record reaches kernel.log through the agent instead.
@@ -54,6 +54,13 @@ func kernelCmdline(lpj uint64) []string {
 		"no_timer_check",
 		// Track slab allocation sites, to find what a module never freed.
 		"slub_debug=U,kmalloc-*",
+	}
+	if accel == "tcg" {
+		// TCG (QEMU before 8.0 on x86) keeps its translations by virtual
+		// address: a program mapped somewhere new is translated anew, so
+		// with randomised mappings every exec of cc1, ls or ps is.
+		// Without, a step's commands cost 0.6x (docs/isolation.md).
+		words = append(words, "norandmaps")
 	}
 	if lpj != 0 {
 		words = append(words, fmt.Sprintf("lpj=%d", lpj))

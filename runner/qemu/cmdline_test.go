@@ -16,14 +16,14 @@ import (
 func TestArgs(t *testing.T) {
 	m := machine{
 		Kernel: "/cache/vmlinux/abc-6.1.0-57-amd64", Initrd: "/cache/initramfs/def.cpio", Root: "/", Accel: "tcg",
-		CPUs: 2, Memory: "1G", Cmdline: kernelCmdline(10377476),
+		CPUs: 2, Memory: "1G", Cmdline: kernelCmdline("tcg", 10377476),
 	}
 	e := endpoints{Work: "/tmp/work", Agent: "/tmp/vm/agent.sock", Kmsg: "/tmp/vm/kmsg.sock", Shell: "/tmp/vm/shell.sock", Alive: "/tmp/vm/alive.sock", Changes: "/tmp/vm/upper"}
 	cold := []string{
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-machine", "pc", "-accel", "tcg,thread=single", "-cpu", "max", "-smp", "2", "-m", "1G",
 		"-kernel", "/cache/vmlinux/abc-6.1.0-57-amd64", "-initrd", "/cache/initramfs/def.cpio",
-		"-append", "console=ttyS0 loglevel=5 log_buf_len=32M panic=-1 tsc=reliable 8250.nr_uarts=1 no_timer_check slub_debug=U,kmalloc-* lpj=10377476",
+		"-append", "console=ttyS0 loglevel=5 log_buf_len=32M panic=-1 tsc=reliable 8250.nr_uarts=1 no_timer_check slub_debug=U,kmalloc-* norandmaps lpj=10377476",
 		"-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
 		"-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
 		"-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
@@ -71,15 +71,19 @@ func TestArgs(t *testing.T) {
 }
 
 // TestKernelCmdline: nothing case-specific reaches the kernel's command
-// line, so one saved state serves every case.
+// line, so one saved state serves every case; under TCG, and only there,
+// user mappings are not randomised.
 func TestKernelCmdline(t *testing.T) {
-	for _, w := range kernelCmdline(0) {
+	for _, w := range kernelCmdline("tcg", 0) {
 		if strings.HasPrefix(w, "KMODCHECK_") || strings.HasPrefix(w, "lpj=") {
-			t.Errorf("kernelCmdline(0) has %q", w)
+			t.Errorf(`kernelCmdline("tcg", 0) has %q`, w)
 		}
 	}
-	if !slices.Contains(kernelCmdline(123), "lpj=123") {
-		t.Errorf("kernelCmdline(123) = %v, want lpj=123", kernelCmdline(123))
+	if got := kernelCmdline("tcg", 123); !slices.Contains(got, "lpj=123") || !slices.Contains(got, "norandmaps") {
+		t.Errorf(`kernelCmdline("tcg", 123) = %v, want lpj=123 and norandmaps`, got)
+	}
+	if got := kernelCmdline("kvm", 0); slices.Contains(got, "norandmaps") {
+		t.Errorf(`kernelCmdline("kvm", 0) = %v: a KVM guest keeps randomised mappings`, got)
 	}
 }
 
@@ -95,7 +99,7 @@ func TestStateKey(t *testing.T) {
 		}
 	}
 	tg := &Target{QEMU: qemuBin, version: "QEMU emulator version 7.2.22", Kernel: &kernel.Kernel{Image: vmlinux}}
-	m := machine{Kernel: vmlinux, Initrd: "/i.cpio", Accel: "tcg", CPUs: 2, Memory: "1G", Cmdline: kernelCmdline(1)}
+	m := machine{Kernel: vmlinux, Initrd: "/i.cpio", Accel: "tcg", CPUs: 2, Memory: "1G", Cmdline: kernelCmdline("tcg", 1)}
 	key := func() string {
 		t.Helper()
 		k, err := tg.stateKey(m)
@@ -115,7 +119,7 @@ func TestStateKey(t *testing.T) {
 	}{
 		{"memory", func() { m.Memory = "2G" }, func() { m.Memory = "1G" }},
 		{"cpus", func() { m.CPUs = 1 }, func() { m.CPUs = 2 }},
-		{"kernel command line", func() { m.Cmdline = kernelCmdline(2) }, func() { m.Cmdline = kernelCmdline(1) }},
+		{"kernel command line", func() { m.Cmdline = kernelCmdline("tcg", 2) }, func() { m.Cmdline = kernelCmdline("tcg", 1) }},
 		{"initramfs", func() { m.Initrd = "/j.cpio" }, func() { m.Initrd = "/i.cpio" }},
 		{"QEMU version", func() { tg.version = "QEMU emulator version 8.0" }, func() { tg.version = "QEMU emulator version 7.2.22" }},
 		{"kernel upgraded", func() { os.Chtimes(vmlinux, time.Now(), time.Now().Add(time.Hour)) }, func() {}},

@@ -42,7 +42,8 @@ done
 # The agent's printk trace instance, made here so that the saved state
 # holds it: making one makes a directory for every trace event, 0.15 to
 # 0.4 s under TCG, and enabling the event patches kernel text, 0.07 to 0.1
-# s, which a restored VM then does not pay. The agent empties its buffer.
+# s, which a restored VM then does not pay. The agent ignores the events
+# from before its start (a marker it writes, local.KernelLog).
 i=/sys/kernel/tracing/instances/` + proto.TraceInstance + `
 if $bb mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; then
 	$bb mkdir -p $i 2>/dev/null && echo 1 2>/dev/null > $i/events/printk/console/enable

@@ -44,7 +44,7 @@ func newFakeVM(t *testing.T, behaviour string) *fakeVM {
 			t.Fatal(err)
 		}
 	}
-	m := machine{Kernel: "/fake/vmlinux", Initrd: "/fake/initramfs.cpio", Root: t.TempDir(), Accel: "tcg", CPUs: 2, Memory: "1G", Cmdline: kernelCmdline(0)}
+	m := machine{Kernel: "/fake/vmlinux", Initrd: "/fake/initramfs.cpio", Root: t.TempDir(), Accel: "tcg", CPUs: 2, Memory: "1G", Cmdline: kernelCmdline("tcg", 0)}
 	return &fakeVM{
 		t:      &Target{Kernel: &kernel.Kernel{Release: fakeRelease}, Agent: agent, BootTimeout: time.Minute},
 		launch: launch{qemu: qemu, machine: m, notes: []string{"accelerator tcg (asked for)"}},

@@ -149,7 +149,7 @@ func (t *Target) prepare(ctx context.Context) (machine, []string, error) {
 	if t.machineErr != nil {
 		return machine{}, nil, t.machineErr // made once: every case of the kernel says why
 	}
-	m := machine{Kernel: vmlinux, Initrd: initrd, Root: t.machine, Accel: t.accel, CPUs: t.CPUs, Memory: t.Memory, Cmdline: kernelCmdline(t.lpj)}
+	m := machine{Kernel: vmlinux, Initrd: initrd, Root: t.machine, Accel: t.accel, CPUs: t.CPUs, Memory: t.Memory, Cmdline: kernelCmdline(t.accel, t.lpj)}
 	if m.CPUs == 0 {
 		m.CPUs = 2
 	}

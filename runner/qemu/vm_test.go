@@ -180,6 +180,19 @@ func TestSnapshotIsolation(t *testing.T) {
 	}
 }
 
+// TestUserMappings: under TCG a program maps its libraries where it did
+// the last time it ran, so that what TCG translated of them serves again
+// (norandmaps); under KVM they are randomised, as on a reader's machine.
+func TestUserMappings(t *testing.T) {
+	s, work := start(t, vmTarget(t, "", qemu.BootSnapshot), "maps")
+	const libc = "grep -m1 -F libc.so /proc/self/maps"
+	first := run(t, s, work, libc, target.OnKernel).Stdout
+	second := run(t, s, work, libc, target.OnKernel).Stdout
+	if same := string(first) == string(second); same != (ready(t, s).Accel == "tcg") {
+		t.Errorf("accel %s: libc mapped at\n%s then\n%s", ready(t, s).Accel, first, second)
+	}
+}
+
 // TestRestoreFallback: a saved state that does not restore makes its case
 // boot cold, saying why in its notes, and is saved anew for the next case.
 func TestRestoreFallback(t *testing.T) {

@@ -56,10 +56,10 @@ func kernelCmdline(accel string, lpj uint64) []string {
 		"slub_debug=U,kmalloc-*",
 	}
 	if accel == "tcg" {
-		// TCG (QEMU before 8.0 on x86) keeps its translations by virtual
+		// TCG (QEMU 7.2, measured) keeps its translations by virtual
 		// address: a program mapped somewhere new is translated anew, so
-		// with randomised mappings every exec of cc1, ls or ps is.
-		// Without, a step's commands cost 0.6x (docs/isolation.md).
+		// with randomised mappings every exec of cc1, ls or ps was.
+		// Without, a guest make takes 0.6x the time (docs/isolation.md).
 		words = append(words, "norandmaps")
 	}
 	if lpj != 0 {

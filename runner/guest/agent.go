@@ -206,8 +206,9 @@ func (a *agent) handle(req proto.Request) proto.Response {
 	case proto.OpLog:
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
+		tainted := local.ProcTainted() // before the log's end, as in run
 		recs, dropped := a.log.Since(ctx, req.Since)
-		return proto.Response{Records: recs, Dropped: dropped, Tainted: local.ProcTainted()}
+		return proto.Response{Records: recs, Dropped: dropped, Tainted: tainted}
 	case proto.OpInspect:
 		a.noteModules()
 		st, err := a.session.Inspect()
@@ -257,13 +258,17 @@ func (a *agent) run(req proto.Request) proto.Response {
 		resp.Tainted = local.ProcTainted()
 		return resp
 	}
+	// The taint before the log's end: the kernel sets it after printing
+	// the report (an oops, a WARN), so a report that tainted it is then
+	// in the step's records, not left for the next step's.
+	resp.Tainted = local.ProcTainted()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	recs, dropped, err := a.log.StepEnd(ctx, a.steps, req.Line)
 	if err != nil {
 		resp.Error = err.Error()
 	}
-	resp.Records, resp.Dropped, resp.Tainted = recs, dropped, local.ProcTainted()
+	resp.Records, resp.Dropped = recs, dropped
 	return resp
 }
 

@@ -127,11 +127,13 @@ func (s *session) Run(ctx context.Context, step target.Step) (target.Result, err
 	if err != nil {
 		res.Stderr = []byte(err.Error())
 	}
+	// The taint before the log's end: the kernel sets it after printing
+	// the report, so a report that tainted it is then in the step's records.
+	res.Tainted = local.ProcTainted()
 	logCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	recs, _, _ := s.log.StepEnd(logCtx, s.n, step.Line)
 	res.Log = since(recs, start)
-	res.Tainted = local.ProcTainted()
 	return res, nil
 }
 

@@ -1,6 +1,11 @@
 package local
 
 import (
+	"bytes"
+	"context"
+	"os"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,6 +47,68 @@ func TestDropMiddleLateStep(t *testing.T) {
 	if r.dropped != dropChunk || r.recs[0].Seq != dropChunk+1 || r.recs[len(r.recs)-1].Seq != maxRecords {
 		t.Fatalf("dropped %d, kept %d to %d; want the oldest %d dropped", r.dropped, r.recs[0].Seq, r.recs[len(r.recs)-1].Seq, dropChunk)
 	}
+}
+
+// A reader hands its sink what it has read as soon as it has read it (the
+// guest's sink is the host's kernel.log), with no timer of its own, and
+// leaves nothing running once closed: the host target opens a reader per
+// case, in a process that lives on.
+func TestKmsgReaderSinkAndClose(t *testing.T) {
+	if _, err := os.Stat("/dev/kmsg"); err != nil {
+		t.Skipf("no kernel log to read: %v", err)
+	}
+	before := runtime.NumGoroutine()
+	var sink lockedBuffer
+	r, err := newKmsgReader(&sink)
+	if err != nil {
+		t.Skipf("cannot read the kernel log here: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := r.sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	var want []byte
+	for _, rec := range r.recs {
+		want = AppendDmesgLine(want, rec)
+	}
+	dropped := r.dropped
+	r.mu.Unlock()
+	if len(want) == 0 || dropped != 0 {
+		t.Skipf("the kernel log had %d bytes of records, %d lost: nothing to compare", len(want), dropped)
+	}
+	// The kernel may log more after the sync: the sink starts with what it had.
+	if got := sink.String(); !bytes.HasPrefix([]byte(got), want) {
+		t.Errorf("the sink does not have the records read once the reader has read them:\n%s", cmp.Diff(string(want), got))
+	}
+	r.close()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines before the reader, %d after it closed:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		runtime.Gosched()
+	}
+}
+
+// lockedBuffer is a sink the test reads while the reader writes it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func TestAppendDmesgLine(t *testing.T) {

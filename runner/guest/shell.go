@@ -250,17 +250,29 @@ func waitPrompt(ptmx *os.File, pid int, bash bool) {
 		return yes, gone
 	}
 	// What was written to the master reaches the queue through a work
-	// queue: the answer must hold a few times in a row.
-	for n := 0; n < 3; {
+	// queue: the answer must hold a few times in a row. Nothing signals
+	// the prompt, so this polls, backing off while a command runs: a
+	// piped script of minutes (TestHostTargetInVM's) polled every 30 ms
+	// kept the guest waking 200 times a second.
+	for n, wait := 0, promptPoll; n < 3; {
 		yes, gone := atPrompt()
 		if gone {
 			return
 		}
 		if yes {
-			n++
+			n, wait = n+1, promptPoll
 		} else {
-			n = 0
+			n, wait = 0, min(2*wait, promptPollMax)
 		}
-		time.Sleep(30 * time.Millisecond)
+		time.Sleep(wait)
 	}
 }
+
+// promptPoll is how often waitPrompt asks whether the shell is at its
+// prompt, once it seems to be, and at first; promptPollMax, while a
+// command runs: the most a piped shell's end waits beyond its last
+// command.
+const (
+	promptPoll    = 30 * time.Millisecond
+	promptPollMax = 250 * time.Millisecond
+)

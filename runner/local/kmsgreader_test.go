@@ -67,6 +67,7 @@ func TestKmsgReaderSinkAndClose(t *testing.T) {
 	if err != nil {
 		t.Skipf("cannot read the kernel log here: %v", err)
 	}
+	defer r.close() // at once, if the test ends early; a second close waits for the first
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := r.sync(ctx); err != nil {

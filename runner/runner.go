@@ -85,8 +85,9 @@ type Params struct {
 
 // Run runs every case in p.Dir on each kernel, as t's subtests: one per
 // kernel, and below it one per case. It fails t when the kernels cannot be
-// had or a case cannot be read, naming the file and line. Under go test
-// -short it skips them: each boots a VM.
+// had or a case cannot be read, naming the file and line. The kernels'
+// cases run side by side, as many at once as go test -parallel allows.
+// Under go test -short it skips them: each boots a VM.
 func Run(t *testing.T, p Params) {
 	t.Helper()
 	targettest.BootsVM(t) // each case boots one
@@ -114,6 +115,10 @@ func Run(t *testing.T, p Params) {
 	}
 	for _, tg := range targets {
 		t.Run(tg.Release(), func(t *testing.T) {
+			// Every kernel's cases wait for a slot together, not one
+			// kernel's after another's: three cases of a kernel on two
+			// slots left one idle while its last case ran.
+			t.Parallel()
 			cfg := script.Config{
 				Context: t.Context(), Target: tg, CaseTimeout: p.CaseTimeout, Golden: p.Golden, Modules: p.Modules,
 				Update: update, KernelVariants: len(p.Kernels) > 0, StepTimeout: opts.StepTimeout,

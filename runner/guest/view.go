@@ -15,6 +15,18 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/proto"
 )
 
+// A view's process execs its command from its main thread, the one the
+// fork made: QEMU's parent-death signal (runner/qemu/process.go) is that
+// thread's alone, and an exec from another thread makes that other thread,
+// without it, the process, and QEMU outlives a killed kmodcheck. main.main
+// runs on the main thread only while the goroutine stays locked to it from
+// init, when the runtime hands it over.
+func init() {
+	if os.Getenv(proto.EnvRole) == proto.RoleView {
+		runtime.LockOSThread()
+	}
+}
+
 // viewMain carries out the proto.View named by proto.EnvView (the host's
 // side of the VM: runner/qemu/view.go; a build step: runner/qemu/build.go):
 // it takes this thread into a mount namespace of its own, mounts, and execs

@@ -260,6 +260,13 @@ type fakeMmdebstrap struct {
 }
 
 func (m *fakeMmdebstrap) run(ctx context.Context, dir string, stdout io.Writer, name string, args ...string) error {
+	if name == "unshare" { // as root, in a mount namespace of its own
+		i := slices.Index(args, "mmdebstrap")
+		if i < 0 {
+			return fmt.Errorf("unshare %q runs no mmdebstrap", args)
+		}
+		name, args = args[i], args[i+1:]
+	}
 	if name != "mmdebstrap" {
 		return fmt.Errorf("unexpected %s", name)
 	}

@@ -180,13 +180,26 @@ func (r *Roots) base(ctx context.Context, k *Kernel) (string, error) {
 		fmt.Fprintf(r.out(), "making the %s root for %s with mmdebstrap (%s)\n", BaseSuite(k.Suite), k.Release, strings.Join(pkgs, " "))
 		start := time.Now()
 		var log strings.Builder
-		if err := r.run(ctx, "", &log, "mmdebstrap", args...); err != nil {
+		if err := r.mmdebstrap(ctx, &log, args); err != nil {
 			return fmt.Errorf("mmdebstrap %s: %w", BaseSuite(k.Suite), err)
 		}
 		fmt.Fprintf(r.out(), "made the %s root in %s (%s)\n", BaseSuite(k.Suite), time.Since(start).Round(100*time.Millisecond), Size(dirSize(tmp)))
 		return nil
 	})
 	return dir, err
+}
+
+// mmdebstrap runs mmdebstrap, as root in a mount namespace of its own: in
+// root mode it mounts /proc, /sys and /dev in the root it makes, and one it
+// fails to unmount, or cannot because it was killed, stays in the host's
+// namespace, in the finished root (a sysfs left so made every machine
+// linked from that root fail). The namespace's mounts end with it. Without
+// root, mmdebstrap's unshare mode has a namespace of its own.
+func (r *Roots) mmdebstrap(ctx context.Context, log io.Writer, args []string) error {
+	if os.Geteuid() != 0 {
+		return r.run(ctx, "", log, "mmdebstrap", args...)
+	}
+	return r.run(ctx, "", log, "unshare", append([]string{"--mount", "--propagation", "private", "mmdebstrap"}, args...)...)
 }
 
 // readyFile marks a root as whole.

@@ -431,15 +431,24 @@ func TestSessionClosedWhileBooting(t *testing.T) {
 
 // TestPruneStates: a state unused for a day goes with its memory and
 // console; so do the parts a killed save left, but not those of a save
-// under way, nor the state kept.
+// under way, nor the state kept. A kernel keeps its three most recently
+// used states, and any in use (used in the last ten minutes); another
+// kernel's go after a week unused.
 func TestPruneStates(t *testing.T) {
 	dir := t.TempDir()
-	old := time.Now().Add(-25 * time.Hour)
+	now := time.Now()
+	old := now.Add(-25 * time.Hour)
 	files := map[string]time.Time{
 		"6.1.0-99-amd64-OLD.state": old, "6.1.0-99-amd64-OLD.ram": old, "6.1.0-99-amd64-OLD.console": old,
 		"6.1.0-99-amd64-NEW.state": old, "6.1.0-99-amd64-NEW.ram": old,
 		"6.1.0-99-amd64-NEW.ram.123.part": old, "6.1.0-99-amd64-NEW.state.123.part": old,
-		"6.1.0-99-amd64-NEW.ram.456.part": time.Now(),
+		"6.1.0-99-amd64-NEW.ram.456.part": now,
+		// Used a minute and two ago (in use), an hour and two ago.
+		"6.1.0-99-amd64-A.state": now.Add(-time.Minute), "6.1.0-99-amd64-B.state": now.Add(-2 * time.Minute),
+		"6.1.0-99-amd64-C.state": now.Add(-time.Hour), "6.1.0-99-amd64-C.ram": now.Add(-time.Hour),
+		"6.1.0-99-amd64-D.state": now.Add(-2 * time.Hour),
+		// Another kernel's: two days unused, and eight.
+		"7.3.4+deb13-amd64-E.state": now.Add(-48 * time.Hour), "7.3.4+deb13-amd64-F.state": now.Add(-8 * 24 * time.Hour),
 	}
 	for name, mtime := range files {
 		f := filepath.Join(dir, name)
@@ -454,7 +463,9 @@ func TestPruneStates(t *testing.T) {
 	for _, e := range entries {
 		left = append(left, e.Name())
 	}
-	want := []string{"6.1.0-99-amd64-NEW.ram", "6.1.0-99-amd64-NEW.ram.456.part", "6.1.0-99-amd64-NEW.state"}
+	want := []string{"6.1.0-99-amd64-A.state", "6.1.0-99-amd64-B.state",
+		"6.1.0-99-amd64-NEW.ram", "6.1.0-99-amd64-NEW.ram.456.part", "6.1.0-99-amd64-NEW.state",
+		"7.3.4+deb13-amd64-E.state"}
 	if !slices.Equal(left, want) {
 		t.Errorf("left %v, want %v", left, want)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmodcheck/kmodcheck/runner/cache"
 	"github.com/kmodcheck/kmodcheck/runner/hide"
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
 	"github.com/kmodcheck/kmodcheck/runner/proctest"
@@ -468,5 +469,48 @@ func TestPruneStates(t *testing.T) {
 		"7.3.4+deb13-amd64-E.state"}
 	if !slices.Equal(left, want) {
 		t.Errorf("left %v, want %v", left, want)
+	}
+}
+
+// TestSaveNoRoom saves a state where the disk has less room than the
+// guest's memory: the save says so and never starts QEMU, which would die
+// of SIGBUS writing the memory, and the memory sizes QEMU's -m takes are
+// read as it reads them.
+func TestSaveNoRoom(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounts a small tmpfs: root only")
+	}
+	c := cache.Dir(t.TempDir())
+	small := c.Path("state", "")
+	if err := os.MkdirAll(small, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("small", small, "tmpfs", 0, "size=16m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(small, unix.MNT_DETACH) })
+	qemu := filepath.Join(t.TempDir(), "qemu-system-x86_64")
+	// A QEMU that answers -version and exits at once otherwise: a save
+	// that started it would fail as QEMU exiting, not for want of room.
+	if err := os.WriteFile(qemu, []byte("#!/bin/sh\necho 'QEMU emulator version 7.2.0'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tg := &Target{Kernel: &kernel.Kernel{Release: fakeRelease, Image: qemu}, QEMU: qemu, Cache: c}
+	m := machine{Kernel: "/fake/vmlinux", Initrd: "/fake/initramfs.cpio", Accel: "tcg", CPUs: 2, Memory: "1G"}
+	_, err := tg.savedState(context.Background(), m)
+	if !errors.Is(err, errNoRoom) || !strings.Contains(err.Error(), "16 MB free") {
+		t.Errorf("saving with 16 MB free: %v, want no room", err)
+	}
+	m.Memory = "8M"
+	if _, err := tg.savedState(context.Background(), m); err == nil || errors.Is(err, errNoRoom) {
+		t.Errorf("saving 8M with 16 MB free: %v, want to try (and fail on this QEMU)", err)
+	}
+	for size, want := range map[string]uint64{"1G": 1 << 30, "512": 512 << 20, "512m": 512 << 20, "2048K": 2 << 20, "1T": 1 << 40} {
+		if got, err := memoryBytes(size); got != want || err != nil {
+			t.Errorf("memoryBytes(%q) = %d, %v; want %d", size, got, err, want)
+		}
+	}
+	if _, err := memoryBytes("1 GB"); err == nil {
+		t.Error(`memoryBytes("1 GB"): no error`)
 	}
 }

@@ -198,7 +198,9 @@ func (t *Target) Prepare(ctx context.Context) error {
 		return err
 	}
 	if t.Boot == "" || t.Boot == BootSnapshot {
-		if _, err := t.savedState(ctx, m); err != nil {
+		if _, err := t.savedState(ctx, m); errors.Is(err, errNoRoom) {
+			t.progress("%v: each case boots cold", err)
+		} else if err != nil {
 			return err
 		}
 	}

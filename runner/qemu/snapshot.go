@@ -10,12 +10,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
 	"github.com/kmodcheck/kmodcheck/runner/proto"
 	"github.com/kmodcheck/kmodcheck/runner/scratch"
+	"golang.org/x/sys/unix"
 )
 
 // A saved state is a VM's memory and devices, saved by QEMU's migration
@@ -82,6 +84,12 @@ func (t *Target) savedState(ctx context.Context, m machine) (*savedState, error)
 	if st.complete() {
 		return st, nil // another process saved it meanwhile
 	}
+	if err := os.MkdirAll(filepath.Dir(st.file), 0o755); err != nil {
+		return nil, err
+	}
+	if err := checkRoom(filepath.Dir(st.file), m.Memory); err != nil {
+		return nil, fmt.Errorf("save the state of %s: %w", t.Kernel.Release, err)
+	}
 	start := time.Now()
 	if err := t.saveState(ctx, m, st); err != nil {
 		return nil, fmt.Errorf("save the state of %s: %w", t.Kernel.Release, err)
@@ -91,6 +99,45 @@ func (t *Target) savedState(ctx context.Context, m machine) (*savedState, error)
 	}
 	pruneStates(filepath.Dir(st.file), t.Kernel.Release, st.file)
 	return st, nil
+}
+
+// errNoRoom is a state not saved for want of room: QEMU writes the
+// guest's memory to the state's file as the guest runs, up to all of it,
+// and dies of SIGBUS when the disk is full. Cases then boot cold.
+var errNoRoom = errors.New("no room to save the state")
+
+// checkRoom returns errNoRoom unless dir's file system has room for a
+// guest memory of size memory, QEMU's -m.
+func checkRoom(dir, memory string) error {
+	need, err := memoryBytes(memory)
+	if err != nil {
+		return err
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(dir, &fs); err != nil {
+		return fmt.Errorf("room in %s: %w", dir, err)
+	}
+	if free := fs.Bavail * uint64(fs.Bsize); free < need {
+		return fmt.Errorf("%w: %d MB free in %s, and the guest's memory (-m %s) may take %d MB", errNoRoom, free>>20, dir, memory, need>>20)
+	}
+	return nil
+}
+
+// memoryBytes reads a size as QEMU's -m does: MiB, unless a suffix K, M,
+// G or T says otherwise.
+func memoryBytes(size string) (uint64, error) {
+	shifts := map[string]uint{"K": 10, "M": 20, "G": 30, "T": 40}
+	num, shift := size, uint(20)
+	if n := len(size); n > 0 {
+		if s, ok := shifts[strings.ToUpper(size[n-1:])]; ok {
+			num, shift = size[:n-1], s
+		}
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("memory size %q: %w", size, err)
+	}
+	return n << shift, nil
 }
 
 // complete says whether st is there to restore: its memory is renamed
@@ -159,9 +206,6 @@ func (t *Target) saveState(ctx context.Context, m machine, st *savedState) error
 	}
 	defer vm.console.close()
 	waiting := vm.console.watch(proto.InitWaiting)
-	if err := os.MkdirAll(filepath.Dir(st.file), 0o755); err != nil {
-		return err
-	}
 	ram := st.ram + fmt.Sprintf(".%d.part", os.Getpid())
 	defer os.Remove(ram)
 	e := vm.endpoints()

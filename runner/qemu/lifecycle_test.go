@@ -474,8 +474,8 @@ func TestPruneStates(t *testing.T) {
 
 // TestSaveNoRoom saves a state where the disk has less room than the
 // guest's memory: the save says so and never starts QEMU, which would die
-// of SIGBUS writing the memory, and the memory sizes QEMU's -m takes are
-// read as it reads them.
+// of SIGBUS writing the memory; where old states took the room, it removes
+// them first. The memory sizes QEMU's -m takes are read as it reads them.
 func TestSaveNoRoom(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounts a small tmpfs: root only")
@@ -501,9 +501,18 @@ func TestSaveNoRoom(t *testing.T) {
 	if !errors.Is(err, errNoRoom) || !strings.Contains(err.Error(), "16 MB free") {
 		t.Errorf("saving with 16 MB free: %v, want no room", err)
 	}
+	// A disk full of old states: the save removes them first, then has
+	// the room.
+	old := time.Now().Add(-48 * time.Hour)
+	for _, f := range []string{fakeRelease + "-OLD.state", fakeRelease + "-OLD.ram"} {
+		if err := os.WriteFile(filepath.Join(small, f), make([]byte, 12<<20), 0o644); err != nil && !errors.Is(err, unix.ENOSPC) {
+			t.Fatal(err)
+		}
+		os.Chtimes(filepath.Join(small, f), old, old)
+	}
 	m.Memory = "8M"
 	if _, err := tg.savedState(context.Background(), m); err == nil || errors.Is(err, errNoRoom) {
-		t.Errorf("saving 8M with 16 MB free: %v, want to try (and fail on this QEMU)", err)
+		t.Errorf("saving 8M with 16 MB, old states holding 12 MB of it: %v, want to try (and fail on this QEMU)", err)
 	}
 	for size, want := range map[string]uint64{"1G": 1 << 30, "512": 512 << 20, "512m": 512 << 20, "2048K": 2 << 20, "1T": 1 << 40} {
 		if got, err := memoryBytes(size); got != want || err != nil {

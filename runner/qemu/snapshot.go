@@ -38,8 +38,8 @@ import (
 // (seen under a PVM hypervisor), 2.6 s a boot there. KEY hashes the machine (QEMU's command line with the
 // per-VM sockets and work directory left out, so the kernel, initramfs,
 // kernel command line, accelerator, CPUs and memory), QEMU's binary and
-// its version: an upgrade of any of them saves a new state. When a state is
-// saved, old ones go (pruneStates).
+// its version: an upgrade of any of them saves a new state. Before a state
+// is saved, old ones go (pruneStates).
 type savedState struct {
 	file    string // the migration stream: the devices
 	ram     string // the guest's memory
@@ -87,6 +87,8 @@ func (t *Target) savedState(ctx context.Context, m machine) (*savedState, error)
 	if err := os.MkdirAll(filepath.Dir(st.file), 0o755); err != nil {
 		return nil, err
 	}
+	// Old states first: the room they take may be the room this one needs.
+	pruneStates(filepath.Dir(st.file), t.Kernel.Release, st.file)
 	if err := checkRoom(filepath.Dir(st.file), m.Memory); err != nil {
 		return nil, fmt.Errorf("save the state of %s: %w", t.Kernel.Release, err)
 	}
@@ -97,7 +99,6 @@ func (t *Target) savedState(ctx context.Context, m machine) (*savedState, error)
 	if fi, err := os.Stat(st.file); err == nil {
 		t.progress("saved the booted state of %s (%d MB) in %s", t.Kernel.Release, fi.Size()>>20, time.Since(start).Round(100*time.Millisecond))
 	}
-	pruneStates(filepath.Dir(st.file), t.Kernel.Release, st.file)
 	return st, nil
 }
 

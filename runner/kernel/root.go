@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
@@ -202,6 +203,13 @@ func (r *Roots) mmdebstrap(ctx context.Context, log io.Writer, args []string) er
 	return r.run(ctx, "", log, "unshare", append([]string{"--mount", "--propagation", "private", "mmdebstrap"}, args...)...)
 }
 
+// sameDevice reports whether a and b are on one file system.
+func sameDevice(a, b fs.FileInfo) bool {
+	sa, okA := a.Sys().(*syscall.Stat_t)
+	sb, okB := b.Sys().(*syscall.Stat_t)
+	return !okA || !okB || sa.Dev == sb.Dev
+}
+
 // readyFile marks a root as whole.
 const readyFile = ".kmodcheck-ready"
 
@@ -243,8 +251,14 @@ func (r *Roots) once(ctx context.Context, dir string, done func() bool, make fun
 // linkTree adds src's tree to dst as hard links, src's files replacing
 // dst's where both have one. Symbolic links are copied as they are; where
 // dst has a link to a directory (lib -> usr/lib) src's directory of that
-// name is merged through it.
+// name is merged through it. A file system mounted in src (the sysfs an
+// older kmodcheck's mmdebstrap left in a root) is not src's: its
+// directory is made, empty.
 func linkTree(src, dst string) error {
+	top, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -256,10 +270,15 @@ func linkTree(src, dst string) error {
 		target := filepath.Join(dst, rel)
 		switch {
 		case d.IsDir():
-			if st, err := os.Stat(target); err == nil && st.IsDir() {
-				return nil // present, perhaps through a link
+			if st, err := os.Stat(target); err != nil || !st.IsDir() { // else present, perhaps through a link
+				if err := os.MkdirAll(target, 0o755); err != nil {
+					return err
+				}
 			}
-			return os.MkdirAll(target, 0o755)
+			if info, err := d.Info(); err == nil && !sameDevice(info, top) {
+				return fs.SkipDir
+			}
+			return nil
 		case d.Type()&fs.ModeSymlink != 0:
 			link, err := os.Readlink(p)
 			if err != nil {

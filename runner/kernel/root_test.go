@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
+	"golang.org/x/sys/unix"
 )
 
 // mountingMmdebstrap is an mmdebstrap that does what the real one does in
@@ -73,5 +74,49 @@ func mountsBelow(dir string) []string {
 func unmountBelow(dir string) {
 	for _, m := range mountsBelow(dir) {
 		exec.Command("umount", "--lazy", m).Run()
+	}
+}
+
+// TestMachineSkipsMountsInRoot makes a machine from a userland root that
+// has a file system mounted in it, as an older kmodcheck's mmdebstrap left
+// its sysfs: the machine is made, and that directory is empty in it (a
+// hard link cannot cross file systems, and what is mounted there is not the
+// root's).
+func TestMachineSkipsMountsInRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounts a tmpfs: root only")
+	}
+	c := cache.Dir(t.TempDir())
+	t.Cleanup(func() { unmountBelow(string(c)) })
+	rel := "7.3.4+deb13-amd64"
+	kroot := filepath.Join(string(c), "kernels", rel)
+	makeFakeRoot(t, kroot, fakeKernel{release: rel, image: rel, modules: rel, headers: rel})
+	os.WriteFile(filepath.Join(kroot, metaFile), []byte(`{"suite":"trixie-backports"}`), 0o644)
+	k := inspect(kroot, rel)
+	a := &Archive{URL: "http://archive.example/debian", SecurityURL: "http://archive.example/debian-security", Keyring: "/k.gpg", Cache: c}
+	r := &Roots{Archive: a, Cache: c, Run: (&fakeMmdebstrap{}).run}
+	base, err := r.base(context.Background(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := filepath.Join(base, "sys")
+	if err := os.MkdirAll(sys, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("left", sys, "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sys, "bind"), []byte("not the root's"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := r.Machine(context.Background(), k)
+	if err != nil {
+		t.Fatalf("a machine from a root with a mount in it: %v", err)
+	}
+	if entries, err := os.ReadDir(filepath.Join(m, "sys")); err != nil || len(entries) > 0 {
+		t.Errorf("the machine's /sys: %v, %v; want an empty directory", entries, err)
+	}
+	if _, err := os.Stat(filepath.Join(m, "usr/bin/sh")); err != nil {
+		t.Errorf("the rest of the root was not linked: %v", err)
 	}
 }

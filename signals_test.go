@@ -305,3 +305,73 @@ func TestShellStopSignal(t *testing.T) {
 		}
 	}
 }
+
+// TestNoOrphanBuild SIGKILLs kmodcheck while a case's make runs on the
+// host, in its build namespace: the make dies with it (the namespace's
+// processes die with unshare, which gets kmodcheck's death).
+func TestNoOrphanBuild(t *testing.T) {
+	targettest.BootsVM(t)
+	dir := t.TempDir()
+	files := map[string]string{
+		"cases/slowmake.txtar": "module slowmake\nmake\n",
+		// A sleep no other process has: the test finds it by its line.
+		"modules/slowmake/Makefile": "all:\n\tsleep 597.5\n",
+	}
+	for name, text := range files {
+		f := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin, err := exec.LookPath("kmodcheck") // testscript.Main put this test binary there
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "-accel", options().Accel, "-modules", filepath.Join(dir, "modules"), filepath.Join(dir, "cases"))
+	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var sleeps []int
+	for deadline := time.Now().Add(time.Minute); len(sleeps) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the case's make did not start within a minute")
+		}
+		time.Sleep(50 * time.Millisecond) // polling /proc: nothing says when another's child starts
+		sleeps = processesRunning("sleep\x00597.5\x00")
+	}
+	t.Cleanup(func() {
+		for _, pid := range sleeps {
+			syscall.Kill(pid, syscall.SIGKILL) // never left running
+		}
+	})
+	cmd.Process.Kill()
+	cmd.Wait()
+	killed := time.Now()
+	for _, pid := range sleeps {
+		for !proctest.Dying(pid) {
+			if time.Since(killed) > 5*time.Second {
+				t.Fatalf("the case's make (sleep %d) still runs 5s after kmodcheck was killed:\n%s", pid, proctest.Describe(pid))
+			}
+			time.Sleep(10 * time.Millisecond) // polling /proc: there is no signal for another's death
+		}
+	}
+}
+
+// processesRunning lists the processes whose command line is cmdline
+// (its arguments each ended by a NUL).
+func processesRunning(cmdline string) []int {
+	lines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	var pids []int
+	for _, f := range lines {
+		if b, err := os.ReadFile(f); err == nil && string(b) == cmdline {
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}

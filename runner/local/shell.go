@@ -578,8 +578,9 @@ func shellQuote(s string) string {
 }
 
 // RunSh runs a step's line with /bin/sh -c on this machine, in its own
-// process group so that a timeout kills everything it started: for a
-// machine without bash, and for builds.
+// process group so that a timeout kills everything it started, and dying
+// with kmodcheck: for a machine without bash, and for builds (whose
+// unshare takes its namespace's processes with it).
 func RunSh(ctx context.Context, step target.Step, env []string) target.Result {
 	if step.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -593,6 +594,7 @@ func RunSh(ctx context.Context, step target.Step, env []string) target.Result {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = time.Second
+	defer DieWithKmodcheck(cmd)() // after the wait below
 	start := time.Now()
 	res := target.Result{Step: step, Exit: -1}
 	if err := cmd.Start(); err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
+	"github.com/kmodcheck/kmodcheck/runner/local"
 )
 
 // The delay loop (udelay, mdelay) counts loops_per_jiffy, which the kernel
@@ -86,7 +87,7 @@ func (t *Target) calibrate(ctx context.Context, vmlinux, accel string) (uint64, 
 	if err != nil {
 		return 0, err
 	}
-	defer lockDying(cmd)() // process.go: after the kill and wait below
+	defer local.DieWithKmodcheck(cmd)() // after the kill and wait below
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start %s: %w", t.qemuPath(), err)
 	}

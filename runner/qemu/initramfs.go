@@ -3,11 +3,13 @@ package qemu
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -156,17 +158,35 @@ func initramfs(ctx context.Context, modulesDir, busybox, agent string, c cache.D
 	return out, nil
 }
 
-// initramfsMaxUnused is how long an initramfs is kept unused: each holds an
-// agent, and each build of kmodcheck (or of a test binary) is another.
-const initramfsMaxUnused = 24 * time.Hour
+// An initramfs holds an agent, and each build of kmodcheck (and each test
+// binary) is another: a CI run made about ten of 11 MB, and kept them a
+// day. An initramfs used in the last initramfsInUse is kept (a VM of a run
+// under way boots from it: each VM start touches it); of the rest, the
+// initramfsKept most recently used, unless unused for initramfsMaxUnused.
+const (
+	initramfsInUse     = time.Hour
+	initramfsKept      = 12
+	initramfsMaxUnused = 24 * time.Hour
+)
 
-// pruneInitramfs removes the initramfs files in dir not used for
-// initramfsMaxUnused.
+// pruneInitramfs removes the initramfs files in dir that are neither in
+// use nor among those kept.
 func pruneInitramfs(dir string) {
-	files, _ := filepath.Glob(filepath.Join(dir, "*.cpio"))
-	for _, f := range files {
-		if fi, err := os.Stat(f); err == nil && time.Since(fi.ModTime()) > initramfsMaxUnused {
-			os.Remove(f)
+	type file struct {
+		path   string
+		unused time.Duration
+	}
+	var files []file
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.cpio"))
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil {
+			files = append(files, file{p, time.Since(fi.ModTime())})
+		}
+	}
+	slices.SortFunc(files, func(a, b file) int { return cmp.Compare(a.unused, b.unused) })
+	for i, f := range files {
+		if f.unused > initramfsInUse && (i >= initramfsKept || f.unused > initramfsMaxUnused) {
+			os.Remove(f.path)
 		}
 	}
 }

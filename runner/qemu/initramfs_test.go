@@ -3,9 +3,11 @@ package qemu
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,5 +131,59 @@ func cpioFiles(t *testing.T, file string) map[string]string {
 			}
 			files[h.Name] = string(data)
 		}
+	}
+}
+
+// TestPruneInitramfs: of fifteen initramfs files unused for two hours, the
+// twelve most recently used stay; one in use (used in the last hour) stays
+// beyond them, and one unused for two days goes even among them.
+func TestPruneInitramfs(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	touch := func(name string, unused time.Duration) {
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(f, now.Add(-unused), now.Add(-unused))
+	}
+	for i := range 15 {
+		touch(fmt.Sprintf("old%02d.cpio", i), 2*time.Hour+time.Duration(i)*time.Minute)
+	}
+	touch("inuse.cpio", 30*time.Minute)
+	touch("stale.cpio", 48*time.Hour)
+	pruneInitramfs(dir)
+	var left []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	// In use, then the eleven most recently used of the old ones.
+	want := []string{"inuse.cpio"}
+	for i := range 11 {
+		want = append(want, fmt.Sprintf("old%02d.cpio", i))
+	}
+	slices.Sort(want)
+	if !slices.Equal(left, want) {
+		t.Errorf("left %v, want %v", left, want)
+	}
+}
+
+// TestLaunchTouchesInitramfs: each VM start marks its initramfs used, so
+// that a run under way keeps it (pruneInitramfs).
+func TestLaunchTouchesInitramfs(t *testing.T) {
+	f := newFakeVM(t, fakeServe)
+	initrd := filepath.Join(t.TempDir(), "initramfs.cpio")
+	if err := os.WriteFile(initrd, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-3 * time.Hour)
+	os.Chtimes(initrd, old, old)
+	f.launch.machine.Initrd = initrd
+	if _, err := f.start(t, context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(initrd); err != nil || time.Since(fi.ModTime()) > time.Minute {
+		t.Errorf("the initramfs after a VM start: %v, %v; want it used now", fi.ModTime(), err)
 	}
 }

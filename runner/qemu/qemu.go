@@ -277,6 +277,8 @@ var (
 // which is not the case's doing. A state that fails to restore is
 // discarded (the next case saves a new one) and this case boots cold.
 func (t *Target) launch(ctx context.Context, c target.Case, l launch) (*VM, error) {
+	now := time.Now()
+	os.Chtimes(l.machine.Initrd, now, now) // in use: see pruneInitramfs
 	for attempt := 1; ; attempt++ {
 		vm, err := t.startVM(ctx, c, l)
 		if err == nil {

@@ -3,13 +3,11 @@ package qemu
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -172,21 +170,9 @@ const (
 // pruneInitramfs removes the initramfs files in dir that are neither in
 // use nor among those kept.
 func pruneInitramfs(dir string) {
-	type file struct {
-		path   string
-		unused time.Duration
-	}
-	var files []file
-	paths, _ := filepath.Glob(filepath.Join(dir, "*.cpio"))
-	for _, p := range paths {
-		if fi, err := os.Stat(p); err == nil {
-			files = append(files, file{p, time.Since(fi.ModTime())})
-		}
-	}
-	slices.SortFunc(files, func(a, b file) int { return cmp.Compare(a.unused, b.unused) })
-	for i, f := range files {
+	for i, f := range byLastUse(filepath.Join(dir, "*.cpio")) {
 		if f.unused > initramfsInUse && (i >= initramfsKept || f.unused > initramfsMaxUnused) {
-			os.Remove(f.path)
+			os.Remove(f.file)
 		}
 	}
 }

@@ -355,20 +355,11 @@ func pruneStates(dir, release, keep string) {
 			os.Remove(f)
 		}
 	}
-	type state struct {
-		file   string
-		unused time.Duration
-	}
-	var states []state
-	files, _ := filepath.Glob(filepath.Join(dir, "*.state"))
-	for _, f := range files {
-		if fi, err := os.Stat(f); err == nil && f != keep {
-			states = append(states, state{f, time.Since(fi.ModTime())})
-		}
-	}
-	slices.SortFunc(states, func(a, b state) int { return cmp.Compare(a.unused, b.unused) })
 	kept := 1 // keep
-	for _, st := range states {
+	for _, st := range byLastUse(filepath.Join(dir, "*.state")) {
+		if st.file == keep {
+			continue
+		}
 		if !strings.HasPrefix(filepath.Base(st.file), release+"-") {
 			if st.unused > stateMaxUnused {
 				removeState(st.file)
@@ -381,6 +372,27 @@ func pruneStates(dir, release, keep string) {
 		}
 		removeState(st.file)
 	}
+}
+
+// A cacheFile is a file of the cache and how long it has gone unused: its
+// modification time, which each use touches.
+type cacheFile struct {
+	file   string
+	unused time.Duration
+}
+
+// byLastUse returns the files that match pattern, the most recently used
+// first.
+func byLastUse(pattern string) []cacheFile {
+	paths, _ := filepath.Glob(pattern)
+	var files []cacheFile
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil {
+			files = append(files, cacheFile{p, time.Since(fi.ModTime())})
+		}
+	}
+	slices.SortFunc(files, func(a, b cacheFile) int { return cmp.Compare(a.unused, b.unused) })
+	return files
 }
 
 // removeState removes the state whose devices are in file.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmodcheck/kmodcheck/runner/local"
 	"github.com/kmodcheck/kmodcheck/runner/proctest"
 	"github.com/kmodcheck/kmodcheck/runner/targettest"
 )
@@ -332,6 +333,7 @@ func TestNoOrphanBuild(t *testing.T) {
 	}
 	cmd := exec.Command(bin, "run", "-accel", options().Accel, "-modules", filepath.Join(dir, "modules"), filepath.Join(dir, "cases"))
 	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
+	defer local.DieWithKmodcheck(cmd)() // a test binary killed mid-test takes it along
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -203,13 +203,6 @@ func (r *Roots) mmdebstrap(ctx context.Context, log io.Writer, args []string) er
 	return r.run(ctx, "", log, "unshare", append([]string{"--mount", "--propagation", "private", "mmdebstrap"}, args...)...)
 }
 
-// sameDevice reports whether a and b are on one file system.
-func sameDevice(a, b fs.FileInfo) bool {
-	sa, okA := a.Sys().(*syscall.Stat_t)
-	sb, okB := b.Sys().(*syscall.Stat_t)
-	return !okA || !okB || sa.Dev == sb.Dev
-}
-
 // readyFile marks a root as whole.
 const readyFile = ".kmodcheck-ready"
 
@@ -294,6 +287,13 @@ func linkTree(src, dst string) error {
 			return os.Link(p, target)
 		}
 	})
+}
+
+// sameDevice reports whether a and b are on one file system.
+func sameDevice(a, b fs.FileInfo) bool {
+	sa, okA := a.Sys().(*syscall.Stat_t)
+	sb, okB := b.Sys().(*syscall.Stat_t)
+	return !okA || !okB || sa.Dev == sb.Dev
 }
 
 // RootInfo describes a root in the cache, for listings.

@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kmodcheck/kmodcheck/runner/local"
 )
 
 // churnEnv makes this test binary the process TestDyingThreadChurn
@@ -40,6 +42,8 @@ func churn() {
 func TestDyingThreadChurn(t *testing.T) {
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), churnEnv+"=1")
+	// It churns for ever: it must not outlive a test binary killed mid-test.
+	defer local.DieWithKmodcheck(cmd)()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

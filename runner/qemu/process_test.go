@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmodcheck/kmodcheck/runner/local"
 	"github.com/kmodcheck/kmodcheck/runner/proctest"
 	"github.com/kmodcheck/kmodcheck/runner/proto"
 )
@@ -38,6 +39,7 @@ func TestQEMUDiesWithKmodcheck(t *testing.T) {
 			pidFile := filepath.Join(dir, "pid")
 			cmd := exec.Command(os.Args[0], "-test.run=^TestQEMUDiesWithKmodcheck$/^"+which+"$")
 			cmd.Env = append(os.Environ(), helperEnv+"="+pidFile, "KMODCHECK_TEST_DYING="+which)
+			defer local.DieWithKmodcheck(cmd)() // nor the helper a test binary killed mid-test
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}

@@ -349,10 +349,9 @@ func (t *Target) discardState(st *savedState) {
 func pruneStates(dir, release, keep string) {
 	// What a save killed outright left (a RAM file is 1 GB, sparse): a save
 	// still under way is younger than its timeout.
-	parts, _ := filepath.Glob(filepath.Join(dir, "*.part"))
-	for _, f := range parts {
-		if fi, err := os.Stat(f); err == nil && time.Since(fi.ModTime()) > stateSaveTimeout {
-			os.Remove(f)
+	for _, part := range byLastUse(filepath.Join(dir, "*.part")) {
+		if part.unused > stateSaveTimeout {
+			os.Remove(part.file)
 		}
 	}
 	kept := 1 // keep

@@ -23,7 +23,7 @@ func TestArgs(t *testing.T) {
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-machine", "pc", "-accel", "tcg,thread=single", "-cpu", "max", "-smp", "2", "-m", "1G",
 		"-kernel", "/cache/vmlinux/abc-6.1.0-57-amd64", "-initrd", "/cache/initramfs/def.cpio",
-		"-append", "console=ttyS0 loglevel=5 log_buf_len=32M panic=-1 tsc=reliable 8250.nr_uarts=1 no_timer_check slub_debug=U,kmalloc-* norandmaps lpj=10377476",
+		"-append", "console=ttyS0 loglevel=5 log_buf_len=32M panic=-1 tsc=reliable 8250.nr_uarts=1 no_timer_check slub_debug=U,kmalloc-* norandmaps mitigations=off lpj=10377476",
 		"-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
 		"-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
 		"-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
@@ -72,18 +72,18 @@ func TestArgs(t *testing.T) {
 
 // TestKernelCmdline: nothing case-specific reaches the kernel's command
 // line, so one saved state serves every case; under TCG, and only there,
-// user mappings are not randomised.
+// user mappings are not randomised and the CPU mitigations are off.
 func TestKernelCmdline(t *testing.T) {
 	for _, w := range kernelCmdline("tcg", 0) {
 		if strings.HasPrefix(w, "KMODCHECK_") || strings.HasPrefix(w, "lpj=") {
 			t.Errorf(`kernelCmdline("tcg", 0) has %q`, w)
 		}
 	}
-	if got := kernelCmdline("tcg", 123); !slices.Contains(got, "lpj=123") || !slices.Contains(got, "norandmaps") {
-		t.Errorf(`kernelCmdline("tcg", 123) = %v, want lpj=123 and norandmaps`, got)
+	if got := kernelCmdline("tcg", 123); !slices.Contains(got, "lpj=123") || !slices.Contains(got, "norandmaps") || !slices.Contains(got, "mitigations=off") {
+		t.Errorf(`kernelCmdline("tcg", 123) = %v, want lpj=123, norandmaps and mitigations=off`, got)
 	}
-	if got := kernelCmdline("kvm", 0); slices.Contains(got, "norandmaps") {
-		t.Errorf(`kernelCmdline("kvm", 0) = %v: a KVM guest keeps randomised mappings`, got)
+	if got := kernelCmdline("kvm", 0); slices.Contains(got, "norandmaps") || slices.Contains(got, "mitigations=off") {
+		t.Errorf(`kernelCmdline("kvm", 0) = %v: a KVM guest keeps randomised mappings and the CPU's mitigations`, got)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kmodcheck/kmodcheck/runner/local"
 )
 
 // TestSetupDistributions runs make setup's script against the package
@@ -35,7 +37,7 @@ func TestSetupDistributions(t *testing.T) {
 			bin := t.TempDir()
 			// apt-cache answers from the list: exit 0 for a package it has.
 			fake := "#!/bin/sh\n[ \"$1 $2\" = 'show --no-all-versions' ] || exit 2\ngrep -qx \"$3\" " + filepath.Join(bin, "list") + "\n"
-			os.WriteFile(filepath.Join(bin, "apt-cache"), []byte(fake), 0o755)
+			local.WriteProgram(filepath.Join(bin, "apt-cache"), []byte(fake))
 			os.WriteFile(filepath.Join(bin, "list"), data, 0o644)
 			cmd := exec.Command("sh", "scripts/setup.sh")
 			cmd.Env = append(os.Environ(), "SETUP_DRY_RUN=1", "SETUP_ROOT="+t.TempDir(), "SETUP_PATH="+t.TempDir(),

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
+	"github.com/kmodcheck/kmodcheck/runner/local"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,7 +39,7 @@ func TestRootsMountsStayInside(t *testing.T) {
 		t.Skip("mmdebstrap mounts only as root")
 	}
 	bin := t.TempDir()
-	if err := os.WriteFile(filepath.Join(bin, "mmdebstrap"), []byte(mountingMmdebstrap), 0o755); err != nil {
+	if err := local.WriteProgram(filepath.Join(bin, "mmdebstrap"), []byte(mountingMmdebstrap)); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))

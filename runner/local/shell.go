@@ -663,7 +663,7 @@ func WithSudo(env []string, dir string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return env, fmt.Errorf("sudo stand-in: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "sudo"), []byte(sudoStandIn), 0o755); err != nil {
+	if err := WriteProgram(filepath.Join(dir, "sudo"), []byte(sudoStandIn)); err != nil {
 		return env, fmt.Errorf("sudo stand-in: %w", err)
 	}
 	return append(append([]string(nil), env...), "PATH="+dir+":"+path), nil

@@ -72,7 +72,7 @@ func (b *caseBuild) write(release, root, work string, rootOnly hide.Private) err
 			return err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(bin, "uname"), []byte(script), 0o755); err != nil {
+	if err := local.WriteProgram(filepath.Join(bin, "uname"), []byte(script)); err != nil {
 		return err
 	}
 	m := buildMachine{

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kmodcheck/kmodcheck/runner/hide"
+	"github.com/kmodcheck/kmodcheck/runner/local"
 	"github.com/kmodcheck/kmodcheck/runner/proto"
 )
 
@@ -80,7 +81,7 @@ func hostMachine(t testing.TB) (buildMachine, func(line string) string) {
 		*d = filepath.Join(tmp, map[*string]string{&m.Upper: "upper", &m.OvlWork: "ovlwork", &m.Mount: "mnt", &m.Bin: "bin"}[d])
 		os.MkdirAll(*d, 0o755)
 	}
-	os.WriteFile(filepath.Join(m.Bin, "uname"), []byte("#!/bin/sh\n[ \"$*\" = -r ] && { echo "+m.Release+"; exit 0; }\nexec /bin/uname \"$@\"\n"), 0o755)
+	local.WriteProgram(filepath.Join(m.Bin, "uname"), []byte("#!/bin/sh\n[ \"$*\" = -r ] && { echo "+m.Release+"; exit 0; }\nexec /bin/uname \"$@\"\n"))
 	var err error
 	if m.Scrubbed, err = scrubShadowFiles(m.Root, filepath.Join(tmp, "scrubbed")); err != nil {
 		t.Fatal(err)

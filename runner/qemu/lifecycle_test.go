@@ -13,6 +13,7 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/cache"
 	"github.com/kmodcheck/kmodcheck/runner/hide"
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
+	"github.com/kmodcheck/kmodcheck/runner/local"
 	"github.com/kmodcheck/kmodcheck/runner/proctest"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 	"golang.org/x/sys/unix"
@@ -41,7 +42,7 @@ func newFakeVM(t *testing.T, behaviour string) *fakeVM {
 	qemu := filepath.Join(dir, "qemu-system-x86_64")
 	agent := filepath.Join(dir, "kmodcheck")
 	for file, text := range map[string]string{qemu: script, agent: "#!/bin/sh\n"} {
-		if err := os.WriteFile(file, []byte(text), 0o755); err != nil {
+		if err := local.WriteProgram(file, []byte(text)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -492,7 +493,7 @@ func TestSaveNoRoom(t *testing.T) {
 	qemu := filepath.Join(t.TempDir(), "qemu-system-x86_64")
 	// A QEMU that answers -version and exits at once otherwise: a save
 	// that started it would fail as QEMU exiting, not for want of room.
-	if err := os.WriteFile(qemu, []byte("#!/bin/sh\necho 'QEMU emulator version 7.2.0'\n"), 0o755); err != nil {
+	if err := local.WriteProgram(qemu, []byte("#!/bin/sh\necho 'QEMU emulator version 7.2.0'\n")); err != nil {
 		t.Fatal(err)
 	}
 	tg := &Target{Kernel: &kernel.Kernel{Release: fakeRelease, Image: qemu}, QEMU: qemu, Cache: c}

@@ -73,7 +73,7 @@ func dyingHelper(which, pidFile string) {
 	}
 	fake := pidFile + ".qemu"
 	script := "#!/bin/sh\necho $$ > " + pidFile + ".tmp && mv " + pidFile + ".tmp " + pidFile + "\nexec sleep 600\n"
-	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+	if err := local.WriteProgram(fake, []byte(script)); err != nil {
 		os.Exit(1)
 	}
 	tg := &Target{QEMU: fake}

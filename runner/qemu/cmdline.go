@@ -64,8 +64,8 @@ func kernelCmdline(accel string, lpj uint64) []string {
 		// TCG's CPU is QEMU's own, no reader's: the kernel's defences
 		// against a real CPU's speculation (retpolines, barriers on each
 		// copy from user space, return-buffer filling) only cost time
-		// here. Without them guest commands take about 0.94x the time (QEMU 7.2,
-		// measured: docs/speed.md).
+		// here. Without them guest commands take about 0.94x the time
+		// (QEMU 7.2, measured: docs/speed.md).
 		words = append(words, "mitigations=off")
 	}
 	if lpj != 0 {

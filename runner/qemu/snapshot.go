@@ -68,7 +68,7 @@ func (t *Target) savedState(ctx context.Context, m machine) (*savedState, error)
 		return nil, err
 	}
 	name := t.Kernel.Release + "-" + key
-	st := &savedState{file: t.Cache.Path("state", name+".state"), ram: t.Cache.Path("state", name+".ram"), console: t.Cache.Path("state", name+".console")}
+	st := stateAt(t.Cache.Path("state", name+".state"))
 	if st.complete() {
 		return st, nil
 	}
@@ -139,6 +139,20 @@ func memoryBytes(size string) (uint64, error) {
 		return 0, fmt.Errorf("memory size %q: %w", size, err)
 	}
 	return n << shift, nil
+}
+
+// stateAt is the saved state whose devices are in file (NAME.state),
+// its memory and console beside it (NAME.ram, NAME.console).
+func stateAt(file string) *savedState {
+	base := strings.TrimSuffix(file, ".state")
+	return &savedState{file: file, ram: base + ".ram", console: base + ".console"}
+}
+
+// remove removes the state's files.
+func (st *savedState) remove() {
+	os.Remove(st.file)
+	os.Remove(st.ram)
+	os.Remove(st.console)
 }
 
 // complete says whether st is there to restore: its memory is renamed
@@ -333,11 +347,7 @@ func (st *savedState) open(con *console) (*os.File, error) {
 
 // discardState removes a state that did not restore, so that the next case
 // saves a new one. A VM restoring it meanwhile keeps its open copy.
-func (t *Target) discardState(st *savedState) {
-	os.Remove(st.file)
-	os.Remove(st.ram)
-	os.Remove(st.console)
-}
+func (t *Target) discardState(st *savedState) { st.remove() }
 
 // pruneStates removes, but keep, the states in dir not used for
 // stateMaxUnused, those of release beyond the statesPerKernel most recently
@@ -394,10 +404,8 @@ func byLastUse(pattern string) []cacheFile {
 	return files
 }
 
-// removeState removes the state whose devices are in file.
+// removeState removes the state whose devices are in file, and its lock.
 func removeState(file string) {
-	os.Remove(file)
-	os.Remove(strings.TrimSuffix(file, ".state") + ".ram")
-	os.Remove(strings.TrimSuffix(file, ".state") + ".console")
+	stateAt(file).remove()
 	os.Remove(file + ".lock")
 }

@@ -17,6 +17,9 @@ type Line struct {
 	// Hardirq, NMI) and CPU the CPU it ran on; "" in task context.
 	Context string
 	CPU     int
+	// Exited: the task had exited when its line was read, so it prints
+	// no more (see Run.Before).
+	Exited bool
 }
 
 // Known reports whether the target told which thread, or which interrupt

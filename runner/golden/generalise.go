@@ -19,8 +19,9 @@ var spineTasks = map[string]bool{"insmod": true, "rmmod": true, "modprobe": true
 type Run struct {
 	Lines []Line
 	// Before is what the same run's previous kmsg took, if any: a thread
-	// that was printing a line over and over when it ended may print it
-	// again, any number of times, at the start of Lines.
+	// that was printing a line over and over when it ended, and had not
+	// exited, may print it again, any number of times, at the start of
+	// Lines.
 	Before []Line
 }
 
@@ -42,7 +43,8 @@ type Run struct {
 //   - A thread that ended the previous kmsg repeating a line, or starts
 //     this one with the line it ended it with, may print it any number of
 //     times ({*}) before its other lines, from the very start: then no line
-//     comes before the streams.
+//     comes before the streams. Not a task that had exited by then (a
+//     reader's cat, a thread that returned): it prints no more.
 //   - Across runs: a line missing from some runs gets {?} ({*} if it
 //     repeats), a thread missing from some runs is an optional stream
 //     `[name?]`.
@@ -240,7 +242,7 @@ func continuations(run Run) []*thread {
 	var out []*thread
 	now := threadsOf(run.Lines)
 	for _, th := range threadsOf(run.Before) {
-		if spineTasks[th.task] {
+		if spineTasks[th.task] || th.exited {
 			continue
 		}
 		reps := collapse(th.msgs)
@@ -305,6 +307,7 @@ type thread struct {
 	task     string
 	msgs     []string
 	periodic string // the line it may go on repeating from the previous kmsg, if any
+	exited   bool   // a task (not a workqueue's workers, not a context) that had exited
 }
 
 // threadsOf returns the threads of lines in order of their first line,
@@ -330,6 +333,7 @@ func threadsOf(lines []Line) []*thread {
 			out = append(out, byID[id])
 		}
 		byID[id].msgs = append(byID[id].msgs, l.Text)
+		byID[id].exited = l.Exited && l.Context == "" && !isWorkqueueWorker(l.Task)
 	}
 	return out
 }

@@ -6,12 +6,14 @@ import (
 )
 
 // run attributes msgs to threads: each message is written "T: text",
-// where T is i (insmod), t (the kthread), w (the worker) or r (rmmod).
+// where T is i (insmod), t (the kthread), w (the worker), r (rmmod), k (a
+// workqueue's worker) or c (a reader's cat).
 func run(msgs ...string) []Line {
 	threads := map[byte]Line{
 		'i': insmod, 't': kthr, 'w': worker,
 		'r': {PID: 130, Task: "rmmod"},
 		'k': {PID: 77, Task: "kworker/0:1"},
+		'c': {PID: 140, Task: "cat"},
 	}
 	lines := make([]Line, len(msgs))
 	for i, m := range msgs {
@@ -253,6 +255,27 @@ Destroyed
 	got = string(NewRuns([]Run{{Before: run("i: Inside", "w: done"), Lines: run("r: bye", "r: gone")}}))
 	if want := newHeader + "bye\ngone\n"; got != want {
 		t.Errorf("NewRuns:\n%s\nwant:\n%s", got, want)
+	}
+
+	// A reader's cat that read a device twice has exited: it prints no
+	// more, though it repeated its line; a kernel thread that goes on may.
+	cat := run("c: read by cat", "c: read by cat")
+	for i := range cat {
+		cat[i].Exited = true
+	}
+	got = string(NewRuns([]Run{{Before: cat, Lines: run("r: bye", "r: gone")}}))
+	if want := newHeader + "bye\ngone\n"; got != want {
+		t.Errorf("NewRuns after an exited cat:\n%s\nwant:\n%s", got, want)
+	}
+	// A workqueue's work is its workers' stream: one that exited does not
+	// end it, another worker may go on with the work.
+	work := run("k: tick", "k: tick")
+	for i := range work {
+		work[i].Exited = true
+	}
+	got = string(NewRuns([]Run{{Before: work, Lines: run("r: bye", "r: gone")}}))
+	if want := "[kworker/0:1] tick {*}\n"; !strings.Contains(got, want) {
+		t.Errorf("NewRuns after an exited kworker:\n%s\nwant a line %q", got, want)
 	}
 }
 

@@ -31,4 +31,7 @@ type Record struct {
 	// "" is task context (or unknown, with PID 0).
 	Context string `json:",omitempty"`
 	CPU     int    `json:",omitempty"`
+	// Exited: the task (PID) had exited when the record was read back, so
+	// it prints no more; false while it runs, and in interrupt context.
+	Exited bool `json:",omitempty"`
 }

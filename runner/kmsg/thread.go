@@ -33,7 +33,7 @@ func (r Record) ThreadLabel() string {
 func Lines(records []Record, texts []string) []golden.Line {
 	lines := make([]golden.Line, len(records))
 	for i, r := range records {
-		lines[i] = golden.Line{Text: texts[i], PID: r.PID, Task: r.Task, Context: r.Context, CPU: r.CPU}
+		lines[i] = golden.Line{Text: texts[i], PID: r.PID, Task: r.Task, Context: r.Context, CPU: r.CPU, Exited: r.Exited}
 	}
 	return lines
 }

@@ -196,7 +196,28 @@ func (l *KernelLog) Since(ctx context.Context, seq uint64) ([]kmsg.Record, uint6
 	} else {
 		l.reader.sync(ctx)
 	}
-	return l.reader.since(seq)
+	recs, dropped := l.reader.since(seq)
+	markExited(recs)
+	return recs, dropped
+}
+
+// markExited marks the records of tasks that have exited by now (a
+// reader's cat, a kernel thread that returned): they print no more, and
+// a golden -update writes must not let them go on (golden.Run.Before).
+// A PID is looked up once per call, a record in interrupt context never.
+func markExited(recs []kmsg.Record) {
+	exited := map[int]bool{}
+	for i, r := range recs {
+		if r.PID == 0 || r.Context != "" {
+			continue
+		}
+		gone, ok := exited[r.PID]
+		if !ok {
+			gone = !alive(r.PID)
+			exited[r.PID] = gone
+		}
+		recs[i].Exited = gone
+	}
 }
 
 // stepMarker is the kernel log line that ends step n, line: it names the

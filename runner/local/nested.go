@@ -115,16 +115,6 @@ func isShell(pid int) bool {
 	return err == nil && (strings.HasPrefix(tty, "/dev/pts/") || strings.HasPrefix(tty, "/dev/tty"))
 }
 
-// alive reports whether pid runs (and is no zombie).
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	return i >= 0 && !strings.HasPrefix(string(b[i:]), ") Z") && !strings.HasPrefix(string(b[i:]), ") X")
-}
-
 // children lists the processes whose parent is pid: from the kernel's
 // list (CONFIG_PROC_CHILDREN, Debian's), else by a walk of /proc.
 func children(pid int) []int {

@@ -2,6 +2,7 @@ package local
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -62,6 +63,16 @@ func ProcKthreads() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// alive reports whether pid runs (and is no zombie).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i >= 0 && !strings.HasPrefix(string(b[i:]), ") Z") && !strings.HasPrefix(string(b[i:]), ") X")
 }
 
 // ProcTainted reads /proc/sys/kernel/tainted.

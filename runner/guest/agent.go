@@ -120,6 +120,7 @@ func hostName() string {
 }
 
 type agent struct {
+	work    string                   // the case's work directory, where a reader's .ko is
 	log     *local.KernelLog         // nil where /dev/kmsg cannot be read
 	steps   int                      // steps run so far
 	seen    map[string]*loadedModule // every module seen loaded, by name
@@ -151,7 +152,7 @@ func serve(setupErr error) error {
 	if setupErr != nil {
 		hello.Error = setupErr.Error()
 	}
-	a := &agent{seen: map[string]*loadedModule{}, session: local.Steps{Env: local.ShellEnv, SudoDir: "/run/kmodcheck/bin"}}
+	a := &agent{work: os.Getenv(proto.EnvWork), seen: map[string]*loadedModule{}, session: local.Steps{Env: local.ShellEnv, SudoDir: "/run/kmodcheck/bin"}}
 	a.log, err = local.OpenKernelLog(logPort)
 	if err != nil {
 		hello.Error = strings.TrimPrefix(hello.Error+"; ", "; ") + err.Error()
@@ -199,7 +200,7 @@ func (a *agent) handle(req proto.Request) proto.Response {
 		if err := unix.Settimeofday(&tv); err != nil {
 			return proto.Response{Error: fmt.Sprintf("set clock: %v", err)}
 		}
-		a.session.StartEarly(os.Getenv(proto.EnvWork)) // after the clock: bash's $SECONDS reads it
+		a.session.StartEarly(a.work) // after the clock: bash's $SECONDS reads it
 		return proto.Response{}
 	case proto.OpRun:
 		return a.run(req)

@@ -15,8 +15,8 @@ import (
 )
 
 // A loadedModule is a module as /proc/modules shows it, with the symbols
-// /proc/kallsyms gave for it while it was loaded: after it is unloaded,
-// the kernel can no longer name its code, but we still can.
+// it had while it was loaded (from its .ko, else /proc/kallsyms): after it
+// is unloaded, the kernel can no longer name its code, but we still can.
 type loadedModule struct {
 	name string
 	base uint64
@@ -54,11 +54,9 @@ func (a *agent) noteModules() {
 	if len(fresh) == 0 {
 		return
 	}
-	byName := map[string]*loadedModule{}
 	for _, m := range fresh {
 		a.loads++
 		m.seq = a.loads
-		byName[m.name] = m
 		a.seen[m.name] = m
 	}
 	if a.steps == 0 {
@@ -66,6 +64,22 @@ func (a *agent) noteModules() {
 		// symbols would cost a read of all of /proc/kallsyms at every boot.
 		return
 	}
+	unnamed := map[string]*loadedModule{}
+	for _, m := range fresh {
+		var err error
+		if m.syms, err = koSymbols(m.name, a.work); err != nil {
+			unnamed[m.name] = m
+		}
+		m.init, _ = sectionAddr(m.name, ".init.text")
+	}
+	if len(unnamed) > 0 {
+		kallsymsOf(unnamed)
+	}
+}
+
+// kallsymsOf reads the symbols of modules, by name, from /proc/kallsyms:
+// for modules not loaded from a .ko in the work directory (koSymbols).
+func kallsymsOf(byName map[string]*loadedModule) {
 	f, err := os.Open("/proc/kallsyms")
 	if err != nil {
 		return
@@ -95,11 +109,8 @@ func (a *agent) noteModules() {
 			m.syms = append(m.syms, symbol{addr, fs[2]})
 		}
 	}
-	for _, m := range fresh {
+	for _, m := range byName {
 		sort.Slice(m.syms, func(i, j int) bool { return m.syms[i].addr < m.syms[j].addr })
-		if b, err := os.ReadFile("/sys/module/" + m.name + "/sections/.init.text"); err == nil {
-			m.init, _ = strconv.ParseUint(strings.TrimPrefix(strings.TrimSpace(string(b)), "0x"), 16, 64)
-		}
 	}
 }
 

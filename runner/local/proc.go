@@ -5,9 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // These read the running kernel's state from /proc: the host target reads
@@ -73,6 +78,73 @@ func alive(pid int) bool {
 	}
 	i := strings.LastIndexByte(string(b), ')')
 	return i >= 0 && !strings.HasPrefix(string(b[i:]), ") Z") && !strings.HasPrefix(string(b[i:]), ") X")
+}
+
+// KillSession kills every process of session sid (its leader's PID: each
+// step's session is started with setsid) until none is left, or until
+// wait has passed for those that do not die (asleep in the kernel). A
+// reader's `(sleep 600 &)` or `nohup cmd &` has left its shell's
+// descendants but not its session; only setsid leaves that too. It returns
+// how many processes were still there at the end.
+func KillSession(sid int, wait time.Duration) int {
+	deadline := time.Now().Add(wait)
+	for {
+		left := sessionMembers(sid)
+		if len(left) == 0 || time.Now().After(deadline) {
+			return len(left)
+		}
+		killAndWait(left, deadline)
+	}
+}
+
+// killAndWait sends SIGKILL to pids and waits, until deadline, for them to
+// exit: through pidfds, which report a process's exit to any process.
+func killAndWait(pids []int, deadline time.Time) {
+	var fds []unix.PollFd
+	for _, pid := range pids {
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			syscall.Kill(pid, syscall.SIGKILL) // gone already, or a kernel before 5.3
+			continue
+		}
+		defer unix.Close(fd)
+		unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+		fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+	}
+	for len(fds) > 0 {
+		ms := int(time.Until(deadline).Milliseconds())
+		if ms <= 0 {
+			return
+		}
+		if n, err := unix.Poll(fds, ms); err != nil && err != unix.EINTR || n == 0 {
+			return
+		}
+		fds = slices.DeleteFunc(fds, func(p unix.PollFd) bool { return p.Revents != 0 })
+	}
+}
+
+// sessionMembers lists the live processes (no zombies) of session sid,
+// but this one.
+func sessionMembers(sid int) []int {
+	var pids []int
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(filepath.Base(d))
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		stat, err := os.ReadFile(d + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp session ...
+		s := string(stat)
+		fs := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(fs) > 3 && fs[3] == strconv.Itoa(sid) && fs[0] != "Z" && fs[0] != "X" {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // ProcTainted reads /proc/sys/kernel/tainted.

@@ -3,7 +3,10 @@ package local
 import (
 	"context"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -137,5 +140,45 @@ func TestHostEnvDropsParentMake(t *testing.T) {
 	res := RunSh(context.Background(), target.Step{Line: "make -s -f /dev/null -p 2>/dev/null | grep -c '^MAKELEVEL := 0$' || true", Dir: t.TempDir()}, HostEnv())
 	if got := strings.TrimSpace(string(res.Stdout)); got != "1" {
 		t.Errorf("make under HostEnv: MAKELEVEL is not 0 (%q, stderr %q)", got, res.Stderr)
+	}
+}
+
+// TestStepsCloseEndsSession: what a reader's steps left running when the
+// case ends goes, though it left the shell's descendants: a subshell's
+// background job, reparented when the subshell exited, and a nohup job;
+// the sessions are told to OnSession as they start.
+func TestStepsCloseEndsSession(t *testing.T) {
+	dir := t.TempDir()
+	var told []int
+	steps := Steps{Env: ShellEnv, OnSession: func(sid int) { told = append(told, sid) }}
+	for _, line := range []string{
+		"(sleep 600 & echo $! > orphan.pid)",
+		"nohup sleep 601 >/dev/null 2>&1 & echo $! > nohup.pid",
+	} {
+		if res, err := steps.Run(context.Background(), target.Step{Line: line, Dir: dir, Timeout: 10 * time.Second}); err != nil || res.Exit != 0 {
+			t.Fatalf("%s: exit %d, %v, stderr %q", line, res.Exit, err, res.Stderr)
+		}
+	}
+	var pids []int
+	for _, f := range []string{"orphan.pid", "nohup.pid"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || !alive(pid) {
+			t.Fatalf("%s: %q is not a running process", f, b)
+		}
+		pids = append(pids, pid)
+	}
+	if len(told) != 1 {
+		t.Errorf("OnSession was told %v, want the one session", told)
+	}
+	steps.Close()
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Errorf("process %d still runs after Close", pid)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"sort"
+	"sync"
 	"syscall"
 	"time"
 
@@ -25,10 +26,17 @@ type Steps struct {
 	Env     []string // the session's environment
 	SudoDir string   // where sudo's stand-in goes where there is no sudo (WithSudo)
 	Refuse  string   // given to each session's Shell.Refuse
+	// OnSession, if set, is told the ID of each session a step's processes
+	// start in (the PID of its leader, the shell), when it starts: for
+	// whoever must end them should this process die first (the host
+	// target's guard).
+	OnSession func(sid int)
 
-	shell *Shell      // the case's bash session; nil before its first step or without bash
-	early *earlyShell // the session, starting since StartEarly
-	stuck bool        // the last step ignored SIGKILL
+	shell    *Shell      // the case's bash session; nil before its first step or without bash
+	early    *earlyShell // the session, starting since StartEarly
+	stuck    bool        // the last step ignored SIGKILL
+	mu       sync.Mutex  // for sessions: an early session starts on a goroutine of its own
+	sessions []int       // every session started, for Close
 }
 
 // ShellName says what runs the steps, for the transcript.
@@ -72,7 +80,7 @@ func (s *Steps) Run(ctx context.Context, step target.Step) (target.Result, error
 	if s.shell == nil {
 		sh, err := s.take(step.Dir)
 		if errors.Is(err, os.ErrNotExist) {
-			res, stuck, err := runOnPty(ctx, step, s.Env)
+			res, stuck, err := runOnPty(ctx, step, s.Env, s.started)
 			s.stuck = stuck
 			return res, err
 		}
@@ -110,8 +118,19 @@ func (s *Steps) start(dir string) (*Shell, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.started(sh.cmd.Process.Pid)
 	sh.Refuse = s.Refuse
 	return sh, nil
+}
+
+// started notes a session that a step's processes start in.
+func (s *Steps) started(sid int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sessions = append(s.sessions, sid)
+	if s.OnSession != nil {
+		s.OnSession(sid)
+	}
 }
 
 // Stuck reports whether the last step ignored SIGKILL: it sleeps
@@ -159,12 +178,20 @@ func (s *Steps) Close() {
 		s.shell.Close()
 		s.shell = nil
 	}
+	// What left the shell's descendants but not its session: `(cmd &)`,
+	// and the background jobs of steps run with /bin/sh -c.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sid := range s.sessions {
+		KillSession(sid, 5*time.Second)
+	}
+	s.sessions = nil
 }
 
 // runOnPty runs the line with /bin/sh -c and a pseudo-terminal as its
 // controlling terminal and standard input, as in a reader's terminal (ps -N
 // selects by terminal), while standard output and error stay separate.
-func runOnPty(ctx context.Context, step target.Step, env []string) (res target.Result, stuck bool, err error) {
+func runOnPty(ctx context.Context, step target.Step, env []string, started func(sid int)) (res target.Result, stuck bool, err error) {
 	res = target.Result{Step: step, Exit: -1}
 	ptmx, tty, err := pty.Open()
 	if err != nil {
@@ -184,6 +211,7 @@ func runOnPty(ctx context.Context, step target.Step, env []string) (res target.R
 	if err != nil {
 		return res, false, fmt.Errorf("start: %w", err)
 	}
+	started(cmd.Process.Pid)
 	go io.Copy(io.Discard, ptmx)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()

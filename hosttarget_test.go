@@ -18,8 +18,9 @@ import (
 // kmodcheck run -target host on a fault fixture (an oops in a kernel
 // thread: reported, and the module unloaded when the case ends), then go
 // test -run TestCases . -args -target host (every seed case); before them,
-// a run killed with SIGKILL, whose trace instance the next run removes;
-// and no run writes a line into the kernel log. The binaries
+// a run killed with SIGKILL, which its guard undoes (its steps' processes,
+// the module they loaded, its trace instance); and no run writes a line
+// into the kernel log. The binaries
 // are this test binary, built on the host and copied with the cases into
 // the shell's work directory; make runs in the guest, as the host target
 // does, which under TCG takes most of the time (see docs/internals.md,
@@ -60,13 +61,16 @@ func TestHostTargetInVM(t *testing.T) {
 	if result["nullderef"] == 0 {
 		t.Errorf("the fault's report does not name the NULL dereference")
 	}
-	// A SIGKILLed run leaves its trace instance (killedtrace), the next
-	// run removes it (staletraces); no run writes into the kernel log
-	// (markers), but for the line that completes a message still waiting
-	// for its newline at a step's end (completions): two seed modules
-	// print their last line at rmmod without one.
+	// A run SIGKILLed while its trace instance is there (killedtrace) is
+	// undone by its guard: the instance (killedleft), what its steps left
+	// running (killedjobs), the module they loaded (killedmodule); no
+	// instance is left after the runs (staletraces); no run writes into
+	// the kernel log (markers), but for the line that completes a message
+	// still waiting for its newline at a step's end (completions): two
+	// seed modules print their last line at rmmod without one.
 	for name, want := range map[string]int{"fault": 1, "oops": 1, "loaded": 0, "gotest": 0,
-		"killedtrace": 1, "staletraces": 0, "markers": 0, "completions": 2} {
+		"killedtrace": 1, "killedleft": 0, "killedjobs": 0, "killedmodule": 0,
+		"staletraces": 0, "markers": 0, "completions": 2} {
 		if got, ok := result[name]; !ok || got != want {
 			t.Errorf("%s = %d (reported: %v), want %d", name, got, ok, want)
 		}
@@ -85,8 +89,12 @@ func TestHostTargetInVM(t *testing.T) {
 // directory, and what the runs wrote in it, goes when the shell exits.
 const hostTargetScript = `W=$PWD; cd $W/repo; I=/sys/kernel/tracing/instances; marks0=$(dmesg | grep -c 'kmodcheck:'); t0=$(date +%s)
 $W/bin/kmodcheck run -target host testdata/hosttarget/killed.txtar >$W/killed.out 2>&1 & k=$!
-for i in $(seq 600); do [ -d $I/kmodcheck-$k ] && break; sleep 0.1; done
+for i in $(seq 600); do pgrep -fx 'sleep 600' >/dev/null && break; sleep 0.1; done
 echo "@@killedtrace=$(ls -d $I/kmodcheck-$k 2>/dev/null | wc -l) $(( $(date +%s) - t0 ))s@@"; kill -9 $k; wait $k; t0=$(date +%s)
+for i in $(seq 100); do grep -q '^dummy ' /proc/modules || break; sleep 0.1; done
+echo "@@killedleft=$(ls -d $I/kmodcheck-$k 2>/dev/null | wc -l) $(( $(date +%s) - t0 ))s@@"
+echo "@@killedjobs=$(pgrep -fx 'sleep [67]00' | wc -l) 0s@@"
+echo "@@killedmodule=$(grep -c '^dummy ' /proc/modules) 0s@@"; t0=$(date +%s)
 $W/bin/kmodcheck run -target host -step-timeout 6m -json $W/fault.json testdata/hosttarget/oops_thread.txtar >$W/fault.out 2>&1; echo "@@fault=$? $(( $(date +%s) - t0 ))s@@"
 echo "@@oops=$(grep -c 'the kernel reported an oops' $W/fault.out) 0s@@"
 echo "@@nullderef=$(grep -c 'BUG: kernel NULL pointer dereference' $W/fault.out) 0s@@"

@@ -23,12 +23,16 @@ import (
 	"strings"
 
 	"github.com/kmodcheck/kmodcheck/runner/guest"
+	"github.com/kmodcheck/kmodcheck/runner/host"
 	"github.com/kmodcheck/kmodcheck/runner/setup"
 )
 
 func main() {
 	if guest.IsGuest() {
 		guest.Main()
+	}
+	if host.IsGuard() {
+		host.GuardMain()
 	}
 	ctx, stop := withStopSignals(context.Background())
 	code := kmodcheck(ctx, os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr})

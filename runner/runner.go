@@ -28,6 +28,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/kmodcheck/kmodcheck/runner/guest"
+	"github.com/kmodcheck/kmodcheck/runner/host"
 	"github.com/kmodcheck/kmodcheck/runner/script"
 	"github.com/kmodcheck/kmodcheck/runner/setup"
 	"github.com/kmodcheck/kmodcheck/runner/suite"
@@ -50,12 +51,16 @@ const (
 const EnvKernels = "KMODCHECK_KERNELS"
 
 // Main is TestMain's body. In the guest, it serves as the agent and does not
-// return; on the host it adds kmodcheck's flags and runs the tests through
+// return, nor as a host session's guard (the host target starts the test
+// binary as one); else it adds kmodcheck's flags and runs the tests through
 // testscript.Main, with commands as testscript's (nil for none): programs
 // the test binary can also be, for exec in a script.
 func Main(m *testing.M, commands map[string]func()) {
 	if guest.IsGuest() {
 		guest.Main()
+	}
+	if host.IsGuard() {
+		host.GuardMain()
 	}
 	flag.Bool(flagUpdate, false, "rewrite golden files that differ from what the kernel printed")
 	flag.Var(&kernelList{}, flagKernel, "kernel release or pattern for the qemu target; repeat it for several")

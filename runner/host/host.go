@@ -8,6 +8,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -79,7 +80,11 @@ func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, erro
 func (t *Target) open(ctx context.Context) (*session, error) {
 	s := &session{before: loadedModules(), timeout: t.StepTimeout}
 	var err error
+	if s.guard, err = startGuard(s.before); err != nil {
+		return nil, err
+	}
 	if s.log, err = local.OpenKernelLog(nil); err != nil {
+		s.guard.done()
 		return nil, err
 	}
 	s.log.Unnumbered = true
@@ -87,17 +92,21 @@ func (t *Target) open(ctx context.Context) (*session, error) {
 	// An instance of its own: the host's tracing, if any, is left alone,
 	// but what a killed kmodcheck left is removed.
 	removeStaleTraces()
-	if err := s.log.Trace(fmt.Sprintf("%s%d", tracePrefix, os.Getpid())); err != nil {
+	instance := fmt.Sprintf("%s%d", tracePrefix, os.Getpid())
+	s.guard.tell(guardTrace, filepath.Join(local.TraceRoot, "instances", instance))
+	if err := s.log.Trace(instance); err != nil {
 		s.info.Notes = append(s.info.Notes, fmt.Sprintf("kernel lines are not attributed to threads (PID 0): %v", err))
 	}
 	if s.info.LogStart, err = s.log.Start(ctx); err != nil {
 		s.log.Close()
+		s.guard.done()
 		return nil, err
 	}
 	s.steps = local.Steps{Env: local.HostEnv(), SudoDir: filepath.Join(os.TempDir(), "kmodcheck-sudo"),
 		// A nested shell (sudo su) would need the host's sudoers changed
 		// (use_pty) to read the terminal: refused, not left to hang.
-		Refuse: "nested shells (sudo su, sudo -i, sudo -s, su -) are not supported on the host target (they would need this machine's sudo configuration changed: use_pty); run the case on the qemu target"}
+		Refuse:    "nested shells (sudo su, sudo -i, sudo -s, su -) are not supported on the host target (they would need this machine's sudo configuration changed: use_pty); run the case on the qemu target",
+		OnSession: func(sid int) { s.guard.tell(guardSession, strconv.Itoa(sid)) }}
 	return s, nil
 }
 
@@ -108,6 +117,7 @@ type session struct {
 	before  map[string]bool  // modules loaded before the case
 	release func()           // gives the kernel to the next case
 	steps   local.Steps      // the case's shell session
+	guard   *guard           // undoes the session should kmodcheck die first
 	n       int              // steps run so far
 	log     *local.KernelLog // this kernel's, without MarkSteps: a marker only completes a message waiting for its newline
 }
@@ -177,20 +187,10 @@ func (s *session) BlockedTasks(ctx context.Context) ([]kmsg.Record, error) {
 // does not leave the machine changed.
 func (s *session) Close(ctx context.Context) error {
 	defer s.release()
-	var errs []string
+	defer s.guard.done()
 	s.steps.Close()
 	s.log.Close()
-	for m := range loadedModules() {
-		if !s.before[m] {
-			if err := unix.DeleteModule(m, unix.O_NONBLOCK); err != nil {
-				errs = append(errs, fmt.Sprintf("rmmod %s: %v", m, err))
-			}
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%s", strings.Join(errs, "; "))
-	}
-	return nil
+	return errors.Join(unloadSince(s.before)...)
 }
 
 // tracePrefix starts the name of each kmodcheck's trace instance, followed

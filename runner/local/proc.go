@@ -89,7 +89,7 @@ func alive(pid int) bool {
 func KillSession(sid int, wait time.Duration) int {
 	deadline := time.Now().Add(wait)
 	for {
-		left := sessionMembers(sid)
+		left := SessionMembers(sid)
 		if len(left) == 0 || time.Now().After(deadline) {
 			return len(left)
 		}
@@ -123,9 +123,9 @@ func killAndWait(pids []int, deadline time.Time) {
 	}
 }
 
-// sessionMembers lists the live processes (no zombies) of session sid,
+// SessionMembers lists the live processes (no zombies) of session sid,
 // but this one.
-func sessionMembers(sid int) []int {
+func SessionMembers(sid int) []int {
 	var pids []int
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {

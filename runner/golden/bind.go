@@ -17,8 +17,8 @@ type Line struct {
 	// Hardirq, NMI) and CPU the CPU it ran on; "" in task context.
 	Context string
 	CPU     int
-	// Exited: the task had exited when its line was read, so it prints
-	// no more (see Run.Before).
+	// Exited: the task's last line, the task having exited when it was
+	// read: it prints no more (see Run.Before).
 	Exited bool
 }
 

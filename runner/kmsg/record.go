@@ -31,7 +31,8 @@ type Record struct {
 	// "" is task context (or unknown, with PID 0).
 	Context string `json:",omitempty"`
 	CPU     int    `json:",omitempty"`
-	// Exited: the task (PID) had exited when the record was read back, so
-	// it prints no more; false while it runs, and in interrupt context.
+	// Exited: this is the last record of its task (PID), which had exited
+	// when the records were read back: it prints no more. False on the
+	// task's earlier records, while it runs, and in interrupt context.
 	Exited bool `json:",omitempty"`
 }

@@ -201,22 +201,23 @@ func (l *KernelLog) Since(ctx context.Context, seq uint64) ([]kmsg.Record, uint6
 	return recs, dropped
 }
 
-// markExited marks the records of tasks that have exited by now (a
-// reader's cat, a kernel thread that returned): they print no more, and
-// a golden -update writes must not let them go on (golden.Run.Before).
-// A PID is looked up once per call, a record in interrupt context never.
+// markExited marks the last record of each task that has exited by now
+// (a reader's cat, a kernel thread that returned): it prints no more, and
+// a golden -update writes must not let it go on (golden.Run.Before). Its
+// earlier records stay unmarked: it printed again after them. One mark
+// per task, not per record: a flood of a million lines from a task that
+// ended costs one lookup and one field, not a million. A record in
+// interrupt context is never marked.
 func markExited(recs []kmsg.Record) {
-	exited := map[int]bool{}
-	for i, r := range recs {
-		if r.PID == 0 || r.Context != "" {
+	looked := map[int]bool{}
+	last := 0
+	for i := len(recs) - 1; i >= 0; i-- {
+		pid := recs[i].PID
+		if pid == 0 || pid == last || recs[i].Context != "" || looked[pid] {
 			continue
 		}
-		gone, ok := exited[r.PID]
-		if !ok {
-			gone = !alive(r.PID)
-			exited[r.PID] = gone
-		}
-		recs[i].Exited = gone
+		last, looked[pid] = pid, true
+		recs[i].Exited = !alive(pid)
 	}
 }
 

@@ -10,9 +10,10 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
 )
 
-// TestMarkExited marks the records of a process that has exited (run and
-// reaped, or a zombie not yet reaped), and not those of one that runs,
-// nor those printed in interrupt context or by an unknown task.
+// TestMarkExited marks the last record of a process that has exited (run
+// and reaped, or a zombie not yet reaped), and not its earlier records,
+// nor those of one that runs, printed in interrupt context or by an
+// unknown task.
 func TestMarkExited(t *testing.T) {
 	reaped := exec.Command("true")
 	if err := reaped.Run(); err != nil {
@@ -41,7 +42,7 @@ func TestMarkExited(t *testing.T) {
 		{PID: reaped.Process.Pid, Task: "true"},
 	}
 	markExited(recs)
-	for i, want := range []bool{false, true, true, false, false, true} {
+	for i, want := range []bool{false, false, true, false, false, true} {
 		if recs[i].Exited != want {
 			t.Errorf("record %d (pid %d, %q): Exited = %v, want %v", i, recs[i].PID, recs[i].Context, recs[i].Exited, want)
 		}

@@ -147,10 +147,12 @@ func (u undo) run() error {
 	return errors.Join(append(errs, unloadSince(u.before)...)...)
 }
 
-// unloadSince unloads the modules loaded now that are not in before: over
-// as many passes as it takes to unload a module after those that use it.
+// unloadSince unloads the modules loaded now that are not in before: in
+// passes, a module after those that use it, while a pass unloads one (and
+// at most maxUnloadPasses: a module loaded again as soon as it goes must
+// not keep it looping).
 func unloadSince(before map[string]bool) []error {
-	for {
+	for pass := 1; ; pass++ {
 		var errs []error
 		unloaded := false
 		for m := range loadedModules() {
@@ -163,8 +165,12 @@ func unloadSince(before map[string]bool) []error {
 				unloaded = true
 			}
 		}
-		if !unloaded {
+		if !unloaded || pass == maxUnloadPasses {
 			return errs
 		}
 	}
 }
+
+// maxUnloadPasses bounds unloadSince: a chain of modules each using the
+// next is rarely longer than a few.
+const maxUnloadPasses = 16

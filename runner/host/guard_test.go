@@ -2,6 +2,7 @@ package host
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -83,8 +84,8 @@ func TestGuardUndoesAKilledSession(t *testing.T) {
 				fmt.Fprintln(in, "close")
 			}
 			parent.Wait()
-			if n, err := unix.Poll([]unix.PollFd{{Fd: int32(guard), Events: unix.POLLIN}}, 10_000); n != 1 {
-				t.Fatalf("the guard did not exit within 10s: %v", err)
+			if err := waitExit(guard, 10*time.Second); err != nil {
+				t.Fatalf("the guard did not exit: %v", err)
 			}
 
 			members := len(local.SessionMembers(step.Process.Pid))
@@ -139,4 +140,23 @@ func guardFixture(t *testing.T, script string) (step *exec.Cmd, trace, self stri
 		t.Fatal(err)
 	}
 	return step, trace, self
+}
+
+// waitExit waits until the process of pidfd exits, or wait has passed.
+// The Go runtime's own signals interrupt poll (EINTR): it is called again.
+func waitExit(pidfd int, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		ms := int(time.Until(deadline).Milliseconds())
+		if ms <= 0 {
+			return fmt.Errorf("not within %v", wait)
+		}
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}, ms)
+		switch {
+		case n == 1:
+			return nil
+		case err != nil && !errors.Is(err, unix.EINTR):
+			return err
+		}
+	}
 }

@@ -158,11 +158,7 @@ func descendants(pid int) []int {
 // statPPID reads the parent's PID from /proc/PID/stat (after the comm,
 // which may hold spaces and parentheses).
 func statPPID(stat string) int {
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return -1
-	}
-	f := strings.Fields(stat[i+1:])
+	f := statFields(stat)
 	if len(f) < 2 {
 		return -1
 	}

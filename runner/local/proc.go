@@ -56,10 +56,7 @@ func ProcKthreads() []string {
 		if err != nil {
 			continue
 		}
-		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
-		s := string(stat)
-		fs := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(fs) < 2 || fs[1] != "2" {
+		if fs := statFields(string(stat)); len(fs) < 2 || fs[1] != "2" {
 			continue
 		}
 		if comm, err := os.ReadFile(d + "/comm"); err == nil {
@@ -76,8 +73,18 @@ func alive(pid int) bool {
 	if err != nil {
 		return false
 	}
-	i := strings.LastIndexByte(string(b), ')')
-	return i >= 0 && !strings.HasPrefix(string(b[i:]), ") Z") && !strings.HasPrefix(string(b[i:]), ") X")
+	fs := statFields(string(b))
+	return len(fs) > 0 && fs[0] != "Z" && fs[0] != "X"
+}
+
+// statFields splits /proc/PID/stat after the comm, which may hold spaces
+// and parentheses: state, ppid, pgrp, session, ...; nil if malformed.
+func statFields(stat string) []string {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(stat[i+1:])
 }
 
 // KillSession kills every process of session sid (its leader's PID: each
@@ -137,10 +144,7 @@ func SessionMembers(sid int) []int {
 		if err != nil {
 			continue
 		}
-		// pid (comm) state ppid pgrp session ...
-		s := string(stat)
-		fs := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(fs) > 3 && fs[3] == strconv.Itoa(sid) && fs[0] != "Z" && fs[0] != "X" {
+		if fs := statFields(string(stat)); len(fs) > 3 && fs[3] == strconv.Itoa(sid) && fs[0] != "Z" && fs[0] != "X" {
 			pids = append(pids, pid)
 		}
 	}

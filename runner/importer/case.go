@@ -69,6 +69,7 @@ type builder struct {
 	script  strings.Builder
 	goldens []File
 	used    map[string]int // golden names taken, for -2, -3...
+	root    bool           // the case's shell is a root shell (sudo su)
 }
 
 func (b *builder) line(format string, args ...any) {
@@ -96,6 +97,7 @@ func (b *builder) step(st Step) {
 	if st.Inferred {
 		b.line("# The session shows make's output without its prompt (line %d).", st.Line)
 	}
+	b.shellFor(st)
 	tool := toolOf(st.Command)
 	out := b.work(st.Output)
 	neg := ""
@@ -119,6 +121,25 @@ func (b *builder) step(st Step) {
 	// A pasted terminal holds both streams (kbuild's "Skipping BTF" is
 	// make's stderr): compare what the terminal showed.
 	b.line("out -terminal %s", name)
+}
+
+// shellFor enters or leaves a root shell before a step, as its prompt
+// says the tutorial's reader had one: the case's reader is a user, and a
+// reader becomes root with sudo su (which keeps the directory) and
+// leaves it with exit. A step without a prompt (an inferred make) keeps
+// the shell.
+func (b *builder) shellFor(st Step) {
+	if st.Inferred || st.Root == b.root {
+		return
+	}
+	b.root = st.Root
+	if st.Root {
+		b.line("# The session's prompt is root's (#) from here on (line %d): its reader is root.", st.Line)
+		b.line("sh sudo su")
+		return
+	}
+	b.line("# The session's prompt is a user's ($) again (line %d).", st.Line)
+	b.line("sh exit")
 }
 
 // dmesgGolden is a pasted dmesg's golden: its lines without their

@@ -166,3 +166,24 @@ user@host:~/hello$
 		t.Errorf("dmesg.kmsg:\n%s\nwant:\n%s", kmsgGolden, want)
 	}
 }
+
+// TestBuildRootPrompt: a session typed at a root prompt (#) is a root
+// shell's: the case's reader, a user, enters one with sudo su before the
+// first such step and leaves it where the prompt is a user's again.
+func TestBuildRootPrompt(t *testing.T) {
+	s := Parse("me@box:~/m$ make\nroot@box:/home/me/m# insmod ./m.ko\nroot@box:/home/me/m# dmesg | tail -1\n[ 1.0] m: loaded\nme@box:~/m$ lsmod | grep m\n")
+	files := Build(s, Options{Name: "m", Session: "s.txt"})
+	var steps []string
+	for _, line := range strings.Split(string(files[0].Data), "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") && !strings.HasPrefix(line, "out ") && !strings.HasPrefix(line, "kmsg ") && !strings.HasPrefix(line, "--") {
+			steps = append(steps, line)
+		}
+	}
+	want := []string{"make", "sh sudo su", "insmod ./m.ko", "sh dmesg | tail -1", "sh exit", "sh lsmod | grep m"}
+	if diff := cmp.Diff(want, steps); diff != "" {
+		t.Errorf("steps (-want +got):\n%s", diff)
+	}
+	if s.Steps[1].Root != true || s.Steps[0].Root || s.Steps[3].Root {
+		t.Errorf("Root: %+v", s.Steps)
+	}
+}

@@ -30,6 +30,9 @@ type Step struct {
 	// of its recipe (`make -C /lib/modules/6.7.9/build M=...`) and what
 	// followed; the step is a plain make.
 	Inferred bool
+	// Root: the prompt is root's (#): the tutorial's reader typed the
+	// command in a root shell.
+	Root bool
 }
 
 // A Span is a run of session lines that import could not place.
@@ -53,8 +56,8 @@ type Session struct {
 var (
 	// user@host:path$ cmd, user@host:path# cmd, possibly after a
 	// virtualenv's "(name) ", and a bare prompt at the end of a session.
-	hostPrompt = regexp.MustCompile(`^(?:\([^)]*\) )?[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:[^$#]*[$#](?: (.*))?$`)
-	barePrompt = regexp.MustCompile(`^[$#](?: (.*))?$`)
+	hostPrompt = regexp.MustCompile(`^(?:\([^)]*\) )?[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:[^$#]*([$#])(?: (.*))?$`)
+	barePrompt = regexp.MustCompile(`^([$#])(?: (.*))?$`)
 	bullet     = regexp.MustCompile(`^\s*•\s*(.*)$`)
 	// make echoes its recipe before running it; a tutorial that shows
 	// make's output without the prompt still shows this line.
@@ -65,13 +68,19 @@ var (
 
 // prompt returns the command of a prompt line, and whether it is one.
 func prompt(line string) (string, bool) {
+	cmd, _, ok := promptOf(line)
+	return cmd, ok
+}
+
+// promptOf is prompt, and says whether the prompt is root's (#).
+func promptOf(line string) (cmd string, root, ok bool) {
 	line = strings.TrimRight(line, " \t\r")
 	for _, re := range []*regexp.Regexp{hostPrompt, barePrompt} {
 		if m := re.FindStringSubmatch(line); m != nil {
-			return strings.TrimSpace(m[1]), true
+			return strings.TrimSpace(m[2]), m[1] == "#", true
 		}
 	}
-	return "", false
+	return "", false, false
 }
 
 // Parse reads a session.
@@ -91,8 +100,8 @@ type parser struct {
 func (p *parser) parse() {
 	for i := 0; i < len(p.lines); {
 		line := p.lines[i]
-		if cmd, ok := prompt(line); ok {
-			i = p.step(i, cmd)
+		if cmd, root, ok := promptOf(line); ok {
+			i = p.step(i, cmd, root)
 			continue
 		}
 		if bullet.MatchString(line) {
@@ -117,7 +126,7 @@ func (p *parser) parse() {
 
 // step reads the command at line i and its output, and returns the line
 // after them.
-func (p *parser) step(i int, cmd string) int {
+func (p *parser) step(i int, cmd string, root bool) int {
 	p.flush()
 	if cdCommand.MatchString(cmd) {
 		// Not a step, and what follows is not its output: cd prints
@@ -128,7 +137,7 @@ func (p *parser) step(i int, cmd string) int {
 	}
 	out, next, shown := p.output(i + 1)
 	if cmd != "" { // a bare prompt only ends the previous command's output
-		p.add(Step{Line: i + 1, Command: cmd, Output: out, Shown: shown})
+		p.add(Step{Line: i + 1, Command: cmd, Output: out, Shown: shown, Root: root})
 	}
 	return next
 }

@@ -75,7 +75,7 @@ func TestProgressOnTerminal(t *testing.T) {
 	}
 
 	// Every stage was drawn.
-	for _, stage := range []string{"booting", "building: make", "running: insmod ./fine.ko", "comparing: kmsg insmod", "running: rmmod fine", "comparing: kmsg rmmod"} {
+	for _, stage := range []string{"booting", "building: make", "running: sudo insmod ./fine.ko", "comparing: kmsg insmod", "running: sudo rmmod fine", "comparing: kmsg rmmod"} {
 		if !bytes.Contains(raw.Bytes(), []byte("  "+stage)) {
 			t.Errorf("the stage %q was never drawn", stage)
 		}

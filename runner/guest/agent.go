@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,18 +35,18 @@ func Main() {
 	if os.Getenv(proto.EnvRole) == proto.RoleView {
 		viewMain() // execs QEMU, or exits
 	}
-	work, err := awaitCase()
+	work, reader, err := awaitCase()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kmodcheck-agent: %v\n", err)
 		unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
 		os.Exit(1) // not reached
 	}
 	os.Setenv(proto.EnvWork, work)
-	setupErr := setUp() // the agent still serves, and says so in its Hello
+	setupErr := errors.Join(setUp(), addReader("/", reader)) // the agent still serves, and says so in its Hello
 	if setupErr != nil {
 		fmt.Fprintf(os.Stderr, "kmodcheck-agent: %v\n", setupErr)
 	}
-	if err := serve(setupErr); err != nil {
+	if err := serve(reader, setupErr); err != nil {
 		fmt.Fprintf(os.Stderr, "kmodcheck-agent: %v\n", err)
 	}
 	unix.Sync()
@@ -53,12 +54,12 @@ func Main() {
 	os.Exit(1) // not reached
 }
 
-// writableDirs get a tmpfs each, as on a Debian machine (/tmp, /dev/shm;
-// /run is /init's), and where the host's own root would show its users'
-// files (/root, /home); so do the rest of hide.Dirs, and the
-// shadow files lose their hashes. The rest of the root is an overlay of
-// /init's, writable.
-var writableDirs = []string{"/tmp", "/root", "/home", "/dev/shm"}
+// writableDirs get a tmpfs each, of the mode a Debian machine gives the
+// directory: every user's (/tmp, /dev/shm; /run is /init's), and where the
+// host's own root would show its users' files (/root, /home); so do the
+// rest of hide.Dirs, and the shadow files lose their hashes. The rest of
+// the root is an overlay of /init's, writable.
+var writableDirs = map[string]string{"/tmp": "1777", "/dev/shm": "1777", "/root": "0700", "/home": "0755"}
 
 func setUp() error {
 	mounts := []struct{ source, target, fstype, data string }{
@@ -67,11 +68,14 @@ func setUp() error {
 		{"devpts", "/dev/pts", "devpts", "ptmxmode=0666,mode=0620"},
 		{"debugfs", "/sys/kernel/debug", "debugfs", ""},
 	}
-	for _, d := range writableDirs {
-		mounts = append(mounts, struct{ source, target, fstype, data string }{"tmpfs", d, "tmpfs", "mode=0755"})
+	for _, d := range slices.Sorted(maps.Keys(writableDirs)) {
+		mounts = append(mounts, struct{ source, target, fstype, data string }{"tmpfs", d, "tmpfs", "mode=" + writableDirs[d]})
 	}
 	for _, d := range hide.Dirs {
-		if fi, err := os.Stat(d); err == nil && fi.IsDir() && !slices.Contains(writableDirs, d) {
+		if _, writable := writableDirs[d]; writable {
+			continue
+		}
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
 			mounts = append(mounts, struct{ source, target, fstype, data string }{"tmpfs", d, "tmpfs", "mode=0755"})
 		}
 	}
@@ -126,12 +130,13 @@ type agent struct {
 	seen    map[string]*loadedModule // every module seen loaded, by name
 	loads   int                      // modules seen loaded so far (loadedModule.seq)
 	shell   shells                   // OpShell, OpResize (shell.go)
+	warm    chan struct{}            // closed when warmSudo is done
 	session local.Steps              // the case's steps (started when the clock is set)
 	journal journal                  // systemd-journald, for journalctl (journal.go)
 	syslog  syslog                   // rsyslogd, for /var/log/kern.log (syslog.go)
 }
 
-func serve(setupErr error) error {
+func serve(reader proto.Reader, setupErr error) error {
 	port, err := openPort(proto.PortName, 10*time.Second)
 	if err != nil {
 		return err
@@ -152,7 +157,9 @@ func serve(setupErr error) error {
 	if setupErr != nil {
 		hello.Error = setupErr.Error()
 	}
-	a := &agent{work: os.Getenv(proto.EnvWork), seen: map[string]*loadedModule{}, session: local.Steps{Env: local.ShellEnv, SudoDir: "/run/kmodcheck/bin"}}
+	env, cred := local.LoginEnv(reader.Name, reader.Home()), readerCred(reader)
+	a := &agent{work: os.Getenv(proto.EnvWork), seen: map[string]*loadedModule{}, session: local.Steps{Env: env, Cred: cred}}
+	a.shell.env, a.shell.cred = env, cred
 	a.log, err = local.OpenKernelLog(logPort)
 	if err != nil {
 		hello.Error = strings.TrimPrefix(hello.Error+"; ", "; ") + err.Error()
@@ -166,7 +173,12 @@ func serve(setupErr error) error {
 	if err := wire.Send(hello); err != nil {
 		return fmt.Errorf("send hello: %w", err)
 	}
-	sudoWithoutPty()        // before the session starts
+	sudoWithoutPty() // before the session starts
+	a.warm = make(chan struct{})
+	go func() { // while the host builds
+		defer close(a.warm)
+		warmSudo(env, cred)
+	}()
 	out := newReplies(wire) // in order, though OpShell answers only when its shell exits
 	for {
 		var req proto.Request
@@ -281,6 +293,11 @@ func (a *agent) runStep(req proto.Request) proto.Response {
 		if err := syncMachine(); err != nil {
 			return proto.Response{Exit: -1, Error: err.Error()}
 		}
+	}
+	// The warm-up's sudo is never among a step's processes (ps).
+	select {
+	case <-a.warm:
+	case <-time.After(sudoWarmWait):
 	}
 	var note string
 	if a.log != nil {

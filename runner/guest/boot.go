@@ -21,28 +21,28 @@ const caseWait = 60 * time.Second
 // that it waits (proto.InitWaiting), and a state saved then holds it
 // started. Given the case, it mixes the case's seed into the random pool,
 // mounts the machine's root and moves into it, and returns the case's
-// work directory.
-func awaitCase() (string, error) {
+// work directory and reader.
+func awaitCase() (string, proto.Reader, error) {
 	dev, err := findPort(proto.PortName, 5*time.Second)
 	if err != nil {
-		return "", err
+		return "", proto.Reader{}, err
 	}
 	fmt.Println(proto.InitWaiting)
 	line, err := readCaseLine(dev)
 	if err != nil {
-		return "", err
+		return "", proto.Reader{}, err
 	}
-	work, seed, ok := strings.Cut(line, " ")
-	if !ok || work == "" || seed == "" {
-		return "", fmt.Errorf("case line %q: want WORK SEED", line)
+	work, seed, reader, err := proto.ParseCaseLine(line)
+	if err != nil {
+		return "", reader, err
 	}
 	if err := os.WriteFile("/dev/urandom", []byte(seed+"\n"), 0); err != nil {
-		return "", fmt.Errorf("seed the random pool: %w", err)
+		return "", reader, fmt.Errorf("seed the random pool: %w", err)
 	}
 	if err := enterRoot(); err != nil {
-		return "", err
+		return "", reader, err
 	}
-	return work, nil
+	return work, reader, nil
 }
 
 // readCaseLine reads the host's line from the port dev. A read returns at

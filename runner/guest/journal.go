@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -71,6 +73,9 @@ func (j *journal) start() error {
 	if err := writeJournaldConf(); err != nil {
 		return err
 	}
+	if err := makeJournalDir(); err != nil {
+		return err
+	}
 	cmd := exec.Command(journaldPath)
 	// Started at a step rather than at boot: its notes of starting would
 	// follow the case's kernel lines in journalctl -k, and its memory
@@ -119,4 +124,29 @@ func waitJournal(last uint64) error {
 		}
 		time.Sleep(20 * time.Millisecond) // journald says nothing when it has read
 	}
+}
+
+// journalDir is where journald keeps a volatile journal.
+const journalDir = "/run/log/journal"
+
+// makeJournalDir makes the journal's directory as systemd-tmpfiles does
+// at a reader's boot (tmpfiles.d/systemd.conf): set-group-ID and of group
+// systemd-journal, whose members (the reader) then read what journald
+// writes there with journalctl, without sudo.
+func makeJournalDir() error {
+	g, err := user.LookupGroup("systemd-journal")
+	if err != nil {
+		return nil // journald's own directory: root's alone, as on a machine without the group
+	}
+	gid, err := strconv.Atoi(g.Gid)
+	if err != nil {
+		return fmt.Errorf("group systemd-journal: %w", err)
+	}
+	if err := os.MkdirAll(journalDir, 0o755); err != nil {
+		return fmt.Errorf("journal directory: %w", err)
+	}
+	if err := errors.Join(os.Chown(journalDir, 0, gid), os.Chmod(journalDir, 0o755|os.ModeSetgid)); err != nil {
+		return fmt.Errorf("journal directory: %w", err)
+	}
+	return nil
 }

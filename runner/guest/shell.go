@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -72,11 +73,16 @@ type shells struct {
 	piped   bool // the running shell's input is no terminal (Request.Piped)
 	pid     int  // the running shell's
 	bash    bool // it is bash: it reads commands with readline
+	// The user the shell runs as, as a case's steps do: their login's
+	// environment (local.LoginEnv), and who they are (nil: root).
+	env  []string
+	cred *syscall.Credential
 }
 
 // shell runs an interactive login shell on a new pty, its terminal copied
 // to and from ShellPortName, and answers when it exits. The shell is the
-// host's bash, or sh when there is no bash, as root in req.Dir.
+// host's bash, or sh when there is no bash, as the case's reader in
+// req.Dir.
 func (s *shells) shell(req proto.Request) proto.Response {
 	s.mu.Lock()
 	if s.running {
@@ -109,11 +115,14 @@ func (s *shells) shell(req proto.Request) proto.Response {
 	}
 	cmd := exec.Command(sh, "-l")
 	cmd.Dir = req.Dir
-	cmd.Env = []string{
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"HOME=/root", "USER=root", "LOGNAME=root", "SHELL=" + sh,
-		"TERM=" + term, "LANG=C.UTF-8", "PWD=" + req.Dir,
+	// A person's terminal: its own TERM, and colour.
+	for _, kv := range s.env {
+		if !strings.HasPrefix(kv, "TERM=") && !strings.HasPrefix(kv, "NO_COLOR=") && !strings.HasPrefix(kv, "SHELL=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
 	}
+	cmd.Env = append(cmd.Env, "SHELL="+sh, "TERM="+term, "PWD="+req.Dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
 	size := &pty.Winsize{Rows: uint16(req.Rows), Cols: uint16(req.Cols)}
 	if size.Rows == 0 || size.Cols == 0 {
 		size = &pty.Winsize{Rows: 24, Cols: 80}

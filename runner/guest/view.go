@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -99,6 +100,11 @@ func makeView(v proto.View, args []string) error {
 	}
 	if v.Confined {
 		if err := dropPrivileges(); err != nil {
+			return err
+		}
+	}
+	if v.User != nil {
+		if err := becomeUser(*v.User); err != nil {
 			return err
 		}
 	}
@@ -208,4 +214,43 @@ func dropPrivileges() error {
 		return fmt.Errorf("set no_new_privs: %w", err)
 	}
 	return nil
+}
+
+// becomeUser makes this thread's process run as r, with no other groups;
+// exec makes it the process's. A change of user clears the signal the
+// process gets when its parent dies (unshare --kill-child's, which ends a
+// killed kmodcheck's build): it is set again.
+func becomeUser(r proto.Reader) error {
+	deathSig, err := parentDeathSignal()
+	if err != nil {
+		return err
+	}
+	parent := os.Getppid()
+	if err := unix.Setgroups(nil); err != nil {
+		return fmt.Errorf("clear the groups: %w", err)
+	}
+	if err := unix.Setresgid(r.GID, r.GID, r.GID); err != nil {
+		return fmt.Errorf("become group %d: %w", r.GID, err)
+	}
+	if err := unix.Setresuid(r.UID, r.UID, r.UID); err != nil {
+		return fmt.Errorf("become user %d: %w", r.UID, err)
+	}
+	if deathSig != 0 {
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(deathSig), 0, 0, 0); err != nil {
+			return fmt.Errorf("set the parent's death signal again: %w", err)
+		}
+		if os.Getppid() != parent { // it died in between
+			return errors.New("the parent died")
+		}
+	}
+	return nil
+}
+
+// parentDeathSignal is the signal this thread gets when its parent dies.
+func parentDeathSignal() (int, error) {
+	var sig int32
+	if err := unix.Prctl(unix.PR_GET_PDEATHSIG, uintptr(unsafe.Pointer(&sig)), 0, 0, 0); err != nil {
+		return 0, fmt.Errorf("read the parent's death signal: %w", err)
+	}
+	return int(sig), nil
 }

@@ -17,7 +17,7 @@ import (
 // exit returns to the session's shell with exit's status.
 func TestNestedShell(t *testing.T) {
 	dir := t.TempDir()
-	sh, err := StartShell(dir, ShellEnv)
+	sh, err := StartShell(dir, rootEnv, nil)
 	if err != nil {
 		t.Skip(err)
 	}
@@ -78,7 +78,7 @@ func TestNestedShell(t *testing.T) {
 // target), one ends as it starts, and the step says why.
 func TestNestedShellRefused(t *testing.T) {
 	dir := t.TempDir()
-	sh, err := StartShell(dir, ShellEnv)
+	sh, err := StartShell(dir, rootEnv, nil)
 	if err != nil {
 		t.Skip(err)
 	}

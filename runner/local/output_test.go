@@ -17,7 +17,7 @@ import (
 // the limit, the 20 MiB came back whole.
 func TestShellOutputLimit(t *testing.T) {
 	dir := t.TempDir()
-	sh, err := StartShell(dir, ShellEnv)
+	sh, err := StartShell(dir, rootEnv, nil)
 	if err != nil {
 		t.Skip(err)
 	}

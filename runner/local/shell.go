@@ -24,11 +24,20 @@ import (
 // Bash is the reader's shell; /bin/sh stands in where it is absent.
 const Bash = "/bin/bash"
 
-// ShellEnv is a root login's environment, with colour off.
-var ShellEnv = []string{
-	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-	"HOME=/root", "USER=root", "LOGNAME=root", "SHELL=" + Bash,
-	"TERM=dumb", "NO_COLOR=1", "LANG=C.UTF-8",
+// ReaderPath is a login's PATH: Ubuntu's for every user (its
+// /etc/environment), which has the sbin directories, so that a reader's
+// `modinfo x.ko` runs without sudo, as on Ubuntu; Debian's leaves them to
+// root.
+const ReaderPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/games:/usr/local/games"
+
+// LoginEnv is the environment of a login of the user name, whose home
+// is home, with colour off.
+func LoginEnv(name, home string) []string {
+	return []string{
+		"PATH=" + ReaderPath,
+		"HOME=" + home, "USER=" + name, "LOGNAME=" + name, "SHELL=" + Bash,
+		"TERM=dumb", "NO_COLOR=1", "LANG=C.UTF-8",
+	}
 }
 
 // maxTypedLine is the longest line a terminal in canonical mode passes
@@ -70,9 +79,10 @@ type Shell struct {
 	carryOut, carryErr []byte
 }
 
-// StartShell starts bash in dir with the given environment. It fails with
-// an error wrapping os.ErrNotExist where there is no bash.
-func StartShell(dir string, env []string) (*Shell, error) {
+// StartShell starts bash in dir with the given environment, as the user
+// cred gives (nil: this process's). It fails with an error wrapping
+// os.ErrNotExist where there is no bash.
+func StartShell(dir string, env []string, cred *syscall.Credential) (*Shell, error) {
 	if _, err := os.Stat(Bash); err != nil {
 		return nil, fmt.Errorf("start shell: %w", err)
 	}
@@ -81,7 +91,7 @@ func StartShell(dir string, env []string) (*Shell, error) {
 		return nil, fmt.Errorf("start shell: %w", err)
 	}
 	s := &Shell{dir: tmp, cwd: dir, pwd: dir, status: make(chan string, 16), exited: make(chan struct{})}
-	if err := s.start(dir, env); err != nil {
+	if err := s.start(dir, env, cred); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("start %s: %w", Bash, err)
 	}
@@ -90,9 +100,15 @@ func StartShell(dir string, env []string) (*Shell, error) {
 
 func (s *Shell) fifo() string { return filepath.Join(s.dir, "status") }
 
-func (s *Shell) start(dir string, env []string) error {
+func (s *Shell) start(dir string, env []string, cred *syscall.Credential) error {
 	if err := unix.Mkfifo(s.fifo(), 0o600); err != nil {
 		return err
+	}
+	if cred != nil {
+		// The shell's PROMPT_COMMAND writes the FIFO.
+		if err := errors.Join(os.Chmod(s.dir, 0o711), os.Chown(s.fifo(), int(cred.Uid), int(cred.Gid))); err != nil {
+			return err
+		}
 	}
 	// Read and write: the FIFO never reports end of file between lines.
 	fifo, err := os.OpenFile(s.fifo(), os.O_RDWR, 0)
@@ -105,6 +121,9 @@ func (s *Shell) start(dir string, env []string) error {
 		return fmt.Errorf("open pty: %w", err)
 	}
 	defer tty.Close()
+	if err := ownTerminal(tty, cred); err != nil {
+		return err
+	}
 	s.ptmx = ptmx
 	if s.stdout, err = newStream(); err != nil {
 		return err
@@ -118,7 +137,7 @@ func (s *Shell) start(dir string, env []string) error {
 	s.cmd.Dir = dir
 	s.cmd.Env = append(append([]string(nil), env...), "PWD="+dir)
 	s.cmd.Stdin, s.cmd.Stdout, s.cmd.Stderr = tty, s.stdout.w, s.stderr.w
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0, Credential: cred}
 	if err := s.cmd.Start(); err != nil {
 		return err
 	}
@@ -136,6 +155,18 @@ func (s *Shell) start(dir string, env []string) error {
 		return err
 	}
 	s.carryOut, s.carryErr = nil, nil // bash's first prompt
+	return nil
+}
+
+// ownTerminal gives the terminal tty to the user cred gives, as login
+// does: a program that opens it again by name (tty, sudo's prompt) may.
+func ownTerminal(tty *os.File, cred *syscall.Credential) error {
+	if cred == nil {
+		return nil
+	}
+	if err := tty.Chown(int(cred.Uid), int(cred.Gid)); err != nil {
+		return fmt.Errorf("give the terminal to uid %d: %w", cred.Uid, err)
+	}
 	return nil
 }
 

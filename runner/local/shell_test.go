@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,13 +14,16 @@ import (
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
+// rootEnv is a root login's environment.
+var rootEnv = LoginEnv("root", "/root")
+
 // TestShellSession types steps into one bash session, as a reader types
 // lines into a terminal: state carries from step to step, each step keeps
 // its own status and output.
 func TestShellSession(t *testing.T) {
 	dir := t.TempDir()
 	os.Mkdir(dir+"/sub", 0o755)
-	sh, err := StartShell(dir, ShellEnv)
+	sh, err := StartShell(dir, rootEnv, nil)
 	if err != nil {
 		t.Skip(err)
 	}
@@ -77,7 +81,7 @@ func TestSudoStandIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sh, err := StartShell(dir, env)
+	sh, err := StartShell(dir, env, nil)
 	if err != nil {
 		t.Skip(err)
 	}
@@ -106,7 +110,7 @@ func TestSudoStandIn(t *testing.T) {
 func TestShellPwd(t *testing.T) {
 	dir := t.TempDir()
 	os.Mkdir(dir+"/drv", 0o755)
-	sh, err := StartShell(dir, ShellEnv)
+	sh, err := StartShell(dir, rootEnv, nil)
 	if err != nil {
 		t.Skip(err)
 	}
@@ -150,7 +154,7 @@ func TestHostEnvDropsParentMake(t *testing.T) {
 func TestStepsCloseEndsSession(t *testing.T) {
 	dir := t.TempDir()
 	var told []int
-	steps := Steps{Env: ShellEnv, OnSession: func(sid int) { told = append(told, sid) }}
+	steps := Steps{Env: rootEnv, OnSession: func(sid int) { told = append(told, sid) }}
 	for _, line := range []string{
 		"(sleep 600 & echo $! > orphan.pid)",
 		"nohup sleep 601 >/dev/null 2>&1 & echo $! > nohup.pid",
@@ -179,6 +183,45 @@ func TestStepsCloseEndsSession(t *testing.T) {
 		if alive(pid) {
 			t.Errorf("process %d still runs after Close", pid)
 			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// TestShellAsAnotherUser runs the session as another user, as the guest
+// runs a case's steps as its reader: the steps are that user's, their
+// statuses still come back (the shell writes the status FIFO), and the
+// terminal is theirs, as login makes it.
+func TestShellAsAnotherUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	dir, err := os.MkdirTemp("", "kmodcheck-user-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	const nobody = 65534
+	if err := errors.Join(os.Chmod(dir, 0o755), os.Chown(dir, nobody, nobody)); err != nil {
+		t.Fatal(err)
+	}
+	steps := Steps{Env: LoginEnv("nobody", "/nonexistent"), Cred: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	defer steps.Close()
+	for _, step := range []struct {
+		line, stdout string
+		exit         int
+	}{
+		{"id -u; id -G", "65534\n65534\n", 0},
+		{"stat -c %u \"$(tty)\"", "65534\n", 0},
+		{"touch mine && stat -c %u mine", "65534\n", 0},
+		{"echo x > /etc/kmodcheck-test-not-root", "", 1},
+		{"echo $USER $HOME", "nobody /nonexistent\n", 0},
+	} {
+		res, err := steps.Run(context.Background(), target.Step{Line: step.line, Dir: dir, Timeout: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Exit != step.exit || string(res.Stdout) != step.stdout {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit %d, stdout %q", step.line, res.Exit, res.Stdout, res.Stderr, step.exit, step.stdout)
 		}
 	}
 }

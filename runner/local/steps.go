@@ -23,9 +23,12 @@ import (
 // or, where there is no bash, each with /bin/sh -c on a terminal of its
 // own.
 type Steps struct {
-	Env     []string // the session's environment
-	SudoDir string   // where sudo's stand-in goes where there is no sudo (WithSudo)
-	Refuse  string   // given to each session's Shell.Refuse
+	Env []string // the session's environment
+	// Cred is the user the steps run as (nil: this process's); sudo's
+	// stand-in is root's only.
+	Cred    *syscall.Credential
+	SudoDir string // where root's stand-in for sudo goes where there is no sudo (WithSudo)
+	Refuse  string // given to each session's Shell.Refuse
 	// OnSession, if set, is told the ID of each session a step's processes
 	// start in (the PID of its leader, the shell), when it starts: for
 	// whoever must end them should this process die first (the host
@@ -80,7 +83,7 @@ func (s *Steps) Run(ctx context.Context, step target.Step) (target.Result, error
 	if s.shell == nil {
 		sh, err := s.take(step.Dir)
 		if errors.Is(err, os.ErrNotExist) {
-			res, stuck, err := runOnPty(ctx, step, s.Env, s.started)
+			res, stuck, err := runOnPty(ctx, step, s.Env, s.Cred, s.started)
 			s.stuck = stuck
 			return res, err
 		}
@@ -110,11 +113,14 @@ func (s *Steps) take(dir string) (*Shell, error) {
 
 // start starts a bash session in dir, sudo as a reader's.
 func (s *Steps) start(dir string) (*Shell, error) {
-	env, err := WithSudo(s.Env, s.SudoDir)
-	if err != nil {
-		return nil, err
+	env := s.Env
+	if s.Cred == nil {
+		var err error
+		if env, err = WithSudo(s.Env, s.SudoDir); err != nil {
+			return nil, err
+		}
 	}
-	sh, err := StartShell(dir, env)
+	sh, err := StartShell(dir, env, s.Cred)
 	if err != nil {
 		return nil, err
 	}
@@ -191,19 +197,23 @@ func (s *Steps) Close() {
 // runOnPty runs the line with /bin/sh -c and a pseudo-terminal as its
 // controlling terminal and standard input, as in a reader's terminal (ps -N
 // selects by terminal), while standard output and error stay separate.
-func runOnPty(ctx context.Context, step target.Step, env []string, started func(sid int)) (res target.Result, stuck bool, err error) {
+func runOnPty(ctx context.Context, step target.Step, env []string, cred *syscall.Credential, started func(sid int)) (res target.Result, stuck bool, err error) {
 	res = target.Result{Step: step, Exit: -1}
 	ptmx, tty, err := pty.Open()
 	if err != nil {
 		return res, false, fmt.Errorf("open pty: %w", err)
 	}
 	defer ptmx.Close()
+	if err := ownTerminal(tty, cred); err != nil {
+		tty.Close()
+		return res, false, err
+	}
 	var stdout, stderr OutputBuffer
 	cmd := exec.Command("/bin/sh", "-c", step.Line)
 	cmd.Dir = step.Dir
 	cmd.Env = append(append(append([]string(nil), env...), "SHELL=/bin/sh", "PWD="+step.Dir), step.Env...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, &stdout, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0, Credential: cred}
 	cmd.WaitDelay = time.Second
 	start := time.Now()
 	err = cmd.Start()

@@ -1,6 +1,9 @@
 package proto
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // What the initramfs's /init (built on the host by runner/qemu) and the
 // agent it starts (runner/guest) agree on: /init starts InitAgent with
@@ -25,9 +28,19 @@ const ChangesDir = "/run/kmodcheck/changes"
 const InitWaiting = "kmodcheck-init: waiting for the case"
 
 // CaseLine is the line the host sends the waiting agent: the case's work
-// directory, and bytes to mix into the guest's random pool (a restored
-// guest would otherwise start every case from one pool). The path may not
-// hold white space.
-func CaseLine(work string, seed []byte) string {
-	return fmt.Sprintf("%s %x\n", work, seed)
+// directory, bytes to mix into the guest's random pool (a restored guest
+// would otherwise start every case from one pool), and the reader the
+// steps run as. The path may not hold white space.
+func CaseLine(work string, seed []byte, r Reader) string {
+	return fmt.Sprintf("%s %x %s\n", work, seed, r)
+}
+
+// ParseCaseLine parses CaseLine's line, without its newline.
+func ParseCaseLine(line string) (work, seed string, r Reader, err error) {
+	f := strings.Fields(line)
+	if len(f) != 3 {
+		return "", "", r, fmt.Errorf("case line %q: want WORK SEED READER", line)
+	}
+	r, err = ParseReader(f[2])
+	return f[0], f[1], r, err
 }

@@ -28,7 +28,10 @@ type View struct {
 	// Confined runs Argv without capabilities and unable to gain any
 	// (an empty bounding set, no_new_privs).
 	Confined bool
-	Argv     []string
+	// User, when set, is who Argv runs as, confined, with no groups but
+	// its own.
+	User *Reader
+	Argv []string
 }
 
 // A Mount is one mount(2): a file system of Type (tmpfs) from Source with

@@ -46,13 +46,13 @@ type caseBuild struct {
 // newCaseBuild makes the build side of a case whose work directory is
 // work, on the machine root of release (hiding rootOnly of it), put
 // together for each step by agent.
-func newCaseBuild(agent, release, root, work string, rootOnly hide.Private) (*caseBuild, error) {
+func newCaseBuild(agent, release, root, work string, rootOnly hide.Private, reader proto.Reader) (*caseBuild, error) {
 	dir, err := scratch.Dir("case")
 	if err != nil {
 		return nil, err
 	}
 	b := &caseBuild{dir: dir, agent: agent, view: filepath.Join(dir, buildView), upper: filepath.Join(dir, "upper")}
-	if err := b.write(release, root, work, rootOnly); err != nil {
+	if err := b.write(release, root, work, rootOnly, reader); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("the build's machine for %s: %w", release, err)
 	}
@@ -63,7 +63,7 @@ func newCaseBuild(agent, release, root, work string, rootOnly hide.Private) (*ca
 // release for -r, so the tutorial's unchanged Makefile
 // (make -C /lib/modules/$(shell uname -r)/build) builds for the target,
 // and the build's machine (see run).
-func (b *caseBuild) write(release, root, work string, rootOnly hide.Private) error {
+func (b *caseBuild) write(release, root, work string, rootOnly hide.Private, reader proto.Reader) error {
 	bin := filepath.Join(b.dir, "bin")
 	script := fmt.Sprintf("#!/bin/sh\n# kmodcheck: the kernel under test is %s\n[ \"$*\" = -r ] && { echo %s; exit 0; }\nexec /bin/uname \"$@\"\n",
 		release, release)
@@ -80,6 +80,9 @@ func (b *caseBuild) write(release, root, work string, rootOnly hide.Private) err
 		Upper: b.upper, OvlWork: filepath.Join(b.dir, "ovlwork"),
 		Mount: filepath.Join(b.dir, "mnt"), Bin: bin, Private: b.dir,
 		RootOnly: rootOnly,
+	}
+	if os.Geteuid() == 0 {
+		m.Reader = &reader
 	}
 	var err error
 	if m.Scrubbed, err = scrubShadowFiles(m.Root, filepath.Join(b.dir, "scrubbed")); err != nil {
@@ -205,6 +208,10 @@ type buildMachine struct {
 	// RootOnly is what only root may read of the host's root
 	// (hide.ScanPrivate), hidden as hide.Dirs and hide.Files are.
 	RootOnly hide.Private
+	// Reader, when set, is who builds, as the case's steps run in the
+	// guest (proto.View.User); unset, kmodcheck's user, mapped to root in
+	// the build's namespaces, whose files are the reader's already.
+	Reader *proto.Reader
 }
 
 // scrubShadowFiles writes into dir, for each of hide.ShadowFiles in
@@ -289,7 +296,7 @@ func buildMachineView(m buildMachine) (proto.View, error) {
 		proto.Mount{Source: m.Work, Target: m.Mount + m.Work, Bind: true, MakeDir: true})
 	return proto.View{
 		Failure: "put the build's machine together (it needs root, or unprivileged user namespaces and overlayfs: Linux 5.11 or later)",
-		Mounts:  mounts, Root: m.Mount, Path: chrootPath, Confined: true,
+		Mounts:  mounts, Root: m.Mount, Path: chrootPath, Confined: true, User: m.Reader,
 		Argv: []string{"/bin/sh", "-c"},
 	}, nil
 }

@@ -336,7 +336,11 @@ func beginGated(t *testing.T) (f *fakeVM, s *Session, open func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	build, err := newCaseBuild(self, fakeRelease, "/", f.c.WorkDir, hide.Private{})
+	reader, err := caseReader("/", f.c.WorkDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	build, err := newCaseBuild(self, fakeRelease, "/", f.c.WorkDir, hide.Private{}, reader)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -240,11 +240,15 @@ func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, erro
 	t.mu.Lock()
 	rootOnly := t.rootOnly
 	t.mu.Unlock()
-	build, err := newCaseBuild(t.Agent, t.Kernel.Release, m.Root, c.WorkDir, rootOnly)
+	reader, err := caseReader(m.Root, c.WorkDir)
 	if err != nil {
 		return nil, err
 	}
-	return t.begin(ctx, c, build, launch{qemu: t.qemuPath(), machine: m, state: st, notes: notes}, begin), nil
+	build, err := newCaseBuild(t.Agent, t.Kernel.Release, m.Root, c.WorkDir, rootOnly, reader)
+	if err != nil {
+		return nil, err
+	}
+	return t.begin(ctx, c, build, launch{qemu: t.qemuPath(), machine: m, state: st, notes: notes, reader: reader}, begin), nil
 }
 
 // A launch is what starting one case's VM takes once its kernel is
@@ -258,6 +262,7 @@ type launch struct {
 	// changes is the case's machine changes (caseBuild.upper), shared
 	// with the guest; empty: a directory of the VM's own.
 	changes string
+	reader  proto.Reader // who the steps run as (caseReader)
 }
 
 // Errors Start returns, for callers that must tell its failures apart
@@ -349,7 +354,7 @@ func (t *Target) startVM(ctx context.Context, c target.Case, l launch) (*VM, err
 	rootOnly := t.rootOnly
 	t.mu.Unlock()
 	vm := &VM{t: t, qemu: l.qemu, tmp: tmp, work: c.WorkDir, logDir: c.LogDir, machine: l.machine.Root, rootOnly: rootOnly,
-		changes: l.changes, info: target.Info{Target: "qemu", Release: t.Kernel.Release, Accel: l.machine.Accel}}
+		changes: l.changes, reader: l.reader, info: target.Info{Target: "qemu", Release: t.Kernel.Release, Accel: l.machine.Accel}}
 	if err := vm.shareDirs(); err != nil {
 		os.RemoveAll(tmp)
 		return nil, err
@@ -412,6 +417,7 @@ type VM struct {
 	qemu   string // the QEMU binary it runs
 	tmp    string
 	work   string
+	reader proto.Reader
 	logDir string
 	info   target.Info
 
@@ -535,7 +541,7 @@ func (vm *VM) handshake(ctx context.Context) error {
 	}
 	seed := make([]byte, 32)
 	rand.Read(seed)
-	if _, err := io.WriteString(conn, proto.CaseLine(vm.work, seed)); err != nil {
+	if _, err := io.WriteString(conn, proto.CaseLine(vm.work, seed, vm.reader)); err != nil {
 		return vm.failure("send the case to the guest agent", err)
 	}
 	kmsgConn, err := vm.dial(ctx, e.Kmsg)

@@ -134,7 +134,7 @@ func TestSnapshotIsolation(t *testing.T) {
 
 	dirty, work := start(t, tg, "dirty")
 	module(t, dirty, work, "isolation")
-	run(t, dirty, work, "insmod ./isolation.ko && touch /tmp/leftover", target.OnKernel)
+	run(t, dirty, work, "sudo insmod ./isolation.ko && touch /tmp/leftover", target.OnKernel)
 	random1 := run(t, dirty, work, "head -c 16 /dev/urandom | od -An -tx1", target.OnKernel).Stdout
 	st, err := dirty.Inspect(ctx)
 	if err != nil {
@@ -245,7 +245,7 @@ func TestDelayEveryCPU(t *testing.T) {
 				t.Errorf("/proc/cpuinfo:\n%s\nwant the same bogomips on both CPUs", bogo)
 			}
 			module(t, s, work, "delay")
-			res := run(t, s, work, "insmod ./delay.ko", target.OnKernel)
+			res := run(t, s, work, "sudo insmod ./delay.ko", target.OnKernel)
 			load := loadAverage(t)
 			busy := load > float64(runtime.NumCPU())
 			var took []int

@@ -31,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -386,6 +387,8 @@ func logKernel(ts *testscript.TestScript, st *caseState, recs []kmsg.Record) {
 
 // moduleCmd copies a module's sources from the modules directory into the
 // work directory, refusing to overwrite a file the case's archive holds.
+// The copies are the work directory's owner's: the reader's, once the
+// case's kernel has started (its target gives it the directory).
 func (cfg *Config) moduleCmd(ts *testscript.TestScript, neg bool, args []string) {
 	src, err := cfg.moduleDir(neg, args)
 	if err != nil {
@@ -406,7 +409,21 @@ func (cfg *Config) moduleCmd(ts *testscript.TestScript, neg bool, args []string)
 			ts.Fatalf("module %s: %s is also in the case's archive", args[0], e.Name())
 		}
 		ts.Check(os.WriteFile(dst, data, 0o644))
+		ts.Check(ownLike(dst, ts.Getenv("WORK")))
 	}
+}
+
+// ownLike gives file the owner of dir, where this process may.
+func ownLike(file, dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || os.Geteuid() != 0 {
+		return nil
+	}
+	return os.Chown(file, int(st.Uid), int(st.Gid))
 }
 
 // moduleDir returns the directory a module command copies, for the

@@ -1,7 +1,8 @@
 // Package proto is the wire protocol between kmodcheck's host side
 // (runner/qemu, which boots the VM) and its agent inside the VM
 // (runner/guest): the names of the virtio-serial ports, the messages on
-// them, and what the host tells the initramfs's /init.
+// them, and what the host tells the initramfs's /init (the case's line,
+// with the Reader its steps run as).
 //
 // The host talks to the agent over a virtio-serial port with one JSON object
 // per line (Conn): the agent announces itself with a Hello, then answers each

@@ -74,15 +74,11 @@ func addReader(root string, r proto.Reader) error {
 	return nil
 }
 
-// hasID says whether an /etc/passwd or /etc/group has an entry of ID id.
+// hasID says whether the /etc/passwd or /etc/group file has an entry of
+// ID id (proto.HasID).
 func hasID(file string, id int) bool {
 	data, _ := os.ReadFile(file)
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Split(line, ":"); len(f) > 2 && f[2] == strconv.Itoa(id) {
-			return true
-		}
-	}
-	return false
+	return proto.HasID(data, id)
 }
 
 // appendLine adds line to file, where the machine has the file.

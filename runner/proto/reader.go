@@ -79,6 +79,12 @@ func ReaderOf(passwd, group []byte, uid, gid int) Reader {
 	}
 }
 
+// HasID says whether an /etc/passwd or /etc/group has an entry of ID id.
+func HasID(file []byte, id int) bool {
+	_, ok := entriesOf(file).byID(id)
+	return ok
+}
+
 // An entry is a line of /etc/passwd or /etc/group: its name, its ID
 // and, for a user, its group's.
 type entry struct {

@@ -25,6 +25,10 @@ import (
 // newline included), and it carries kmodcheck's step boundaries as
 // trace_marker writes: barriers in the same stream that never reach the
 // kernel log, so that the reader's dmesg shows none of kmodcheck's lines.
+//
+// Where printk:console fires only when the console prints (5.10), the
+// guest's /init adds StoreProbe, which sees each printk when it is stored
+// as later kernels' printk:console does.
 type PrintkTrace struct {
 	dir    string // the instance's directory
 	marker *os.File
@@ -51,6 +55,7 @@ type PrintkEvent struct {
 	Context string
 	passed  int    // later records paired while this one waited for its own
 	seq     uint64 // its place in the trace: events[len-1] is the newest, if still unpaired
+	probed  string // a StoreProbe event's text as traced so far, quotes and all
 }
 
 // Label gives rec the task or interrupt context that printed it. A record
@@ -115,7 +120,26 @@ func (t *PrintkTrace) Close() {
 
 // traceLine is one event of trace_pipe: "insmod-124 [000] d.... 7.59:
 // console: init": task, PID, CPU, the irq-info flags, the event and its text.
-var traceLine = regexp.MustCompile(`^\s*(.*)-(\d+)\s+\[(\d+)\]\s+(\S+)\s+[\d.]+: (console|tracing_mark_write): (.*)$`)
+var traceLine = regexp.MustCompile(`^\s*(.*)-(\d+)\s+\[(\d+)\]\s+(\S+)\s+[\d.]+: (console|tracing_mark_write|` + StoreProbe + `): (.*)$`)
+
+// StoreProbe is the name of the return probe on vprintk_store that the
+// guest's /init adds where printk formats each message into a static
+// buffer (textbuf, 5.10) and printk:console fires only when the console
+// prints: the probe's event carries that buffer's text, as the message's
+// printk stored it, in the printing task and its context.
+const StoreProbe = "printk_store"
+
+// probedText is a StoreProbe event's message: the text between msg=" and
+// the closing quote, without printk's level prefixes ("\x016", KERN_CONT's
+// "\x01c") and its newline, which the kernel keeps out of the record.
+func probedText(traced string) string {
+	_, s, _ := strings.Cut(traced, `msg="`)
+	s = strings.TrimSuffix(strings.TrimSuffix(s, `"`), "\n")
+	for len(s) >= 2 && s[0] == '\x01' {
+		s = s[2:]
+	}
+	return escapeKmsg(s)
+}
 
 // consoleTime reports whether an event's text is the console's line, its
 // timestamp first: a kernel that traces printk at console time.
@@ -162,6 +186,7 @@ func (t *PrintkTrace) read(pipe *os.File) {
 	}
 	names := map[thread]string{} // full names: one read of /proc per thread, not per printk
 	continued := false           // a line without a header continues the newest event
+	storeTime := false           // printk:console fired at store time: StoreProbe's events are its twins
 	for sc.Scan() {
 		m := traceLine.FindStringSubmatch(sc.Text())
 		t.mu.Lock()
@@ -169,20 +194,28 @@ func (t *PrintkTrace) read(pipe *os.File) {
 		switch {
 		case m == nil && continued && n > 0 && t.events[n-1].seq == t.added:
 			// A message holding a newline spans lines of the trace.
-			t.events[n-1].Text += escapeKmsg("\n" + sc.Text())
+			if ev := &t.events[n-1]; ev.probed != "" {
+				ev.probed += "\n" + sc.Text()
+				ev.Text = probedText(ev.probed)
+			} else {
+				ev.Text += escapeKmsg("\n" + sc.Text())
+			}
 		case m == nil:
 		case m[5] == "tracing_mark_write":
 			if strings.HasPrefix(m[6], markerPrefix) {
 				t.marks++
 			}
 			continued = false
-		case consoleTime(m[6]):
+		case m[5] == "console" && consoleTime(m[6]):
 			// 5.10 and older trace a record when the console prints it,
 			// its timestamp in the text: in the task that flushes the
 			// console, and only at a level the console shows. Such an
 			// event names no printer, and pairs with no record.
 			continued = false
+		case m[5] == StoreProbe && storeTime:
+			continued = false
 		default:
+			storeTime = storeTime || m[5] == "console"
 			pid, _ := strconv.Atoi(m[2])
 			task, ok := names[thread{pid, m[1]}]
 			if !ok {
@@ -194,8 +227,13 @@ func (t *PrintkTrace) read(pipe *os.File) {
 			}
 			cpu, _ := strconv.Atoi(m[3])
 			t.added++
-			t.events = append(t.events, PrintkEvent{PID: pid, Task: task, Text: escapeKmsg(m[6]), Mark: t.marks,
-				CPU: cpu, Context: traceContext(m[4]), seq: t.added})
+			ev := PrintkEvent{PID: pid, Task: task, Text: escapeKmsg(m[6]), Mark: t.marks,
+				CPU: cpu, Context: traceContext(m[4]), seq: t.added}
+			if m[5] == StoreProbe {
+				ev.probed = m[6]
+				ev.Text = probedText(ev.probed)
+			}
+			t.events = append(t.events, ev)
 			continued = true
 		}
 		close(t.changed)

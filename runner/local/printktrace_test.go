@@ -77,6 +77,71 @@ func TestPrintkTraceConsoleTime(t *testing.T) {
 	}
 }
 
+// On 5.10 the guest's /init adds StoreProbe, a return probe on
+// vprintk_store that reads the static buffer printk formatted the
+// message into: level prefix and newline included, quoted, a line of the
+// trace per line of the message. Its events pair as later kernels'
+// printk:console events do; one without its record is a message waiting
+// for its newline. (The lines are 5.10's, as a guest traced them.)
+func TestPrintkTraceStoreProbe(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &PrintkTrace{changed: make(chan struct{})}
+	for _, line := range []string{
+		`          insmod-120     [000] d...    14.891: printk_store: (vprintk_emit+0xf2/0x270 <- vprintk_store) msg="` + "\x01" + `6twothreads: starting`,
+		`"`,
+		`          insmod-120     [000] d...    14.893: console: [   14.891779] twothreads: starting`,
+		`          <idle>-0       [001] d.s.    14.894: printk_store: (vprintk_emit+0xf2/0x270 <- vprintk_store) msg="` + "\x01" + `4timer: "fired"`,
+		`"`,
+		`          insmod-120     [000] d...    14.895: printk_store: (vprintk_emit+0xf2/0x270 <- vprintk_store) msg="` + "\x01" + `6two`,
+		`lines`,
+		`"`,
+		`          insmod-120     [000] d...    14.896: printk_store: (vprintk_emit+0xf2/0x270 <- vprintk_store) msg="` + "\x01" + `6twothreads: both spoke"`,
+		`            bash-112     [000] d...    14.897: tracing_mark_write: ` + markerPrefix + `step 1 done`,
+	} {
+		fmt.Fprintln(w, line)
+	}
+	w.Close()
+	tr.read(r)
+	for _, want := range []struct {
+		text    string
+		pid     int
+		context string
+	}{
+		{"twothreads: starting", 120, ""},
+		{`timer: "fired"`, 0, "softirq"},
+		{`two\x0alines`, 120, ""},
+	} {
+		if ev, ok := tr.Attribute(want.text); !ok || ev.PID != want.pid || ev.Context != want.context {
+			t.Errorf("Attribute(%q) = %+v, %v; want PID %d, context %q", want.text, ev, ok, want.pid, want.context)
+		}
+	}
+	if !tr.Pending(1) || tr.events[0].Text != "twothreads: both spoke" {
+		t.Errorf("the message without its newline is not pending: %+v", tr.events)
+	}
+}
+
+// A kernel whose printk:console fires at store time needs no probe: had it
+// one too, each printk would have two events, and the probe's, unpaired,
+// would stay pending.
+func TestPrintkTraceStoreProbeTwin(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &PrintkTrace{changed: make(chan struct{})}
+	fmt.Fprintln(w, `          insmod-121     [001] .....    11.2: console: hello: loaded`)
+	fmt.Fprintln(w, `          insmod-121     [001] d....    11.3: printk_store: (vprintk_emit+0xf2/0x270 <- vprintk_store) msg="`+"\x01"+`6hello: loaded`)
+	fmt.Fprintln(w, `"`)
+	w.Close()
+	tr.read(r)
+	if _, ok := tr.Attribute("hello: loaded"); !ok || tr.Pending(1) {
+		t.Errorf("events left %+v: want the console event alone, paired", tr.events)
+	}
+}
+
 // TestKernelLogStaleTrace: an instance enabled before the trace starts (as
 // the guest's /init leaves it in a saved state) holds events of printks
 // from before; they pair with no step's record, and the first step ends

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
 	"github.com/kmodcheck/kmodcheck/runner/kernel"
+	"github.com/kmodcheck/kmodcheck/runner/local"
 	"github.com/kmodcheck/kmodcheck/runner/proto"
 )
 
@@ -44,9 +45,16 @@ done
 # 0.4 s under TCG, and enabling the event patches kernel text, 0.07 to 0.1
 # s, which a restored VM then does not pay. The agent ignores the events
 # from before its start (a marker it writes, local.KernelLog).
+# Where printk formats each message into a static buffer (textbuf, 5.10),
+# printk:console fires only when the console prints, in whichever task
+# flushes it: a return probe on vprintk_store reads the buffer instead,
+# as the printing task stores the message (local.StoreProbe).
 i=/sys/kernel/tracing/instances/` + proto.TraceInstance + `
 if $bb mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; then
 	$bb mkdir -p $i 2>/dev/null && echo 1 2>/dev/null > $i/events/printk/console/enable
+	tb=$($bb grep -m 1 ' [bdBD] textbuf\.[0-9]*$' /proc/kallsyms) &&
+		echo "r:` + local.StoreProbe + ` vprintk_store msg=@0x${tb%% *}:string" 2>/dev/null >> /sys/kernel/tracing/kprobe_events &&
+		echo 1 2>/dev/null > $i/events/kprobes/` + local.StoreProbe + `/enable
 	$bb umount /sys/kernel/tracing
 fi
 # The agent checks for a virtio-serial port before it takes its role:

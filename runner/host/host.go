@@ -87,7 +87,6 @@ func (t *Target) open(ctx context.Context) (*session, error) {
 		s.guard.done()
 		return nil, err
 	}
-	s.log.Unnumbered = true
 	s.info = target.Info{Target: "host", Release: kernelRelease(), Shell: local.ShellName()}
 	// An instance of its own: the host's tracing, if any, is left alone,
 	// but what a killed kmodcheck left is removed.
@@ -119,7 +118,7 @@ type session struct {
 	steps   local.Steps      // the case's shell session
 	guard   *guard           // undoes the session should kmodcheck die first
 	n       int              // steps run so far
-	log     *local.KernelLog // this kernel's, without MarkSteps: a marker only completes a message waiting for its newline
+	log     *local.KernelLog // this kernel's, without MarkSteps: kmodcheck writes nothing into it
 }
 
 // Ready describes the session: the host's kernel is up already.

@@ -35,4 +35,9 @@ type Record struct {
 	// when the records were read back: it prints no more. False on the
 	// task's earlier records, while it runs, and in interrupt context.
 	Exited bool `json:",omitempty"`
+	// Waiting: the message still waited for its newline when its step
+	// ended, so no reader of the kernel log had it yet (a reader's dmesg
+	// shows it once a later printk completes it). It comes from the printk
+	// trace: its Level is unknown, its Time the trace's.
+	Waiting bool `json:",omitempty"`
 }

@@ -14,20 +14,17 @@ import (
 // kernel has a printk trace (Trace), and where each step's records end.
 //
 // With the trace, a step ends with a barrier in the trace, which never
-// reaches the kernel log: the records stored before it are the step's.
-// Only a message still waiting for its newline gets a marker in the kernel
-// log, which completes it as a reader's next printk would. Without the
-// trace, a step ends with a marker in the kernel log if MarkSteps (the
-// guest's own kernel), else with whatever was read when it ended (the
-// host's, whose log a reader's dmesg shows).
+// reaches the kernel log: the records stored before it are the step's,
+// and a message still waiting for its newline, which the kernel's readers
+// do not see until a later printk completes it, is taken from the trace.
+// Without the trace, a step ends with a marker in the kernel log if
+// MarkSteps (the guest's own kernel), else with whatever was read when it
+// ended (the host's, whose log a reader's dmesg shows).
 type KernelLog struct {
 	// MarkSteps, without a trace, ends each step with a marker in the
 	// kernel log: it flushes a message still waiting for its newline and
 	// proves that everything before it has been read.
 	MarkSteps bool
-	// Unnumbered markers name the step's line only, "kmodcheck: step
-	// done: LINE": the host's, as its kernel log has shown them.
-	Unnumbered bool
 
 	reader *kmsgReader
 	trace  *PrintkTrace // printk:console, or nil: records keep PID 0
@@ -84,6 +81,7 @@ func (l *KernelLog) Start(ctx context.Context) (uint64, error) {
 		}
 		l.next = l.reader.last() + 1
 		l.reader.attribute(func(string) (PrintkEvent, bool) { return PrintkEvent{}, false }, l.next)
+		l.reader.setFirst(l.next)
 		l.marks, err = l.trace.Mark(ctx, "agent ready")
 		return l.next, err
 	case l.MarkSteps:
@@ -124,7 +122,7 @@ func (l *KernelLog) StepEnd(ctx context.Context, n int, line string) ([]kmsg.Rec
 	var err error
 	switch {
 	case l.trace != nil:
-		end, err = l.traceEnd(ctx, n, line)
+		end, err = l.traceEnd(ctx, n)
 	case l.MarkSteps:
 		if end, err = l.reader.mark(ctx, l.stepMarker(n, line)); end != 0 {
 			end++ // the marker is no step's
@@ -151,22 +149,38 @@ func (l *KernelLog) StepEnd(ctx context.Context, n int, line string) ([]kmsg.Rec
 // traceEnd finds where the step's records end, with a trace barrier: the
 // records the kernel stored before it are the step's. It returns the first
 // sequence number after them. A message still waiting for its newline
-// shows in the trace but in no record: only then a marker goes into the
-// kernel log, which completes it, as the next printk would.
-func (l *KernelLog) traceEnd(ctx context.Context, n int, line string) (uint64, error) {
+// shows in the trace but in no record: the step gets it from the trace
+// (kmsgReader.provide), and the kernel log is left to complete it when
+// the next printk comes, as on the reader's machine.
+func (l *KernelLog) traceEnd(ctx context.Context, n int) (uint64, error) {
 	marks, err := l.barrier(ctx, fmt.Sprintf("step %d done", n))
 	if err != nil {
 		return 0, err
 	}
-	if l.trace.Pending(marks) {
-		proven := l.reader.end()
-		if _, err := l.reader.mark(ctx, l.stepMarker(n, line)); err != nil {
+	for range 3 {
+		evs, ok := l.trace.Waiting(marks)
+		if !ok || l.reader.provide(waitingRecord(evs, l.reader.end()), evs[0].Mark) {
+			break
+		}
+		// The log had a record since the barrier, which completed the
+		// message: one more barrier pairs it.
+		if marks, err = l.barrier(ctx, fmt.Sprintf("step %d done, again", n)); err != nil {
 			return 0, err
 		}
-		l.reader.attribute(l.trace.Attribute, proven)
 	}
 	l.trace.DropBefore(marks)
 	return l.reader.boundary(l.next, marks), nil
+}
+
+// waitingRecord is the record the events of a message waiting for its
+// newline make: its text, its task or context, the time of its first piece.
+func waitingRecord(evs []PrintkEvent, seq uint64) kmsg.Record {
+	rec := kmsg.Record{Seq: seq, Time: evs[0].Time}
+	for _, ev := range evs {
+		rec.Text += ev.Text
+	}
+	evs[0].Label(&rec)
+	return rec
 }
 
 // barrier writes a trace marker, reads the kernel log to its end and
@@ -224,9 +238,6 @@ func markExited(recs []kmsg.Record) {
 // stepMarker is the kernel log line that ends step n, line: it names the
 // step, so that the console log reads as a transcript.
 func (l *KernelLog) stepMarker(n int, line string) string {
-	if l.Unnumbered {
-		return "kmodcheck: step done: " + oneLine(line)
-	}
 	return fmt.Sprintf("kmodcheck: step %d done: %s", n, oneLine(line))
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,19 +31,23 @@ const (
 
 // kmsgReader follows /dev/kmsg and keeps what it read.
 type kmsgReader struct {
-	mu      sync.Mutex
-	sink    *bufio.Writer // every record, in dmesg's format (the guest's: for the host's kernel.log)
-	protect uint64        // the last marker's sequence number: the step in progress starts after it
-	changed chan struct{} // closed and replaced whenever records arrive
-	recs    []kmsg.Record
-	dropped uint64 // records lost: overwritten in the kernel or over maxRecords
-	err     error
-	tried   uint64          // attribute has tried the records before this one
-	stepOf  map[uint64]int  // the step that printed a record, by sequence number
-	wake    int             // a write makes the loop read /dev/kmsg to its end
-	synced  []chan struct{} // closed once the loop has read to the end
-	closing bool            // the loop ends at its next wake
-	stopped chan struct{}   // closed when the loop has ended
+	mu       sync.Mutex
+	sink     *bufio.Writer // every record, in dmesg's format (the guest's: for the host's kernel.log)
+	protect  uint64        // the last marker's sequence number: the step in progress starts after it
+	changed  chan struct{} // closed and replaced whenever records arrive
+	recs     []kmsg.Record
+	dropped  uint64 // records lost: overwritten in the kernel or over maxRecords
+	err      error
+	tried    uint64       // attribute has tried the records before this one
+	waiting  *kmsg.Record // the last record, from the trace, until the log has it (provide)
+	first    uint64       // the first record the case may own (setFirst)
+	hasFirst bool
+	leftover bool            // the record at first is a message that waited for its newline before the case
+	stepOf   map[uint64]int  // the step that printed a record, by sequence number
+	wake     int             // a write makes the loop read /dev/kmsg to its end
+	synced   []chan struct{} // closed once the loop has read to the end
+	closing  bool            // the loop ends at its next wake
+	stopped  chan struct{}   // closed when the loop has ended
 }
 
 func newKmsgReader(sink io.Writer) (*kmsgReader, error) {
@@ -169,6 +174,9 @@ func (r *kmsgReader) add(batch []kmsg.Record, lost uint64) {
 			line = AppendDmesgLine(line[:0], rec)
 			r.sink.Write(line)
 		}
+		if r.completes(rec) {
+			continue
+		}
 		if len(r.recs) >= maxRecords {
 			r.dropMiddle()
 		}
@@ -178,6 +186,49 @@ func (r *kmsgReader) add(batch []kmsg.Record, lost uint64) {
 		r.sink.Flush()
 	}
 	r.notifyLocked()
+}
+
+// provide adds rec, a message waiting for its newline that the trace
+// showed (kmsg.Record.Waiting), as the record step printed: the kernel's
+// readers get it only once a later printk completes it, and kmodcheck
+// writes nothing into the log to hurry that, so that the reader's dmesg
+// shows what theirs would. rec's Seq is the record's to be. It reports
+// false when a record came since the log was read to its end: rec may be
+// it, and the log's record will be paired instead.
+func (r *kmsgReader) provide(rec kmsg.Record, step int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n := len(r.recs); n > 0 && r.recs[n-1].Seq >= rec.Seq {
+		return false
+	}
+	rec.Waiting = true
+	r.recs = append(r.recs, rec)
+	r.waiting = &rec
+	if r.stepOf == nil {
+		r.stepOf = map[uint64]int{}
+	}
+	r.stepOf[rec.Seq] = step
+	return true
+}
+
+// completes reports whether rec, read from the log, is the waiting
+// record provide added: then that record takes rec's time and level (and
+// a continuation's text) and rec is not kept again, as its step had it.
+// The first record read after provide is the waiting one's or follows it.
+func (r *kmsgReader) completes(rec kmsg.Record) bool {
+	w := r.waiting
+	if w == nil {
+		return false
+	}
+	r.waiting = nil
+	if !strings.HasPrefix(rec.Text, w.Text) {
+		return false // its record was lost, or was never one
+	}
+	if i := len(r.recs) - 1; i >= 0 && r.recs[i].Seq == w.Seq && r.recs[i].Waiting {
+		r.recs[i].Level, r.recs[i].Facility, r.recs[i].Time, r.recs[i].Text = rec.Level, rec.Facility, rec.Time, rec.Text
+		r.recs[i].Waiting = false
+	}
+	return true
 }
 
 // AppendDmesgLine appends a record formatted as dmesg does: [    5.123456] text.
@@ -252,7 +303,7 @@ func (r *kmsgReader) lastWhere(ok func(kmsg.Record) bool) (kmsg.Record, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := len(r.recs) - 1; i >= 0; i-- {
-		if ok(r.recs[i]) {
+		if !r.recs[i].Waiting && ok(r.recs[i]) {
 			return r.recs[i], true
 		}
 	}
@@ -283,6 +334,7 @@ func (r *kmsgReader) attribute(who func(text string) (PrintkEvent, bool), proven
 				r.stepOf[rec.Seq] = ev.Mark
 			} else if rec.Seq < proven {
 				r.stepOf[rec.Seq] = lostEvent
+				r.leftover = r.leftover || r.hasFirst && rec.Seq == r.first
 			} else {
 				settled = false
 			}
@@ -291,6 +343,17 @@ func (r *kmsgReader) attribute(who func(text string) (PrintkEvent, bool), proven
 			r.tried = rec.Seq + 1
 		}
 	}
+}
+
+// setFirst says where the case's records start: the record after the
+// last the kernel had finalized. If that record then pairs with no
+// event, its printk came before the case: a message that waited for its
+// newline (the case before's last, on the host), which the case's first
+// printk completed. It is no step's: since leaves it out.
+func (r *kmsgReader) setFirst(seq uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.first, r.hasFirst, r.leftover = seq, true, false
 }
 
 // pending reports whether a record read waits for its printk's event.
@@ -324,7 +387,8 @@ func (r *kmsgReader) boundary(seq uint64, step int) uint64 {
 	return max(seq, r.recs[len(r.recs)-1].Seq+1)
 }
 
-// since returns a copy of the records with Seq >= seq.
+// since returns a copy of the records with Seq >= seq, but for one
+// printed before the case (setFirst).
 func (r *kmsgReader) since(seq uint64) ([]kmsg.Record, uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -332,7 +396,13 @@ func (r *kmsgReader) since(seq uint64) ([]kmsg.Record, uint64) {
 	for i > 0 && r.recs[i-1].Seq >= seq {
 		i--
 	}
-	return append([]kmsg.Record(nil), r.recs[i:]...), r.dropped
+	recs := make([]kmsg.Record, 0, len(r.recs)-i)
+	for _, rec := range r.recs[i:] {
+		if !r.leftover || rec.Seq != r.first {
+			recs = append(recs, rec)
+		}
+	}
+	return recs, r.dropped
 }
 
 // mark writes a marker record and waits until the reader has seen it. Every

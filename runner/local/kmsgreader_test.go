@@ -1,11 +1,13 @@
 package local
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,5 +160,56 @@ func BenchmarkKmsgFlood(b *testing.B) {
 			}
 			r.add(batch, 0)
 		}
+	}
+}
+
+// A message waiting for its newline is its step's record from the trace;
+// when a later printk completes it in the log, the log's record is not
+// kept a second time (the next step would have it), and it takes the
+// log's time and level. The system log's wait skips it until then.
+func TestProvideWaiting(t *testing.T) {
+	var sink strings.Builder
+	r := &kmsgReader{changed: make(chan struct{}), sink: bufio.NewWriter(&sink)}
+	r.add([]kmsg.Record{{Seq: 7, Level: 6, Text: "Inside kthread exit function"}}, 0)
+	if r.provide(kmsg.Record{Seq: 7, Text: "too early"}, 3) {
+		t.Fatal("provide took the sequence number of a record read")
+	}
+	if !r.provide(kmsg.Record{Seq: 8, Text: "Destroyed kthread and worker", PID: 130, Task: "rmmod"}, 3) {
+		t.Fatal("provide refused the waiting message")
+	}
+	if got, _ := r.lastWhere(func(kmsg.Record) bool { return true }); got.Seq != 7 {
+		t.Errorf("lastWhere = record %d: the waiting message is in no reader's log yet", got.Seq)
+	}
+	if got := r.boundary(8, 4); got != 9 {
+		t.Errorf("step 3 ends before record %d, want 9", got)
+	}
+	r.add([]kmsg.Record{{Seq: 8, Level: 6, Time: 5 * time.Second, Text: "Destroyed kthread and worker"}, {Seq: 9, Level: 6, Text: "next"}}, 0)
+	recs, _ := r.since(8)
+	if len(recs) != 2 || recs[0].Waiting || recs[0].Time != 5*time.Second || recs[0].Task != "rmmod" || recs[1].Text != "next" {
+		t.Errorf("records from 8: %+v", recs)
+	}
+	if want := "Destroyed kthread and worker"; strings.Count(sink.String(), want) != 1 {
+		t.Errorf("kernel log:\n%s\nwant %q once", sink.String(), want)
+	}
+}
+
+// The first record a case reads, when no printk of the case's made it, is
+// the end of a message that waited for its newline before the case (the
+// case before's last, on the host target), completed by the case's first
+// printk: no step's. A later record without an event lost it, and stays.
+func TestLeftoverBeforeCase(t *testing.T) {
+	r := &kmsgReader{changed: make(chan struct{})}
+	r.add([]kmsg.Record{{Seq: 7, Text: "the case before's"}}, 0)
+	r.setFirst(8)
+	r.add([]kmsg.Record{{Seq: 8, Text: "Destroyed kthread and worker"}, {Seq: 9, Text: "insmod's"}, {Seq: 10, Text: "lost"}}, 0)
+	who := func(text string) (PrintkEvent, bool) { return PrintkEvent{PID: 5, Task: "insmod"}, text == "insmod's" }
+	r.attribute(who, 11)
+	var got []uint64
+	recs, _ := r.since(7)
+	for _, rec := range recs {
+		got = append(got, rec.Seq)
+	}
+	if want := []uint64{7, 9, 10}; !cmp.Equal(got, want) {
+		t.Errorf("records from 7: %v, want %v", got, want)
 	}
 }

@@ -35,9 +35,10 @@ type PrintkTrace struct {
 	pipe   *os.File // trace_pipe, read by read
 
 	mu      sync.Mutex
-	events  []PrintkEvent // console events not yet paired with a record, oldest first
-	added   uint64        // events read so far: the next one's seq
-	marks   int           // markers seen
+	events  []PrintkEvent  // console events not yet paired with a record, oldest first
+	added   uint64         // events read so far: the next one's seq
+	marks   int            // markers seen
+	addedAt map[int]uint64 // events read when each marker was: the newest before it
 	changed chan struct{}
 	err     error
 }
@@ -49,6 +50,7 @@ type PrintkEvent struct {
 	Text string // escaped as /dev/kmsg escapes it
 	Mark int    // markers seen before it: the step that printed it
 	CPU  int
+	Time time.Duration // the trace's clock, printk's: since boot
 	// Context is kmsg.Softirq, kmsg.Hardirq or kmsg.NMI when the printk ran
 	// in interrupt context (then PID and Task are the task it
 	// interrupted), "" in task context.
@@ -119,8 +121,9 @@ func (t *PrintkTrace) Close() {
 }
 
 // traceLine is one event of trace_pipe: "insmod-124 [000] d.... 7.59:
-// console: init": task, PID, CPU, the irq-info flags, the event and its text.
-var traceLine = regexp.MustCompile(`^\s*(.*)-(\d+)\s+\[(\d+)\]\s+(\S+)\s+[\d.]+: (console|tracing_mark_write|` + StoreProbe + `): (.*)$`)
+// console: init": task, PID, CPU, the irq-info flags, the time, the event
+// and its text.
+var traceLine = regexp.MustCompile(`^\s*(.*)-(\d+)\s+\[(\d+)\]\s+(\S+)\s+([\d.]+): (console|tracing_mark_write|` + StoreProbe + `): (.*)$`)
 
 // StoreProbe is the name of the return probe on vprintk_store that the
 // guest's /init adds where printk formats each message into a static
@@ -201,21 +204,25 @@ func (t *PrintkTrace) read(pipe *os.File) {
 				ev.Text += escapeKmsg("\n" + sc.Text())
 			}
 		case m == nil:
-		case m[5] == "tracing_mark_write":
-			if strings.HasPrefix(m[6], markerPrefix) {
+		case m[6] == "tracing_mark_write":
+			if strings.HasPrefix(m[7], markerPrefix) {
 				t.marks++
+				if t.addedAt == nil {
+					t.addedAt = map[int]uint64{}
+				}
+				t.addedAt[t.marks] = t.added
 			}
 			continued = false
-		case m[5] == "console" && consoleTime(m[6]):
+		case m[6] == "console" && consoleTime(m[7]):
 			// 5.10 and older trace a record when the console prints it,
 			// its timestamp in the text: in the task that flushes the
 			// console, and only at a level the console shows. Such an
 			// event names no printer, and pairs with no record.
 			continued = false
-		case m[5] == StoreProbe && storeTime:
+		case m[6] == StoreProbe && storeTime:
 			continued = false
 		default:
-			storeTime = storeTime || m[5] == "console"
+			storeTime = storeTime || m[6] == "console"
 			pid, _ := strconv.Atoi(m[2])
 			task, ok := names[thread{pid, m[1]}]
 			if !ok {
@@ -226,11 +233,12 @@ func (t *PrintkTrace) read(pipe *os.File) {
 				t.events = t.events[maxEvents/10:]
 			}
 			cpu, _ := strconv.Atoi(m[3])
+			sec, _ := strconv.ParseFloat(m[5], 64)
 			t.added++
-			ev := PrintkEvent{PID: pid, Task: task, Text: escapeKmsg(m[6]), Mark: t.marks,
-				CPU: cpu, Context: traceContext(m[4]), seq: t.added}
-			if m[5] == StoreProbe {
-				ev.probed = m[6]
+			ev := PrintkEvent{PID: pid, Task: task, Text: escapeKmsg(m[7]), Mark: t.marks,
+				CPU: cpu, Time: time.Duration(sec * float64(time.Second)), Context: traceContext(m[4]), seq: t.added}
+			if m[6] == StoreProbe {
+				ev.probed = m[7]
 				ev.Text = probedText(ev.probed)
 			}
 			t.events = append(t.events, ev)
@@ -374,12 +382,33 @@ func (t *PrintkTrace) DropBefore(step int) {
 		i++
 	}
 	t.events = t.events[i:]
+	for m := range t.addedAt {
+		if m < step {
+			delete(t.addedAt, m)
+		}
+	}
 }
 
-// Pending reports whether an event printed before step is still unpaired:
-// a message waiting for its newline, which no record shows yet.
-func (t *PrintkTrace) Pending(step int) bool {
+// Waiting returns the pieces of the message that waits for its newline at
+// marker step: the newest printk before the marker, when no record took
+// it, with the continuations of the same task that it ends (pr_info("a"),
+// pr_cont("b")). The kernel's readers see such a message only once a
+// later printk completes it; an unpaired event that is not the newest
+// lost its record instead.
+func (t *PrintkTrace) Waiting(step int) ([]PrintkEvent, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.events) > 0 && t.events[0].Mark < step
+	newest, ok := t.addedAt[step]
+	i := len(t.events) - 1
+	for i >= 0 && t.events[i].Mark >= step {
+		i--
+	}
+	if !ok || i < 0 || t.events[i].seq != newest {
+		return nil, false
+	}
+	j := i
+	for j > 0 && t.events[j-1].seq == t.events[j].seq-1 && t.events[j-1].PID == t.events[i].PID && t.events[j-1].Context == t.events[i].Context {
+		j--
+	}
+	return append([]PrintkEvent(nil), t.events[j:i+1]...), true
 }

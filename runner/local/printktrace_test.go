@@ -72,8 +72,8 @@ func TestPrintkTraceConsoleTime(t *testing.T) {
 	if ev, ok := tr.Attribute("hello: loaded"); !ok || ev.PID != 121 {
 		t.Errorf("Attribute(hello: loaded) = %+v, %v", ev, ok)
 	}
-	if tr.Pending(1) {
-		t.Errorf("an event is pending: %+v", tr.events)
+	if evs, ok := tr.Waiting(1); ok {
+		t.Errorf("a message waits for its newline: %+v", evs)
 	}
 }
 
@@ -118,8 +118,55 @@ func TestPrintkTraceStoreProbe(t *testing.T) {
 			t.Errorf("Attribute(%q) = %+v, %v; want PID %d, context %q", want.text, ev, ok, want.pid, want.context)
 		}
 	}
-	if !tr.Pending(1) || tr.events[0].Text != "twothreads: both spoke" {
-		t.Errorf("the message without its newline is not pending: %+v", tr.events)
+	if evs, ok := tr.Waiting(1); !ok || len(evs) != 1 || evs[0].Text != "twothreads: both spoke" || evs[0].PID != 120 {
+		t.Errorf("Waiting(1) = %+v, %v; want the message without its newline (events %+v)", evs, ok, tr.events)
+	}
+}
+
+// The message waiting for its newline at a marker is the newest printk
+// before it that no record took, with the same task's continuations it
+// ends; an older unpaired event lost its record, and a message completed
+// by a later printk waits no more.
+func TestPrintkTraceWaiting(t *testing.T) {
+	trace := func(lines ...string) *PrintkTrace {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range lines {
+			fmt.Fprintln(w, line)
+		}
+		w.Close()
+		tr := &PrintkTrace{changed: make(chan struct{})}
+		tr.read(r)
+		return tr
+	}
+	const barrier = `            bash-9     [000] .....    20.0: tracing_mark_write: ` + markerPrefix + `step done`
+	tr := trace(
+		`          insmod-120     [000] .....    14.1: console: lost to a flood`,
+		`          insmod-120     [000] .....    14.2: console: kept`,
+		`           rmmod-130     [001] .....    15.1: console: Destroyed kthread`,
+		`           rmmod-130     [001] .....    15.2: console:  and worker`,
+		barrier,
+		`           rmmod-130     [001] .....    21.0: console: after the barrier`,
+	)
+	if _, ok := tr.Attribute("kept"); !ok {
+		t.Fatal("no event for kept")
+	}
+	evs, ok := tr.Waiting(1)
+	if !ok || len(evs) != 2 || evs[0].Text+evs[1].Text != "Destroyed kthread and worker" || evs[0].Time != 15100*time.Millisecond {
+		t.Errorf("Waiting(1) = %+v, %v; want the two pieces of rmmod's message", evs, ok)
+	}
+	tr = trace(
+		`          insmod-120     [000] .....    14.1: console: no newline`,
+		`          insmod-120     [000] .....    14.2: console: completed it`,
+		barrier,
+	)
+	if _, ok := tr.Attribute("completed it"); !ok {
+		t.Fatal("no event for completed it")
+	}
+	if evs, ok := tr.Waiting(1); ok {
+		t.Errorf("Waiting(1) = %+v: the newest printk has its record", evs)
 	}
 }
 
@@ -137,7 +184,7 @@ func TestPrintkTraceStoreProbeTwin(t *testing.T) {
 	fmt.Fprintln(w, `"`)
 	w.Close()
 	tr.read(r)
-	if _, ok := tr.Attribute("hello: loaded"); !ok || tr.Pending(1) {
+	if _, ok := tr.Attribute("hello: loaded"); !ok || len(tr.events) != 0 {
 		t.Errorf("events left %+v: want the console event alone, paired", tr.events)
 	}
 }

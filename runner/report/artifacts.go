@@ -88,6 +88,10 @@ func stepText(s script.Step) string {
 		if th := r.ThreadLabel(); th != "" {
 			src += " " + th
 		}
+		if r.Waiting { // its level is not known: it is in no reader's log yet
+			fmt.Fprintf(&k, "[%12.6f] <?> %s: %s (no newline yet: from the printk trace)\n", r.Time.Seconds(), src, r.Text)
+			continue
+		}
 		fmt.Fprintf(&k, "[%12.6f] <%d> %s: %s\n", r.Time.Seconds(), r.Level, src, r.Text)
 	}
 	if res.Dropped > 0 {

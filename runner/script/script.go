@@ -378,6 +378,9 @@ func logKernel(ts *testscript.TestScript, st *caseState, recs []kmsg.Record) {
 			} else {
 				ts.Logf("[kernel] %s", norm.Line(r.Text))
 			}
+			if r.Waiting {
+				ts.Logf("[no newline yet: a reader's dmesg shows the line above once the kernel logs another]")
+			}
 		}
 	}
 	if n > maxLoggedKernelLines {

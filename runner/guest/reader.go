@@ -6,10 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -114,21 +112,6 @@ func joinGroups(file, user string, groups []string) error {
 		lines[i] = strings.Join(f, ":")
 	}
 	return os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
-}
-
-// readerCred is who the reader's processes are: their IDs, and the groups
-// that list them (readerGroups) as a login's are.
-func readerCred(r proto.Reader) *syscall.Credential {
-	cred := &syscall.Credential{Uid: uint32(r.UID), Gid: uint32(r.GID)}
-	if u, err := user.LookupId(strconv.Itoa(r.UID)); err == nil {
-		ids, _ := u.GroupIds()
-		for _, id := range ids {
-			if gid, err := strconv.Atoi(id); err == nil && gid != r.GID {
-				cred.Groups = append(cred.Groups, uint32(gid))
-			}
-		}
-	}
-	return cred
 }
 
 // sudoWarmWait bounds how long a step waits for warmSudo.

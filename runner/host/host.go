@@ -66,7 +66,7 @@ func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, erro
 		return nil, fmt.Errorf("wait for the other cases on this kernel: %w", context.Cause(ctx))
 	}
 	release := sync.OnceFunc(func() { <-t.turn })
-	s, err := t.open(ctx)
+	s, err := t.open(ctx, c.WorkDir)
 	if err != nil {
 		release()
 		return nil, err
@@ -76,8 +76,8 @@ func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, erro
 }
 
 // open starts a session on this kernel: its log, read from now on, and
-// the shell its steps will run in.
-func (t *Target) open(ctx context.Context) (*session, error) {
+// the shell its steps will run in, as the reader, in work.
+func (t *Target) open(ctx context.Context, work string) (*session, error) {
 	s := &session{before: loadedModules(), timeout: t.StepTimeout}
 	var err error
 	if s.guard, err = startGuard(s.before); err != nil {
@@ -106,6 +106,13 @@ func (t *Target) open(ctx context.Context) (*session, error) {
 		// (use_pty) to read the terminal: refused, not left to hang.
 		Refuse:    "nested shells (sudo su, sudo -i, sudo -s, su -) are not supported on the host target (they would need this machine's sudo configuration changed: use_pty); run the case on the qemu target",
 		OnSession: func(sid int) { s.guard.tell(guardSession, strconv.Itoa(sid)) }}
+	who, err := s.asReader(ctx, work)
+	if err != nil {
+		s.log.Close()
+		s.guard.done()
+		return nil, err
+	}
+	s.info.Notes = append(s.info.Notes, who)
 	return s, nil
 }
 

@@ -2,10 +2,10 @@ package qemu
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 
+	"github.com/kmodcheck/kmodcheck/runner/local"
 	"github.com/kmodcheck/kmodcheck/runner/proto"
 )
 
@@ -27,13 +27,7 @@ func caseReader(root, work string) (proto.Reader, error) {
 	if os.Getuid() != 0 {
 		return r, nil
 	}
-	err = filepath.WalkDir(work, func(path string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(path, r.UID, r.GID)
-	})
-	if err != nil {
+	if err := local.GiveTree(work, r.UID, r.GID); err != nil {
 		return r, fmt.Errorf("give the work directory to the reader %s: %w", r.Name, err)
 	}
 	return r, nil

@@ -1,0 +1,100 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kmodcheck/kmodcheck/runner/local"
+	"github.com/kmodcheck/kmodcheck/runner/proto"
+)
+
+// sudoReader is the user who ran kmodcheck with sudo (SUDO_UID,
+// SUDO_GID): a privileged CI runner's user (GitHub's `runner`), or the
+// reader at their laptop. The steps run as them, typing sudo where the
+// tutorial does, as on the qemu target; without one (kmodcheck run as
+// root itself, in a container), as root.
+func sudoReader() (r proto.Reader, home string, ok bool) {
+	if os.Getuid() != 0 {
+		return r, "", false
+	}
+	uid, err1 := strconv.Atoi(os.Getenv("SUDO_UID"))
+	gid, err2 := strconv.Atoi(os.Getenv("SUDO_GID"))
+	if err1 != nil || err2 != nil || uid == 0 {
+		return r, "", false
+	}
+	u, err := user.LookupId(strconv.Itoa(uid))
+	if err != nil {
+		return r, "", false
+	}
+	r = proto.Reader{Name: u.Username, UID: uid, GID: gid}
+	if home = u.HomeDir; home == "" {
+		home = r.Home()
+	}
+	return r, home, true
+}
+
+// sudoCheckWait bounds readerSudo's `sudo -n true`.
+const sudoCheckWait = 10 * time.Second
+
+// readerSudo reports why the reader could not type the steps in dir:
+// dir out of their reach, or their sudo asking for a password, which no
+// step can type (it would wait at the prompt until its timeout). "" when
+// they can.
+func readerSudo(ctx context.Context, dir string, env []string, cred *syscall.Credential) string {
+	ctx, cancel := context.WithTimeout(ctx, sudoCheckWait)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sudo", "-n", "true")
+	cmd.Env, cmd.Dir = env, dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setsid: true}
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		return ""
+	}
+	return fmt.Sprintf("sudo -n true: %v: %s", err, strings.TrimSpace(string(out)))
+}
+
+// asReader makes the session's steps the reader's, if kmodcheck was run
+// with sudo by a user whose sudo asks no password: their IDs and login
+// environment, the case's work directory theirs. It returns what the
+// transcript says about who types the lines.
+func (s *session) asReader(ctx context.Context, work string) (string, error) {
+	r, home, ok := sudoReader()
+	if !ok {
+		return "steps run as root: no user ran kmodcheck with sudo", nil
+	}
+	env, cred := local.LoginEnv(r.Name, home), local.UserCred(r.UID, r.GID)
+	if err := local.GiveTree(work, r.UID, r.GID); err != nil {
+		return "", fmt.Errorf("give the work directory to %s: %w", r.Name, err)
+	}
+	// The work directory's parent is the run's own temporary directory
+	// (testscript's, made 0700): the reader may pass through it, not list it.
+	if parent := filepath.Dir(work); ownDir(parent) {
+		if fi, err := os.Stat(parent); err == nil {
+			os.Chmod(parent, fi.Mode().Perm()|0o011)
+		}
+	}
+	if why := readerSudo(ctx, work, env, cred); why != "" {
+		return fmt.Sprintf("steps run as root, not as %s, who ran kmodcheck with sudo: %s can type no step there (%s)", r.Name, r.Name, why), nil
+	}
+	s.steps.Env, s.steps.Cred = env, cred
+	return fmt.Sprintf("steps run as %s (uid %d), who ran kmodcheck with sudo", r.Name, r.UID), nil
+}
+
+// ownDir reports whether dir is a directory of this process's user,
+// made by the run: one in the system's temporary directory.
+func ownDir(dir string) bool {
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() || filepath.Dir(dir) != filepath.Clean(os.TempDir()) {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Getuid()
+}

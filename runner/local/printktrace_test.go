@@ -57,15 +57,9 @@ func TestNormalizeTask(t *testing.T) {
 // stay pending and put a marker into the reader's log after the step.
 // An event of a later kernel is kept, and pairs.
 func TestPrintkTraceConsoleTime(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := &PrintkTrace{changed: make(chan struct{})}
-	fmt.Fprintln(w, "          insmod-120     [000] d...    10.108797: console: [   10.042583] hello: loading out-of-tree module taints kernel.")
-	fmt.Fprintln(w, "          insmod-121     [001] .....    11.2: console: hello: loaded")
-	w.Close()
-	tr.read(r)
+	tr := readTrace(t,
+		"          insmod-120     [000] d...    10.108797: console: [   10.042583] hello: loading out-of-tree module taints kernel.",
+		"          insmod-121     [001] .....    11.2: console: hello: loaded")
 	if len(tr.events) != 1 {
 		t.Errorf("events %+v: want only the later kernel's", tr.events)
 	}
@@ -84,27 +78,18 @@ func TestPrintkTraceConsoleTime(t *testing.T) {
 // printk:console events do; one without its record is a message waiting
 // for its newline. (The lines are 5.10's, as a guest traced them.)
 func TestPrintkTraceStoreProbe(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := &PrintkTrace{changed: make(chan struct{})}
-	for _, line := range []string{
-		`          insmod-120     [000] d...    14.891: printk_store: (vprintk_emit+0xf2/0x270 <- vprintk_store) msg="` + "\x01" + `6twothreads: starting`,
+	tr := readTrace(t,
+		`          insmod-120     [000] d...    14.891: printk_store: (vprintk_emit+0xf2/0x270 <- vprintk_store) msg="`+"\x01"+`6twothreads: starting`,
 		`"`,
 		`          insmod-120     [000] d...    14.893: console: [   14.891779] twothreads: starting`,
-		`          <idle>-0       [001] d.s.    14.894: printk_store: (vprintk_emit+0xf2/0x270 <- vprintk_store) msg="` + "\x01" + `4timer: "fired"`,
+		`          <idle>-0       [001] d.s.    14.894: printk_store: (vprintk_emit+0xf2/0x270 <- vprintk_store) msg="`+"\x01"+`4timer: "fired"`,
 		`"`,
-		`          insmod-120     [000] d...    14.895: printk_store: (vprintk_emit+0xf2/0x270 <- vprintk_store) msg="` + "\x01" + `6two`,
+		`          insmod-120     [000] d...    14.895: printk_store: (vprintk_emit+0xf2/0x270 <- vprintk_store) msg="`+"\x01"+`6two`,
 		`lines`,
 		`"`,
-		`          insmod-120     [000] d...    14.896: printk_store: (vprintk_emit+0xf2/0x270 <- vprintk_store) msg="` + "\x01" + `6twothreads: both spoke"`,
-		`            bash-112     [000] d...    14.897: tracing_mark_write: ` + markerPrefix + `step 1 done`,
-	} {
-		fmt.Fprintln(w, line)
-	}
-	w.Close()
-	tr.read(r)
+		`          insmod-120     [000] d...    14.896: printk_store: (vprintk_emit+0xf2/0x270 <- vprintk_store) msg="`+"\x01"+`6twothreads: both spoke"`,
+		`            bash-112     [000] d...    14.897: tracing_mark_write: `+markerPrefix+`step 1 done`,
+	)
 	for _, want := range []struct {
 		text    string
 		pid     int
@@ -128,21 +113,8 @@ func TestPrintkTraceStoreProbe(t *testing.T) {
 // ends; an older unpaired event lost its record, and a message completed
 // by a later printk waits no more.
 func TestPrintkTraceWaiting(t *testing.T) {
-	trace := func(lines ...string) *PrintkTrace {
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range lines {
-			fmt.Fprintln(w, line)
-		}
-		w.Close()
-		tr := &PrintkTrace{changed: make(chan struct{})}
-		tr.read(r)
-		return tr
-	}
 	const barrier = `            bash-9     [000] .....    20.0: tracing_mark_write: ` + markerPrefix + `step done`
-	tr := trace(
+	tr := readTrace(t,
 		`          insmod-120     [000] .....    14.1: console: lost to a flood`,
 		`          insmod-120     [000] .....    14.2: console: kept`,
 		`           rmmod-130     [001] .....    15.1: console: Destroyed kthread`,
@@ -157,7 +129,7 @@ func TestPrintkTraceWaiting(t *testing.T) {
 	if !ok || len(evs) != 2 || evs[0].Text+evs[1].Text != "Destroyed kthread and worker" || evs[0].Time != 15100*time.Millisecond {
 		t.Errorf("Waiting(1) = %+v, %v; want the two pieces of rmmod's message", evs, ok)
 	}
-	tr = trace(
+	tr = readTrace(t,
 		`          insmod-120     [000] .....    14.1: console: no newline`,
 		`          insmod-120     [000] .....    14.2: console: completed it`,
 		barrier,
@@ -174,16 +146,10 @@ func TestPrintkTraceWaiting(t *testing.T) {
 // one too, each printk would have two events, and the probe's, unpaired,
 // would stay pending.
 func TestPrintkTraceStoreProbeTwin(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := &PrintkTrace{changed: make(chan struct{})}
-	fmt.Fprintln(w, `          insmod-121     [001] .....    11.2: console: hello: loaded`)
-	fmt.Fprintln(w, `          insmod-121     [001] d....    11.3: printk_store: (vprintk_emit+0xf2/0x270 <- vprintk_store) msg="`+"\x01"+`6hello: loaded`)
-	fmt.Fprintln(w, `"`)
-	w.Close()
-	tr.read(r)
+	tr := readTrace(t,
+		`          insmod-121     [001] .....    11.2: console: hello: loaded`,
+		`          insmod-121     [001] d....    11.3: printk_store: (vprintk_emit+0xf2/0x270 <- vprintk_store) msg="`+"\x01"+`6hello: loaded`,
+		`"`)
 	if _, ok := tr.Attribute("hello: loaded"); !ok || len(tr.events) != 0 {
 		t.Errorf("events left %+v: want the console event alone, paired", tr.events)
 	}
@@ -253,4 +219,22 @@ func BenchmarkAttributeBacklog(b *testing.B) {
 			}
 		}
 	}
+}
+
+// readTrace is a PrintkTrace that has read lines, as trace_pipe gives them.
+func readTrace(t *testing.T, lines ...string) *PrintkTrace {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for _, line := range lines {
+			fmt.Fprintln(w, line)
+		}
+		w.Close()
+	}()
+	tr := &PrintkTrace{changed: make(chan struct{})}
+	tr.read(r)
+	return tr
 }

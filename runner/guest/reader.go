@@ -1,11 +1,11 @@
 package guest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -124,12 +124,5 @@ const sudoWarmWait = 5 * time.Second
 // host builds and the guest waits. It leaves nothing: with NOPASSWD, sudo
 // writes no timestamp, and the kernel's auditing is off.
 func warmSudo(env []string, cred *syscall.Credential) {
-	path, err := exec.LookPath("sudo")
-	if err != nil {
-		return
-	}
-	cmd := exec.Command(path, "-n", "true")
-	cmd.Env, cmd.Dir = env, "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setsid: true}
-	cmd.Run()
+	local.SudoNoPassword(context.Background(), "/", env, cred)
 }

@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -41,25 +39,8 @@ func sudoReader() (r proto.Reader, home string, ok bool) {
 	return r, home, true
 }
 
-// sudoCheckWait bounds readerSudo's `sudo -n true`.
+// sudoCheckWait bounds asReader's `sudo -n true` as the reader.
 const sudoCheckWait = 10 * time.Second
-
-// readerSudo reports why the reader could not type the steps in dir:
-// dir out of their reach, or their sudo asking for a password, which no
-// step can type (it would wait at the prompt until its timeout). "" when
-// they can.
-func readerSudo(ctx context.Context, dir string, env []string, cred *syscall.Credential) string {
-	ctx, cancel := context.WithTimeout(ctx, sudoCheckWait)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "sudo", "-n", "true")
-	cmd.Env, cmd.Dir = env, dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setsid: true}
-	out, err := cmd.CombinedOutput()
-	if err == nil {
-		return ""
-	}
-	return fmt.Sprintf("sudo -n true: %v: %s", err, strings.TrimSpace(string(out)))
-}
 
 // asReader makes the session's steps the reader's, if kmodcheck was run
 // with sudo by a user whose sudo asks no password: their IDs and login
@@ -76,25 +57,24 @@ func (s *session) asReader(ctx context.Context, work string) (string, error) {
 	}
 	// The work directory's parent is the run's own temporary directory
 	// (testscript's, made 0700): the reader may pass through it, not list it.
-	if parent := filepath.Dir(work); ownDir(parent) {
-		if fi, err := os.Stat(parent); err == nil {
-			os.Chmod(parent, fi.Mode().Perm()|0o011)
-		}
-	}
-	if why := readerSudo(ctx, work, env, cred); why != "" {
-		return fmt.Sprintf("steps run as root, not as %s, who ran kmodcheck with sudo: %s can type no step there (%s)", r.Name, r.Name, why), nil
+	passable(filepath.Dir(work))
+	sudoCtx, cancel := context.WithTimeout(ctx, sudoCheckWait)
+	defer cancel()
+	if err := local.SudoNoPassword(sudoCtx, work, env, cred); err != nil {
+		return fmt.Sprintf("steps run as root, not as %s, who ran kmodcheck with sudo: %s can type no step there (%v)", r.Name, r.Name, err), nil
 	}
 	s.steps.Env, s.steps.Cred = env, cred
 	return fmt.Sprintf("steps run as %s (uid %d), who ran kmodcheck with sudo", r.Name, r.UID), nil
 }
 
-// ownDir reports whether dir is a directory of this process's user,
-// made by the run: one in the system's temporary directory.
-func ownDir(dir string) bool {
+// passable lets others pass through dir, not list it, if dir is this
+// process's user's in the system's temporary directory: the run's own.
+func passable(dir string) {
 	fi, err := os.Stat(dir)
 	if err != nil || !fi.IsDir() || filepath.Dir(dir) != filepath.Clean(os.TempDir()) {
-		return false
+		return
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	return ok && int(st.Uid) == os.Getuid()
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) == os.Getuid() {
+		os.Chmod(dir, fi.Mode().Perm()|0o011)
+	}
 }

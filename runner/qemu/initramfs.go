@@ -48,11 +48,13 @@ done
 # Where printk formats each message into a static buffer (textbuf, 5.10),
 # printk:console fires only when the console prints, in whichever task
 # flushes it: a return probe on vprintk_store reads the buffer instead,
-# as the printing task stores the message (local.StoreProbe).
+# as the printing task stores the message (local.StoreProbe). 6.x formats
+# into the record: its kallsyms (0.5 s of grep under TCG) is not read.
 i=/sys/kernel/tracing/instances/` + proto.TraceInstance + `
 if $bb mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; then
 	$bb mkdir -p $i 2>/dev/null && echo 1 2>/dev/null > $i/events/printk/console/enable
-	tb=$($bb grep -m 1 ' [bdBD] textbuf\.[0-9]*$' /proc/kallsyms) &&
+	case $($bb uname -r) in [1-5].*) tb=$($bb grep -m 1 ' [bdBD] textbuf\.[0-9]*$' /proc/kallsyms) ;; *) tb= ;; esac
+	[ -n "$tb" ] &&
 		echo "r:` + local.StoreProbe + ` vprintk_store msg=@0x${tb%% *}:string" 2>/dev/null >> /sys/kernel/tracing/kprobe_events &&
 		echo 1 2>/dev/null > $i/events/kprobes/` + local.StoreProbe + `/enable
 	$bb umount /sys/kernel/tracing

@@ -64,7 +64,10 @@ func TestSetupDistributions(t *testing.T) {
 			if gotKernel != tt.wantKernel {
 				t.Errorf("asks for linux-image-amd64: %v, want %v\n%s", gotKernel, tt.wantKernel, out)
 			}
-			for _, p := range []string{"qemu-system-x86", "mmdebstrap", "busybox-static", "debian-archive-keyring"} {
+			if !strings.Contains(string(out), "\nlocaledef -i en_US -c -f UTF-8 en_US.UTF-8\n") {
+				t.Errorf("does not make the reader's locale on a host without it: %s", out)
+			}
+			for _, p := range []string{"qemu-system-x86", "mmdebstrap", "busybox-static", "debian-archive-keyring", "locales"} {
 				if !strings.Contains(" "+strings.Join(asked, " ")+" ", " "+p+" ") {
 					t.Errorf("does not ask for %s on a host without it: %s", p, out)
 				}

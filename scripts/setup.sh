@@ -17,7 +17,8 @@ needs="qemu-system-x86_64=qemu-system-x86 /bin/busybox=busybox-static
 lsmod=kmod ps=procps dmesg=util-linux unshare=util-linux chroot=coreutils
 xz=xz-utils zstd=zstd make=make gcc=gcc pahole=dwarves sudo=sudo
 mmdebstrap=mmdebstrap dpkg-deb=dpkg apt-get=apt
-/usr/share/keyrings/debian-archive-keyring.gpg=debian-archive-keyring"
+/usr/share/keyrings/debian-archive-keyring.gpg=debian-archive-keyring
+/usr/share/i18n/locales/en_US=locales"
 
 missing=""
 for pair in $needs; do
@@ -54,12 +55,29 @@ if [ -n "$want_kernel" ]; then
 	done
 fi
 
+# The locale of a reader's terminal, en_US.UTF-8, in the host's root, which
+# is the machine of the system's kernel (release roots make their own):
+# locale-gen's archive, or a directory, as kmodcheck looks for it.
+reader_locale() {
+	[ -e "$root/usr/lib/locale/en_US.utf8/LC_CTYPE" ] && return 0
+	[ -e "$root/usr/lib/locale/en_US.UTF-8/LC_CTYPE" ] && return 0
+	grep -qa 'en_US\.utf8' "$root/usr/lib/locale/locale-archive" 2>/dev/null && return 0
+	echo "setup: making the locale en_US.UTF-8 (a reader's)"
+	if [ -n "${SETUP_DRY_RUN:-}" ]; then
+		echo "localedef -i en_US -c -f UTF-8 en_US.UTF-8"
+		return 0
+	fi
+	$sudo localedef -i en_US -c -f UTF-8 en_US.UTF-8
+}
+
 missing=$(printf '%s\n' $missing | sort -u | xargs)
-[ -n "$missing" ] || exit 0
-echo "setup: installing $missing"
-update || exit 1
-if [ -n "${SETUP_DRY_RUN:-}" ]; then
-	echo "apt-get install -y -q --no-install-recommends $missing"
-	exit 0
+if [ -n "$missing" ]; then
+	echo "setup: installing $missing"
+	update || exit 1
+	if [ -n "${SETUP_DRY_RUN:-}" ]; then
+		echo "apt-get install -y -q --no-install-recommends $missing"
+	else
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing || exit 1
+	fi
 fi
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing
+reader_locale

@@ -157,7 +157,7 @@ func serve(reader proto.Reader, setupErr error) error {
 	if setupErr != nil {
 		hello.Error = setupErr.Error()
 	}
-	env, cred := local.LoginEnv(reader.Name, reader.Home()), local.UserCred(reader.UID, reader.GID)
+	env, cred := local.LoginEnv(reader.Name, reader.Home(), reader.Lang), local.UserCred(reader.UID, reader.GID)
 	a := &agent{work: os.Getenv(proto.EnvWork), seen: map[string]*loadedModule{}, session: local.Steps{Env: env, Cred: cred}}
 	a.shell.env, a.shell.cred = env, cred
 	a.log, err = local.OpenKernelLog(logPort)

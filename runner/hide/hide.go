@@ -156,20 +156,21 @@ func ScrubShadow(data []byte) []byte {
 // a reader's login has these, and no CI runner's tokens.
 var readerEnvNames = map[string]bool{
 	"HOME": true, "USER": true, "LOGNAME": true, "SHELL": true, "TERM": true,
-	"LANG": true, "LANGUAGE": true, "TZ": true, "PATH": true,
+	"TZ": true, "PATH": true,
 }
 
-// ReaderEnv returns what of env a reader's own shell would have: the
-// login's variables and the locale's (LANG, LC_*), so that the compiler
-// speaks as it would, and nothing else (tokens and secrets a CI runner
-// keeps in its environment).
-func ReaderEnv(env []string) []string {
+// ReaderEnv returns what of env a reader's own shell would have, in the
+// reader's locale lang: the login's variables, LANG=lang in place of
+// env's locale (LANG, LANGUAGE, LC_*), so that the compiler speaks as it
+// does at the reader's terminal, and nothing else (tokens and secrets a
+// CI runner keeps in its environment).
+func ReaderEnv(env []string, lang string) []string {
 	var out []string
 	for _, kv := range env {
 		name, _, _ := strings.Cut(kv, "=")
-		if readerEnvNames[name] || strings.HasPrefix(name, "LC_") {
+		if readerEnvNames[name] {
 			out = append(out, kv)
 		}
 	}
-	return out
+	return append(out, "LANG="+lang)
 }

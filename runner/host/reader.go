@@ -32,7 +32,11 @@ func sudoReader() (r proto.Reader, home string, ok bool) {
 	if err != nil {
 		return r, "", false
 	}
-	r = proto.Reader{Name: u.Username, UID: uid, GID: gid}
+	// The reader's locale is theirs: sudo passes LANG on.
+	r = proto.Reader{Name: u.Username, UID: uid, GID: gid, Lang: os.Getenv("LANG")}
+	if r.Lang == "" {
+		r.Lang = proto.FallbackLocale
+	}
 	if home = u.HomeDir; home == "" {
 		home = r.Home()
 	}
@@ -51,7 +55,7 @@ func (s *session) asReader(ctx context.Context, work string) (string, error) {
 	if !ok {
 		return "steps run as root: no user ran kmodcheck with sudo", nil
 	}
-	env, cred := local.LoginEnv(r.Name, home), local.UserCred(r.UID, r.GID)
+	env, cred := local.LoginEnv(r.Name, home, r.Lang), local.UserCred(r.UID, r.GID)
 	if err := local.GiveTree(work, r.UID, r.GID); err != nil {
 		return "", fmt.Errorf("give the work directory to %s: %w", r.Name, err)
 	}

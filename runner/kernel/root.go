@@ -22,9 +22,10 @@ import (
 // tutorials tell their readers to install), pahole, with which kbuild
 // adds BTF to modules, and systemd, whose journald and journalctl every
 // Debian machine has (the guest starts journald for a step that runs
-// journalctl; systemd is not the guest's init).
+// journalctl; systemd is not the guest's init), and locales, from which
+// the reader's locale is made (readerLocaleHook).
 func ReaderPackages() []string {
-	return []string{"bash", "sudo", "kmod", "procps", "util-linux", "build-essential", "dwarves", "systemd"}
+	return []string{"bash", "sudo", "kmod", "procps", "util-linux", "build-essential", "dwarves", "systemd", "locales"}
 }
 
 // A Roots makes release roots: the userland of a kernel's Debian release,
@@ -176,6 +177,7 @@ func (r *Roots) base(ctx context.Context, k *Kernel) (string, error) {
 			// What a reader's machine says of itself, and sudo resolves.
 			`--customize-hook=echo kmodcheck > "$1/etc/hostname"`,
 			`--customize-hook=printf '127.0.0.1 localhost\n127.0.1.1 kmodcheck\n' > "$1/etc/hosts"`,
+			readerLocaleHook,
 			BaseSuite(k.Suite), tmp}
 		args = append(args, r.Archive.RootSourceLines(k.Suite)...)
 		fmt.Fprintf(r.out(), "making the %s root for %s with mmdebstrap (%s)\n", BaseSuite(k.Suite), k.Release, strings.Join(pkgs, " "))

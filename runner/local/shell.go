@@ -31,12 +31,12 @@ const Bash = "/bin/bash"
 const ReaderPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/games:/usr/local/games"
 
 // LoginEnv is the environment of a login of the user name, whose home
-// is home, with colour off.
-func LoginEnv(name, home string) []string {
+// is home, in the locale lang, with colour off.
+func LoginEnv(name, home, lang string) []string {
 	return []string{
 		"PATH=" + ReaderPath,
 		"HOME=" + home, "USER=" + name, "LOGNAME=" + name, "SHELL=" + Bash,
-		"TERM=dumb", "NO_COLOR=1", "LANG=C.UTF-8",
+		"TERM=dumb", "NO_COLOR=1", "LANG=" + lang,
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 )
 
 // rootEnv is a root login's environment.
-var rootEnv = LoginEnv("root", "/root")
+var rootEnv = LoginEnv("root", "/root", "C.UTF-8")
 
 // TestShellSession types steps into one bash session, as a reader types
 // lines into a terminal: state carries from step to step, each step keeps
@@ -204,7 +204,7 @@ func TestShellAsAnotherUser(t *testing.T) {
 	if err := errors.Join(os.Chmod(dir, 0o755), os.Chown(dir, nobody, nobody)); err != nil {
 		t.Fatal(err)
 	}
-	steps := Steps{Env: LoginEnv("nobody", "/nonexistent"), Cred: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	steps := Steps{Env: LoginEnv("nobody", "/nonexistent", "C.UTF-8"), Cred: &syscall.Credential{Uid: nobody, Gid: nobody}}
 	defer steps.Close()
 	for _, step := range []struct {
 		line, stdout string

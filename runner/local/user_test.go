@@ -17,12 +17,12 @@ func TestSudoNoPassword(t *testing.T) {
 	if _, err := exec.LookPath("sudo"); err != nil {
 		t.Skip("no sudo here")
 	}
-	err := SudoNoPassword(context.Background(), "/", LoginEnv("nobody", "/nonexistent"), UserCred(65534, 65534))
+	err := SudoNoPassword(context.Background(), "/", LoginEnv("nobody", "/nonexistent", "C.UTF-8"), UserCred(65534, 65534))
 	if err == nil {
 		t.Fatal("nobody's sudo asks no password")
 	}
 	t.Log(err)
-	if err := SudoNoPassword(context.Background(), "/", LoginEnv("root", "/root"), UserCred(0, 0)); err != nil {
+	if err := SudoNoPassword(context.Background(), "/", LoginEnv("root", "/root", "C.UTF-8"), UserCred(0, 0)); err != nil {
 		t.Errorf("root's sudo: %v", err)
 	}
 }

@@ -18,7 +18,20 @@ import (
 type Reader struct {
 	Name     string
 	UID, GID int
+	// Lang is the reader's locale (LANG): ReaderLocale where the
+	// machine has it, else FallbackLocale.
+	Lang string
 }
+
+// ReaderLocale is the locale of a reader's terminal: the one Ubuntu's
+// installer gives an English desktop, whose collation sorts ls's
+// Makefile among the k's, as tutorials show it (the C locale puts
+// capitals first).
+const ReaderLocale = "en_US.UTF-8"
+
+// FallbackLocale is the reader's locale on a machine without
+// ReaderLocale: every glibc since 2.35 has it, and Debian's older ones.
+const FallbackLocale = "C.UTF-8"
 
 // ReaderName is the reader's name where the machine has no user of the
 // reader's ID.
@@ -30,21 +43,21 @@ const firstUserID = 1000
 // Home is the reader's home directory.
 func (r Reader) Home() string { return "/home/" + r.Name }
 
-// String is the reader as the case line carries it: NAME:UID:GID.
-func (r Reader) String() string { return fmt.Sprintf("%s:%d:%d", r.Name, r.UID, r.GID) }
+// String is the reader as the case line carries it: NAME:UID:GID:LANG.
+func (r Reader) String() string { return fmt.Sprintf("%s:%d:%d:%s", r.Name, r.UID, r.GID, r.Lang) }
 
 // ParseReader parses Reader.String's form.
 func ParseReader(s string) (Reader, error) {
 	f := strings.Split(s, ":")
-	if len(f) != 3 || f[0] == "" {
-		return Reader{}, fmt.Errorf("reader %q: want NAME:UID:GID", s)
+	if len(f) != 4 || f[0] == "" || f[3] == "" {
+		return Reader{}, fmt.Errorf("reader %q: want NAME:UID:GID:LANG", s)
 	}
 	uid, err1 := strconv.Atoi(f[1])
 	gid, err2 := strconv.Atoi(f[2])
 	if err1 != nil || err2 != nil || uid <= 0 || gid <= 0 {
 		return Reader{}, fmt.Errorf("reader %q: IDs must be positive numbers", s)
 	}
-	return Reader{Name: f[0], UID: uid, GID: gid}, nil
+	return Reader{Name: f[0], UID: uid, GID: gid, Lang: f[3]}, nil
 }
 
 // ReaderOf chooses the reader of a machine, given its /etc/passwd and

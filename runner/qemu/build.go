@@ -41,6 +41,7 @@ type caseBuild struct {
 	agent string // the kmodcheck binary, which puts the machine together (proto.RoleView)
 	view  string // the machine (buildMachineView), JSON
 	upper string // the overlays' upper directories: the machine's changes
+	lang  string // the reader's locale, the compiler's
 }
 
 // newCaseBuild makes the build side of a case whose work directory is
@@ -51,7 +52,7 @@ func newCaseBuild(agent, release, root, work string, rootOnly hide.Private, read
 	if err != nil {
 		return nil, err
 	}
-	b := &caseBuild{dir: dir, agent: agent, view: filepath.Join(dir, buildView), upper: filepath.Join(dir, "upper")}
+	b := &caseBuild{dir: dir, agent: agent, view: filepath.Join(dir, buildView), upper: filepath.Join(dir, "upper"), lang: reader.Lang}
 	if err := b.write(release, root, work, rootOnly, reader); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("the build's machine for %s: %w", release, err)
@@ -124,11 +125,12 @@ func writeBuildView(m buildMachine, file string) error {
 // The step reaches nothing else of the host: it runs without capabilities
 // and network, sees only its own processes, a few devices, the host's
 // /sys read-only, the machine with hide.Dirs empty and password
-// hashes scrubbed, and a reader's environment (hide.ReaderEnv).
+// hashes scrubbed, and a reader's environment in the reader's locale
+// (hide.ReaderEnv).
 func (b *caseBuild) run(ctx context.Context, step target.Step) target.Result {
 	wrapped := step
 	wrapped.Line = wrapNS(b.agent, b.view, step.Line, os.Geteuid() != 0, true)
-	res := local.RunSh(ctx, wrapped, hide.ReaderEnv(local.HostEnv()))
+	res := local.RunSh(ctx, wrapped, hide.ReaderEnv(local.HostEnv(), b.lang))
 	res.Step = step
 	return res
 }

@@ -244,6 +244,9 @@ func (t *Target) Start(ctx context.Context, c target.Case) (target.Session, erro
 	if err != nil {
 		return nil, err
 	}
+	if reader.Lang != proto.ReaderLocale {
+		notes = append(notes, fmt.Sprintf("steps run in the locale %s: the machine has no %s, a reader's (make setup makes it in the host's root)", reader.Lang, proto.ReaderLocale))
+	}
 	build, err := newCaseBuild(t.Agent, t.Kernel.Release, m.Root, c.WorkDir, rootOnly, reader)
 	if err != nil {
 		return nil, err

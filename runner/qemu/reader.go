@@ -5,12 +5,14 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/kmodcheck/kmodcheck/runner/kernel"
 	"github.com/kmodcheck/kmodcheck/runner/local"
 	"github.com/kmodcheck/kmodcheck/runner/proto"
 )
 
 // caseReader returns the reader a case's steps run as on the machine
-// whose root is root (proto.ReaderOf), and gives them the case's work
+// whose root is root (proto.ReaderOf), in proto.ReaderLocale where the
+// machine has it, and gives them the case's work
 // directory and what it holds (the case's files, copied by kmodcheck),
 // as a reader's own files are theirs. Run by a user other than root,
 // kmodcheck's files are that user's already, and so is the reader.
@@ -24,6 +26,10 @@ func caseReader(root, work string) (proto.Reader, error) {
 		return proto.Reader{}, fmt.Errorf("the machine's groups: %w", err)
 	}
 	r := proto.ReaderOf(passwd, group, os.Getuid(), os.Getgid())
+	r.Lang = proto.FallbackLocale
+	if kernel.HasReaderLocale(root) {
+		r.Lang = proto.ReaderLocale
+	}
 	if os.Getuid() != 0 {
 		return r, nil
 	}

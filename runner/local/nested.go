@@ -33,17 +33,53 @@ var shellNames = map[string]bool{"bash": true, "sh": true, "dash": true, "zsh": 
 // terminal, waiting for a line: blocked in read(0), on a terminal with
 // nothing typed ahead, started without a command (-c) or a script.
 func shellWaiting(pid int) bool {
+	fd, ok := readsTerminal(pid)
+	return ok && fd == 0 && isShell(pid)
+}
+
+// readsTerminal reports whether pid is blocked reading a terminal with
+// nothing typed ahead, and on which descriptor: /proc/PID/syscall shows
+// read(2) (syscall 0 on x86_64) on a descriptor that is a terminal whose
+// input queue is empty. A program that opened /dev/tty (sudo's password
+// prompt) reads its controlling terminal, which its standard input,
+// output or error is where it has one.
+func readsTerminal(pid int) (fd int, ok bool) {
 	sc, err := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", pid))
-	if err != nil || !strings.HasPrefix(string(sc), "0 0x0 ") || !isShell(pid) { // read(0, ...)
-		return false
+	f := strings.Fields(string(sc))
+	if err != nil || len(f) < 2 || f[0] != "0" {
+		return -1, false
 	}
-	f, err := os.OpenFile(fmt.Sprintf("/proc/%d/fd/0", pid), os.O_RDONLY|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
+	n, err := strconv.ParseInt(strings.TrimPrefix(f[1], "0x"), 16, 32)
 	if err != nil {
-		return false
+		return -1, false
 	}
-	defer f.Close()
-	n, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCINQ)
-	return err == nil && n == 0
+	fd = int(n)
+	check := []int{fd}
+	if link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, fd)); link == "/dev/tty" {
+		// Opened again, /dev/tty is the opener's terminal, not pid's.
+		check = []int{0, 1, 2}
+	}
+	for _, c := range check {
+		if queued, isTTY := terminalQueue(pid, c); isTTY {
+			return fd, queued == 0
+		}
+	}
+	return fd, len(check) > 1 // its terminal, whose queue nothing shows
+}
+
+// terminalQueue returns how many bytes are typed ahead on pid's
+// descriptor fd, if it is a terminal.
+func terminalQueue(pid, fd int) (queued int, isTTY bool) {
+	file, err := os.OpenFile(fmt.Sprintf("/proc/%d/fd/%d", pid, fd), os.O_RDONLY|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return 0, false
+	}
+	defer file.Close()
+	if _, err := unix.IoctlGetTermios(int(file.Fd()), unix.TCGETS); err != nil {
+		return 0, false // a pipe, a device: FIONREAD answers there too
+	}
+	queued, err = unix.IoctlGetInt(int(file.Fd()), unix.TIOCINQ)
+	return queued, err == nil
 }
 
 // readsCommands reports whether a shell's arguments leave it reading
@@ -166,10 +202,10 @@ func statPPID(stat string) int {
 	return n
 }
 
-// newShell returns a descendant of the session's current shell that is a
-// shell waiting for a line (see above), or 0.
-func (s *Shell) newShell() int {
-	for _, p := range descendants(s.top()) {
+// newShell returns one of kids, the descendants of the session's current
+// shell, that is a shell waiting for a line (see above), or 0.
+func (s *Shell) newShell(kids []int) int {
+	for _, p := range kids {
 		if s.level(p) < 0 && shellWaiting(p) {
 			return p
 		}

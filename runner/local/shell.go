@@ -304,7 +304,7 @@ func (s *Shell) await(ctx context.Context) (exit int, ok bool) {
 	delay := 100 * time.Millisecond
 	poll := time.NewTimer(delay)
 	defer poll.Stop()
-	queried, waiting := false, 0
+	queried, waiting, inputWaits, interrupted := false, 0, 0, false
 	for {
 		select {
 		case st := <-s.status:
@@ -336,12 +336,18 @@ func (s *Shell) await(ctx context.Context) (exit int, ok bool) {
 			return -1, false
 		case <-poll.C:
 		}
-		if pid := s.newShell(); pid != 0 {
+		kids := descendants(s.top())
+		if pid := s.newShell(kids); pid != 0 {
 			if s.Refuse == "" {
 				s.enter(pid)
 				return 0, true
 			}
 			s.refuse()
+		} else if pid := s.inputWaiter(kids); pid == 0 {
+			inputWaits = 0
+		} else if inputWaits++; inputWaits == inputPolls {
+			s.interruptInput(pid, interrupted)
+			inputWaits, interrupted = 0, true
 		}
 		// A nested shell that exited returns to the one below it, which
 		// reports through PROMPT_COMMAND, or is asked as below.

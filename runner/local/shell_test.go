@@ -192,20 +192,7 @@ func TestStepsCloseEndsSession(t *testing.T) {
 // statuses still come back (the shell writes the status FIFO), and the
 // terminal is theirs, as login makes it.
 func TestShellAsAnotherUser(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	dir, err := os.MkdirTemp("", "kmodcheck-user-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	const nobody = 65534
-	if err := errors.Join(os.Chmod(dir, 0o755), os.Chown(dir, nobody, nobody)); err != nil {
-		t.Fatal(err)
-	}
-	steps := Steps{Env: LoginEnv("nobody", "/nonexistent", "C.UTF-8"), Cred: &syscall.Credential{Uid: nobody, Gid: nobody}}
-	defer steps.Close()
+	dir, steps := nobodySteps(t)
 	for _, step := range []struct {
 		line, stdout string
 		exit         int
@@ -224,4 +211,25 @@ func TestShellAsAnotherUser(t *testing.T) {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit %d, stdout %q", step.line, res.Exit, res.Stdout, res.Stderr, step.exit, step.stdout)
 		}
 	}
+}
+
+// nobodySteps returns a directory of nobody's, which the test removes,
+// and steps that run as nobody in a login's environment; it skips the
+// test unless it runs as root.
+func nobodySteps(t *testing.T) (string, *Steps) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	dir, err := os.MkdirTemp("", "kmodcheck-user-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	const nobody = 65534
+	if err := errors.Join(os.Chmod(dir, 0o755), os.Chown(dir, nobody, nobody)); err != nil {
+		t.Fatal(err)
+	}
+	steps := &Steps{Env: LoginEnv("nobody", "/nonexistent", "C.UTF-8"), Cred: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	t.Cleanup(steps.Close)
+	return dir, steps
 }

@@ -122,3 +122,15 @@ func (g *Golden) streamItem(label string, it *item) *item {
 	}
 	return nil
 }
+
+// PlainLines returns how many lines g has when every one is a plain
+// message, as a terminal showed it: no label, no quantifier, no varying
+// token. ok is false for any other golden, and for an empty one.
+func (g *Golden) PlainLines() (n int, ok bool) {
+	for _, it := range g.items {
+		if it.label != "" || it.quant != once || it.re != nil {
+			return 0, false
+		}
+	}
+	return len(g.items), len(g.items) > 0
+}

@@ -131,6 +131,9 @@ func compareStep(want *golden.Golden, norm output.Normalizer, last *target.Resul
 		stdout = last.Stderr
 	}
 	lines := norm.Lines(stdout)
+	if a.stream != "stderr" && output.LsColumns(last.Step.Line) {
+		lines = lsRows(want, lines, len(norm.Lines(last.Stderr)), a.terminal)
+	}
 	if !a.terminal {
 		if want == nil {
 			return output.Match{}, lines
@@ -142,4 +145,21 @@ func compareStep(want *golden.Golden, norm output.Normalizer, last *target.Resul
 		return output.Match{}, append(lines, stderr...)
 	}
 	return output.CompareTerminal(want, lines, stderr)
+}
+
+// lsRows lays out a bare ls's names (output.Columns) in the rows of a
+// golden pasted from a terminal: as many as the golden's lines, less
+// those of the step's standard error when it compares a terminal's.
+func lsRows(want *golden.Golden, names []string, stderrLines int, terminal bool) []string {
+	if want == nil {
+		return names
+	}
+	rows, ok := want.PlainLines()
+	if !ok {
+		return names
+	}
+	if terminal {
+		rows -= stderrLines
+	}
+	return output.Columns(names, rows)
 }

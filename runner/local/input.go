@@ -43,13 +43,23 @@ func (s *Shell) inputWaiter(kids []int) int {
 
 // interruptInput ends a step whose process pid waits for the terminal:
 // ^C first, as a reader would type it; after that, SIGKILL to the
-// terminal's foreground job unless it is the shell.
+// terminal's foreground job unless it is the shell. In a nested shell,
+// which runs without job control (nested.go), ^C would end the shell
+// with the step: what it runs is killed instead, as at a timeout.
 func (s *Shell) interruptInput(pid int, again bool) {
 	if !again {
 		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		fmt.Fprintf(s.stderr.w, "kmodcheck: the step waits for input at its terminal (%s, pid %d, reads it), and a case types nothing there: interrupted as ^C would\n",
-			strings.TrimSpace(string(comm)), pid)
-		s.ptmx.Write([]byte{3})
+		how := "interrupted as ^C would"
+		if len(s.levels) > 1 {
+			how = "what the nested shell runs is killed"
+		}
+		fmt.Fprintf(s.stderr.w, "kmodcheck: the step waits for input at its terminal (%s, pid %d, reads it), and a case types nothing there: %s\n",
+			strings.TrimSpace(string(comm)), pid, how)
+		if len(s.levels) > 1 {
+			s.interruptNested()
+		} else {
+			s.ptmx.Write([]byte{3})
+		}
 		return
 	}
 	if pgrp, err := unix.IoctlGetInt(int(s.ptmx.Fd()), unix.TIOCGPGRP); err == nil && pgrp != s.top() && pgrp > 1 {

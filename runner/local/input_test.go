@@ -43,6 +43,28 @@ func TestInputWait(t *testing.T) {
 	}
 }
 
+// TestInputWaitNested: in a nested shell, which has no job control, the
+// waiting program is killed and the nested shell stays.
+func TestInputWaitNested(t *testing.T) {
+	dir := t.TempDir()
+	sh, err := StartShell(dir, rootEnv, nil)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer sh.Close()
+	run := func(line string) target.Result {
+		return sh.Run(context.Background(), target.Step{Line: line, Dir: dir, Timeout: 30 * time.Second})
+	}
+	run("bash")
+	run("where=nested")
+	if res := run("cat"); res.Exit != 137 || res.TimedOut || !strings.Contains(string(res.Stderr), "(cat, pid ") || !strings.Contains(string(res.Stderr), "what the nested shell runs is killed") {
+		t.Errorf("cat in a nested shell: exit %d (timed out %v), stderr %q", res.Exit, res.TimedOut, res.Stderr)
+	}
+	if res := run("echo $where"); string(res.Stdout) != "nested\n" {
+		t.Errorf("after: stdout %q, stderr %q: the nested shell did not stay", res.Stdout, res.Stderr)
+	}
+}
+
 // TestInputWaitPassword: sudo asking a reader whose sudo wants a password
 // waits at its prompt, read from /dev/tty, not standard input.
 func TestInputWaitPassword(t *testing.T) {

@@ -40,6 +40,11 @@ func LoginEnv(name, home, lang string) []string {
 	}
 }
 
+// readerAliases are the aliases of Ubuntu's ~/.bashrc (from /etc/skel)
+// that a tutorial may type: ll, la and l. The others it sets there colour
+// ls and grep on a terminal only, and a step's output is a pipe.
+const readerAliases = `alias ll='ls -alF' la='ls -A' l='ls -CF'`
+
 // maxTypedLine is the longest line a terminal in canonical mode passes
 // whole (N_TTY_BUF_SIZE less the newline), with its newline.
 const maxTypedLine = target.MaxLine + 1
@@ -150,7 +155,7 @@ func (s *Shell) start(dir string, env []string, cred *syscall.Credential) error 
 	// Prompts empty, each line's status on the FIFO, our lines (typed with
 	// a leading space) kept out of the history.
 	q := shellQuote(s.fifo())
-	setup := fmt.Sprintf(` PS1=; PS2='$(printf "more\n" >%s)'; PROMPT_COMMAND='printf "%%s %%s %%s\n" "$?" "$$" "$PWD" >%s'; HISTCONTROL=ignorespace; unset HISTFILE`, q, q)
+	setup := fmt.Sprintf(` PS1=; PS2='$(printf "more\n" >%s)'; PROMPT_COMMAND='printf "%%s %%s %%s\n" "$?" "$$" "$PWD" >%s'; HISTCONTROL=ignorespace; unset HISTFILE; %s`, q, q, readerAliases)
 	if _, _, _, err := s.hidden(setup, 30*time.Second); err != nil {
 		return err
 	}

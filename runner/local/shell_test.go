@@ -44,6 +44,8 @@ func TestShellSession(t *testing.T) {
 		{"kill %1", 0, "", ""},
 		{"wait", 0, "", ""}, // "[1]+ Terminated" comes with this step or the last
 		{"tty", 0, "/dev/pts/", ""},
+		{"ll -d /", 0, "drwxr-xr-x ", ""}, // Ubuntu's ~/.bashrc aliases
+		{"type la l", 0, "la is aliased to `ls -A'\nl is aliased to `ls -CF'\n", ""},
 	}
 	for _, s := range steps {
 		res := sh.Run(context.Background(), target.Step{Line: s.line, Dir: dir, Timeout: 10 * time.Second})

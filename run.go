@@ -219,6 +219,16 @@ func planRun(ctx context.Context, a *runArgs, stderr io.Writer) (*runPlan, error
 	return p, nil
 }
 
+// casesRoot is the directory that holds path's cases directory (path
+// itself, or the directory of path, a case file), where its golden and
+// modules directories are.
+func casesRoot(path string) string {
+	if st, err := os.Stat(path); err == nil && !st.IsDir() {
+		return filepath.Dir(filepath.Dir(filepath.Clean(path)))
+	}
+	return filepath.Dir(filepath.Clean(path))
+}
+
 // checkedCases are the case files a names, each checked before anything
 // boots (script.Config.Check), and the configuration they run with.
 func (a *runArgs) checkedCases() ([]string, script.Config, error) {
@@ -227,9 +237,11 @@ func (a *runArgs) checkedCases() ([]string, script.Config, error) {
 		return nil, script.Config{}, failed("", 2, err)
 	}
 	files = matching(files, a.match)
-	root := filepath.Dir(filepath.Clean(a.paths[0]))
-	if st, err := os.Stat(a.paths[0]); err == nil && !st.IsDir() {
-		root = filepath.Dir(filepath.Dir(filepath.Clean(a.paths[0])))
+	root := casesRoot(a.paths[0])
+	for _, p := range a.paths[1:] {
+		if other := casesRoot(p); other != root && (a.golden == "" || a.modules == "") {
+			return nil, script.Config{}, failed("", 2, fmt.Errorf("cases from two directories, %s and %s, each with its golden and modules beside it: run one at a time, or give -golden and -modules", a.paths[0], p))
+		}
 	}
 	if a.golden == "" {
 		a.golden = filepath.Join(root, "golden")

@@ -42,27 +42,29 @@ func (s *Shell) inputWaiter(kids []int) int {
 }
 
 // interruptInput ends a step whose process pid waits for the terminal:
-// ^C first, as a reader would type it; after that, SIGKILL to the
-// terminal's foreground job unless it is the shell. In a nested shell,
-// which runs without job control (nested.go), ^C would end the shell
-// with the step: what it runs is killed instead, as at a timeout.
+// ^C first, as a reader would type it; again, SIGKILL to the terminal's
+// foreground job unless it is the shell. In a nested shell, which runs
+// without job control (nested.go), ^C would end the shell with the step:
+// what it runs is killed instead, as at a timeout.
 func (s *Shell) interruptInput(pid int, again bool) {
+	nested := len(s.levels) > 1
 	if !again {
 		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 		how := "interrupted as ^C would"
-		if len(s.levels) > 1 {
+		if nested {
 			how = "what the nested shell runs is killed"
 		}
 		fmt.Fprintf(s.stderr.w, "kmodcheck: the step waits for input at its terminal (%s, pid %d, reads it), and a case types nothing there: %s\n",
 			strings.TrimSpace(string(comm)), pid, how)
-		if len(s.levels) > 1 {
-			s.interruptNested()
-		} else {
-			s.ptmx.Write([]byte{3})
-		}
-		return
 	}
-	if pgrp, err := unix.IoctlGetInt(int(s.ptmx.Fd()), unix.TIOCGPGRP); err == nil && pgrp != s.top() && pgrp > 1 {
-		syscall.Kill(-pgrp, syscall.SIGKILL)
+	switch {
+	case nested:
+		s.interruptNested()
+	case !again:
+		s.ptmx.Write([]byte{3})
+	default:
+		if pgrp, err := unix.IoctlGetInt(int(s.ptmx.Fd()), unix.TIOCGPGRP); err == nil && pgrp != s.top() && pgrp > 1 {
+			syscall.Kill(-pgrp, syscall.SIGKILL)
+		}
 	}
 }

@@ -126,6 +126,9 @@ type session struct {
 	guard   *guard           // undoes the session should kmodcheck die first
 	n       int              // steps run so far
 	log     *local.KernelLog // this kernel's, without MarkSteps: kmodcheck writes nothing into it
+	// handover gives the reader what the case's builtins wrote between
+	// steps; it does nothing when the steps run as root.
+	handover local.Handover
 }
 
 // Ready describes the session: the host's kernel is up already.
@@ -139,7 +142,12 @@ func (s *session) Run(ctx context.Context, step target.Step) (target.Result, err
 	}
 	s.n++
 	start, _ := s.log.End(ctx)
-	res, err := s.steps.Run(ctx, step)
+	err := s.handover.Before()
+	res := target.Result{Step: step, Exit: -1}
+	if err == nil {
+		res, err = s.steps.Run(ctx, step)
+	}
+	err = errors.Join(err, s.handover.After())
 	if err != nil {
 		res.Stderr = []byte(err.Error())
 	}

@@ -68,6 +68,7 @@ func (s *session) asReader(ctx context.Context, work string) (string, error) {
 		return fmt.Sprintf("steps run as root, not as %s, who ran kmodcheck with sudo: %s can type no step there (%v)", r.Name, r.Name, err), nil
 	}
 	s.steps.Env, s.steps.Cred = env, cred
+	s.handover = local.Handover{Dir: work, UID: r.UID, GID: r.GID}
 	return fmt.Sprintf("steps run as %s (uid %d), who ran kmodcheck with sudo", r.Name, r.UID), nil
 }
 

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -56,4 +57,62 @@ func SudoNoPassword(ctx context.Context, dir string, env []string, cred *syscall
 		return fmt.Errorf("sudo -n true: %w: %s", err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// A Handover gives a case's reader what kmodcheck wrote in the case's
+// work directory between steps. testscript's builtins (cp, mkdir, mv)
+// run in kmodcheck's process, as root, so what they make after the first
+// step is root's, where the reader's own steps could not write it (`bash:
+// hello.txt: Permission denied`). Files a step made root's (the reader's
+// sudo) stay root's: After lists them, and Before gives only what is
+// root's and not listed. The zero Handover, for a run that is not root
+// or has no reader, does nothing.
+type Handover struct {
+	Dir      string
+	UID, GID int
+	rootOwns map[string]bool // the paths root owned after the last step
+}
+
+// Before gives the reader what root owns in Dir that it did not own when
+// the last step ended.
+func (h *Handover) Before() error {
+	if h.Dir == "" {
+		return nil
+	}
+	return h.walkRoots(func(path string) error {
+		if h.rootOwns[path] {
+			return nil
+		}
+		return os.Lchown(path, h.UID, h.GID)
+	})
+}
+
+// After lists what root owns in Dir when a step ends.
+func (h *Handover) After() error {
+	if h.Dir == "" {
+		return nil
+	}
+	h.rootOwns = map[string]bool{}
+	return h.walkRoots(func(path string) error {
+		h.rootOwns[path] = true
+		return nil
+	})
+}
+
+// walkRoots calls do for each entry of Dir (Dir too) that root owns.
+func (h *Handover) walkRoots(do func(path string) error) error {
+	return filepath.WalkDir(h.Dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil {
+			var info fs.FileInfo
+			if info, err = d.Info(); err == nil {
+				if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Uid == 0 {
+					err = do(path)
+				}
+			}
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // gone while the walk ran (a step's background job)
+		}
+		return err
+	})
 }

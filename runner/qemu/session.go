@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/kmsg"
+	"github.com/kmodcheck/kmodcheck/runner/local"
 	"github.com/kmodcheck/kmodcheck/runner/target"
 )
 
@@ -27,6 +29,9 @@ type Session struct {
 	pwd     string // the case's shell's working directory after the last guest step
 	lastDir string // that step's Dir, as testscript gave it
 	changed bool   // a build changed the machine since the guest last took its changes
+	// handover gives the reader what the case's builtins wrote between
+	// steps; it does nothing unless kmodcheck runs as root.
+	handover local.Handover
 }
 
 // begin starts booting the VM of case c as l says, with build as the
@@ -34,6 +39,9 @@ type Session struct {
 func (t *Target) begin(ctx context.Context, c target.Case, build *caseBuild, l launch, since time.Time) *Session {
 	ctx, stop := context.WithCancel(ctx)
 	s := &Session{t: t, build: build, work: c.WorkDir, stop: stop, booted: make(chan struct{})}
+	if os.Getuid() == 0 {
+		s.handover = local.Handover{Dir: c.WorkDir, UID: l.reader.UID, GID: l.reader.GID}
+	}
 	l.changes = build.upper
 	go func() {
 		defer close(s.booted)
@@ -65,8 +73,20 @@ func (s *Session) Ready(ctx context.Context) (target.Info, error) {
 }
 
 // Run runs a build step on the host at once (build.go), and a step on the
-// kernel in the guest once it is up.
+// kernel in the guest once it is up, as the reader, who owns what the
+// case's builtins wrote since the last step (local.Handover).
 func (s *Session) Run(ctx context.Context, step target.Step) (target.Result, error) {
+	if err := s.handover.Before(); err != nil {
+		return target.Result{Step: step, Exit: -1}, fmt.Errorf("give the reader what the case wrote in its work directory: %w", err)
+	}
+	res, err := s.run(ctx, step)
+	if herr := s.handover.After(); herr != nil && err == nil {
+		err = fmt.Errorf("list what root owns in the work directory: %w", herr)
+	}
+	return res, err
+}
+
+func (s *Session) run(ctx context.Context, step target.Step) (target.Result, error) {
 	if step.Timeout == 0 {
 		step.Timeout = s.t.StepTimeout
 	}

@@ -207,7 +207,10 @@ func TestShell(t *testing.T) {
 	try := 0
 	for ; try < 10 && size != "37 123"; try++ {
 		typeLine("stty size")
-		size = s.expect(outputLine+`(\d+ \d+)\r\n`, time.Minute)[1]
+		// The resize may reach bash as it reads the line: readline then
+		// redraws prompt and line after their newline, and the output
+		// follows the redrawn line ("$ stty size37 123").
+		size = s.expect(`(?:`+outputLine+`|stty size)(\d+ \d+)\r\n`, time.Minute)[1]
 		s.expect(prompt, time.Minute)
 		if size != "37 123" {
 			time.Sleep(200 * time.Millisecond)

@@ -254,16 +254,25 @@ func TestMetaRelease(t *testing.T) {
 // fakeMmdebstrap stands in for mmdebstrap: it writes a root of the suite
 // into its target, or fails when told to.
 type fakeMmdebstrap struct {
-	mu    sync.Mutex
-	calls [][]string
-	fail  error
+	mu      sync.Mutex
+	calls   [][]string
+	fail    error
+	tmpdirs []string // the TMPDIRs it was given, where it made its gpg home
 }
 
 func (m *fakeMmdebstrap) run(ctx context.Context, dir string, stdout io.Writer, name string, args ...string) error {
-	if name == "unshare" { // as root, in a mount namespace of its own
+	if name == "unshare" || name == "env" { // as root, in a mount namespace of its own; with a TMPDIR of kmodcheck's
 		i := slices.Index(args, "mmdebstrap")
 		if i < 0 {
-			return fmt.Errorf("unshare %q runs no mmdebstrap", args)
+			return fmt.Errorf("%s %q runs no mmdebstrap", name, args)
+		}
+		for _, a := range args[:i] {
+			if tmp, ok := strings.CutPrefix(a, "TMPDIR="); ok {
+				os.Mkdir(filepath.Join(tmp, "mmdebstrap.gpghome.fake"), 0o700) // as mmdebstrap does, and leaves when killed
+				m.mu.Lock()
+				m.tmpdirs = append(m.tmpdirs, tmp)
+				m.mu.Unlock()
+			}
 		}
 		name, args = args[i], args[i+1:]
 	}
@@ -360,6 +369,15 @@ func TestRootsMachine(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(c.Path("roots", "*")); len(filterLocks(left)) > 0 {
 		t.Errorf("a failed root was left: %v", left)
+	}
+	// So are mmdebstrap's temporary files.
+	if len(fm.tmpdirs) == 0 {
+		t.Error("mmdebstrap was given no TMPDIR of kmodcheck's")
+	}
+	for _, d := range fm.tmpdirs {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("mmdebstrap's TMPDIR %s was left", d)
+		}
 	}
 
 	// Concurrent callers make it once.

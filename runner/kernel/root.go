@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kmodcheck/kmodcheck/runner/cache"
+	"github.com/kmodcheck/kmodcheck/runner/scratch"
 )
 
 // ReaderPackages are what a reader of a module tutorial has on a Debian
@@ -197,12 +198,22 @@ func (r *Roots) base(ctx context.Context, k *Kernel) (string, error) {
 // fails to unmount, or cannot because it was killed, stays in the host's
 // namespace, in the finished root (a sysfs left so made every machine
 // linked from that root fail). The namespace's mounts end with it. Without
-// root, mmdebstrap's unshare mode has a namespace of its own.
+// root, mmdebstrap's unshare mode has a namespace of its own. Its
+// temporary files (the keyring's gpg home) go in a directory of
+// kmodcheck's (TMPDIR, which mmdebstrap keeps from the root's own
+// commands), removed after it: mmdebstrap killed, by a run that was
+// stopped, cannot remove them itself.
 func (r *Roots) mmdebstrap(ctx context.Context, log io.Writer, args []string) error {
-	if os.Geteuid() != 0 {
-		return r.run(ctx, "", log, "mmdebstrap", args...)
+	tmp, err := scratch.Dir("mmdebstrap")
+	if err != nil {
+		return err
 	}
-	return r.run(ctx, "", log, "unshare", append([]string{"--mount", "--propagation", "private", "mmdebstrap"}, args...)...)
+	defer os.RemoveAll(tmp)
+	cmd := append([]string{"env", "TMPDIR=" + tmp, "mmdebstrap"}, args...)
+	if os.Geteuid() != 0 {
+		return r.run(ctx, "", log, cmd[0], cmd[1:]...)
+	}
+	return r.run(ctx, "", log, "unshare", append([]string{"--mount", "--propagation", "private"}, cmd...)...)
 }
 
 // readyFile marks a root as whole.

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode"
 
@@ -84,6 +85,10 @@ func (f *Fetcher) out() io.Writer {
 	return f.Out
 }
 
+// programWaitDelay bounds the wait for a program's output once it was
+// killed or exited: a process it started and left running may hold it.
+const programWaitDelay = 5 * time.Second
+
 func (f *Fetcher) run(ctx context.Context, dir string, stdout io.Writer, name string, args ...string) error {
 	if f.Run != nil {
 		return f.Run(ctx, dir, stdout, name, args...)
@@ -92,6 +97,12 @@ func (f *Fetcher) run(ctx context.Context, dir string, stdout io.Writer, name st
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, stdout, &stderr
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	// A stopped run stops the program and all it started (mmdebstrap's
+	// apt and dpkg): its process group. Killed alone, mmdebstrap's own
+	// forks went on making the root, and held its output open.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = programWaitDelay
 	if err := cmd.Run(); err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if msg == "" {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -402,5 +403,48 @@ func TestFetchReal(t *testing.T) {
 	out.Reset()
 	if _, err := f.Fetch(context.Background(), k.Release, false); err != nil || !strings.Contains(out.String(), "nothing to fetch") {
 		t.Errorf("second fetch: %v, %q", err, out.String())
+	}
+}
+
+// TestRunStopsProcessGroup: a program stopped by its context is stopped
+// with everything it started, at once, though a child of it holds its
+// output open (mmdebstrap's forks, apt and dpkg).
+func TestRunStopsProcessGroup(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		var f Fetcher
+		done <- f.run(ctx, "", io.Discard, "sh", "-c", `sleep 100 & echo $! > `+pidFile+`; wait`)
+	}()
+	var pid int
+	for pid == 0 && time.Since(start) < 10*time.Second {
+		b, _ := os.ReadFile(pidFile)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		time.Sleep(10 * time.Millisecond)
+	}
+	if pid == 0 {
+		t.Fatal("the program's child did not start")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("run of a stopped program: no error")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("run did not return once stopped: it waits for the child's output")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || strings.Contains(string(stat), ") Z ") {
+			break // gone, or dead and not yet reaped
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the program's child %d still runs", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

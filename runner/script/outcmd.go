@@ -131,8 +131,12 @@ func compareStep(want *golden.Golden, norm output.Normalizer, last *target.Resul
 		stdout = last.Stderr
 	}
 	lines := norm.Lines(stdout)
+	var stderr []string // the terminal's other stream
+	if a.terminal {
+		stderr = norm.Lines(last.Stderr)
+	}
 	if a.stream != "stderr" && output.LsColumns(last.Step.Line) {
-		lines = lsRows(want, lines, len(norm.Lines(last.Stderr)), a.terminal)
+		lines = lsRows(want, lines, len(stderr))
 	}
 	if !a.terminal {
 		if want == nil {
@@ -140,7 +144,6 @@ func compareStep(want *golden.Golden, norm output.Normalizer, last *target.Resul
 		}
 		return output.Compare(want, lines, a.stream), lines
 	}
-	stderr := norm.Lines(last.Stderr)
 	if want == nil {
 		return output.Match{}, append(lines, stderr...)
 	}
@@ -149,8 +152,8 @@ func compareStep(want *golden.Golden, norm output.Normalizer, last *target.Resul
 
 // lsRows lays out a bare ls's names (output.Columns) in the rows of a
 // golden pasted from a terminal: as many as the golden's lines, less
-// those of the step's standard error when it compares a terminal's.
-func lsRows(want *golden.Golden, names []string, stderrLines int, terminal bool) []string {
+// stderrLines, the standard error's that a terminal's golden also holds.
+func lsRows(want *golden.Golden, names []string, stderrLines int) []string {
 	if want == nil {
 		return names
 	}
@@ -158,8 +161,5 @@ func lsRows(want *golden.Golden, names []string, stderrLines int, terminal bool)
 	if !ok {
 		return names
 	}
-	if terminal {
-		rows -= stderrLines
-	}
-	return output.Columns(names, rows)
+	return output.Columns(names, rows-stderrLines)
 }
